@@ -1,0 +1,49 @@
+"""Deny by default: every endpoint needs an authenticated principal unless named here.
+
+The allowlist is one reviewed list; ``tests/api/test_access.py`` walks ``app.url_map`` and
+fails when an endpoint is public without being on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, request
+
+from core.errors import NotAuthenticated
+
+PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
+    {
+        "health.Healthz",
+        "health.Readyz",
+        "api-docs.openapi_json",
+    }
+)
+
+# An authenticator looks at the request and returns a principal, or None when its scheme does
+# not apply; it raises NotAuthenticated when its scheme applies but the credential is bad.
+Authenticator = Callable[[], Any]
+AUTHENTICATORS_KEY = "lantern.authenticators"
+
+
+def authenticate() -> None:
+    if request.routing_exception is not None or request.endpoint is None:
+        return  # 404 and 405 are answered as such, before any credential is looked at
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    if request.method == "OPTIONS":
+        return
+    for authenticator in current_app.extensions.get(AUTHENTICATORS_KEY, ()):
+        principal = authenticator()
+        if principal is not None:
+            g.principal = principal
+            return
+    raise NotAuthenticated()
+
+
+def current_principal() -> Any:
+    principal = g.get("principal")
+    if principal is None:
+        raise NotAuthenticated()
+    return principal

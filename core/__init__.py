@@ -1,0 +1,1 @@
+"""Lantern's ground floor: settings, database, crypto, audit, durable jobs, errors, clock."""

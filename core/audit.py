@@ -1,0 +1,173 @@
+"""Append-only, hash-chained audit log: who did what to whom, when; never any content.
+
+Each event stores the hash of the one before it; a one-row head table stores the last sequence
+number and hash, and is locked while appending, so the chain is one line even with many
+writers, and deleting the newest event is detected as surely as editing an older one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.clock import Clock
+from core.context import current_request_id
+from core.db import Base, is_postgres
+from core.ids import new_id
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted: ``kind`` is staff, survivor, partner or system."""
+
+    kind: str
+    id: uuid.UUID | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system", None)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    occurred_at: Mapped[dt.datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_kind: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[uuid.UUID | None]
+    # Whose data this touched: the survivor may list the events about them.
+    survivor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tip; one row, locked by every append."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+def _event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "id": str(event.id),
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_kind": event.actor_kind,
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "action": event.action,
+        "subject_kind": event.subject_kind,
+        "subject_id": str(event.subject_id) if event.subject_id else None,
+        "survivor_id": str(event.survivor_id) if event.survivor_id else None,
+        "request_id": event.request_id,
+        "details": event.details or {},
+    }
+
+
+def _lock_head(session: Session) -> AuditHead:
+    stmt = select(AuditHead).where(AuditHead.id == 1)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    head = session.scalars(stmt).one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_seq=0, last_hash=GENESIS)
+        session.add(head)
+        session.flush()
+        if is_postgres(session):
+            head = session.scalars(stmt).one()
+    return head
+
+
+def record(
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    action: str,
+    *,
+    subject_kind: str | None = None,
+    subject_id: uuid.UUID | None = None,
+    survivor_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction. ``details`` must hold no content or PII."""
+    head = _lock_head(session)
+    event = AuditEvent(
+        seq=head.last_seq + 1,
+        id=new_id(),
+        occurred_at=clock.now(),
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        action=action,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        survivor_id=survivor_id,
+        request_id=current_request_id(),
+        details=details or {},
+        prev_hash=head.last_hash,
+    )
+    event.hash = _event_hash(event.prev_hash, _fields(event))
+    head.last_seq, head.last_hash = event.seq, event.hash
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
+    """Walk the chain from the start; report the first event that breaks it."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    last_seen = 0
+    while True:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.seq > last_seen)
+            .order_by(AuditEvent.seq)
+            .limit(batch_size)
+        ).all()
+        if not events:
+            break
+        for event in events:
+            if event.seq != expected_seq:
+                return VerifyResult(False, checked, expected_seq, "event missing")
+            if event.prev_hash != prev_hash:
+                return VerifyResult(False, checked, event.seq, "link to previous event broken")
+            if _event_hash(event.prev_hash, _fields(event)) != event.hash:
+                return VerifyResult(False, checked, event.seq, "event altered")
+            prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+            last_seen = event.seq
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_seq != checked or head.last_hash != prev_hash):
+        return VerifyResult(False, checked, checked + 1, "newest events missing")
+    return VerifyResult(True, checked)

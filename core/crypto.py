@@ -1,0 +1,369 @@
+"""Every cryptographic choice Lantern makes lives in this module and nowhere else.
+
+- Data at rest: AES-256-GCM (``cryptography``'s AESGCM) under a per-owner data key (DEK).
+  A ciphertext is ``version | dek id | nonce | ciphertext+tag`` and its associated data binds it
+  to ``table|column|row id|owner id``: copied into another row, column or owner, it fails.
+- DEKs are stored wrapped (AES-256-GCM) by a key-encryption key (KEK) from the key ring; KEKs
+  live outside the database. Deleting a DEK row crypto-shreds everything of its owner.
+- Blind indexes and keyed hashes: HMAC-SHA256 under a purpose key derived (HKDF) from the index
+  key, which is separate from every KEK.
+- Passwords, PINs and other low-entropy secrets: argon2id. High-entropy tokens: SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import phonenumbers
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.errors import ConfigurationError, CryptoError, InvalidInput
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_DEK_ID_BYTES = 16
+_MAX_KEK_ID = 64
+
+# OWASP Password Storage Cheat Sheet floor for argon2id: m=19 MiB, t=2, p=1.
+OWASP_ARGON2_MIN_MEMORY_KIB = 19_456
+OWASP_ARGON2_MIN_TIME_COST = 2
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def random_token(nbytes: int = 32) -> str:
+    """A URL-safe random token of ``nbytes`` bytes (at least 16: >= 128 bits)."""
+    if nbytes < 16:
+        raise ValueError("tokens must carry at least 128 bits")
+    return secrets.token_urlsafe(nbytes)
+
+
+def random_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def token_digest(token: str) -> str:
+    """How a high-entropy token is stored: its SHA-256, hex. (Low-entropy secrets use argon2.)"""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
+    if isinstance(a, str):
+        a = a.encode("utf-8")
+    if isinstance(b, str):
+        b = b.encode("utf-8")
+    return hmac.compare_digest(a, b)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- key ring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Key-encryption keys (primary first) and the index key."""
+
+    keks: tuple[tuple[str, bytes], ...]
+    index_key: bytes
+
+    def __post_init__(self) -> None:
+        if not self.keks:
+            raise ConfigurationError("the key ring needs at least one key-encryption key")
+        ids = [kid for kid, _ in self.keks]
+        if len(set(ids)) != len(ids):
+            raise ConfigurationError("key-encryption key ids must be unique")
+        for kid, key in self.keks:
+            if not kid or len(kid.encode()) > _MAX_KEK_ID or ":" in kid or "," in kid:
+                raise ConfigurationError("a key-encryption key id must be 1-64 plain characters")
+            if len(key) != KEY_BYTES:
+                raise ConfigurationError(f"key-encryption key {kid!r} must be 32 bytes")
+        if len(self.index_key) != KEY_BYTES:
+            raise ConfigurationError("the index key must be 32 bytes")
+        if any(hmac.compare_digest(self.index_key, key) for _, key in self.keks):
+            raise ConfigurationError("the index key must differ from every key-encryption key")
+
+    @property
+    def primary_id(self) -> str:
+        return self.keks[0][0]
+
+    def kek(self, kek_id: str) -> bytes:
+        for kid, key in self.keks:
+            if kid == kek_id:
+                return key
+        raise CryptoError(f"key-encryption key {kek_id!r} is not in the key ring")
+
+    def purpose_key(self, purpose: str) -> bytes:
+        """A key for one purpose (phone index, pseudonyms, reply codes...), derived by HKDF."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"lantern|" + purpose.encode(),
+        )
+        return hkdf.derive(self.index_key)
+
+    def keyed_digest(self, purpose: str, value: str | bytes) -> str:
+        """HMAC-SHA256 of ``value`` under the purpose key, hex: blind indexes, keyed hashes."""
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        return hmac.new(self.purpose_key(purpose), data, hashlib.sha256).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "keks": [{"id": kid, "key": b64encode(key)} for kid, key in self.keks],
+                "index_key": b64encode(self.index_key),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> KeyRing:
+        try:
+            data = json.loads(text)
+            keks = tuple((str(k["id"]), b64decode(k["key"])) for k in data["keks"])
+            return cls(keks=keks, index_key=b64decode(data["index_key"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError("the keys file is not valid") from exc
+
+    @classmethod
+    def generate(cls, kek_id: str | None = None) -> KeyRing:
+        return cls(keks=((kek_id or new_kek_id(), random_key()),), index_key=random_key())
+
+    def with_new_primary(self, kek_id: str | None = None) -> KeyRing:
+        """The same ring with a fresh primary KEK in front; old KEKs stay for reading."""
+        return KeyRing(
+            keks=((kek_id or new_kek_id(), random_key()), *self.keks), index_key=self.index_key
+        )
+
+
+def new_kek_id() -> str:
+    return "k" + secrets.token_hex(4)
+
+
+def parse_keks(text: str) -> tuple[tuple[str, bytes], ...]:
+    pairs = []
+    for part in text.split(","):
+        kid, sep, key = part.strip().partition(":")
+        if not sep:
+            raise ConfigurationError("LANTERN_KEKS must look like id:base64url,id:base64url")
+        pairs.append((kid, b64decode(key)))
+    return tuple(pairs)
+
+
+def development_keys_path(settings: Settings) -> Path:
+    return Path(settings.instance_path) / "dev-keys.json"
+
+
+def load_keyring(settings: Settings) -> KeyRing:
+    """The key ring from env, a keys file, or (development only) a generated dev file."""
+    if settings.keks and settings.index_key:
+        return KeyRing(keks=parse_keks(settings.keks), index_key=b64decode(settings.index_key))
+    if settings.keys_file:
+        path = Path(settings.keys_file)
+        if not path.exists():
+            raise ConfigurationError("LANTERN_KEYS_FILE does not exist")
+        return KeyRing.from_json(path.read_text())
+    if settings.is_production:
+        raise ConfigurationError("production needs real keys, not generated development keys")
+    path = development_keys_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_keys_file(path, KeyRing.generate())
+        log.warning(
+            "generated DEVELOPMENT keys; never use them for real survivors",
+            extra={"event": "dev_keys_generated"},
+        )
+    return KeyRing.from_json(path.read_text())
+
+
+def write_keys_file(path: Path, ring: KeyRing) -> None:
+    """Write a keys file readable by its owner only, atomically."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(ring.to_json())
+    os.replace(tmp, path)
+
+
+# --- envelope encryption --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a ciphertext belongs: it decrypts only in this table, column, row and owner."""
+
+    table: str
+    column: str
+    row_id: uuid.UUID | str
+    owner_id: uuid.UUID
+
+    def associated_data(self) -> bytes:
+        return f"{self.table}|{self.column}|{self.row_id}|{self.owner_id}".encode()
+
+
+def wrap_data_key(ring: KeyRing, owner_id: uuid.UUID, dek: bytes) -> tuple[str, bytes]:
+    """Wrap a data key under the primary KEK; returns (kek id, wrapped bytes)."""
+    kek_id = ring.primary_id
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _wrap_aad(owner_id, kek_id)
+    return kek_id, bytes([FORMAT_VERSION]) + nonce + AESGCM(ring.kek(kek_id)).encrypt(
+        nonce, dek, aad
+    )
+
+
+def unwrap_data_key(ring: KeyRing, owner_id: uuid.UUID, kek_id: str, wrapped: bytes) -> bytes:
+    if len(wrapped) < 1 + NONCE_BYTES + 16 or wrapped[0] != FORMAT_VERSION:
+        raise CryptoError("wrapped data key has an unknown format")
+    nonce, body = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(ring.kek(kek_id)).decrypt(nonce, body, _wrap_aad(owner_id, kek_id))
+    except InvalidTag:
+        raise CryptoError("data key did not unwrap") from None
+
+
+def _wrap_aad(owner_id: uuid.UUID, kek_id: str) -> bytes:
+    return f"lantern-dek|{owner_id}|{kek_id}".encode()
+
+
+def seal(dek_id: uuid.UUID, dek: bytes, binding: Binding, plaintext: bytes) -> bytes:
+    """Encrypt ``plaintext`` under a data key, bound to ``binding``."""
+    header = bytes([FORMAT_VERSION]) + dek_id.bytes
+    nonce = os.urandom(NONCE_BYTES)
+    body = AESGCM(dek).encrypt(nonce, plaintext, header + binding.associated_data())
+    return header + nonce + body
+
+
+def ciphertext_dek_id(ciphertext: bytes) -> uuid.UUID:
+    if len(ciphertext) < 1 + _DEK_ID_BYTES + NONCE_BYTES + 16 or ciphertext[0] != FORMAT_VERSION:
+        raise CryptoError("ciphertext has an unknown format")
+    return uuid.UUID(bytes=ciphertext[1 : 1 + _DEK_ID_BYTES])
+
+
+def unseal(dek: bytes, binding: Binding, ciphertext: bytes) -> bytes:
+    ciphertext_dek_id(ciphertext)  # format check
+    header = ciphertext[: 1 + _DEK_ID_BYTES]
+    nonce = ciphertext[1 + _DEK_ID_BYTES : 1 + _DEK_ID_BYTES + NONCE_BYTES]
+    body = ciphertext[1 + _DEK_ID_BYTES + NONCE_BYTES :]
+    try:
+        return AESGCM(dek).decrypt(nonce, body, header + binding.associated_data())
+    except InvalidTag:
+        raise CryptoError("ciphertext did not authenticate") from None
+
+
+def aead_encrypt(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """AES-256-GCM with a random nonce for secrets outside any survivor's data (TOTP seeds)."""
+    nonce = os.urandom(NONCE_BYTES)
+    return bytes([FORMAT_VERSION]) + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def aead_decrypt(key: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+    if len(ciphertext) < 1 + NONCE_BYTES + 16 or ciphertext[0] != FORMAT_VERSION:
+        raise CryptoError("ciphertext has an unknown format")
+    try:
+        return AESGCM(key).decrypt(
+            ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :], associated_data
+        )
+    except InvalidTag:
+        raise CryptoError("ciphertext did not authenticate") from None
+
+
+# --- phone numbers --------------------------------------------------------------------------
+
+
+def normalize_phone(raw: str, default_region: str | None = None) -> str:
+    """E.164 form of a phone number, or InvalidInput (the number itself is never echoed)."""
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(
+            "not a phone number", errors={"phone": ["Not a valid phone number."]}
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidInput("not a phone number", errors={"phone": ["Not a valid phone number."]})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_index(ring: KeyRing, e164: str) -> str:
+    """The blind index a phone number is found by; the number itself is stored encrypted."""
+    return ring.keyed_digest("phone-index", e164)
+
+
+# --- password hashing -----------------------------------------------------------------------
+
+
+class SecretHasher:
+    """argon2id for passwords, PINs and recovery codes; also the dummy hash for unknown users."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # Verified against when the account does not exist, so that unknown and known users
+        # cost the same time.
+        self._dummy = self._hasher.hash(secrets.token_hex(16))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretHasher:
+        if settings.is_production and (
+            settings.argon2_memory_kib < OWASP_ARGON2_MIN_MEMORY_KIB
+            or settings.argon2_time_cost < OWASP_ARGON2_MIN_TIME_COST
+        ):
+            raise ConfigurationError("argon2 parameters are below OWASP's minimum")
+        return cls(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+
+    def hash(self, secret: str) -> str:
+        return self._hasher.hash(secret)
+
+    def verify(self, stored_hash: str | None, secret: str) -> bool:
+        """True when ``secret`` matches; with no stored hash, burns the same time and fails."""
+        if stored_hash is None:
+            self._verify(self._dummy, secret)
+            return False
+        return self._verify(stored_hash, secret)
+
+    def _verify(self, stored_hash: str, secret: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash, secret)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)
+
+
+def digest_items(items: Iterable[tuple[str, object]] | Mapping[str, object]) -> str:
+    """SHA-256 over a canonical JSON form: consent receipts, hash chains."""
+    data = dict(items)
+    return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode())

@@ -1,0 +1,58 @@
+"""The collaborators one process shares: settings, clock, database, keys, hashers.
+
+Built once per process (app or worker) from settings, never at import time; tests build their
+own with a frozen clock and a session factory bound to a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.crypto import KeyRing, SecretHasher, load_keyring
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from core.vault import Vault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    keyring: KeyRing
+    vault: Vault
+    hasher: SecretHasher
+    # Domain collaborators (SMS gateway, push sender, webhook HTTP client...), by name.
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    keyring: KeyRing | None = None,
+    hasher: SecretHasher | None = None,
+) -> Runtime:
+    clock = clock or SystemClock()
+    if settings.is_sqlite and not settings.database_url:
+        Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.resolved_database_url)
+    keyring = keyring or load_keyring(settings)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        session_factory=session_factory or make_session_factory(engine),
+        keyring=keyring,
+        vault=Vault(keyring, clock),
+        hasher=hasher or SecretHasher.from_settings(settings),
+    )
