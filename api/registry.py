@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Flask
+from flask import Flask, request
 
+from api.access import AUTHENTICATORS_KEY
+from api.db import runtime, session
+from auth.authn import authenticate, bearer_token
+from auth.principals import Principal
+from auth.throttle import throttle_from_settings
 from core.jobs import JobRegistry
 from core.runtime import Runtime
 
@@ -17,6 +22,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.vault",
     "core.audit",
     "core.jobs",
+    "core.notices",
+    "auth.models",
 )
 
 # (module, blueprint attribute, URL prefix)
@@ -34,9 +41,18 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blp, url_prefix=prefix or None)  # type: ignore[attr-defined]
 
 
+def _bearer_authenticator() -> Principal | None:
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return None
+    rt = runtime()
+    return authenticate(session(), rt.clock, rt.settings, token)
+
+
 def register_extensions(app: Flask, runtime: Runtime) -> None:
     """Domain collaborators and authenticators, chosen by settings."""
-    app.extensions.setdefault("lantern.authenticators", [])
+    app.extensions[AUTHENTICATORS_KEY] = [_bearer_authenticator]
+    runtime.extensions.setdefault("throttle", throttle_from_settings(runtime.settings.redis_url))
 
 
 def job_registry(runtime: Runtime) -> JobRegistry:

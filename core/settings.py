@@ -90,6 +90,16 @@ class Settings:
     argon2_time_cost: int = _setting(3, "argon2id iterations (OWASP minimum is 2 at 19 MiB).")
     argon2_memory_kib: int = _setting(65_536, "argon2id memory in KiB.")
     argon2_parallelism: int = _setting(1, "argon2id lanes.")
+    staff_idle_minutes: int = _setting(30, "A staff session ends after this long unused.")
+    staff_session_hours: int = _setting(12, "A staff session ends this long after login.")
+    survivor_access_minutes: int = _setting(
+        15, "Lifetime of a survivor app's access token (refreshed with a rotating refresh token)."
+    )
+    survivor_refresh_days: int = _setting(
+        30, "A survivor device session ends after this long without a refresh."
+    )
+    enrollment_code_hours: int = _setting(72, "How long a survivor enrollment code is valid.")
+    staff_invitation_hours: int = _setting(72, "How long a staff invitation is valid.")
     job_lease_seconds: int = _setting(
         60, "How long a worker holds a claimed job before another worker may take it."
     )

@@ -1,4 +1,12 @@
-"""Per-owner data keys in the database: create, use, rotate and erase (crypto-shredding)."""
+"""Per-owner data keys in the database: create, use, rotate and erase (crypto-shredding).
+
+Erasure and backups (lead's design decision): deleting the DEK row shreds the live database,
+but a backup taken earlier still holds the wrapped DEK. Backups become unreadable for an
+erased owner once the KEK that wrapped it is retired: erasure is followed (batched, e.g.
+daily) by ``keys rotate`` to a new primary and removal of the old KEK from the key ring. The
+old backup's wrapped DEKs then need a KEK that no longer exists anywhere. Tests prove exactly
+that sequence: copy, erase, rotate, retire old KEK -> the copy yields nothing for that owner.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,235 @@
+"""Identity and access tables: staff, survivors, caseloads, partner agencies and their keys.
+
+Credentials are never stored in clear: passwords, PINs and recovery codes as argon2id hashes;
+high-entropy tokens as SHA-256 digests; short enrollment codes as keyed digests (a leaked
+table cannot be brute-forced offline without the index key); TOTP seeds and phone numbers
+encrypted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.ids import new_id
+
+ROLES = ("advocate", "supervisor", "admin")
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    password_changed_at: Mapped[dt.datetime]
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enrolled_at: Mapped[dt.datetime | None]
+    # The newest 30-second step ever accepted: that step and all older ones are refused.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class StaffInvitation(Base):
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class StaffRecoveryCode(Base):
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    staff_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class StaffSession(Base):
+    """A staff login. ``stage`` is ``password`` (second factor pending), ``enroll`` (must
+    enrol TOTP first; reaches nothing else) or ``full``."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    staff_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
+    )
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    second_factor_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+# --- survivors ------------------------------------------------------------------------------
+
+
+class Survivor(Base):
+    """A survivor's account. No name, email or phone number is needed to have one."""
+
+    __tablename__ = "survivors"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # What the app logs in with (random, shown nowhere); the digest is stored, not the handle.
+    handle_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    erased_at: Mapped[dt.datetime | None]
+
+
+class CaseloadEntry(Base):
+    """An advocate working with a survivor. A survivor may have several advocates."""
+
+    __tablename__ = "caseload_entries"
+    __table_args__ = (UniqueConstraint("survivor_id", "staff_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("survivors.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    assigned_at: Mapped[dt.datetime]
+
+
+class EnrollmentCode(Base):
+    __tablename__ = "enrollment_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    survivor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("survivors.id", ondelete="SET NULL")
+    )
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SurvivorDevice(Base):
+    """One device session: a short-lived access token and a family of rotating refresh tokens.
+
+    ``decoy`` marks a session opened with the duress PIN. It is never sent to any client.
+    """
+
+    __tablename__ = "survivor_devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("survivors.id", ondelete="CASCADE"), index=True
+    )
+    label_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decoy: Mapped[bool] = mapped_column(Boolean, default=False)
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    access_expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class SurvivorRefreshToken(Base):
+    __tablename__ = "survivor_refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("survivor_devices.id", ondelete="CASCADE"), index=True
+    )
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class BreakGlassGrant(Base):
+    """A supervisor's recorded, time-limited reason to read one survivor's record."""
+
+    __tablename__ = "break_glass_grants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    supervisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("survivors.id", ondelete="CASCADE"), index=True
+    )
+    reason_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed with the survivor's key
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# --- partner agencies -----------------------------------------------------------------------
+
+
+class PartnerAgency(Base):
+    __tablename__ = "partner_agencies"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    contact: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class PartnerApiKey(Base):
+    """``key_id`` is public (it names the key); the secret is shown once and stored digested."""
+
+    __tablename__ = "partner_api_keys"
+    __table_args__ = (Index("ix_partner_api_keys_agency", "agency_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partner_agencies.id", ondelete="CASCADE")
+    )
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    replaced_by: Mapped[uuid.UUID | None]
