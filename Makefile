@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export LANTERN_TEST_DATABASE_URL
 
-.PHONY: install migrate dev-keys run worker test lint openapi openapi-check bench clean
+.PHONY: install migrate dev-keys run worker test lint openapi openapi-check readme bench clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,10 @@ dev-keys: install
 migrate: dev-keys
 	$(BIN)/lantern db upgrade
 
+# One process, several threads: development rate limits are in-process (LANTERN_REDIS_URL
+# shares them between processes; see the README for running several).
 run: migrate
-	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 --timeout 30 \
+	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 1 --threads 8 --timeout 30 \
 		--graceful-timeout 10 wsgi:app
 
 worker: migrate
@@ -40,11 +42,24 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Prism (a mock of Twilio's own contract) for the SMS integration tests, installed into
+# .prism/node_modules (git-ignored); the test session starts it on a free loopback port.
+prism:
+	@command -v node >/dev/null || { echo "node is required for the Twilio contract tests"; exit 1; }
+	@test -x .prism/node_modules/.bin/prism || { mkdir -p .prism && cd .prism && \
+		npm install --no-save --no-audit --no-fund @stoplight/prism-cli@5; }
+
 openapi: install
 	$(BIN)/lantern openapi write
 
 openapi-check: install
 	$(BIN)/lantern openapi check
+
+# The README's configuration table, regenerated from core/settings.py.
+readme: install
+	$(BIN)/python -c 'import pathlib, core.settings as s; p = pathlib.Path("README.md"); \
+		t = p.read_text(); a, b = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"; \
+		i, j = t.index(a) + len(a), t.index(b); p.write_text(t[:i] + s.configuration_table() + t[j:])'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -18,6 +18,17 @@ PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
         "health.Healthz",
         "health.Readyz",
         "api-docs.openapi_json",
+        # Twilio webhooks: authenticated by X-Twilio-Signature instead of a bearer token.
+        "sms.SmsInbound",
+        "sms.SmsStatus",
+        # Survivor app: redeem an enrollment code, log in with the PIN, refresh a session.
+        "survivor_auth.Enroll",
+        "survivor_auth.Login",
+        "survivor_auth.Refresh",
+        # Staff: the two login steps (password, then code) and accepting an invitation.
+        "staff.Login",
+        "staff.LoginCode",
+        "staff.InvitationAccept",
     }
 )
 

@@ -58,13 +58,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     register_blueprints(api)
 
     app.before_request(_start_request)
-    app.before_request(security.check_body)
+    # The size cap comes first so that no credential lookup is spent on an oversized body;
+    # the media type is judged, and a chunked body read, only for a caller allowed to send one.
+    app.before_request(security.check_body_size)
     app.before_request(access.authenticate)
-    app.after_request(db.finish_unit_of_work)
-    app.after_request(security.add_headers)
+    app.before_request(security.check_content_type)
+    app.before_request(security.read_chunked_body)
+    # Flask runs after_request and teardown functions in reverse order of registration. The
+    # unit of work must finish first, because a failed commit replaces the response, and the
+    # replacement still needs the security headers and the request id.
     app.after_request(_finish_request)
-    app.teardown_request(db.close_session)
+    app.after_request(security.add_headers)
+    app.after_request(db.finish_unit_of_work)
+    # Reset last, so that lines logged while the session closes still carry the request id.
     app.teardown_request(_reset_request_id)
+    app.teardown_request(db.close_session)
     return app
 
 

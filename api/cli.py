@@ -12,9 +12,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import migrate
 from api import openapi as contract
+from api.cli_keys import keys
 from api.logs import configure_logging
-from core import audit, crypto
-from core.runtime import Runtime, build_runtime
+from core import audit
+from core.runtime import Runtime
 from core.settings import load_settings
 from core.worker import Worker
 
@@ -37,6 +38,9 @@ def main() -> None:
     """Lantern: safety plans, messaging, check-ins and a coordinated response."""
 
 
+main.add_command(keys)
+
+
 # --- database -------------------------------------------------------------------------------
 
 
@@ -57,72 +61,6 @@ def db_upgrade(revision: str) -> None:
     click.echo("database at " + ", ".join(sorted(migrate.head_revisions())))
 
 
-# --- keys -----------------------------------------------------------------------------------
-
-
-@main.group()
-def keys() -> None:
-    """Key-encryption keys and the index key."""
-
-
-@keys.command("generate")
-@click.option(
-    "--file",
-    "path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a keys file (or add a new primary key to an existing one).",
-)
-def keys_generate(path: Path | None) -> None:
-    """Make keys. Without --file, print a new KEK for LANTERN_KEKS (put it first)."""
-    if path is None:
-        ring = crypto.KeyRing.generate()
-        kid, key = ring.keks[0]
-        click.echo(
-            f"new key-encryption key (prepend to LANTERN_KEKS): {kid}:{crypto.b64encode(key)}"
-        )
-        index_key = crypto.b64encode(ring.index_key)
-        click.echo(f"new index key (LANTERN_INDEX_KEY, new deployments only): {index_key}")
-        return
-    if path.exists():
-        ring = crypto.KeyRing.from_json(path.read_text()).with_new_primary()
-        crypto.write_keys_file(path, ring)
-        click.echo(f"added new primary key {ring.primary_id}; run `lantern keys rotate` next")
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ring = crypto.KeyRing.generate()
-        crypto.write_keys_file(path, ring)
-        click.echo(f"wrote {path} with primary key {ring.primary_id}")
-
-
-@keys.command("rotate")
-@click.option(
-    "--new-primary",
-    is_flag=True,
-    help="Development keys file only: add a fresh primary key first, then re-wrap.",
-)
-def keys_rotate(new_primary: bool) -> None:
-    """Re-wrap every data key under the primary key-encryption key."""
-    settings = load_settings(os.environ)
-    configure_logging(settings.log_level)
-    if new_primary:
-        if not settings.uses_development_keys and not settings.keys_file:
-            raise click.ClickException(
-                "--new-primary needs a keys file; with LANTERN_KEKS, prepend a key"
-            )
-        path = (
-            Path(settings.keys_file)
-            if settings.keys_file
-            else crypto.development_keys_path(settings)
-        )
-        ring = crypto.KeyRing.from_json(path.read_text()).with_new_primary()
-        crypto.write_keys_file(path, ring)
-    runtime = build_runtime(settings)
-    with runtime.session_factory() as session:
-        count = runtime.vault.rotate(session)
-        session.commit()
-    click.echo(f"re-wrapped {count} data keys under {runtime.keyring.primary_id}")
-
-
 # --- audit ----------------------------------------------------------------------------------
 
 
@@ -141,6 +79,30 @@ def audit_verify() -> None:
         click.echo(f"audit chain intact: {result.checked} events")
         return
     click.echo(f"audit chain BROKEN at event {result.first_broken_seq}: {result.reason}", err=True)
+    sys.exit(1)
+
+
+# --- journal --------------------------------------------------------------------------------
+
+
+@main.group("journal")
+def journal_group() -> None:
+    """Evidence journal exports."""
+
+
+@journal_group.command("verify")
+@click.argument("bundle_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+def journal_verify(bundle_file: str) -> None:
+    """Check an exported journal offline; exit 1 naming each altered or missing entry."""
+    from safety_plans.bundle import verify
+
+    report = verify(bundle_file)
+    if report.ok:
+        click.echo(f"journal intact: {report.checked} chain links verified")
+        return
+    for who, reason in report.problems:
+        click.echo(f"{who}: {reason}", err=True)
+    click.echo(f"journal verification FAILED: {len(report.problems)} problem(s)", err=True)
     sys.exit(1)
 
 
@@ -165,12 +127,79 @@ def worker(once: bool, max_idle_loops: int | None) -> None:
         lease_seconds=s.job_lease_seconds,
         batch_size=s.job_batch_size,
         poll_seconds=s.job_poll_seconds,
+        # SQLite has one writer at a time: threads would only queue for its lock.
+        threads=1 if s.is_sqlite else s.worker_threads,
     )
     w.install_signal_handlers()
     if once:
         click.echo(f"ran {w.run_once()} jobs")
+        w.close()
         return
     w.run_forever(max_idle_loops=max_idle_loops)
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+BOOTSTRAP_PASSWORD_ENV = "LANTERN_BOOTSTRAP_PASSWORD"  # noqa: S105 - a variable name, not a secret
+
+
+@main.group("staff")
+def staff_group() -> None:
+    """Staff accounts (everyone but the first admin is invited from the console)."""
+
+
+@staff_group.command("create")
+@click.option(
+    "--role",
+    type=click.Choice(["admin"]),
+    required=True,
+    help="Only admins are created here; admins invite everyone else.",
+)
+@click.option("--email", required=True, help="The admin's email (their login name).")
+@click.option("--name", "display_name", required=True, help="The admin's display name.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Create an admin even though an active one exists (when every admin is locked out).",
+)
+@with_appcontext
+def staff_create(role: str, email: str, display_name: str, force: bool) -> None:
+    """Create the first admin. The password comes from a prompt (asked twice), or from
+    LANTERN_BOOTSTRAP_PASSWORD for scripts. The admin then logs in and enrols TOTP."""
+    from marshmallow import ValidationError, validate
+
+    from auth.staff_accounts import bootstrap_admin
+    from core.errors import LanternError
+
+    try:
+        validate.And(validate.Length(max=254), validate.Email())(email)
+        validate.Length(min=1, max=100)(display_name.strip())
+    except ValidationError as exc:
+        raise click.ClickException(
+            "invalid --email or --name: " + "; ".join(map(str, exc.messages))
+        ) from None
+    password = os.environ.get(BOOTSTRAP_PASSWORD_ENV) or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    runtime = _runtime()
+    with runtime.session_factory() as session:
+        try:
+            member = bootstrap_admin(
+                session,
+                runtime.clock,
+                runtime.hasher,
+                email=email,
+                display_name=display_name,
+                password=password,
+                force=force,
+            )
+        except LanternError as exc:
+            # Policy messages name the rule broken, never the password itself.
+            errors = exc.extra.get("errors") or {}
+            reasons = [m for messages in errors.values() for m in messages]
+            raise click.ClickException(" ".join([exc.detail, *reasons])) from None
+        session.commit()
+        click.echo(f"created {role} {member.id}; log in to the console to enrol an authenticator")
 
 
 # --- contract -------------------------------------------------------------------------------

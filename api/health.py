@@ -9,14 +9,23 @@ from sqlalchemy import text
 
 from api.db import session
 from api.migrate import current_revisions, head_revisions
+from api.problems import PROBLEM_MIME, RETRY_AFTER_SECONDS
 from core.errors import ServiceUnavailable
-from core.schemas import Schema
+from core.schemas import ProblemSchema, Schema
 
 blp = Blueprint("health", __name__, description="Process and dependency health")
 
 
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"example": "ok"})
+
+
+_RETRY_AFTER_DOC = {
+    "Retry-After": {
+        "description": "Seconds to wait before asking again",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 @blp.route("/healthz")
@@ -30,15 +39,24 @@ class Healthz(MethodView):
 @blp.route("/readyz")
 class Readyz(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.alt_response(503, description="The database is unreachable or not migrated")
+    @blp.alt_response(
+        503,
+        description="The database is unreachable or not migrated",
+        schema=ProblemSchema,
+        content_type=PROBLEM_MIME,
+        headers=_RETRY_AFTER_DOC,
+    )
     def get(self) -> dict[str, str]:
         """The database answers and its schema is at the latest migration."""
+        retry = {"Retry-After": RETRY_AFTER_SECONDS}
         try:
             s = session()
             s.execute(text("SELECT 1"))
             current = current_revisions(s.connection())
         except Exception:  # noqa: BLE001 - any failure means not ready
-            raise ServiceUnavailable("The database is not reachable.") from None
+            raise ServiceUnavailable("The database is not reachable.", headers=retry) from None
         if current != head_revisions():
-            raise ServiceUnavailable("The database schema is not at the latest migration.")
+            raise ServiceUnavailable(
+                "The database schema is not at the latest migration.", headers=retry
+            )
         return {"status": "ready"}

@@ -7,19 +7,70 @@ import json
 from pathlib import Path
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
+from api import access
 from api.problems import PROBLEM_MIME, handle_http_exception
 from core.schemas import ProblemSchema
 
 CONTRACT_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
 
+BEARER_SCHEME = "bearerAuth"
+PROBLEM_SCHEMA_NAME = "Problem"
+
+
+class LanternContractPlugin(BasePlugin):  # type: ignore[misc]
+    """Two facts every operation states the same way, so no view has to remember them.
+
+    - The operations of ``api.access.PUBLIC_ENDPOINTS`` need no credential; the allowlist stays
+      the one place that says what is public, and the contract follows it.
+    - An error response documented with only a description (``@blp.alt_response(403,
+      description=...)``) is a problem+json body, since that is what every error is.
+    """
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if operations is None:
+            return
+        rule = kwargs.get("rule")
+        public = rule is not None and rule.endpoint in access.PUBLIC_ENDPOINTS
+        for operation in operations.values():
+            if public:
+                operation["security"] = []
+            for status, response in operation.get("responses", {}).items():
+                undescribed = isinstance(response, dict) and not {"$ref", "content"} & set(response)
+                if _is_error(str(status)) and undescribed:
+                    response["content"] = {PROBLEM_MIME: {"schema": PROBLEM_SCHEMA_NAME}}
+
+
+def _is_error(status: str) -> bool:
+    return status == "default" or status[:1] in {"4", "5"}
+
+
 class LanternApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **options: Any) -> None:
+        # Deny by default, stated in the contract too: every operation needs a bearer credential
+        # (staff session, survivor access token or partner API key) unless it is public.
+        options.setdefault("security", [{BEARER_SCHEME: []}])
+        options["extra_plugins"] = [*options.get("extra_plugins", ()), LanternContractPlugin()]
+        super()._init_spec(**options)
+        self.spec.components.security_scheme(
+            BEARER_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An opaque token: staff session, survivor access token or "
+                "partner API key.",
+            },
+        )
 
     def _register_error_handlers(self) -> None:
         # Our handler keeps the exception's headers (Allow on 405, WWW-Authenticate on 401),
@@ -38,10 +89,15 @@ class LanternApi(Api):  # type: ignore[misc]
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+def smorest_api(app: Flask) -> LanternApi:
+    """The app's flask-smorest ``Api`` (blueprints are registered on it)."""
+    api: LanternApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    return api
+
+
 def contract(app: Flask) -> dict[str, Any]:
     """The OpenAPI document as the running app describes itself."""
-    api: LanternApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    spec: dict[str, Any] = api.spec.to_dict()
+    spec: dict[str, Any] = smorest_api(app).spec.to_dict()
     return spec
 
 

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.context import current_request_id
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"
 TYPE_PREFIX = "urn:lantern:problem:"
+# A database restart or failover usually takes seconds; clients retry after this long.
+RETRY_AFTER_SECONDS = "5"
 
 # Stable type slugs for the HTTP errors Werkzeug and flask-smorest raise.
 _HTTP_SLUGS = {
@@ -45,12 +48,13 @@ def problem_response(
     *,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    with_request_id: bool = True,
 ) -> Response:
     body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     rid = current_request_id()
-    if rid:
+    if rid and with_request_id:
         body["request_id"] = rid
     if extra:
         body.update(extra)
@@ -75,6 +79,7 @@ def handle_lantern_error(error: LanternError) -> Response:
         error.detail,
         headers=error.headers,
         extra=error.extra,
+        with_request_id=not error.uniform_body,
     )
 
 
@@ -129,14 +134,14 @@ def _safe_description(error: HTTPException) -> str | None:
 def handle_unexpected(error: BaseException) -> Response:
     _mark_failed()
     original = getattr(error, "original_exception", None) or error
-    if isinstance(original, (OperationalError, DBAPIError)) and _is_connection_problem(original):
+    if _is_database_outage(original):
         log.error(
             "database unavailable",
             extra={"event": "db_unavailable", "error": type(original).__name__},
         )
         e = ServiceUnavailable("The service is briefly unavailable; try again shortly.")
         return problem_response(
-            e.status, e.type_slug, e.title, e.detail, headers={"Retry-After": "5"}
+            e.status, e.type_slug, e.title, e.detail, headers={"Retry-After": RETRY_AFTER_SECONDS}
         )
     if isinstance(original, LanternError):
         return handle_lantern_error(original)
@@ -150,8 +155,12 @@ def handle_unexpected(error: BaseException) -> Response:
     )
 
 
-def _is_connection_problem(error: DBAPIError) -> bool:
-    return bool(error.connection_invalidated) or isinstance(error, OperationalError)
+def _is_database_outage(error: BaseException) -> bool:
+    # OperationalError covers refused connections, restarts, failovers, deadlocks and a locked
+    # SQLite file: all worth a retry. A full connection pool is the same for the client.
+    if isinstance(error, (OperationalError, DisconnectionError, PoolTimeout)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def register(app: Flask) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from typing import IO
+
 from flask import Response, request
 
 from api.db import runtime
@@ -9,7 +12,9 @@ from core.errors import LanternError
 
 JSON_MIMES = frozenset({"application/json"})
 # Endpoints that take a body other than JSON (Twilio posts forms; uploads are multipart).
-NON_JSON_BODY_ENDPOINTS: frozenset[str] = frozenset()
+NON_JSON_BODY_ENDPOINTS: frozenset[str] = frozenset(
+    {"sms.SmsInbound", "sms.SmsStatus", "journal.SurvivorAttachments"}
+)
 
 # A JSON API renders nothing: no scripts, frames, forms or plugins, ever.
 CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
@@ -33,21 +38,70 @@ class UnsupportedMediaType(LanternError):
         )
 
 
-def check_body() -> None:
-    """Refuse oversized bodies before reading them, and bodies that are not JSON."""
+def check_body_size() -> None:
+    """Refuse a body whose declared length is over the cap, before anything reads it.
+
+    A chunked body has no declared length; :func:`read_chunked_body` deals with it.
+    """
     if request.routing_exception is not None:
         return
     limit = runtime().settings.max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"The request body may be at most {limit} bytes.")
-    has_body = bool(length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+
+
+def check_content_type() -> None:
+    """Refuse a body that is not JSON where the endpoint only understands JSON."""
+    if request.routing_exception is not None:
+        return
+    has_body = bool(request.content_length) or _is_chunked()
     if not has_body or request.method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
         return
     if request.endpoint in NON_JSON_BODY_ENDPOINTS:
         return
     if request.mimetype not in JSON_MIMES:
         raise UnsupportedMediaType()
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def read_chunked_body() -> None:
+    """Read a chunked body up to the cap, so that a longer one is refused, not cut short.
+
+    Werkzeug's ``MAX_CONTENT_LENGTH`` stream stops at the cap *without* an error when the body
+    goes on, so a view would parse a truncated body; a long run of JSON whitespace would even
+    parse as valid. Reading at most one byte past the cap here tells the two cases apart, and
+    the body becomes an ordinary one of known length.
+    """
+    if request.routing_exception is not None or not _is_chunked():
+        return
+    environ = request.environ
+    if "wsgi.input_terminated" not in environ:
+        return  # a server that does not end the stream itself: Werkzeug reads it as empty
+    limit = runtime().settings.max_body_bytes
+    data = _read_at_most(environ["wsgi.input"], limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The request body may be at most {limit} bytes.")
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    # Both are cached on first use; nothing has used them yet, but a stale copy must not win.
+    for cached in ("stream", "content_length"):
+        request.__dict__.pop(cached, None)
+
+
+def _read_at_most(stream: IO[bytes], size: int) -> bytes:
+    # A socket stream may return fewer bytes than asked for before its end.
+    out = bytearray()
+    while len(out) < size:
+        chunk = stream.read(min(64 * 1024, size - len(out)))
+        if not chunk:
+            break
+        out.extend(chunk)
+    return bytes(out)
 
 
 def add_headers(response: Response) -> Response:

@@ -42,6 +42,9 @@ class StaffMember(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[dt.datetime]
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A seed being enrolled (first time or after a reset); the active seed above keeps working
+    # until a code from this one confirms it, so an abandoned reset locks nobody out.
+    totp_pending_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enrolled_at: Mapped[dt.datetime | None]
     # The newest 30-second step ever accepted: that step and all older ones are refused.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
@@ -58,6 +61,7 @@ class StaffInvitation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
     invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[dt.datetime]

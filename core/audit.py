@@ -90,7 +90,10 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
 
 
 def _lock_head(session: Session) -> AuditHead:
-    stmt = select(AuditHead).where(AuditHead.id == 1)
+    # populate_existing: sessions keep objects across commits (expire_on_commit=False), so
+    # without it a session that appended before would reuse its stale copy of the head and
+    # hand out a sequence number someone else already took.
+    stmt = select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
     if is_postgres(session):
         stmt = stmt.with_for_update()
     head = session.scalars(stmt).one_or_none()
@@ -115,11 +118,16 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction. ``details`` must hold no content or PII."""
+    # Hash exactly what the database will give back: UTC (a clock in another zone would
+    # otherwise hash "+02:00" and read back "+00:00") and details as plain JSON (tuples,
+    # NaN and other non-JSON values would hash differently from what is stored).
+    occurred_at = clock.now().astimezone(dt.UTC)
+    canonical_details = json.loads(json.dumps(details or {}, allow_nan=False))
     head = _lock_head(session)
     event = AuditEvent(
         seq=head.last_seq + 1,
         id=new_id(),
-        occurred_at=clock.now(),
+        occurred_at=occurred_at,
         actor_kind=actor.kind,
         actor_id=actor.id,
         action=action,
@@ -127,7 +135,7 @@ def record(
         subject_id=subject_id,
         survivor_id=survivor_id,
         request_id=current_request_id(),
-        details=details or {},
+        details=canonical_details,
         prev_hash=head.last_hash,
     )
     event.hash = _event_hash(event.prev_hash, _fields(event))
@@ -147,15 +155,27 @@ class VerifyResult:
 
 def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
     """Walk the chain from the start; report the first event that breaks it."""
+    # The head is read first and bounds the walk: events appended while we walk are newer
+    # than this head and are checked next time, instead of looking like a mismatch.
+    # populate_existing everywhere: what counts is what the database holds now, not copies a
+    # long-lived session loaded (or wrote) earlier.
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
+    ).one_or_none()
+    head_seq = head.last_seq if head is not None else None
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     last_seen = 0
     while True:
-        events = session.scalars(
+        stmt = (
             select(AuditEvent)
             .where(AuditEvent.seq > last_seen)
             .order_by(AuditEvent.seq)
             .limit(batch_size)
-        ).all()
+            .execution_options(populate_existing=True)
+        )
+        if head_seq is not None:
+            stmt = stmt.where(AuditEvent.seq <= head_seq)
+        events = session.scalars(stmt).all()
         if not events:
             break
         for event in events:
@@ -167,7 +187,15 @@ def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
                 return VerifyResult(False, checked, event.seq, "event altered")
             prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
             last_seen = event.seq
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.last_seq != checked or head.last_hash != prev_hash):
+    if head is None:
+        if checked:
+            # The migration creates the head; events without one means it was deleted, which
+            # is how a truncated tail would otherwise go unnoticed.
+            return VerifyResult(False, checked, checked + 1, "chain head missing")
+        return VerifyResult(True, 0)
+    if head.last_seq != checked:
         return VerifyResult(False, checked, checked + 1, "newest events missing")
+    if head.last_hash != prev_hash:
+        # The newest event was rewritten with a recomputed hash: only the head still knows.
+        return VerifyResult(False, checked, checked, "newest event does not match the head")
     return VerifyResult(True, checked)

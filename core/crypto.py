@@ -18,11 +18,11 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import phonenumbers
 from argon2 import PasswordHasher, Type
@@ -91,8 +91,13 @@ def sha256_hex(data: bytes) -> str:
 class KeyRing:
     """Key-encryption keys (primary first) and the index key."""
 
-    keks: tuple[tuple[str, bytes], ...]
-    index_key: bytes
+    # repr=False: a key ring printed in a traceback, a debugger or a log line must show ids,
+    # never key bytes.
+    keks: tuple[tuple[str, bytes], ...] = field(repr=False)
+    index_key: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"KeyRing(kek_ids={[kid for kid, _ in self.keks]!r})"
 
     def __post_init__(self) -> None:
         if not self.keks:
@@ -105,6 +110,10 @@ class KeyRing:
                 raise ConfigurationError("a key-encryption key id must be 1-64 plain characters")
             if len(key) != KEY_BYTES:
                 raise ConfigurationError(f"key-encryption key {kid!r} must be 32 bytes")
+        # One key under two ids would make retiring one of them meaningless (crypto-shredding
+        # of backups relies on a retired KEK being gone).
+        if len({key for _, key in self.keks}) != len(self.keks):
+            raise ConfigurationError("key-encryption keys must differ from each other")
         if len(self.index_key) != KEY_BYTES:
             raise ConfigurationError("the index key must be 32 bytes")
         if any(hmac.compare_digest(self.index_key, key) for _, key in self.keks):
@@ -163,54 +172,25 @@ class KeyRing:
             keks=((kek_id or new_kek_id(), random_key()), *self.keks), index_key=self.index_key
         )
 
+    def without(self, kek_id: str) -> KeyRing:
+        """The same ring with ``kek_id`` retired (destroyed): what it wrapped is gone for good.
+
+        Retiring is the second half of crypto-shredding: copies of ``data_keys`` taken before
+        an erasure (backups) hold DEKs wrapped under KEKs of that time; once those KEKs are
+        retired, nothing can unwrap them. Only retire a KEK no live data key refers to
+        (``Vault.kek_usage``) and never the primary.
+        """
+        if kek_id == self.primary_id:
+            raise ConfigurationError("the primary key-encryption key cannot be retired")
+        self.kek(kek_id)  # CryptoError when it is not in the ring
+        return KeyRing(
+            keks=tuple((kid, key) for kid, key in self.keks if kid != kek_id),
+            index_key=self.index_key,
+        )
+
 
 def new_kek_id() -> str:
     return "k" + secrets.token_hex(4)
-
-
-def parse_keks(text: str) -> tuple[tuple[str, bytes], ...]:
-    pairs = []
-    for part in text.split(","):
-        kid, sep, key = part.strip().partition(":")
-        if not sep:
-            raise ConfigurationError("LANTERN_KEKS must look like id:base64url,id:base64url")
-        pairs.append((kid, b64decode(key)))
-    return tuple(pairs)
-
-
-def development_keys_path(settings: Settings) -> Path:
-    return Path(settings.instance_path) / "dev-keys.json"
-
-
-def load_keyring(settings: Settings) -> KeyRing:
-    """The key ring from env, a keys file, or (development only) a generated dev file."""
-    if settings.keks and settings.index_key:
-        return KeyRing(keks=parse_keks(settings.keks), index_key=b64decode(settings.index_key))
-    if settings.keys_file:
-        path = Path(settings.keys_file)
-        if not path.exists():
-            raise ConfigurationError("LANTERN_KEYS_FILE does not exist")
-        return KeyRing.from_json(path.read_text())
-    if settings.is_production:
-        raise ConfigurationError("production needs real keys, not generated development keys")
-    path = development_keys_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_keys_file(path, KeyRing.generate())
-        log.warning(
-            "generated DEVELOPMENT keys; never use them for real survivors",
-            extra={"event": "dev_keys_generated"},
-        )
-    return KeyRing.from_json(path.read_text())
-
-
-def write_keys_file(path: Path, ring: KeyRing) -> None:
-    """Write a keys file readable by its owner only, atomically."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(ring.to_json())
-    os.replace(tmp, path)
 
 
 # --- envelope encryption --------------------------------------------------------------------
@@ -224,6 +204,15 @@ class Binding:
     column: str
     row_id: uuid.UUID | str
     owner_id: uuid.UUID
+
+    def __post_init__(self) -> None:
+        # "|" separates the parts of the associated data; allowing it inside a part would let
+        # two different places share one associated data ("a|b", "c" vs "a", "b|c").
+        for part in (self.table, self.column, str(self.row_id)):
+            if not part or "|" in part:
+                raise ValueError("binding parts must be non-empty and free of '|'")
+        if not isinstance(self.owner_id, uuid.UUID):
+            raise TypeError("a binding's owner_id must be a UUID")
 
     def associated_data(self) -> bytes:
         return f"{self.table}|{self.column}|{self.row_id}|{self.owner_id}".encode()
@@ -298,16 +287,27 @@ def aead_decrypt(key: bytes, ciphertext: bytes, associated_data: bytes) -> bytes
 # --- phone numbers --------------------------------------------------------------------------
 
 
+# Digits and the punctuation people type around them; nothing else. phonenumbers on its own
+# turns letters into keypad digits ("+44 7911 123ABC" -> +447911123222) and drops extensions,
+# control characters and "tel:" prefixes: a typo would silently become a stranger's number,
+# and a check-in SMS to a stranger can reveal the service.
+_PHONE_CHARS = re.compile(r"[0-9+\-(). ]{1,40}")
+
+
+def _not_a_phone() -> InvalidInput:
+    return InvalidInput("not a phone number", errors={"phone": ["Not a valid phone number."]})
+
+
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
     """E.164 form of a phone number, or InvalidInput (the number itself is never echoed)."""
+    if not isinstance(raw, str) or not _PHONE_CHARS.fullmatch(raw):
+        raise _not_a_phone()
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(
-            "not a phone number", errors={"phone": ["Not a valid phone number."]}
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput("not a phone number", errors={"phone": ["Not a valid phone number."]})
+        raise _not_a_phone() from None
+    if parsed.extension or not phonenumbers.is_valid_number(parsed):
+        raise _not_a_phone()
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

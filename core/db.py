@@ -70,7 +70,7 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
+def make_engine(url: str, *, pool: bool = True, pool_size: int = 5) -> Engine:
     """An engine for ``url``; SQLite gets WAL and foreign keys, PostgreSQL uses psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -78,6 +78,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     if url.startswith("postgresql"):
         kwargs["pool_pre_ping"] = True  # a restarted database must not cost one failed request
         kwargs["connect_args"] = {"connect_timeout": 5}
+        if pool:
+            kwargs["pool_size"] = pool_size
     if not pool:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)

@@ -19,6 +19,10 @@ class LanternError(Exception):
     #: must still persist what the service wrote before refusing (a failed-login counter, the
     #: audit event of a refused PIN) sets this to True.
     keep_changes: bool = False
+    #: The problem body carries no per-request field (no ``request_id``; the id stays in the
+    #: ``X-Request-Id`` header), so that every refusal of this kind is byte-identical: failed
+    #: logins must not differ in any way a caller could compare.
+    uniform_body: bool = False
 
     def __init__(
         self,

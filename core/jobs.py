@@ -26,6 +26,8 @@ from core.db import Base, is_postgres
 from core.ids import new_id
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+#: What ``fail`` returns when the worker no longer held the job: nothing was recorded.
+LOST = "lost"
 
 
 class Job(Base):
@@ -51,6 +53,14 @@ class Job(Base):
 
 class PermanentJobError(Exception):
     """Raised by a handler when trying again cannot help: dead-letter at once."""
+
+
+class WorkerVanished(Exception):
+    """Recorded when a job's last try was lost with its worker (killed mid-job, lease ran out).
+
+    A job that kills its worker (out of memory, a crash in a C library) would otherwise be
+    claimed and lose its worker again forever.
+    """
 
 
 class RetryLater(Exception):
@@ -124,7 +134,7 @@ def enqueue(
 ) -> Job:
     """Add a job in the caller's transaction. With ``dedupe_key``, an existing job is returned."""
     if dedupe_key is not None:
-        existing = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one_or_none()
+        existing = _by_dedupe_key(session, dedupe_key)
         if existing is not None:
             return existing
     now = clock.now()
@@ -139,9 +149,25 @@ def enqueue(
         dedupe_key=dedupe_key,
         created_at=now,
     )
-    session.add(job)
-    session.flush()
+    if dedupe_key is None:
+        session.add(job)
+        session.flush()
+        return job
+    try:
+        # A savepoint, so that losing a race with another transaction enqueuing the same key
+        # costs only this insert, not the caller's whole transaction.
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        existing = _by_dedupe_key(session, dedupe_key)
+        if existing is None:
+            raise
+        return existing
     return job
+
+
+def _by_dedupe_key(session: Session, dedupe_key: str) -> Job | None:
+    return session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one_or_none()
 
 
 def ensure_periodic(session: Session, clock: Clock, registry: JobRegistry) -> None:
@@ -152,11 +178,8 @@ def ensure_periodic(session: Session, clock: Clock, registry: JobRegistry) -> No
         key = f"periodic:{kind}"
         if session.scalars(select(Job.id).where(Job.dedupe_key == key)).first() is not None:
             continue
-        try:
-            with session.begin_nested():
-                enqueue(session, clock, kind, {}, dedupe_key=key, max_attempts=jt.max_attempts)
-        except IntegrityError:
-            pass  # another worker created it first
+        # enqueue copes with another worker creating the row at the same moment.
+        enqueue(session, clock, kind, {}, dedupe_key=key, max_attempts=jt.max_attempts)
 
 
 def _claimable(now: dt.datetime) -> Any:
@@ -224,6 +247,44 @@ def complete(session: Session, clock: Clock, job: Job, worker_id: str, jt: JobTy
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def renew(session: Session, clock: Clock, job: Job, worker_id: str, lease_seconds: float) -> bool:
+    """Extend this worker's lease before it starts the job; False when the lease already ran out.
+
+    A batch is claimed at once but run one job after another: by the time a job's turn comes
+    its lease may have expired and another worker may be about to take it. Starting it anyway
+    would run it twice at the same time.
+    """
+    now = clock.now()
+    result = session.execute(
+        update(Job)
+        .where(_fenced(job.id, worker_id, job.attempts), Job.locked_until > now)
+        .values(locked_until=now + dt.timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(session: Session, job: Job, worker_id: str) -> bool:
+    """Give back a claimed job that was never started (graceful stop): due now, try not spent."""
+    result = session.execute(
+        update(Job)
+        .where(_fenced(job.id, worker_id, job.attempts))
+        .values(
+            state=PENDING,
+            attempts=Job.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def attempts_allowed(job: Job, jt: JobType | None) -> int:
+    """The stricter of the job's own limit (set at enqueue) and its kind's limit."""
+    return job.max_attempts if jt is None else min(job.max_attempts, jt.max_attempts)
+
+
 def fail(
     session: Session,
     clock: Clock,
@@ -232,32 +293,39 @@ def fail(
     jt: JobType | None,
     error: BaseException,
 ) -> str:
-    """Record a failed attempt: back off, or dead-letter after the last try. Returns the state."""
+    """Record a failed attempt: back off, or dead-letter after the last try. Returns the state.
+
+    Periodic jobs are never dead-lettered: a periodic job is a duty (escalating a missed
+    check-in, verifying the audit chain), so after its last try it waits for its next period
+    with its tries reset. Returns ``LOST`` when the lease was no longer ours.
+    """
     now = clock.now()
     permanent = jt is None or isinstance(error, PermanentJobError)
-    exhausted = jt is None or job.attempts >= jt.max_attempts
-    delay: float | None
-    if permanent or exhausted or jt is None:
-        delay = None
-    elif isinstance(error, RetryLater):
-        delay = error.seconds
-    else:
-        delay = jt.backoff(job.attempts)
-    state = DEAD if delay is None else PENDING
+    exhausted = job.attempts >= attempts_allowed(job, jt)
     values: dict[str, Any] = {
-        "state": state,
         "locked_by": None,
         "locked_until": None,
         "last_error": type(error).__name__[:200] if jt else "no handler registered",
     }
-    if delay is None:
-        values["finished_at"] = now
+    if jt is not None and jt.every_seconds is not None and (permanent or exhausted):
+        values.update(
+            state=PENDING, attempts=0, run_at=now + dt.timedelta(seconds=jt.every_seconds)
+        )
+    elif permanent or exhausted or jt is None:
+        values.update(state=DEAD, finished_at=now)
     else:
-        values["run_at"] = now + dt.timedelta(seconds=delay)
-    session.execute(
+        if isinstance(error, RetryLater):
+            delay = max(0.0, error.seconds)
+        else:
+            delay = jt.backoff(job.attempts)
+        values.update(state=PENDING, run_at=now + dt.timedelta(seconds=delay))
+    result = session.execute(
         update(Job)
         .where(_fenced(job.id, worker_id, job.attempts))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return LOST
+    state: str = values["state"]
     return state

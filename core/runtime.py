@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, SystemClock
-from core.crypto import KeyRing, SecretHasher, load_keyring
+from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
+from core.keyfiles import load_keyring
 from core.settings import Settings
 from core.vault import Vault
 
@@ -45,7 +46,10 @@ def build_runtime(
     clock = clock or SystemClock()
     if settings.is_sqlite and not settings.database_url:
         Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    engine = engine or make_engine(settings.resolved_database_url)
+    # Each worker thread holds a connection while its job runs; keep room for them.
+    engine = engine or make_engine(
+        settings.resolved_database_url, pool_size=max(5, settings.worker_threads + 2)
+    )
     keyring = keyring or load_keyring(settings)
     return Runtime(
         settings=settings,

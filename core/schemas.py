@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
+
+NUL_MESSAGE = "Must not contain NUL characters."
 
 
 class Schema(ma.Schema):
@@ -14,6 +17,26 @@ class Schema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    @ma.pre_load
+    def _refuse_nul_characters(self, data: Any, **_kwargs: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text, so such a string would fail deep inside a
+        # query as a server error; it is refused here, per field, as the invalid input it is.
+        if isinstance(data, Mapping):
+            bad = {str(key): [NUL_MESSAGE] for key in data if _has_nul(data[key])}
+            if bad:
+                raise ma.ValidationError(bad)
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def text(

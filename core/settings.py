@@ -21,10 +21,20 @@ from core.errors import ConfigurationError
 ENV_PREFIX = "LANTERN_"
 
 
-def _setting(default: Any, doc: str, production: str = "", secret: bool = False) -> Any:
+ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _setting(
+    default: Any,
+    doc: str,
+    production: str = "",
+    secret: bool = False,
+    minimum: float | None = None,
+) -> Any:
     return field(
         default=default,
-        metadata={"doc": doc, "production": production, "secret": secret},
+        metadata={"doc": doc, "production": production, "secret": secret, "minimum": minimum},
     )
 
 
@@ -72,39 +82,127 @@ class Settings:
         "required (or a keys file)",
         secret=True,
     )
-    max_body_bytes: int = _setting(1_048_576, "Largest request body accepted, in bytes.")
+    max_body_bytes: int = _setting(
+        1_048_576, "Largest request body accepted, in bytes (at least 1024).", minimum=1024
+    )
     trusted_proxies: int = _setting(
         0,
         "How many reverse proxies in front of the app may set `X-Forwarded-For` and "
         "`X-Forwarded-Proto`.",
         "the number of your proxies (usually 1)",
+        minimum=0,
     )
     openapi_enabled: bool = _setting(True, "Serve the OpenAPI contract at `/openapi.json`.")
-    log_level: str = _setting("INFO", "Log level for the JSON logs.")
+    log_level: str = _setting(
+        "INFO", "Log level for the JSON logs: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."
+    )
     redis_url: str = _setting(
         "",
         "Redis URL for shared rate limits. Empty means in-process limits (one process only).",
         "required with more than one app process",
         secret=True,
     )
-    argon2_time_cost: int = _setting(3, "argon2id iterations (OWASP minimum is 2 at 19 MiB).")
-    argon2_memory_kib: int = _setting(65_536, "argon2id memory in KiB.")
-    argon2_parallelism: int = _setting(1, "argon2id lanes.")
-    staff_idle_minutes: int = _setting(30, "A staff session ends after this long unused.")
-    staff_session_hours: int = _setting(12, "A staff session ends this long after login.")
+    argon2_time_cost: int = _setting(
+        3, "argon2id iterations (OWASP minimum is 2 at 19 MiB).", "at least 2", minimum=1
+    )
+    argon2_memory_kib: int = _setting(
+        65_536, "argon2id memory in KiB.", "at least 19456 (19 MiB)", minimum=8
+    )
+    argon2_parallelism: int = _setting(1, "argon2id lanes.", minimum=1)
+    staff_idle_minutes: int = _setting(
+        30, "A staff session ends after this long unused.", minimum=1
+    )
+    staff_session_hours: int = _setting(
+        12, "A staff session ends this long after login.", minimum=1
+    )
     survivor_access_minutes: int = _setting(
-        15, "Lifetime of a survivor app's access token (refreshed with a rotating refresh token)."
+        15,
+        "Lifetime of a survivor app's access token (refreshed with a rotating refresh token).",
+        minimum=1,
     )
     survivor_refresh_days: int = _setting(
-        30, "A survivor device session ends after this long without a refresh."
+        30, "A survivor device session ends after this long without a refresh.", minimum=1
     )
-    enrollment_code_hours: int = _setting(72, "How long a survivor enrollment code is valid.")
-    staff_invitation_hours: int = _setting(72, "How long a staff invitation is valid.")
+    enrollment_code_hours: int = _setting(
+        72, "How long a survivor enrollment code is valid.", minimum=1
+    )
+    staff_invitation_hours: int = _setting(72, "How long a staff invitation is valid.", minimum=1)
     job_lease_seconds: int = _setting(
-        60, "How long a worker holds a claimed job before another worker may take it."
+        60, "How long a worker holds a claimed job before another worker may take it.", minimum=1
     )
-    job_poll_seconds: float = _setting(1.0, "How often an idle worker looks for due jobs.")
-    job_batch_size: int = _setting(20, "How many due jobs a worker claims at once.")
+    job_poll_seconds: float = _setting(
+        1.0, "How often an idle worker looks for due jobs.", minimum=0.01
+    )
+    worker_threads: int = _setting(
+        8,
+        "Jobs one worker process runs at once (they mostly wait on Twilio and partner "
+        "webhooks). SQLite always uses 1.",
+        minimum=1,
+    )
+    job_batch_size: int = _setting(20, "How many due jobs a worker claims at once.", minimum=1)
+    sms_backend: str = _setting(
+        "console",
+        "`console` (records SMS and prints a masked line; development) or `twilio`.",
+        "`twilio`",
+    )
+    twilio_account_sid: str = _setting("", "Twilio Account SID (`AC...`).", "required for twilio")
+    twilio_auth_token: str = _setting(
+        "",
+        "Twilio auth token: authenticates API calls and checks webhook signatures (webhooks "
+        "are refused while it is empty).",
+        "required for twilio",
+        secret=True,
+    )
+    twilio_messaging_service_sid: str = _setting(
+        "", "Twilio Messaging Service SID (`MG...`); preferred over a from-number."
+    )
+    twilio_from_number: str = _setting(
+        "", "E.164 sender number, used when no Messaging Service SID is set."
+    )
+    twilio_api_base_url: str = _setting(
+        "", "Override of Twilio's API base URL (a local mock, e.g. `http://127.0.0.1:4010`)."
+    )
+    twilio_redact: bool = _setting(
+        True, "Blank each SMS body at Twilio once it has been delivered."
+    )
+    push_backend: str = _setting(
+        "fake", "Push notification sender: `fake` (records; no real provider yet)."
+    )
+    webhook_sender: str = _setting(
+        "http",
+        "Partner webhook sender: `http` (real requests) or `fake` (records; tests, demos).",
+        "`http`",
+    )
+    webhook_allowlist: str = _setting(
+        "",
+        "Comma-separated hosts, IP addresses or networks that partner webhook URLs may use "
+        "even though they are internal (loopback, private); e.g. `127.0.0.1` in tests.",
+        "empty unless a partner is on a private network",
+    )
+    webhook_timeout_seconds: float = _setting(
+        10.0, "Timeout for one partner webhook request (connect and read), in seconds."
+    )
+
+    def __post_init__(self) -> None:
+        # Checked here rather than in load_settings so that settings built in code (tests,
+        # scripts, ``replace``) are held to the same rules as those read from the environment.
+        _validate(self)
+
+    extra_instruments_path: str = _setting(
+        "",
+        "Directory of extra risk-instrument JSON files (e.g. a licensed Danger Assessment), "
+        "validated at start. Empty means only the built-in instruments.",
+    )
+    attachments_path: str = _setting(
+        "",
+        "Directory for encrypted journal attachments. Empty means `instance/attachments`.",
+        "a persistent, backed-up volume",
+    )
+    attachment_max_bytes: int = _setting(
+        10_485_760,
+        "Largest journal attachment, in bytes (uploads are also bounded by "
+        "`LANTERN_MAX_BODY_BYTES`).",
+    )
 
     @property
     def is_production(self) -> bool:
@@ -144,12 +242,45 @@ class Settings:
                 "real keys are required: set LANTERN_KEYS_FILE or LANTERN_KEKS and "
                 "LANTERN_INDEX_KEY (development keys are refused)"
             )
+        if self.sms_backend == "twilio" and not (
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_messaging_service_sid or self.twilio_from_number)
+        ):
+            problems.append(
+                "LANTERN_SMS_BACKEND=twilio needs LANTERN_TWILIO_ACCOUNT_SID, "
+                "LANTERN_TWILIO_AUTH_TOKEN and LANTERN_TWILIO_MESSAGING_SERVICE_SID (or "
+                "LANTERN_TWILIO_FROM_NUMBER)"
+            )
+        if self.webhook_sender != "http":
+            problems.append("LANTERN_WEBHOOK_SENDER must be http (the fake sends nothing)")
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if value == "":
+        return "(empty)"
+    return f"`{value}`"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, from the declarations above (a test compares them)."""
+    lines = [
+        "| Variable | Default | What it is | Production |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in setting_fields():
+        doc = f.metadata["doc"] + (" Secret." if f.metadata["secret"] else "")
+        cells = (f"`{env_name(f.name)}`", _show_default(f.default), doc, f.metadata["production"])
+        lines.append("| " + " | ".join(c.replace("|", "\\|") or "-" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
@@ -189,9 +320,33 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
                 kind = next(a for a in typing.get_args(kind) if a is not type(None))
             values[f.name] = _parse(name, environ[name], kind)
     values.update(overrides)
-    settings = Settings(**values)
-    if settings.env not in {"development", "test", "production"}:
+    return Settings(**values)
+
+
+def _validate(settings: Settings) -> None:
+    hints = typing.get_type_hints(Settings)
+    for f in setting_fields():
+        name, value, kind = env_name(f.name), getattr(settings, f.name), hints[f.name]
+        # bool is an int to Python, but LANTERN_MAX_BODY_BYTES=True is a mistake all the same.
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise ConfigurationError(f"{name} must be a {getattr(kind, '__name__', kind)}")
+        minimum = f.metadata.get("minimum")
+        if minimum is not None and value < minimum:
+            raise ConfigurationError(f"{name} must be at least {minimum}")
+    if settings.env not in ENVIRONMENTS:
         raise ConfigurationError("LANTERN_ENV must be development, test or production")
-    if settings.max_body_bytes < 1024:
-        raise ConfigurationError("LANTERN_MAX_BODY_BYTES must be at least 1024")
-    return settings
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigurationError("LANTERN_LOG_LEVEL must be one of " + ", ".join(LOG_LEVELS))
+    if settings.public_base_url and not settings.public_base_url.startswith(
+        ("https://", "http://")
+    ):
+        raise ConfigurationError("LANTERN_PUBLIC_BASE_URL must be an http(s) URL")
+    if settings.argon2_memory_kib < 8 * settings.argon2_parallelism:
+        # argon2's own rule; the library would fail later with a less helpful message.
+        raise ConfigurationError("LANTERN_ARGON2_MEMORY_KIB must be at least 8 per lane")

@@ -1,19 +1,41 @@
 """Per-owner data keys in the database: create, use, rotate and erase (crypto-shredding).
 
-Erasure and backups (lead's design decision): deleting the DEK row shreds the live database,
-but a backup taken earlier still holds the wrapped DEK. Backups become unreadable for an
-erased owner once the KEK that wrapped it is retired: erasure is followed (batched, e.g.
-daily) by ``keys rotate`` to a new primary and removal of the old KEK from the key ring. The
-old backup's wrapped DEKs then need a KEK that no longer exists anywhere. Tests prove exactly
-that sequence: copy, erase, rotate, retire old KEK -> the copy yields nothing for that owner.
+Erasure is two steps, because a copy of the database taken before an erasure (a backup, a
+snapshot) still holds the erased owner's wrapped DEK, and the key ring that unwraps it lives on:
+
+1. ``Vault.erase`` deletes the DEK row: in the live database, everything of that owner is noise
+   at once (and the unwrapped key is dropped from the session's cache).
+2. At the next key epoch (batched, e.g. daily; until then, copies taken before the erasure can
+   still be read with the live key ring), the operator adds a new primary KEK, runs
+   ``keys rotate`` (``Vault.rotate``) and retires every KEK that no data key refers to any more
+   (``Vault.retirable_kek_ids``, ``KeyRing.without``). Older copies of ``data_keys`` then hold
+   DEKs wrapped only under KEKs that exist nowhere: the erased owner's data is noise in every
+   backup too.
+
+Survivors who were not erased stay restorable from an old backup: rotation re-wraps the same
+DEK, so old ciphertexts open with the current ``data_keys`` under the current key ring.
+
+Operational rules this relies on: every process gets the ring with the new primary before
+``keys rotate`` runs (a process still on the old ring would wrap new DEKs under the KEK about to
+be retired); and copies of the keys file itself are retired with it (a backup of the keys file
+is a backup of the retired KEK).
+
+Why not something that needs no KEK retirement: whatever makes an old copy unreadable for one
+owner must be a secret that the copy does not hold and that erasure destroys. Anything stored in
+the database (a per-owner salt, a share in another table) is in the copy too; a tombstone list is
+policy, not cryptography (whoever holds the copy and the KEK ignores it). So the destroyed secret
+has to live with the keys, outside the database, and the key ring is exactly that: retiring a KEK
+is the destruction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import LargeBinary, String, select
+from sqlalchemy import LargeBinary, String, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import crypto
@@ -39,6 +61,13 @@ class DataKey(Base):
 _CACHE = "lantern_data_keys"
 
 
+def _forget_keys(session: Session, _previous: Any) -> None:
+    # A key created in a transaction (or savepoint) that rolled back was never stored: sealing
+    # with it later would write data that nothing can ever open. Any rollback drops the cache;
+    # the next use reads the key again from what the database really holds.
+    session.info.pop(_CACHE, None)
+
+
 class Vault:
     """Seals and opens survivor data with that survivor's data key.
 
@@ -51,6 +80,10 @@ class Vault:
         self.clock = clock
 
     def _cache(self, session: Session) -> dict[uuid.UUID, tuple[uuid.UUID, bytes]]:
+        if _CACHE not in session.info and not event.contains(
+            session, "after_soft_rollback", _forget_keys
+        ):
+            event.listen(session, "after_soft_rollback", _forget_keys)
         cache: dict[uuid.UUID, tuple[uuid.UUID, bytes]] = session.info.setdefault(_CACHE, {})
         return cache
 
@@ -60,25 +93,49 @@ class Vault:
         cache = self._cache(session)
         if owner_id in cache:
             return cache[owner_id]
-        row = session.scalars(select(DataKey).where(DataKey.owner_id == owner_id)).one_or_none()
+        row = self._row(session, owner_id)
         if row is None:
             if not create:
                 raise CryptoError("no data key for this owner (erased or never created)")
-            dek = crypto.random_key()
-            kek_id, wrapped = crypto.wrap_data_key(self.ring, owner_id, dek)
-            row = DataKey(
-                id=new_id(),
-                owner_id=owner_id,
-                kek_id=kek_id,
-                wrapped=wrapped,
-                created_at=self.clock.now(),
-            )
-            session.add(row)
-            session.flush()
+            row, dek = self._create(session, owner_id)
         else:
             dek = crypto.unwrap_data_key(self.ring, owner_id, row.kek_id, row.wrapped)
+        # _create may have rolled back a savepoint, which empties the cache: fetch it again.
+        cache = self._cache(session)
         cache[owner_id] = (row.id, dek)
         return cache[owner_id]
+
+    @staticmethod
+    def _row(session: Session, owner_id: uuid.UUID) -> DataKey | None:
+        return session.scalars(
+            select(DataKey)
+            .where(DataKey.owner_id == owner_id)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def _create(self, session: Session, owner_id: uuid.UUID) -> tuple[DataKey, bytes]:
+        dek = crypto.random_key()
+        kek_id, wrapped = crypto.wrap_data_key(self.ring, owner_id, dek)
+        row = DataKey(
+            id=new_id(),
+            owner_id=owner_id,
+            kek_id=kek_id,
+            wrapped=wrapped,
+            created_at=self.clock.now(),
+        )
+        try:
+            # A savepoint: two requests sealing a new owner's first secret at once both try to
+            # create the key; the loser must use the winner's key, not fail its transaction.
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            existing = self._row(session, owner_id)
+            if existing is None:
+                raise
+            return existing, crypto.unwrap_data_key(
+                self.ring, owner_id, existing.kek_id, existing.wrapped
+            )
+        return row, dek
 
     def ensure_key(self, session: Session, owner_id: uuid.UUID) -> None:
         self._key_for_owner(session, owner_id, create=True)
@@ -98,9 +155,13 @@ class Vault:
         return self.open(session, binding, ciphertext).decode("utf-8")
 
     def erase(self, session: Session, owner_id: uuid.UUID) -> bool:
-        """Crypto-shred: delete the owner's data key. Every ciphertext of theirs becomes noise."""
+        """Crypto-shred: delete the owner's data key. Every ciphertext of theirs becomes noise.
+
+        This covers the live database at once; copies taken earlier are covered at the next key
+        epoch (rotate, then retire the old KEKs: see the module docstring).
+        """
         self._cache(session).pop(owner_id, None)
-        row = session.scalars(select(DataKey).where(DataKey.owner_id == owner_id)).one_or_none()
+        row = self._row(session, owner_id)
         if row is None:
             return False
         session.delete(row)
@@ -113,7 +174,10 @@ class Vault:
         count = 0
         while True:
             rows = session.scalars(
-                select(DataKey).where(DataKey.kek_id != primary).limit(batch_size)
+                select(DataKey)
+                .where(DataKey.kek_id != primary)
+                .order_by(DataKey.id)
+                .limit(batch_size)
             ).all()
             if not rows:
                 return count
@@ -123,3 +187,13 @@ class Vault:
                 row.rotated_at = self.clock.now()
             count += len(rows)
             session.flush()
+
+    def kek_usage(self, session: Session) -> dict[str, int]:
+        """How many data keys each KEK id wraps; a KEK absent here may be retired."""
+        rows = session.execute(select(DataKey.kek_id, func.count()).group_by(DataKey.kek_id)).all()
+        return {kek_id: count for kek_id, count in rows}
+
+    def retirable_kek_ids(self, session: Session) -> list[str]:
+        """KEKs of the ring that wrap no data key and are not the primary: safe to destroy."""
+        used = self.kek_usage(session)
+        return [kid for kid, _ in self.ring.keks[1:] if kid not in used]

@@ -9,6 +9,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +35,7 @@ class Worker:
         lease_seconds: float = 60.0,
         batch_size: int = 20,
         poll_seconds: float = 1.0,
+        threads: int = 1,
     ) -> None:
         self.session_factory = session_factory
         self.registry = registry
@@ -43,6 +45,11 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        # Jobs mostly wait on the network (Twilio, partner webhooks): a few threads per worker
+        # keep a burst of check-ins moving while each send waits for its answer.
+        self.threads = max(1, threads)
+        self.batch_size = max(batch_size, self.threads * 2)
+        self._pool = ThreadPoolExecutor(self.threads, "lantern-job") if self.threads > 1 else None
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
@@ -57,11 +64,39 @@ class Worker:
                 limit=self.batch_size,
                 lease_seconds=self.lease_seconds,
             )
-        for job_id in claimed:
-            if self.stopping.is_set():
-                break  # the rest go back to others when their lease ends
-            self._run(job_id)
+        waiting = list(claimed)
+        lock = threading.Lock()
+
+        def next_job() -> uuid.UUID | None:
+            with lock:
+                if self.stopping.is_set() or not waiting:
+                    return None
+                return waiting.pop(0)
+
+        def drain() -> None:
+            while (job_id := next_job()) is not None:
+                self._run(job_id)
+
+        if self._pool is None:
+            drain()
+        else:
+            for future in [
+                self._pool.submit(drain) for _ in range(min(self.threads, len(claimed)))
+            ]:
+                future.result()
+        if waiting:
+            # Stopping: the jobs at hand are finished, the rest go back to the queue now
+            # (rather than when their leases run out), their tries unspent.
+            self._release(waiting)
         return len(claimed)
+
+    def _release(self, job_ids: list[uuid.UUID]) -> None:
+        with self.session_factory() as session:
+            for job_id in job_ids:
+                job = session.get(jobs.Job, job_id)
+                if job is not None:
+                    jobs.release(session, job, self.worker_id)
+            session.commit()
 
     def _run(self, job_id: uuid.UUID) -> None:
         token = request_id_var.set(f"job-{job_id.hex[:12]}")
@@ -70,10 +105,17 @@ class Worker:
                 job = session.get(jobs.Job, job_id)
                 if job is None or job.locked_by != self.worker_id:
                     return
+                if not jobs.renew(session, self.clock, job, self.worker_id, self.lease_seconds):
+                    session.rollback()
+                    return  # its lease ran out while it waited its turn: another worker's now
+                session.commit()
                 jt = self.registry.get(job.kind)
                 try:
                     if jt is None:
                         raise jobs.PermanentJobError("no handler")
+                    if job.attempts > jobs.attempts_allowed(job, jt):
+                        # Every allowed try was claimed; the last one's worker died mid-job.
+                        raise jobs.WorkerVanished("the last try was lost with its worker")
                     jt.handler(
                         jobs.JobContext(session, self.clock, job, self.deps), dict(job.payload)
                     )
@@ -127,10 +169,15 @@ class Worker:
                 self.stopping.wait(self.poll_seconds)
             else:
                 idle = 0
+        self.close()
         log.info("worker stopped", extra={"event": "worker_stopped", "worker": self.worker_id})
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):

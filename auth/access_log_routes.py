@@ -1,0 +1,63 @@
+"""``GET /v1/survivor/access-log``: the survivor sees who touched their record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from api.access import current_principal
+from api.db import session
+from auth import access_log
+from auth.route_docs import refusal
+from core.schemas import Schema
+
+blp = Blueprint("access_log", __name__, description="The survivor's own access log")
+
+
+class AccessLogQuerySchema(Schema):
+    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, access_log.MAX_PAGE))
+    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+
+
+class AccessLogEntrySchema(Schema):
+    id = fields.UUID(required=True)
+    at = fields.DateTime(required=True)
+    actor_kind = fields.String(required=True, validate=validate.OneOf(access_log.SHOWN_ACTOR_KINDS))
+    who = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Staff member's display name or agency name"},
+    )
+    role = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Staff role (advocate, supervisor, admin) or agency kind"},
+    )
+    action = fields.String(required=True)
+    via = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "How access was granted: caseload or break_glass"},
+    )
+
+
+class AccessLogPageSchema(Schema):
+    items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
+    next_cursor = fields.UUID(allow_none=True, required=True)
+
+
+@blp.route("/survivor/access-log")
+class AccessLog(MethodView):
+    @blp.arguments(AccessLogQuerySchema, location="query")
+    @blp.response(200, AccessLogPageSchema)
+    @refusal(blp, 403, "Not a survivor's app")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Who read or changed my record, newest first."""
+        items, cursor = access_log.access_log(
+            session(), current_principal(), limit=args["limit"], before=args.get("before")
+        )
+        return {"items": items, "next_cursor": cursor}

@@ -1,0 +1,18 @@
+"""Documenting refusals: every error answer is RFC 9457 problem+json, and the contract says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.problems import PROBLEM_MIME
+from core.schemas import ProblemSchema
+
+
+def refusal(blp: Blueprint, status: int, description: str) -> Callable[[Any], Any]:
+    """``@refusal(blp, 404, "No such agency")``: an error response with the problem schema."""
+    return blp.alt_response(  # type: ignore[no-any-return]
+        status, description=description, schema=ProblemSchema, content_type=PROBLEM_MIME
+    )

@@ -1,0 +1,252 @@
+"""Survivor PINs and passphrases: the policy, and changing the PIN or the duress PIN.
+
+A PIN is at least 6 digits; anything that is not all digits is a passphrase of at least 12
+characters. Both are at most 128 characters, checked before hashing (argon2 of an unbounded
+input is a denial of service). Trivially guessable PINs (one digit repeated, runs such as
+123456, short repeating patterns, the commonest PINs) are refused: an abuser who guesses them
+needs no force.
+
+Every PIN is NFKC-normalised before it is hashed or verified, so that the same PIN typed on two
+different keyboards (full-width digits, composed accents) is the same PIN.
+
+In a decoy (duress) session the person at the phone believes the duress PIN is the PIN. So
+there, "current PIN" means the duress PIN, every rule answers exactly as it would in a real
+session, and nothing real is changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import unicodedata
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from auth.models import Survivor, SurvivorDevice
+from auth.principals import SurvivorPrincipal
+from auth.throttle import Throttle
+from core import audit
+from core.errors import InvalidInput, LanternError, NotAuthenticated
+from core.runtime import Runtime
+
+MIN_PIN_DIGITS = 6
+MIN_PASSPHRASE = 12
+MAX_PIN = 128
+
+# The commonest 6-digit PINs beyond what the pattern rules below already catch (from published
+# analyses of leaked PIN sets: keypad shapes, doubled pairs, dates people reach for).
+_COMMON_PINS = frozenset(
+    {
+        "123123",
+        "123321",
+        "112233",
+        "121212",
+        "159753",
+        "147258",
+        "258369",
+        "369258",
+        "147852",
+        "741852",
+        "963852",
+        "852456",
+        "789456",
+        "456789",
+        "102030",
+        "101010",
+        "202020",
+        "696969",
+        "520520",
+        "142536",
+        "110110",
+        "100200",
+        "159357",
+        "753951",
+        "987654",
+    }
+)
+
+_POLICY_MESSAGE = (
+    f"Use at least {MIN_PIN_DIGITS} digits that are not easy to guess, or a passphrase of at "
+    f"least {MIN_PASSPHRASE} characters."
+)
+
+
+class PinIncorrect(LanternError):
+    """The current PIN given to change a setting is not right (or attempts are throttled)."""
+
+    status = 403
+    type_slug = "pin-incorrect"
+    title = "PIN not accepted"
+    keep_changes = True
+    uniform_body = True
+
+
+def normalize_pin(pin: str) -> str:
+    return unicodedata.normalize("NFKC", pin)
+
+
+def _is_run(digits: str) -> bool:
+    """123456, 654321, 890123...: every step +1 or every step -1 (mod 10)."""
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(digits)}
+    return steps in ({1}, {9})
+
+
+def _is_short_pattern(digits: str) -> bool:
+    """121212, 123123, 112112: a pattern of at most 3 digits repeated."""
+    for period in (1, 2, 3):
+        if len(digits) > period and all(
+            digits[i] == digits[i % period] for i in range(len(digits))
+        ):
+            return True
+    return False
+
+
+def pin_problem(pin: str) -> str | None:
+    """Why ``pin`` is refused as a new PIN, or None when it is acceptable."""
+    pin = normalize_pin(pin)
+    if len(pin) > MAX_PIN:
+        return f"At most {MAX_PIN} characters."
+    if pin.isascii() and pin.isdigit():
+        if len(pin) < MIN_PIN_DIGITS:
+            return _POLICY_MESSAGE
+        if len(set(pin)) <= 2 or _is_run(pin) or _is_short_pattern(pin) or pin in _COMMON_PINS:
+            return _POLICY_MESSAGE
+        return None
+    if len(pin) < MIN_PASSPHRASE or not pin.strip():
+        return _POLICY_MESSAGE
+    # A passphrase of one or two characters repeated ("aaaaaaaaaaaa") is no passphrase.
+    if len(set(pin.casefold())) <= 3:
+        return _POLICY_MESSAGE
+    return None
+
+
+def check_new_pin(pin: str, field: str) -> str:
+    """The normalised PIN, or InvalidInput naming ``field``."""
+    problem = pin_problem(pin)
+    if problem is not None:
+        raise InvalidInput("The PIN is too easy to guess.", errors={field: [problem]})
+    return normalize_pin(pin)
+
+
+def hash_pin(runtime: Runtime, pin: str) -> str:
+    return runtime.hasher.hash(normalize_pin(pin))
+
+
+def verify_pin(runtime: Runtime, stored_hash: str | None, pin: str) -> bool:
+    """argon2 verify; with no stored hash it burns the same time and fails."""
+    return runtime.hasher.verify(stored_hash, normalize_pin(pin))
+
+
+def _throttle(runtime: Runtime) -> Throttle:
+    throttle: Throttle = runtime.extensions["throttle"]
+    return throttle
+
+
+def _check_current_pin(
+    session: Session, runtime: Runtime, principal: SurvivorPrincipal, current_pin: str
+) -> Survivor:
+    """The survivor, when ``current_pin`` is what this session logged in with.
+
+    A decoy session logged in with the duress PIN, so that is its "current PIN". In-session
+    checks are throttled per survivor (same key in both kinds of session), so a live session
+    cannot be used to guess the real PIN quickly.
+    """
+    survivor = session.get(Survivor, principal.survivor_id)
+    if survivor is None:
+        raise NotAuthenticated()
+    key = f"survivor-session-pin:{survivor.id}"
+    throttle = _throttle(runtime)
+    throttled = throttle.retry_after(key) > 0
+    expected = survivor.duress_pin_hash if principal.decoy else survivor.pin_hash
+    ok = verify_pin(runtime, expected, current_pin)
+    if throttled or not ok:
+        if not throttled:
+            throttle.record_failure(key)
+        raise PinIncorrect("The current PIN is not right.")
+    throttle.reset(key)
+    return survivor
+
+
+def _end_other_devices(
+    session: Session, survivor_id: uuid.UUID, keep: uuid.UUID, now: dt.datetime, reason: str
+) -> None:
+    session.execute(
+        update(SurvivorDevice)
+        .where(
+            SurvivorDevice.survivor_id == survivor_id,
+            SurvivorDevice.id != keep,
+            SurvivorDevice.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def change_pin(
+    session: Session,
+    runtime: Runtime,
+    principal: SurvivorPrincipal,
+    current_pin: str,
+    new_pin: str,
+) -> None:
+    """Change the PIN; other device sessions end (whoever else knew the PIN is logged out)."""
+    survivor = _check_current_pin(session, runtime, principal, current_pin)
+    new = check_new_pin(new_pin, "new_pin")
+    if principal.decoy:
+        return  # answers like a real change; the real PIN is untouched
+    if verify_pin(runtime, survivor.duress_pin_hash, new):
+        raise InvalidInput(
+            "The PIN must differ from the duress PIN.",
+            errors={"new_pin": ["Must differ from your duress PIN."]},
+        )
+    now = runtime.clock.now()
+    survivor.pin_hash = hash_pin(runtime, new)
+    survivor.pin_failures = 0
+    survivor.locked_until = None
+    _end_other_devices(session, survivor.id, principal.device_id, now, "pin_changed")
+    audit.record(
+        session,
+        runtime.clock,
+        principal.actor,
+        "survivor.pin_changed",
+        subject_kind="survivor",
+        subject_id=survivor.id,
+        survivor_id=survivor.id,
+    )
+
+
+def set_duress_pin(
+    session: Session,
+    runtime: Runtime,
+    principal: SurvivorPrincipal,
+    current_pin: str,
+    duress_pin: str | None,
+) -> None:
+    """Set (or, with None, remove) the duress PIN.
+
+    Audited against the device only (no survivor id, system actor): the survivor's own access
+    log lists events by survivor id, and must never show someone who forced the real PIN that
+    a duress PIN exists.
+    """
+    survivor = _check_current_pin(session, runtime, principal, current_pin)
+    new: str | None = None
+    if duress_pin is not None:
+        new = check_new_pin(duress_pin, "duress_pin")
+        if new == normalize_pin(current_pin):
+            raise InvalidInput(
+                "The duress PIN must differ from the PIN.",
+                errors={"duress_pin": ["Must differ from your PIN."]},
+            )
+    if principal.decoy:
+        return
+    survivor.duress_pin_hash = hash_pin(runtime, new) if new is not None else None
+    audit.record(
+        session,
+        runtime.clock,
+        audit.Actor.system(),
+        "survivor.duress_pin_set" if new is not None else "survivor.duress_pin_removed",
+        subject_kind="survivor_device",
+        subject_id=principal.device_id,
+    )

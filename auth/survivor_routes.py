@@ -1,0 +1,169 @@
+"""HTTP routes for survivor identity: enrollment, login, refresh, quick exit, PINs, devices.
+
+Thin views: parse, find the principal, call one service, dump. Enroll, login and refresh are
+public (``api.access.PUBLIC_ENDPOINTS``); everything else needs the survivor's access token,
+except creating an enrollment code, which is for advocates and supervisors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime, session
+from auth import survivor_devices, survivor_enrollment, survivor_pins, survivor_sessions
+from auth.permissions import require_survivor
+from auth.survivor_schemas import (
+    EnrollmentCodeSchema,
+    SurvivorDeviceSchema,
+    SurvivorDuressPinSchema,
+    SurvivorEnrolledSchema,
+    SurvivorEnrollSchema,
+    SurvivorLoginSchema,
+    SurvivorPinChangeSchema,
+    SurvivorRefreshSchema,
+    SurvivorTokensSchema,
+)
+
+blp = Blueprint(
+    "survivor_auth",
+    __name__,
+    description="Survivor accounts: enrollment, PIN login, device sessions, quick exit",
+)
+
+
+def _client() -> str:
+    # ProxyFix (LANTERN_TRUSTED_PROXIES) has already put the real client address here.
+    return request.remote_addr or "unknown"
+
+
+def _tokens(issued: survivor_sessions.IssuedTokens) -> dict[str, Any]:
+    return {
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "access_expires_at": issued.access_expires_at,
+    }
+
+
+@blp.route("/staff/enrollment-codes")
+class EnrollmentCodes(MethodView):
+    @blp.response(201, EnrollmentCodeSchema)
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="Only advocates and supervisors enrol survivors")
+    def post(self) -> dict[str, Any]:
+        """Create a single-use enrollment code for a new survivor (shown once)."""
+        new = survivor_enrollment.create_code(session(), runtime(), current_principal())
+        return {"code": new.code, "expires_at": new.expires_at}
+
+
+@blp.route("/survivor/enroll")
+class Enroll(MethodView):
+    @blp.arguments(SurvivorEnrollSchema)
+    @blp.response(201, SurvivorEnrolledSchema)
+    @blp.alt_response(400, description="The code is unknown, used or expired")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""
+        enrolled = survivor_enrollment.redeem(session(), runtime(), client=_client(), **data)
+        return {"account_handle": enrolled.account_handle, **_tokens(enrolled.tokens)}
+
+
+@blp.route("/survivor/login")
+class Login(MethodView):
+    @blp.arguments(SurvivorLoginSchema)
+    @blp.response(200, SurvivorTokensSchema)
+    @blp.alt_response(401, description="Not accepted (every failure answers the same)")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Log a device in with the account handle and PIN."""
+        issued = survivor_sessions.login(
+            session(),
+            runtime(),
+            data["account_handle"],
+            data["pin"],
+            data["device_label"],
+            _client(),
+        )
+        return _tokens(issued)
+
+
+@blp.route("/survivor/token/refresh")
+class Refresh(MethodView):
+    @blp.arguments(SurvivorRefreshSchema)
+    @blp.response(200, SurvivorTokensSchema)
+    @blp.alt_response(401, description="The refresh token is not valid")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Swap a refresh token for a new access token and a new refresh token."""
+        return _tokens(survivor_sessions.refresh(session(), runtime(), data["refresh_token"]))
+
+
+@blp.route("/survivor/quick-exit")
+class QuickExit(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="Not a survivor session")
+    def post(self) -> None:
+        """End every device session of this survivor at once."""
+        survivor_sessions.quick_exit(session(), runtime(), require_survivor(current_principal()))
+
+
+@blp.route("/survivor/pin")
+class Pin(MethodView):
+    @blp.arguments(SurvivorPinChangeSchema)
+    @blp.response(204)
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="The current PIN is not right")
+    def post(self, data: dict[str, Any]) -> None:
+        """Change the PIN (needs the current PIN); other device sessions end."""
+        survivor_pins.change_pin(
+            session(),
+            runtime(),
+            require_survivor(current_principal()),
+            data["current_pin"],
+            data["new_pin"],
+        )
+
+
+@blp.route("/survivor/duress-pin")
+class DuressPin(MethodView):
+    @blp.arguments(SurvivorDuressPinSchema)
+    @blp.response(204)
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="The current PIN is not right")
+    def put(self, data: dict[str, Any]) -> None:
+        """Set the duress PIN, or remove it with ``null`` (needs the current PIN)."""
+        survivor_pins.set_duress_pin(
+            session(),
+            runtime(),
+            require_survivor(current_principal()),
+            data["current_pin"],
+            data["duress_pin"],
+        )
+
+
+@blp.route("/survivor/devices")
+class Devices(MethodView):
+    @blp.response(200, SurvivorDeviceSchema(many=True))
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="Not a survivor session")
+    def get(self) -> list[survivor_devices.DeviceView]:
+        """The survivor's active device sessions."""
+        return survivor_devices.list_devices(
+            session(), runtime(), require_survivor(current_principal())
+        )
+
+
+@blp.route("/survivor/devices/<uuid:device_id>")
+class Device(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, description="Not authenticated")
+    @blp.alt_response(403, description="Not a survivor session")
+    @blp.alt_response(404, description="No such device session of yours")
+    def delete(self, device_id: uuid.UUID) -> None:
+        """End one of the survivor's device sessions."""
+        survivor_devices.end_device(
+            session(), runtime(), require_survivor(current_principal()), device_id
+        )

@@ -1,0 +1,343 @@
+"""Alerts out: created by system events or an advocate, fanned out per consent, pulled by
+agencies without webhooks.
+
+Each agency whose consent in force (or approved lawful-basis share) covers the alert's kind
+gets one delivery row, with a payload holding only the reference, the kind, the time and the
+kind's own fields; never a name, phone number or any text. The delivery id is the alert id
+that agency sees, so two agencies cannot match their copies of one alert.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from auth.models import PartnerAgency, Survivor
+from auth.principals import PartnerPrincipal
+from coordination import consents, disclosures, lawful_basis
+from coordination.deps import CoordinationDeps
+from coordination.models import AgencyWebhook, Alert, Consent, Delivery, LawfulShare
+from coordination.references import ensure_reference
+from coordination.vocab import (
+    ALERT_CONSENT_KIND,
+    ALERT_FIELDS,
+    ALERT_KINDS,
+    RISK_LEVELS,
+    SAFETY_STATUSES,
+)
+from core import audit, jobs
+from core.clock import Clock
+from core.crypto import Binding
+from core.errors import InvalidInput, NotFound
+from core.ids import new_id
+
+ALERT_TABLE = "coordination_alerts"
+DELIVERY_TABLE = "coordination_deliveries"
+DELIVER_JOB = "coordination.deliver"
+MAX_ATTEMPTS = 10
+MAX_PAGE = 100
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def validate_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The alert's fields, checked: exactly those its kind allows, with allowed values."""
+    if kind not in ALERT_KINDS:
+        raise InvalidInput("Unknown alert kind.", errors={"kind": ["Unknown."]})
+    allowed = ALERT_FIELDS[kind]
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        raise InvalidInput(
+            "This kind of alert carries no such field.", errors={f: ["Not allowed."] for f in extra}
+        )
+    clean: dict[str, Any] = {}
+    if kind == "safety_status":
+        if data.get("status") not in SAFETY_STATUSES:
+            raise InvalidInput("Unknown status.", errors={"status": ["Unknown or missing."]})
+        clean["status"] = data["status"]
+    if kind == "risk_level":
+        if data.get("level") not in RISK_LEVELS:
+            raise InvalidInput("Unknown risk level.", errors={"level": ["Unknown or missing."]})
+        if not isinstance(data.get("marac_referral", False), bool):
+            raise InvalidInput(
+                "Must be true or false.", errors={"marac_referral": ["Not a boolean."]}
+            )
+        clean["level"] = data["level"]
+        clean["marac_referral"] = bool(data.get("marac_referral", False))
+    return clean
+
+
+def create_alert(
+    session: Session,
+    clock: Clock,
+    deps: CoordinationDeps,
+    survivor_id: uuid.UUID,
+    kind: str,
+    data: dict[str, Any],
+    actor: audit.Actor,
+    *,
+    origin_key: str | None = None,
+    only_agency_id: uuid.UUID | None = None,
+) -> tuple[Alert, list[Delivery]]:
+    """Raise an alert and fan it out, in the caller's transaction (system events and advocates).
+
+    With ``origin_key`` a second call for the same cause returns the first alert unchanged."""
+    clean = validate_data(kind, data)
+    if origin_key is not None:
+        existing = session.scalars(select(Alert).where(Alert.origin_key == origin_key)).first()
+        if existing is not None:
+            return existing, list(
+                session.scalars(select(Delivery).where(Delivery.alert_id == existing.id))
+            )
+    now = clock.now()
+    alert_id = new_id()
+    alert = Alert(
+        id=alert_id,
+        survivor_id=survivor_id,
+        kind=kind,
+        data_enc=deps.seal_json(
+            session, Binding(ALERT_TABLE, "data_enc", alert_id, survivor_id), clean
+        ),
+        source="advocate" if actor.kind == "staff" else "system",
+        created_by=actor.id if actor.kind == "staff" else None,
+        origin_key=origin_key,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    deliveries = _fan_out(session, clock, deps, alert, clean, only_agency_id)
+    audit.record(
+        session,
+        clock,
+        actor,
+        "alert.created",
+        subject_kind="alert",
+        subject_id=alert.id,
+        # A duress must leave no trace the survivor's (possibly coerced) app can list.
+        survivor_id=None if kind == "duress" else survivor_id,
+        details={"kind": kind, "deliveries": len(deliveries)},
+    )
+    return alert, deliveries
+
+
+def _fan_out(
+    session: Session,
+    clock: Clock,
+    deps: CoordinationDeps,
+    alert: Alert,
+    fields: dict[str, Any],
+    only_agency_id: uuid.UUID | None,
+) -> list[Delivery]:
+    now = clock.now()
+    consent_kind = ALERT_CONSENT_KIND[alert.kind]
+    # Which agencies may hear this kind now, and on what basis (consent preferred).
+    bases: dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]] = {}
+    for share in lawful_basis.shares_in_force(session, alert.survivor_id, now):
+        if consent_kind in share.kinds:
+            bases.setdefault(share.agency_id, (None, share.id))
+    for consent in consents.consents_in_force(session, alert.survivor_id, now):
+        if consent_kind in consent.kinds:
+            bases[consent.agency_id] = (consent.id, None)
+    deliveries = []
+    for agency_id, (consent_id, share_id) in sorted(bases.items(), key=lambda kv: str(kv[0])):
+        if only_agency_id is not None and agency_id != only_agency_id:
+            continue
+        agency = session.get(PartnerAgency, agency_id)
+        if agency is None or agency.disabled_at is not None:
+            continue
+        reference = ensure_reference(session, clock, deps.keyring, agency_id, alert.survivor_id)
+        delivery_id = new_id()
+        body = {
+            "type": f"alert.{alert.kind}",
+            "timestamp": _iso(now),
+            "data": {
+                "alert_id": str(delivery_id),
+                "reference": reference,
+                "kind": alert.kind,
+                "raised_at": _iso(alert.created_at),
+                **fields,
+            },
+        }
+        delivery = Delivery(
+            id=delivery_id,
+            alert_id=alert.id,
+            agency_id=agency_id,
+            survivor_id=alert.survivor_id,
+            webhook_id=f"msg_{uuid.uuid4().hex}",
+            consent_id=consent_id,
+            lawful_share_id=share_id,
+            payload_enc=deps.seal_json(
+                session,
+                Binding(DELIVERY_TABLE, "payload_enc", delivery_id, alert.survivor_id),
+                body,
+            ),
+            state="pending",
+            attempts=0,
+            created_at=now,
+        )
+        session.add(delivery)
+        session.flush()
+        if session.get(AgencyWebhook, agency_id) is not None:
+            delivery.job_id = enqueue_delivery(session, clock, delivery)
+        deliveries.append(delivery)
+    return deliveries
+
+
+def enqueue_delivery(session: Session, clock: Clock, delivery: Delivery) -> uuid.UUID:
+    job = jobs.enqueue(
+        session, clock, DELIVER_JOB, {"delivery_id": str(delivery.id)}, max_attempts=MAX_ATTEMPTS
+    )
+    return job.id
+
+
+def payload_of(session: Session, deps: CoordinationDeps, delivery: Delivery) -> dict[str, Any]:
+    value: dict[str, Any] = deps.open_json(
+        session,
+        Binding(DELIVERY_TABLE, "payload_enc", delivery.id, delivery.survivor_id),
+        delivery.payload_enc,
+    )
+    return value
+
+
+def basis_in_force(session: Session, delivery: Delivery, kind: str, now: dt.datetime) -> bool:
+    """Whether the consent or share a delivery relied on still allows it (checked at send)."""
+    consent_kind = ALERT_CONSENT_KIND[kind]
+    if delivery.consent_id is not None:
+        consent = session.get(Consent, delivery.consent_id, populate_existing=True)
+        return (
+            consent is not None
+            and consents.state_of(consent, now) == consents.ACTIVE
+            and consent_kind in consent.kinds
+        )
+    if delivery.lawful_share_id is not None:
+        share = session.get(LawfulShare, delivery.lawful_share_id, populate_existing=True)
+        return (
+            share is not None
+            and share.state == lawful_basis.APPROVED
+            and share.valid_until is not None
+            and share.valid_until > now
+            and consent_kind in share.kinds
+        )
+    return False
+
+
+def blocked_reason(
+    session: Session, delivery: Delivery, alert: Alert | None, now: dt.datetime
+) -> str | None:
+    """Why this delivery must not be sent now, if it must not (checked before every try)."""
+    if alert is None:
+        return "alert_gone"
+    survivor = session.get(Survivor, delivery.survivor_id)
+    if survivor is None or survivor.erased_at is not None:
+        return "survivor_erased"
+    agency = session.get(PartnerAgency, delivery.agency_id)
+    if agency is None or agency.disabled_at is not None:
+        return "agency_disabled"
+    if not basis_in_force(session, delivery, alert.kind, now):
+        return "basis_not_in_force"
+    return None
+
+
+# --- pull API -------------------------------------------------------------------------------
+
+
+def _encode_cursor(delivery: Delivery) -> str:
+    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, ident = json.loads(raw)
+        return dt.datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidInput(
+            "Unknown cursor.", errors={"after": ["Not a cursor from this API."]}
+        ) from None
+
+
+def pull(
+    session: Session,
+    clock: Clock,
+    deps: CoordinationDeps,
+    principal: PartnerPrincipal,
+    *,
+    after: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """This agency's alerts after ``after`` (oldest first), only while their basis holds."""
+    limit = max(1, min(limit, MAX_PAGE))
+    now = clock.now()
+    stmt = (
+        select(Delivery, Alert)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(Delivery.agency_id == principal.agency_id, Delivery.state != "cancelled")
+    )
+    if after:
+        created, ident = _decode_cursor(after)
+        stmt = stmt.where(
+            or_(
+                Delivery.created_at > created,
+                and_(Delivery.created_at == created, Delivery.id > ident),
+            )
+        )
+    rows = session.execute(stmt.order_by(Delivery.created_at, Delivery.id).limit(limit)).all()
+    items = []
+    last: Delivery | None = None
+    for delivery, alert in rows:
+        kind = alert.kind
+        last = delivery
+        if blocked_reason(session, delivery, alert, now) is not None:
+            continue  # revoked, expired, erased or disabled since: the agency hears nothing
+        payload = payload_of(session, deps, delivery)
+        if delivery.pulled_at is None:
+            delivery.pulled_at = now
+            if delivery.delivered_at is None:
+                disclosures.record_alert(session, clock, delivery, kind)
+        items.append(
+            {
+                "alert_id": delivery.id,
+                "webhook_id": delivery.webhook_id,
+                "type": payload["type"],
+                "data": payload["data"],
+                "acknowledged_at": delivery.acked_at,
+            }
+        )
+    session.flush()
+    return {"items": items, "next_cursor": _encode_cursor(last) if last else after}
+
+
+def acknowledge(
+    session: Session, clock: Clock, principal: PartnerPrincipal, alert_id: uuid.UUID
+) -> Delivery:
+    """The agency says it received and acted on one of its alerts."""
+    delivery = session.get(Delivery, alert_id)
+    if (
+        delivery is None
+        or delivery.agency_id != principal.agency_id
+        or delivery.state == "cancelled"
+    ):
+        raise NotFound()
+    if delivery.acked_at is None:
+        delivery.acked_at = clock.now()
+        audit.record(
+            session,
+            clock,
+            principal.actor,
+            "alert.acknowledged",
+            subject_kind="delivery",
+            subject_id=delivery.id,
+            survivor_id=delivery.survivor_id,
+        )
+        session.flush()
+    return delivery

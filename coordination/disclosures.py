@@ -1,0 +1,121 @@
+"""The disclosure log: every alert delivered, event received and non-consented share, with
+the consent or lawful basis it relied on. The survivor lists their own; advocates their
+caseload's. A decoy session gets an empty list of the same shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.models import PartnerAgency
+from auth.permissions import SurvivorAccess
+from coordination.consents import purpose_of
+from coordination.deps import CoordinationDeps
+from coordination.models import Consent, Delivery, Disclosure, LawfulShare
+from coordination.vocab import ALERT_CONSENT_KIND
+from core.clock import Clock
+from core.ids import new_id
+
+MAX_LISTED = 500
+
+
+def record(
+    session: Session,
+    clock: Clock,
+    *,
+    survivor_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    direction: str,
+    what: str,
+    kind: str,
+    basis: str,
+    subject_id: uuid.UUID,
+    consent_id: uuid.UUID | None = None,
+    lawful_share_id: uuid.UUID | None = None,
+) -> Disclosure:
+    """Add one line to the log in the caller's transaction."""
+    row = Disclosure(
+        id=new_id(),
+        survivor_id=survivor_id,
+        agency_id=agency_id,
+        direction=direction,
+        what=what,
+        kind=kind,
+        basis=basis,
+        consent_id=consent_id,
+        lawful_share_id=lawful_share_id,
+        subject_id=subject_id,
+        occurred_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_alert(session: Session, clock: Clock, delivery: Delivery, kind: str) -> None:
+    """Log an alert's first disclosure to its agency, with the consent or share it relied on."""
+    record(
+        session,
+        clock,
+        survivor_id=delivery.survivor_id,
+        agency_id=delivery.agency_id,
+        direction="out",
+        what="alert",
+        # A duress alert is logged as the welfare check it was consented as: the survivor's
+        # log may be read under coercion and must not show that a duress PIN was used.
+        kind=ALERT_CONSENT_KIND[kind],
+        basis="consent" if delivery.consent_id else _share_basis(session, delivery),
+        subject_id=delivery.id,
+        consent_id=delivery.consent_id,
+        lawful_share_id=delivery.lawful_share_id,
+    )
+
+
+def _share_basis(session: Session, delivery: Delivery) -> str:
+    share = session.get(LawfulShare, delivery.lawful_share_id) if delivery.lawful_share_id else None
+    return share.basis if share else "unknown"
+
+
+def list_for(
+    session: Session, deps: CoordinationDeps, access: SurvivorAccess
+) -> list[dict[str, Any]]:
+    """The survivor's disclosure log, newest first, with agency and reason in plain terms."""
+    if access.decoy:
+        return []
+    rows = session.scalars(
+        select(Disclosure)
+        .where(Disclosure.survivor_id == access.survivor_id)
+        .order_by(Disclosure.occurred_at.desc(), Disclosure.id)
+        .limit(MAX_LISTED)
+    ).all()
+    agencies: dict[uuid.UUID, PartnerAgency | None] = {}
+    out = []
+    for row in rows:
+        if row.agency_id not in agencies:
+            agencies[row.agency_id] = session.get(PartnerAgency, row.agency_id)
+        agency = agencies[row.agency_id]
+        purpose = None
+        if row.consent_id is not None:
+            consent = session.get(Consent, row.consent_id)
+            purpose = purpose_of(session, deps, consent) if consent else None
+        share = session.get(LawfulShare, row.lawful_share_id) if row.lawful_share_id else None
+        out.append(
+            {
+                "id": row.id,
+                "agency_id": row.agency_id,
+                "agency_name": agency.name if agency else "",
+                "agency_kind": agency.kind if agency else "",
+                "direction": row.direction,
+                "what": row.what,
+                "kind": row.kind,
+                "occurred_at": row.occurred_at,
+                "basis": row.basis,
+                "consent_id": row.consent_id,
+                "purpose": purpose,
+                "lawful_basis": share.basis if share else None,
+            }
+        )
+    return out

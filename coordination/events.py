@@ -1,0 +1,197 @@
+"""Events in: agencies tell the advocates what the abuser is doing.
+
+An event names the agency's own reference for the survivor (another agency's reference finds
+nothing), a category and type from a fixed list, when it happened and an optional short note
+(sealed). It is idempotent on the agency's event id: the same id again has no second effect
+(and the same id with different content is refused). Each event reaches the survivor's
+advocates at once; a release, an escape or a breach is urgent. The survivor is told in the
+app, in neutral words, only if they asked for such news.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.permissions import SurvivorAccess, advocates_of
+from auth.principals import PartnerPrincipal
+from coordination import disclosures
+from coordination.deps import CoordinationDeps
+from coordination.models import AgencyEvent, SharingPreference, SurvivorNotice
+from coordination.references import resolve_reference
+from coordination.vocab import EVENT_TYPES, URGENT_EVENT_TYPES
+from core import audit, notices
+from core.clock import Clock
+from core.crypto import Binding, digest_items
+from core.errors import Conflict, InvalidInput, NotFound
+from core.ids import new_id
+
+TABLE = "coordination_agency_events"
+MAX_AGE = dt.timedelta(days=366)
+MAX_SKEW = dt.timedelta(minutes=10)
+
+
+def receive(
+    session: Session,
+    clock: Clock,
+    deps: CoordinationDeps,
+    principal: PartnerPrincipal,
+    data: dict[str, Any],
+) -> tuple[AgencyEvent, bool]:
+    """Record an agency's event; returns it and whether it is new (False: a repeat)."""
+    category, etype = data["category"], data["type"]
+    if etype not in EVENT_TYPES.get(category, ()):
+        raise InvalidInput(
+            "This type does not belong to this category.", errors={"type": ["Unknown here."]}
+        )
+    occurred_at: dt.datetime = data["occurred_at"]
+    if occurred_at.tzinfo is None:
+        raise InvalidInput("Give a time zone.", errors={"occurred_at": ["Needs a UTC offset."]})
+    now = clock.now()
+    if occurred_at > now + MAX_SKEW or occurred_at < now - MAX_AGE:
+        raise InvalidInput("Out of range.", errors={"occurred_at": ["Not plausible."]})
+    request_digest = digest_items(
+        {
+            "reference": data["reference"],
+            "category": category,
+            "type": etype,
+            "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(),
+            "note": data.get("note") or "",
+        }
+    )
+    existing = _existing(session, principal.agency_id, data["event_id"])
+    if existing is not None:
+        return _repeat(existing, request_digest), False
+    survivor_id = resolve_reference(session, deps.keyring, principal.agency_id, data["reference"])
+    if survivor_id is None:
+        raise NotFound("Unknown reference.")
+    event_id = new_id()
+    note = data.get("note")
+    event = AgencyEvent(
+        id=event_id,
+        agency_id=principal.agency_id,
+        event_id=data["event_id"],
+        survivor_id=survivor_id,
+        category=category,
+        type=etype,
+        occurred_at=occurred_at,
+        note_enc=(
+            deps.vault.seal(session, Binding(TABLE, "note_enc", event_id, survivor_id), note)
+            if note
+            else None
+        ),
+        request_digest=request_digest,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():  # two retries racing: the loser returns the winner's row
+            session.add(event)
+    except IntegrityError:
+        existing = _existing(session, principal.agency_id, data["event_id"])
+        if existing is None:  # pragma: no cover - the constraint fired, so the row exists
+            raise
+        return _repeat(existing, request_digest), False
+    _effects(session, clock, principal, event)
+    return event, True
+
+
+def _existing(session: Session, agency_id: uuid.UUID, event_id: str) -> AgencyEvent | None:
+    return session.scalars(
+        select(AgencyEvent).where(
+            AgencyEvent.agency_id == agency_id, AgencyEvent.event_id == event_id
+        )
+    ).one_or_none()
+
+
+def _repeat(existing: AgencyEvent, request_digest: str) -> AgencyEvent:
+    if existing.request_digest != request_digest:
+        raise Conflict("This event id was already used for a different event.")
+    return existing
+
+
+def _effects(
+    session: Session, clock: Clock, principal: PartnerPrincipal, event: AgencyEvent
+) -> None:
+    urgent = event.type in URGENT_EVENT_TYPES
+    notices.notify_staff(
+        session,
+        clock,
+        advocates_of(session, event.survivor_id),
+        "agency_event",
+        urgency="urgent" if urgent else "info",
+        survivor_id=event.survivor_id,
+        details={
+            "event_id": str(event.id),
+            "agency_id": str(event.agency_id),
+            "category": event.category,
+            "type": event.type,
+        },
+    )
+    disclosures.record(
+        session,
+        clock,
+        survivor_id=event.survivor_id,
+        agency_id=event.agency_id,
+        direction="in",
+        what="event",
+        kind=f"{event.category}.{event.type}"[:32],
+        basis="agency_report",
+        subject_id=event.id,
+    )
+    pref = session.get(SharingPreference, event.survivor_id)
+    if pref is not None and pref.agency_news:
+        # Neutral words only: the notice names no agency, category or type in its text.
+        session.add(
+            SurvivorNotice(
+                id=new_id(),
+                survivor_id=event.survivor_id,
+                kind="agency_news",
+                details={"urgent": urgent},
+                created_at=clock.now(),
+            )
+        )
+    audit.record(
+        session,
+        clock,
+        principal.actor,
+        "agency_event.received",
+        subject_kind="agency_event",
+        subject_id=event.id,
+        survivor_id=event.survivor_id,
+        details={"category": event.category, "type": event.type, "urgent": urgent},
+    )
+    session.flush()
+
+
+def list_for_staff(
+    session: Session, deps: CoordinationDeps, access: SurvivorAccess
+) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(AgencyEvent)
+        .where(AgencyEvent.survivor_id == access.survivor_id)
+        .order_by(AgencyEvent.occurred_at.desc(), AgencyEvent.id)
+        .limit(500)
+    ).all()
+    return [
+        {
+            "id": e.id,
+            "agency_id": e.agency_id,
+            "category": e.category,
+            "type": e.type,
+            "occurred_at": e.occurred_at,
+            "received_at": e.received_at,
+            "note": (
+                deps.vault.open_text(
+                    session, Binding(TABLE, "note_enc", e.id, e.survivor_id), e.note_enc
+                )
+                if e.note_enc
+                else None
+            ),
+        }
+        for e in rows
+    ]

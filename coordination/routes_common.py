@@ -1,0 +1,35 @@
+"""Small helpers shared by the coordination blueprints (request-side only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from api.access import current_principal
+from api.db import runtime, session
+from auth.permissions import (
+    SurvivorAccess,
+    require_staff,
+    require_survivor,
+    require_survivor_access,
+)
+from coordination.deps import CoordinationDeps, deps_from
+
+
+def deps() -> CoordinationDeps:
+    return deps_from(runtime().extensions)
+
+
+def me() -> SurvivorAccess:
+    """The survivor's own record (from their app)."""
+    principal = require_survivor(current_principal())
+    return require_survivor_access(
+        session(), runtime().clock, principal, principal.survivor_id, action="coordination.read"
+    )
+
+
+def staff_access(survivor_id: uuid.UUID, action: str, *, write: bool = False) -> SurvivorAccess:
+    """An advocate or supervisor reaching a survivor on their caseload (audited)."""
+    principal = require_staff(current_principal(), "advocate", "supervisor")
+    return require_survivor_access(
+        session(), runtime().clock, principal, survivor_id, action=action, write=write
+    )

@@ -1,0 +1,87 @@
+"""Partner agencies: pull their own alerts, acknowledge them, send events about the abuser."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime, session
+from auth.permissions import require_partner
+from coordination import alerts, events
+from coordination.routes_common import deps
+from coordination.schemas import (
+    AckSchema,
+    EventAcceptedSchema,
+    EventInSchema,
+    PartnerAlertPageSchema,
+    PartnerAlertQuerySchema,
+)
+
+_DESCRIPTION = """Partner agency API: alerts and events.
+
+Alerts reach an agency only under a survivor's consent in force (or an approved lawful-basis
+share), under a reference of the agency's own (`ref_...`), carrying only the alert's kind,
+times and the kind's fields. With a webhook endpoint they are POSTed as Standard Webhooks:
+verify `webhook-signature` over `webhook-id.webhook-timestamp.body` with your `whsec_` secret
+(e.g. `standardwebhooks.Webhook(secret).verify(body, headers)`; during a secret rotation two
+`v1,` signatures are sent); drop repeats by `webhook-id`, which stays the same on every retry.
+Answer any 2xx to accept. Failures are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+20 h and 24 h (with jitter, never sooner than `Retry-After`); `410 Gone` disables the endpoint.
+Without a webhook, pull `GET /v1/partner/alerts` with the returned cursor and acknowledge."""
+
+blp = Blueprint("coordination_partner", __name__, description=_DESCRIPTION)
+
+
+@blp.route("/partner/alerts")
+class PartnerAlerts(MethodView):
+    @blp.arguments(PartnerAlertQuerySchema, location="query")
+    @blp.response(200, PartnerAlertPageSchema)
+    @blp.alt_response(403, description="Not a partner key with alerts:read")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """This agency's alerts after a cursor, oldest first (for agencies without webhooks)."""
+        principal = require_partner(current_principal(), "alerts:read")
+        return alerts.pull(
+            session(),
+            runtime().clock,
+            deps(),
+            principal,
+            after=query["after"],
+            limit=query["limit"],
+        )
+
+
+@blp.route("/partner/alerts/<uuid:alert_id>/ack")
+class PartnerAlertAck(MethodView):
+    @blp.response(200, AckSchema)
+    @blp.alt_response(403, description="Not a partner key with alerts:ack")
+    @blp.alt_response(404, description="No such alert for this agency")
+    def post(self, alert_id: uuid.UUID) -> dict[str, Any]:
+        """Acknowledge one of this agency's alerts."""
+        principal = require_partner(current_principal(), "alerts:ack")
+        delivery = alerts.acknowledge(session(), runtime().clock, principal, alert_id)
+        return {"alert_id": delivery.id, "acknowledged_at": delivery.acked_at}
+
+
+@blp.route("/partner/events")
+class PartnerEvents(MethodView):
+    @blp.arguments(EventInSchema)
+    @blp.response(201, EventAcceptedSchema)
+    @blp.alt_response(200, schema=EventAcceptedSchema, description="A repeat: no second effect")
+    @blp.alt_response(403, description="Not a partner key with events:write")
+    @blp.alt_response(404, description="Unknown reference")
+    @blp.alt_response(409, description="This event id was used for a different event")
+    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Report an event about the abuser against this agency's reference."""
+        principal = require_partner(current_principal(), "events:write")
+        event, new = events.receive(session(), runtime().clock, deps(), principal, data)
+        body = {
+            "id": event.id,
+            "event_id": event.event_id,
+            "duplicate": not new,
+            "received_at": event.received_at,
+        }
+        return body, 201 if new else 200

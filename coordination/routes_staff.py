@@ -1,0 +1,183 @@
+"""The advocates' console: consents on a survivor's word, alerts, agency events, the
+disclosure log and sharing without consent (two people)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime, session
+from auth.permissions import require_staff
+from coordination import alerts, consents, disclosures, events, lawful_basis
+from coordination.routes_common import deps, staff_access
+from coordination.schemas import (
+    AgencyEventListSchema,
+    AlertCreatedSchema,
+    AlertCreateSchema,
+    ConsentListSchema,
+    ConsentRecordSchema,
+    ConsentSchema,
+    DisclosureListSchema,
+    LawfulShareCreateSchema,
+    LawfulShareListSchema,
+    LawfulShareSchema,
+)
+
+blp = Blueprint(
+    "coordination_staff", __name__, description="Advocates: consents, alerts, agency events"
+)
+
+_S = "/staff/survivors/<uuid:survivor_id>"
+
+
+@blp.route(f"{_S}/consents")
+class Consents(MethodView):
+    @blp.response(200, ConsentListSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload")
+    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+        """The survivor's consents."""
+        access = staff_access(survivor_id, "consent.list")
+        s, d, clock = session(), deps(), runtime().clock
+        return {"items": [consents.view(s, clock, d, c) for c in consents.list_for(s, access)]}
+
+    @blp.arguments(ConsentRecordSchema)
+    @blp.response(201, ConsentSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload, or no such agency")
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Record a consent given in person; it starts once the survivor confirms in the app."""
+        access = staff_access(survivor_id, "consent.record", write=True)
+        s, d, clock = session(), deps(), runtime().clock
+        consent = consents.record_for_survivor(s, clock, d, access, **data)
+        return consents.view(s, clock, d, consent)
+
+
+@blp.route(f"{_S}/consents/<uuid:consent_id>/revoke")
+class ConsentRevoke(MethodView):
+    @blp.response(200, ConsentSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload, or no such consent")
+    def post(self, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> dict[str, Any]:
+        """Withdraw a consent on the survivor's word, at once."""
+        access = staff_access(survivor_id, "consent.revoke", write=True)
+        s, d, clock = session(), deps(), runtime().clock
+        return consents.view(s, clock, d, consents.revoke(s, clock, access, consent_id))
+
+
+@blp.route(f"{_S}/alerts")
+class Alerts(MethodView):
+    @blp.arguments(AlertCreateSchema)
+    @blp.response(201, AlertCreatedSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload")
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Raise an alert; it goes to each agency whose consent covers its kind."""
+        access = staff_access(survivor_id, "alert.create", write=True)
+        kind = data.pop("kind")
+        alert, deliveries = alerts.create_alert(
+            session(), runtime().clock, deps(), survivor_id, kind, data, access.actor
+        )
+        return {
+            "id": alert.id,
+            "kind": alert.kind,
+            "created_at": alert.created_at,
+            "agencies": len(deliveries),
+        }
+
+
+@blp.route(f"{_S}/disclosures")
+class Disclosures(MethodView):
+    @blp.response(200, DisclosureListSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload")
+    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+        """What was shared about the survivor, with whom and why."""
+        access = staff_access(survivor_id, "disclosure.list")
+        return {"items": disclosures.list_for(session(), deps(), access)}
+
+
+@blp.route(f"{_S}/agency-events")
+class AgencyEvents(MethodView):
+    @blp.response(200, AgencyEventListSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload")
+    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Events agencies reported about the abuser."""
+        access = staff_access(survivor_id, "agency_event.list")
+        return {"items": events.list_for_staff(session(), deps(), access)}
+
+
+@blp.route(f"{_S}/lawful-shares")
+class LawfulShares(MethodView):
+    @blp.response(200, LawfulShareListSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload")
+    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Shares without consent, pending and decided."""
+        access = staff_access(survivor_id, "lawful_share.list")
+        s, d = session(), deps()
+        return {
+            "items": [
+                lawful_basis.view(s, d, x) for x in lawful_basis.list_for(s, access.survivor_id)
+            ]
+        }
+
+    @blp.arguments(LawfulShareCreateSchema)
+    @blp.response(201, LawfulShareSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload, or no such agency")
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Record a lawful basis to share without consent; a different supervisor approves."""
+        access = staff_access(survivor_id, "lawful_share.request", write=True)
+        data.setdefault("not_telling_reason", None)
+        s, d = session(), deps()
+        share = lawful_basis.request_share(s, runtime().clock, d, access, **data)
+        return lawful_basis.view(s, d, share)
+
+
+def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> dict[str, Any]:
+    require_staff(current_principal(), "supervisor")
+    access = staff_access(survivor_id, "lawful_share.decide")
+    s = session()
+    share = lawful_basis.decide(s, runtime().clock, access, share_id, approve=approve)
+    return lawful_basis.view(s, deps(), share)
+
+
+@blp.route(f"{_S}/lawful-shares/<uuid:share_id>/approve")
+class LawfulShareApprove(MethodView):
+    @blp.response(200, LawfulShareSchema)
+    @blp.alt_response(403, description="Not a supervisor, or the same person who asked")
+    @blp.alt_response(404, description="Not reachable, or no such share")
+    @blp.alt_response(409, description="Already decided")
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+        """Approve (a supervisor other than the requester)."""
+        return _decide(survivor_id, share_id, True)
+
+
+@blp.route(f"{_S}/lawful-shares/<uuid:share_id>/reject")
+class LawfulShareReject(MethodView):
+    @blp.response(200, LawfulShareSchema)
+    @blp.alt_response(403, description="Not a supervisor, or the same person who asked")
+    @blp.alt_response(404, description="Not reachable, or no such share")
+    @blp.alt_response(409, description="Already decided")
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+        """Reject (a supervisor other than the requester)."""
+        return _decide(survivor_id, share_id, False)
+
+
+@blp.route(f"{_S}/lawful-shares/<uuid:share_id>/withdraw")
+class LawfulShareWithdraw(MethodView):
+    @blp.response(200, LawfulShareSchema)
+    @blp.alt_response(403, description="Not an advocate or supervisor")
+    @blp.alt_response(404, description="Not on your caseload, or no such share")
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+        """End a share at once."""
+        access = staff_access(survivor_id, "lawful_share.withdraw", write=True)
+        s = session()
+        share = lawful_basis.withdraw(s, runtime().clock, access, share_id)
+        return lawful_basis.view(s, deps(), share)

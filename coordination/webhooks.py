@@ -1,0 +1,203 @@
+"""An agency's webhook endpoint and signing secrets (admins only).
+
+Secrets are ``whsec_`` + base64 of 32 random bytes (Standard Webhooks), shown once to the admin
+who created them and stored encrypted (AES-GCM under the ``webhook-secret`` purpose key, bound
+to the agency). Rotation keeps the previous secret signing for ``ROTATION_GRACE`` so the
+agency can switch without losing a message: deliveries carry both signatures meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.models import PartnerAgency
+from coordination.alerts import enqueue_delivery
+from coordination.deps import CoordinationDeps
+from coordination.models import AgencyWebhook, Delivery
+from coordination.urls import check_webhook_url
+from core import audit
+from core.clock import Clock
+from core.crypto import aead_decrypt, aead_encrypt
+from core.errors import NotFound
+from core.jobs import Job
+
+ROTATION_GRACE = dt.timedelta(hours=24)
+PURPOSE = "webhook-secret"
+
+
+def _aad(agency_id: uuid.UUID, slot: str) -> bytes:
+    return f"coordination_webhooks|{slot}|{agency_id}".encode()
+
+
+def _encrypt(deps: CoordinationDeps, agency_id: uuid.UUID, secret: str) -> bytes:
+    # Both slots share one associated data so a rotation can move a ciphertext between them.
+    return aead_encrypt(
+        deps.keyring.purpose_key(PURPOSE), secret.encode(), _aad(agency_id, "secret")
+    )
+
+
+def _decrypt(deps: CoordinationDeps, agency_id: uuid.UUID, ciphertext: bytes) -> str:
+    return aead_decrypt(
+        deps.keyring.purpose_key(PURPOSE), ciphertext, _aad(agency_id, "secret")
+    ).decode()
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
+
+
+def secrets_for_signing(
+    deps: CoordinationDeps, webhook: AgencyWebhook, now: dt.datetime
+) -> list[str]:
+    """The current secret, and the previous one while its rotation grace lasts."""
+    secrets = [_decrypt(deps, webhook.agency_id, webhook.secret_enc)]
+    if (
+        webhook.previous_secret_enc is not None
+        and webhook.previous_valid_until is not None
+        and webhook.previous_valid_until > now
+    ):
+        secrets.append(_decrypt(deps, webhook.agency_id, webhook.previous_secret_enc))
+    return secrets
+
+
+def _agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
+    agency = session.get(PartnerAgency, agency_id)
+    if agency is None:
+        raise NotFound()
+    return agency
+
+
+def view(
+    webhook: AgencyWebhook | None, agency_id: uuid.UUID, now: dt.datetime, secret: str | None = None
+) -> dict[str, Any]:
+    if webhook is None:
+        return {"agency_id": agency_id, "configured": False, "url": None, "enabled": False}
+    return {
+        "agency_id": agency_id,
+        "configured": True,
+        "url": webhook.url,
+        "enabled": webhook.disabled_at is None,
+        "disabled_at": webhook.disabled_at,
+        "disabled_reason": webhook.disabled_reason,
+        "rotating_until": (
+            webhook.previous_valid_until
+            if webhook.previous_valid_until and webhook.previous_valid_until > now
+            else None
+        ),
+        "updated_at": webhook.updated_at,
+        "secret": secret,
+    }
+
+
+def get(session: Session, clock: Clock, agency_id: uuid.UUID) -> dict[str, Any]:
+    _agency(session, agency_id)
+    return view(session.get(AgencyWebhook, agency_id), agency_id, clock.now())
+
+
+def set_url(
+    session: Session,
+    clock: Clock,
+    deps: CoordinationDeps,
+    actor: audit.Actor,
+    agency_id: uuid.UUID,
+    url: str,
+) -> dict[str, Any]:
+    """Set (or change) the endpoint; it is checked now and again at every delivery. Saving
+    re-enables an endpoint that was disabled. The first save creates a secret, shown once."""
+    _agency(session, agency_id)
+    check_webhook_url(
+        url,
+        allowlist=deps.settings.webhook_allowlist,
+        production=deps.settings.is_production,
+        resolver=deps.resolver,
+    )
+    now = clock.now()
+    webhook = session.get(AgencyWebhook, agency_id)
+    secret = None
+    if webhook is None:
+        secret = new_secret()
+        webhook = AgencyWebhook(
+            agency_id=agency_id,
+            url=url,
+            secret_enc=_encrypt(deps, agency_id, secret),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(webhook)
+    else:
+        webhook.url = url
+        webhook.disabled_at = None
+        webhook.disabled_reason = None
+        webhook.updated_at = now
+    session.flush()
+    requeued = _requeue_waiting(session, clock, agency_id)
+    audit.record(
+        session,
+        clock,
+        actor,
+        "webhook.set",
+        subject_kind="agency",
+        subject_id=agency_id,
+        details={"requeued": requeued},
+    )
+    return view(webhook, agency_id, now, secret)
+
+
+def _requeue_waiting(session: Session, clock: Clock, agency_id: uuid.UUID) -> int:
+    """Queue again what waited while the endpoint was missing or disabled and was not pulled;
+    each delivery re-checks its consent before it is sent."""
+    waiting = session.scalars(
+        select(Delivery).where(
+            Delivery.agency_id == agency_id,
+            Delivery.state == "pending",
+            Delivery.pulled_at.is_(None),
+        )
+    ).all()
+    count = 0
+    for delivery in waiting:
+        job = session.get(Job, delivery.job_id) if delivery.job_id else None
+        if job is not None and job.state in ("pending", "running"):
+            continue  # already on its way
+        delivery.job_id = enqueue_delivery(session, clock, delivery)
+        count += 1
+    return count
+
+
+def rotate_secret(
+    session: Session, clock: Clock, deps: CoordinationDeps, actor: audit.Actor, agency_id: uuid.UUID
+) -> dict[str, Any]:
+    """A new secret (shown once); the old one keeps signing for ``ROTATION_GRACE``."""
+    _agency(session, agency_id)
+    webhook = session.get(AgencyWebhook, agency_id)
+    if webhook is None:
+        raise NotFound("This agency has no webhook endpoint.")
+    now = clock.now()
+    secret = new_secret()
+    webhook.previous_secret_enc = webhook.secret_enc
+    webhook.previous_valid_until = now + ROTATION_GRACE
+    webhook.secret_enc = _encrypt(deps, agency_id, secret)
+    webhook.updated_at = now
+    session.flush()
+    audit.record(
+        session, clock, actor, "webhook.secret_rotated", subject_kind="agency", subject_id=agency_id
+    )
+    return view(webhook, agency_id, now, secret)
+
+
+def remove(session: Session, clock: Clock, actor: audit.Actor, agency_id: uuid.UUID) -> None:
+    """Remove the endpoint: alerts stay available through the pull API."""
+    _agency(session, agency_id)
+    webhook = session.get(AgencyWebhook, agency_id)
+    if webhook is not None:
+        session.delete(webhook)
+        session.flush()
+        audit.record(
+            session, clock, actor, "webhook.removed", subject_kind="agency", subject_id=agency_id
+        )

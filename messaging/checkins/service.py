@@ -1,0 +1,256 @@
+"""Check-in use cases as the API calls them: one function per endpoint, principal first.
+
+Decoy (duress) sessions get ordinary-looking answers and change nothing: an abuser holding
+the phone must not see the real check-ins, and must not be able to cancel them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from auth.permissions import caseload_of, require_staff, require_survivor, require_survivor_access
+from core.errors import NotFound
+from core.ids import new_id
+from core.runtime import Runtime
+from messaging.checkins import escalation, occurrences, replies, setup, states
+from messaging.checkins.models import (
+    CheckinOccurrence,
+    CheckinSchedule,
+    CheckinSettings,
+    Escalation,
+)
+from messaging.checkins.ports import CheckinSms
+from messaging.checkins.templates import check_text
+
+
+def _sms(rt: Runtime) -> CheckinSms | None:
+    sms: CheckinSms | None = rt.extensions.get("checkin_sms")
+    return sms
+
+
+def settings_view(session: Session, rt: Runtime, row: CheckinSettings) -> dict[str, Any]:
+    return {
+        "grace_minutes": row.grace_minutes,
+        "second_window_minutes": row.second_window_minutes,
+        "quiet_windows": setup.quiet_windows(session, rt.vault, row)
+        if row.quiet_windows_enc
+        else [],
+        "quiet_policy": row.quiet_policy,
+        "timezone": row.timezone,
+        "paused": row.paused,
+        "welfare_agency_id": row.welfare_agency_id,
+        "reply_codes_set": bool(row.safe_reply_digest and row.help_reply_digest),
+    }
+
+
+def _decoy_settings() -> dict[str, Any]:
+    return {
+        "grace_minutes": 30,
+        "second_window_minutes": 30,
+        "quiet_windows": [],
+        "quiet_policy": "wait",
+        "timezone": "UTC",
+        "paused": False,
+        "welfare_agency_id": None,
+        "reply_codes_set": False,
+    }
+
+
+def get_settings(session: Session, rt: Runtime, principal: Any) -> dict[str, Any]:
+    me = require_survivor(principal)
+    if me.decoy:
+        return _decoy_settings()
+    return settings_view(session, rt, setup.get_settings(session, rt.clock, me.survivor_id))
+
+
+def update_settings(
+    session: Session, rt: Runtime, principal: Any, data: dict[str, Any]
+) -> dict[str, Any]:
+    me = require_survivor(principal)
+    if me.decoy:
+        view = _decoy_settings()
+        view.update({k: v for k, v in data.items() if k in view})
+        return view
+    change = setup.SettingsChange(
+        grace_minutes=data.get("grace_minutes"),
+        second_window_minutes=data.get("second_window_minutes"),
+        safe_reply=data.get("safe_reply"),
+        help_reply=data.get("help_reply"),
+        quiet_windows=data.get("quiet_windows"),
+        quiet_policy=data.get("quiet_policy"),
+        welfare_agency_id=data.get("welfare_agency_id"),
+        clear_welfare_agency="welfare_agency_id" in data and data["welfare_agency_id"] is None,
+        timezone=data.get("timezone"),
+        paused=data.get("paused"),
+    )
+    row = setup.update_settings(
+        session, rt.clock, rt.keyring, rt.vault, me.actor, me.survivor_id, change
+    )
+    return settings_view(session, rt, row)
+
+
+def schedule_view(s: CheckinSchedule) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "kind": s.kind,
+        "channel": s.channel,
+        "due_at": s.due_at,
+        "days": s.days,
+        "local_time": s.local_time,
+        "timezone": s.timezone,
+        "template_id": s.template_id,
+        "custom_text": s.custom_text_enc is not None,
+        "created_at": s.created_at,
+    }
+
+
+def create_schedule(
+    session: Session, rt: Runtime, principal: Any, data: dict[str, Any]
+) -> dict[str, Any]:
+    me = require_survivor(principal)
+    new = setup.NewSchedule(
+        kind=data["kind"],
+        channel=data.get("channel", "sms"),
+        due_at=data.get("due_at"),
+        days=data.get("days"),
+        at=data.get("at"),
+        timezone=data.get("timezone"),
+        template=data.get("template"),
+        custom_text=data.get("custom_text"),
+    )
+    if me.decoy:
+        # Validate exactly as for real (same errors), then keep nothing.
+        if new.custom_text is not None:
+            check_text(new.custom_text)
+        return {**schedule_view_placeholder(new, rt.clock.now())}
+    schedule = setup.create_schedule(session, rt.clock, rt.vault, me.actor, me.survivor_id, new)
+    occurrences.generate_for(session, rt.clock, rt.vault, schedule)
+    return schedule_view(schedule)
+
+
+def schedule_view_placeholder(new: setup.NewSchedule, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "kind": new.kind,
+        "channel": new.channel,
+        "due_at": new.due_at,
+        "days": new.days if new.kind == "recurring" else None,
+        "local_time": new.at if new.kind == "recurring" else None,
+        "timezone": new.timezone or "UTC",
+        "template_id": None if new.custom_text else (new.template or "appointment"),
+        "custom_text": new.custom_text is not None,
+        "created_at": now,
+    }
+
+
+def list_schedules(session: Session, rt: Runtime, principal: Any) -> list[dict[str, Any]]:
+    me = require_survivor(principal)
+    if me.decoy:
+        return []
+    return [schedule_view(s) for s in setup.list_schedules(session, me.survivor_id)]
+
+
+def cancel_schedule(session: Session, rt: Runtime, principal: Any, schedule_id: uuid.UUID) -> None:
+    me = require_survivor(principal)
+    if me.decoy:
+        return
+    setup.cancel_schedule(session, rt.clock, me.actor, me.survivor_id, schedule_id)
+
+
+def pending(session: Session, rt: Runtime, principal: Any) -> list[CheckinOccurrence]:
+    me = require_survivor(principal)
+    if me.decoy:
+        return []
+    return occurrences.pending(session, me.survivor_id)
+
+
+def _own_occurrence(
+    session: Session, survivor_id: uuid.UUID, occurrence_id: uuid.UUID
+) -> CheckinOccurrence:
+    occ = session.get(CheckinOccurrence, occurrence_id)
+    if occ is None or occ.survivor_id != survivor_id:
+        raise NotFound()
+    return occ
+
+
+def answer(
+    session: Session, rt: Runtime, principal: Any, occurrence_id: uuid.UUID, kind: str
+) -> Any:
+    me = require_survivor(principal)
+    if me.decoy:
+        raise NotFound()  # a decoy session has no occurrences to answer
+    _own_occurrence(session, me.survivor_id, occurrence_id)
+    return replies.answer(session, rt.clock, _sms(rt), me.actor, occurrence_id, kind, "app")
+
+
+def snooze(
+    session: Session, rt: Runtime, principal: Any, occurrence_id: uuid.UUID, minutes: int
+) -> Any:
+    me = require_survivor(principal)
+    if me.decoy:
+        raise NotFound()
+    occ = _own_occurrence(session, me.survivor_id, occurrence_id)
+    if occ.state not in (states.SCHEDULED, states.SENT):
+        raise NotFound()
+    return occurrences.snooze(session, rt.clock, me.actor, occ, minutes)
+
+
+def safe_now(session: Session, rt: Runtime, principal: Any) -> dict[str, int]:
+    me = require_survivor(principal)
+    if me.decoy:
+        return {"answered": 0}
+    return {"answered": replies.safe_now(session, rt.clock, me.actor, me.survivor_id)}
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+def escalation_queue(
+    session: Session, rt: Runtime, principal: Any, include_resolved: bool
+) -> list[Any]:
+    staff = require_staff(principal, "advocate", "supervisor")
+    rows = escalation.queue(
+        session, caseload_of(session, staff.staff_id), include_resolved=include_resolved
+    )
+    # The queue shows what happened, not what was written: notes are read one at a time.
+    return [{**escalation.view(r, session, rt.vault), "resolution_note": None} for r in rows]
+
+
+def _staff_access(
+    session: Session, rt: Runtime, principal: Any, escalation_id: uuid.UUID, action: str
+) -> Any:
+    staff = require_staff(principal, "advocate", "supervisor")
+    esc = session.get(Escalation, escalation_id)
+    if esc is None:
+        raise NotFound()
+    require_survivor_access(
+        session,
+        rt.clock,
+        staff,
+        esc.survivor_id,
+        action=action,
+        write=True,
+        subject_kind="escalation",
+        subject_id=esc.id,
+    )
+    return staff, [esc.survivor_id]
+
+
+def acknowledge(
+    session: Session, rt: Runtime, principal: Any, escalation_id: uuid.UUID
+) -> dict[str, Any]:
+    staff, scope = _staff_access(session, rt, principal, escalation_id, "escalation.acknowledge")
+    esc = escalation.acknowledge(session, rt.clock, staff.actor, scope, escalation_id)
+    return escalation.view(esc, session, rt.vault)
+
+
+def resolve(
+    session: Session, rt: Runtime, principal: Any, escalation_id: uuid.UUID, note: str
+) -> dict[str, Any]:
+    staff, scope = _staff_access(session, rt, principal, escalation_id, "escalation.resolve")
+    esc = escalation.resolve(session, rt.clock, rt.vault, staff.actor, scope, escalation_id, note)
+    return escalation.view(esc, session, rt.vault)

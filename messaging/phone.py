@@ -1,0 +1,67 @@
+"""A survivor's own phone number: set or cleared by the survivor, sealed, found by blind index."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.models import Survivor
+from core.crypto import Binding, normalize_phone, phone_index
+from core.errors import Conflict, NotFound
+from core.vault import Vault
+
+
+def _binding(survivor_id: uuid.UUID) -> Binding:
+    return Binding("survivors", "phone_enc", survivor_id, survivor_id)
+
+
+def set_phone(session: Session, vault: Vault, survivor_id: uuid.UUID, raw: str) -> bool:
+    """Store the survivor's number; a number another account holds is a plain 409.
+
+    Returns True when the number changed."""
+    survivor = session.get(Survivor, survivor_id)
+    if survivor is None:
+        raise NotFound()
+    e164 = normalize_phone(raw)
+    index = phone_index(vault.ring, e164)
+    if survivor.phone_index == index:
+        return False
+    taken = session.scalars(
+        select(Survivor.id).where(Survivor.phone_index == index, Survivor.id != survivor_id)
+    ).first()
+    # Never say whose: the same answer whoever holds it.
+    conflict = Conflict("This phone number cannot be used.")
+    if taken is not None:
+        raise conflict
+    sealed = vault.seal(session, _binding(survivor_id), e164)  # outside the savepoint
+    try:
+        with session.begin_nested():
+            survivor.phone_enc = sealed
+            survivor.phone_index = index
+            session.flush()
+    except IntegrityError:
+        raise conflict from None
+    return True
+
+
+def clear_phone(session: Session, survivor_id: uuid.UUID) -> bool:
+    """Forget the survivor's number; returns True when there was one."""
+    survivor = session.get(Survivor, survivor_id)
+    if survivor is None:
+        raise NotFound()
+    if survivor.phone_index is None:
+        return False
+    survivor.phone_enc = None
+    survivor.phone_index = None
+    session.flush()
+    return True
+
+
+def survivor_phone(session: Session, vault: Vault, survivor: Survivor) -> str | None:
+    """The survivor's number in clear, for sending (never logged, never returned by the API)."""
+    if survivor.phone_enc is None:
+        return None
+    return vault.open_text(session, _binding(survivor.id), survivor.phone_enc)

@@ -1,0 +1,85 @@
+"""Staff console: conversations with the survivors on my caseload."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime, session
+from messaging import service
+from messaging.schemas import (
+    MessagePageArgsSchema,
+    MessagesReadSchema,
+    MessagesUnreadSchema,
+    SendMessageSchema,
+    StaffMessageSchema,
+    StaffPageSchema,
+    StaffUnreadSchema,
+)
+
+blp = Blueprint("messaging_staff", __name__, description="Staff console: survivor conversations")
+
+_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
+
+
+def _alt(*statuses: str) -> Any:
+    def deco(fn: Any) -> Any:
+        for name in statuses:
+            fn = blp.alt_response(_CODES[name], response=name)(fn)
+        return fn
+
+    return deco
+
+
+@blp.route("/staff/survivors/<uuid:survivor_id>/messages")
+class StaffMessages(MethodView):
+    @blp.arguments(MessagePageArgsSchema, location="query")
+    @blp.response(200, StaffPageSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    def get(self, args: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """The survivor's conversation, newest first, with receipts (step-up within 15 min)."""
+        rt = runtime()
+        return service.staff_list(
+            session(),
+            rt.clock,
+            rt.vault,
+            current_principal(),
+            survivor_id,
+            args.get("cursor"),
+            args["limit"],
+        )
+
+    @blp.arguments(SendMessageSchema)
+    @blp.response(201, StaffMessageSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Send the survivor a message (they get a neutral push, never the text)."""
+        rt = runtime()
+        return service.staff_send(
+            session(), rt.clock, rt.vault, current_principal(), survivor_id, data["body"]
+        )
+
+
+@blp.route("/staff/survivors/<uuid:survivor_id>/messages/read")
+class StaffMessagesRead(MethodView):
+    @blp.arguments(MessagesReadSchema)
+    @blp.response(200, MessagesUnreadSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, int]:
+        """Mark the survivor's messages up to one as read by me."""
+        return service.staff_mark_read(
+            session(), runtime().clock, current_principal(), survivor_id, data["up_to"]
+        )
+
+
+@blp.route("/staff/messages/unread")
+class StaffUnread(MethodView):
+    @blp.response(200, StaffUnreadSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def get(self) -> dict[str, Any]:
+        """Unread counts for me, per survivor on my caseload."""
+        return service.staff_unread(session(), runtime().clock, current_principal())

@@ -1,0 +1,128 @@
+"""Survivor app: the conversation with the advocate team, and the survivor's phone number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime, session
+from messaging import service
+from messaging.schemas import (
+    MessagePageArgsSchema,
+    MessageSettingsSchema,
+    MessagesReadSchema,
+    MessagesUnreadSchema,
+    SendMessageSchema,
+    SurvivorMessageSchema,
+    SurvivorPageSchema,
+    SurvivorPhoneSchema,
+)
+
+blp = Blueprint(
+    "messaging_survivor", __name__, description="Survivor app: messages with the advocate team"
+)
+
+
+def _alt(*statuses: str) -> Any:
+    def deco(fn: Any) -> Any:
+        for name in statuses:
+            fn = blp.alt_response(_CODES[name], response=name)(fn)
+        return fn
+
+    return deco
+
+
+_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409}
+
+
+@blp.route("/survivor/messages")
+class SurvivorMessages(MethodView):
+    @blp.arguments(MessagePageArgsSchema, location="query")
+    @blp.response(200, SurvivorPageSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """My conversation, newest first (fetched messages count as delivered)."""
+        rt = runtime()
+        return service.survivor_list(
+            session(), rt.clock, rt.vault, current_principal(), args.get("cursor"), args["limit"]
+        )
+
+    @blp.arguments(SendMessageSchema)
+    @blp.response(201, SurvivorMessageSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Send a message to my advocate team."""
+        rt = runtime()
+        return service.survivor_send(
+            session(), rt.clock, rt.vault, current_principal(), data["body"]
+        )
+
+
+@blp.route("/survivor/messages/read")
+class SurvivorMessagesRead(MethodView):
+    @blp.arguments(MessagesReadSchema)
+    @blp.response(200, MessagesUnreadSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    def post(self, data: dict[str, Any]) -> dict[str, int]:
+        """Mark everything received up to a message as read."""
+        return service.survivor_mark_read(
+            session(), runtime().clock, current_principal(), data["up_to"]
+        )
+
+
+@blp.route("/survivor/messages/unread")
+class SurvivorMessagesUnread(MethodView):
+    @blp.response(200, MessagesUnreadSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def get(self) -> dict[str, int]:
+        """How many messages from the team I have not read."""
+        return service.survivor_unread(session(), runtime().clock, current_principal())
+
+
+@blp.route("/survivor/messages/settings")
+class SurvivorMessageSettings(MethodView):
+    @blp.response(200, MessageSettingsSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def get(self) -> dict[str, str]:
+        """How long new messages live."""
+        return service.survivor_get_settings(session(), runtime().clock, current_principal())
+
+    @blp.arguments(MessageSettingsSchema)
+    @blp.response(200, MessageSettingsSchema)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def put(self, data: dict[str, Any]) -> dict[str, str]:
+        """Set how long new messages live: off, 1h, 24h or 7d (both sides lose them then)."""
+        return service.survivor_set_settings(
+            session(), runtime().clock, current_principal(), data["disappear_after"]
+        )
+
+
+@blp.route("/survivor/messages/clear")
+class SurvivorMessagesClear(MethodView):
+    @blp.response(204)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def post(self) -> None:
+        """Delete the whole conversation now, for everyone (not only hidden)."""
+        service.survivor_clear(session(), runtime().clock, current_principal())
+
+
+@blp.route("/survivor/phone")
+class SurvivorPhone(MethodView):
+    @blp.arguments(SurvivorPhoneSchema)
+    @blp.response(204)
+    @_alt("UNAUTHORIZED", "FORBIDDEN", "CONFLICT")
+    def put(self, data: dict[str, Any]) -> None:
+        """Set my phone number for SMS (stored encrypted; never shown back)."""
+        rt = runtime()
+        service.survivor_set_phone(
+            session(), rt.clock, rt.vault, current_principal(), data["phone"]
+        )
+
+    @blp.response(204)
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    def delete(self) -> None:
+        """Forget my phone number."""
+        service.survivor_clear_phone(session(), runtime().clock, current_principal())

@@ -1,0 +1,254 @@
+"""What the survivor app and the staff console may do with a conversation.
+
+Survivors reach only their own conversation; a duress (decoy) session sees an empty,
+ordinary-looking one and its writes go nowhere, with responses shaped exactly like real ones.
+Staff must be fully signed in, on the survivor's caseload (break-glass supervisors may read),
+and have given a second-factor code within 15 minutes (step-up) to read or send.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from auth.permissions import (
+    advocates_of,
+    caseload_of,
+    require_fresh_second_factor,
+    require_staff,
+    require_survivor,
+    require_survivor_access,
+)
+from auth.principals import SurvivorPrincipal
+from core import audit
+from core.clock import Clock
+from core.crypto import normalize_phone
+from core.ids import new_id
+from core.notices import notify_staff
+from core.vault import Vault
+from messaging import conversations as conv
+from messaging import phone
+from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
+
+STAFF_ROLES = ("advocate", "supervisor")
+
+
+def _survivor_view(m: MessageView) -> dict[str, Any]:
+    mine = m.sender_kind == SURVIVOR
+    if mine:  # the team's receipts, without naming who on the team
+        delivered = [r.delivered_at for r in m.receipts if r.delivered_at]
+        read = [r.read_at for r in m.receipts if r.read_at]
+    else:
+        own = [r for r in m.receipts if r.reader_kind == SURVIVOR]
+        delivered = [r.delivered_at for r in own if r.delivered_at]
+        read = [r.read_at for r in own if r.read_at]
+    return {
+        "id": m.id,
+        "from": "me" if mine else "team",
+        "body": m.body,
+        "sent_at": m.created_at,
+        "expires_at": m.expires_at,
+        "delivered_at": min(delivered) if delivered else None,
+        "read_at": min(read) if read else None,
+    }
+
+
+def _staff_view(m: MessageView) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "from": m.sender_kind,
+        "staff_id": m.sender_staff_id,
+        "via": m.via,
+        "body": m.body,
+        "sent_at": m.created_at,
+        "expires_at": m.expires_at,
+        "receipts": [
+            {
+                "reader": r.reader_kind,
+                "staff_id": r.reader_id if r.reader_kind == STAFF else None,
+                "delivered_at": r.delivered_at,
+                "read_at": r.read_at,
+            }
+            for r in m.receipts
+        ],
+    }
+
+
+# --- survivor -------------------------------------------------------------------------------
+
+
+def survivor_list(
+    session: Session, clock: Clock, vault: Vault, principal: Any, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    p = require_survivor(principal)
+    if p.decoy:
+        return {"items": [], "next_cursor": None}
+    items, nxt = conv.list_messages(
+        session,
+        clock,
+        vault,
+        p.survivor_id,
+        Reader(SURVIVOR, p.survivor_id),
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [_survivor_view(m) for m in items], "next_cursor": nxt}
+
+
+def survivor_send(
+    session: Session, clock: Clock, vault: Vault, principal: Any, body: str
+) -> dict[str, Any]:
+    p = require_survivor(principal)
+    if p.decoy:
+        conv.check_body(body)  # the same validation answer; nothing is stored
+        fake = MessageView(new_id(), SURVIVOR, None, "app", body, clock.now(), None)
+        return _survivor_view(fake)
+    m = conv.post_message(
+        session, clock, vault, p.survivor_id, Reader(SURVIVOR, p.survivor_id), body
+    )
+    return _survivor_view(m)
+
+
+def survivor_mark_read(
+    session: Session, clock: Clock, principal: Any, up_to: uuid.UUID
+) -> dict[str, int]:
+    p = require_survivor(principal)
+    if p.decoy:
+        return {"unread": 0}
+    reader = Reader(SURVIVOR, p.survivor_id)
+    return {"unread": conv.mark_read(session, clock, p.survivor_id, reader, up_to)}
+
+
+def survivor_unread(session: Session, clock: Clock, principal: Any) -> dict[str, int]:
+    p = require_survivor(principal)
+    if p.decoy:
+        return {"unread": 0}
+    reader = Reader(SURVIVOR, p.survivor_id)
+    return {"unread": conv.unread_count(session, clock, p.survivor_id, reader)}
+
+
+def survivor_get_settings(session: Session, clock: Clock, principal: Any) -> dict[str, str]:
+    p = require_survivor(principal)
+    if p.decoy:
+        return {"disappear_after": "off"}
+    return {"disappear_after": conv.get_lifetime(session, clock, p.survivor_id)}
+
+
+def survivor_set_settings(
+    session: Session, clock: Clock, principal: Any, lifetime: str
+) -> dict[str, str]:
+    p = require_survivor(principal)
+    if p.decoy:
+        return {"disappear_after": lifetime}
+    return {"disappear_after": conv.set_lifetime(session, clock, p.survivor_id, lifetime)}
+
+
+def survivor_clear(session: Session, clock: Clock, principal: Any) -> None:
+    p = require_survivor(principal)
+    if not p.decoy:
+        count = conv.clear(session, clock, p.survivor_id)
+        audit.record(
+            session,
+            clock,
+            p.actor,
+            "messages.cleared",
+            subject_kind="conversation",
+            survivor_id=p.survivor_id,
+            details={"count": count},
+        )
+
+
+def survivor_set_phone(
+    session: Session, clock: Clock, vault: Vault, principal: Any, raw: str
+) -> None:
+    p = require_survivor(principal)
+    if p.decoy:
+        normalize_phone(raw)  # same validation answer; nothing stored
+        return
+    if phone.set_phone(session, vault, p.survivor_id, raw):
+        _phone_changed(session, clock, p)
+
+
+def survivor_clear_phone(session: Session, clock: Clock, principal: Any) -> None:
+    p = require_survivor(principal)
+    if not p.decoy and phone.clear_phone(session, p.survivor_id):
+        _phone_changed(session, clock, p)
+
+
+def _phone_changed(session: Session, clock: Clock, p: SurvivorPrincipal) -> None:
+    # Check-ins go to this number: a change the survivor did not make is a warning sign.
+    notify_staff(
+        session,
+        clock,
+        advocates_of(session, p.survivor_id),
+        "sms_phone_changed",
+        urgency="info",
+        survivor_id=p.survivor_id,
+    )
+    audit.record(
+        session,
+        clock,
+        p.actor,
+        "sms.phone_changed",
+        subject_kind="survivor",
+        subject_id=p.survivor_id,
+        survivor_id=p.survivor_id,
+    )
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+def _staff_access(
+    session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, action: str, write: bool
+) -> Reader:
+    p = require_staff(principal, *STAFF_ROLES)
+    require_fresh_second_factor(p, clock)
+    require_survivor_access(
+        session, clock, p, survivor_id, action=action, write=write, subject_kind="conversation"
+    )
+    return Reader(STAFF, p.staff_id)
+
+
+def staff_list(
+    session: Session,
+    clock: Clock,
+    vault: Vault,
+    principal: Any,
+    survivor_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    reader = _staff_access(session, clock, principal, survivor_id, "messages.read", False)
+    items, nxt = conv.list_messages(
+        session, clock, vault, survivor_id, reader, cursor=cursor, limit=limit
+    )
+    return {"items": [_staff_view(m) for m in items], "next_cursor": nxt}
+
+
+def staff_send(
+    session: Session, clock: Clock, vault: Vault, principal: Any, survivor_id: uuid.UUID, body: str
+) -> dict[str, Any]:
+    reader = _staff_access(session, clock, principal, survivor_id, "messages.send", True)
+    return _staff_view(conv.post_message(session, clock, vault, survivor_id, reader, body))
+
+
+def staff_mark_read(
+    session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, up_to: uuid.UUID
+) -> dict[str, int]:
+    reader = _staff_access(session, clock, principal, survivor_id, "messages.read", False)
+    return {"unread": conv.mark_read(session, clock, survivor_id, reader, up_to)}
+
+
+def staff_unread(session: Session, clock: Clock, principal: Any) -> dict[str, Any]:
+    """Unread counts over my caseload: counts only, no content, so no step-up."""
+    p = require_staff(principal, *STAFF_ROLES)
+    counts = conv.unread_by_survivor(session, clock, p.staff_id, caseload_of(session, p.staff_id))
+    return {
+        "items": [
+            {"survivor_id": sid, "unread": n}
+            for sid, n in sorted(counts.items(), key=lambda kv: str(kv[0]))
+        ]
+    }

@@ -1,0 +1,1 @@
+"""The SMS channel: gateway (console, Twilio), durable sending, inbound SMS, status callbacks."""

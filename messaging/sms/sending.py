@@ -1,0 +1,361 @@
+"""Outbound SMS: an outbox row written in the caller's transaction, sent by a durable job.
+
+``queue_sms`` is the only way to send an SMS: it seals the number and the text, writes an
+``outbound_sms`` row and enqueues ``sms.send`` in the caller's transaction, so a message is
+sent exactly when the change that caused it commits. The job retries transient failures with
+backoff, records permanent ones at once, and never sends to an opted-out number.
+
+Failure hooks (the contract the check-ins issue fills). When a message whose purpose is in
+``FAILURE_HOOK_PURPOSES`` fails for good (permanent error, retries exhausted, opted out, or a
+``failed``/``undelivered`` status callback), every callable in
+``deps["sms_failure_listeners"]`` (``runtime.extensions``) is called as
+``listener(session, clock, outbound_sms_id, purpose, reference_id)`` inside the transaction
+that records the failure; it must not commit, and whatever it writes commits with it. It is
+called once per message (the failure is recorded before, and a final message never fails
+again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from auth.models import Survivor
+from core import crypto, jobs
+from core.clock import Clock
+from core.crypto import Binding, phone_index
+from core.errors import CryptoError
+from core.ids import new_id
+from core.jobs import JobContext, JobRegistry, RetryLater
+from core.runtime import Runtime
+from core.vault import Vault
+from messaging.models import OutboundSms, SmsPhoneState, SmsStatusEvent
+from messaging.phone import survivor_phone
+from messaging.sms.gateway import PermanentSmsError, SmsGateway, TransientSmsError
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "sms.send"
+REDACT_JOB = "sms.redact"
+SEND_MAX_ATTEMPTS = 8
+PURPOSES = ("conversation", "check_in", "advocate_alert")
+FAILURE_HOOK_PURPOSES = frozenset({"check_in", "advocate_alert"})
+MAX_BODY_CHARS = 1600  # Twilio's limit for one message
+STATUS_PATH = "/v1/sms/status"
+
+# Forward-only status machine: a status moves only to a higher rank; rank 4 is terminal.
+QUEUED, SENDING, SENT, DELIVERED = "queued", "sending", "sent", "delivered"
+FAILED, UNDELIVERED = "failed", "undelivered"
+RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, FAILED: 4, UNDELIVERED: 4}
+FINAL = frozenset({DELIVERED, FAILED, UNDELIVERED})
+
+FailureListener = Callable[[Session, Clock, uuid.UUID, str, "uuid.UUID | None"], None]
+STAFF_KEY_PURPOSE = "staff-phone"
+
+
+def _staff_aad(row_id: uuid.UUID, column: str, staff_id: uuid.UUID) -> bytes:
+    return Binding("outbound_sms", column, row_id, staff_id).associated_data()
+
+
+def queue_sms(
+    session: Session,
+    clock: Clock,
+    vault: Vault,
+    *,
+    to_e164: str,
+    body: str,
+    purpose: str,
+    reference_id: uuid.UUID | None = None,
+    survivor_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    run_at: dt.datetime | None = None,
+) -> OutboundSms:
+    """Write an outbox row and its ``sms.send`` job in the caller's transaction.
+
+    ``to_e164`` must already be normalized; the text must already be neutral (it never names
+    the service, an advocate or abuse). Survivor messages are sealed with the survivor's data
+    key; messages to staff with AEAD under the ``staff-phone`` purpose key.
+    """
+    if (survivor_id is None) == (staff_id is None):
+        raise ValueError("an SMS belongs to exactly one survivor or one staff member")
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown SMS purpose {purpose!r}")
+    if not body or len(body) > MAX_BODY_CHARS:
+        raise ValueError("an SMS body must have 1-1600 characters")
+    row_id = new_id()
+    if survivor_id is not None:
+        to_enc = vault.seal(
+            session, Binding("outbound_sms", "to_enc", row_id, survivor_id), to_e164
+        )
+        body_enc = vault.seal(
+            session, Binding("outbound_sms", "body_enc", row_id, survivor_id), body
+        )
+    else:
+        assert staff_id is not None
+        key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
+        to_enc = crypto.aead_encrypt(key, to_e164.encode(), _staff_aad(row_id, "to_enc", staff_id))
+        body_enc = crypto.aead_encrypt(key, body.encode(), _staff_aad(row_id, "body_enc", staff_id))
+    row = OutboundSms(
+        id=row_id,
+        survivor_id=survivor_id,
+        staff_id=staff_id,
+        to_enc=to_enc,
+        to_index=phone_index(vault.ring, to_e164),
+        body_enc=body_enc,
+        purpose=purpose,
+        reference_id=reference_id,
+        status=QUEUED,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    jobs.enqueue(
+        session,
+        clock,
+        SEND_JOB,
+        {"outbound_sms_id": str(row_id)},
+        run_at=run_at,
+        max_attempts=SEND_MAX_ATTEMPTS,
+        dedupe_key=f"{SEND_JOB}:{row_id}",
+    )
+    return row
+
+
+def queue_survivor_sms(
+    session: Session,
+    clock: Clock,
+    vault: Vault,
+    survivor_id: uuid.UUID,
+    *,
+    body: str,
+    purpose: str,
+    reference_id: uuid.UUID | None = None,
+    run_at: dt.datetime | None = None,
+) -> OutboundSms | None:
+    """Queue an SMS to the survivor's own number; None when they have none (or are erased)."""
+    survivor = session.get(Survivor, survivor_id)
+    if survivor is None or survivor.erased_at is not None:
+        return None
+    to = survivor_phone(session, vault, survivor)
+    if to is None:
+        return None
+    return queue_sms(
+        session,
+        clock,
+        vault,
+        to_e164=to,
+        body=body,
+        purpose=purpose,
+        reference_id=reference_id,
+        survivor_id=survivor_id,
+        run_at=run_at,
+    )
+
+
+def _open(vault: Vault, session: Session, row: OutboundSms) -> tuple[str, str]:
+    if row.body_enc is None:
+        raise ValueError("the message body is gone")
+    if row.survivor_id is not None:
+        to = vault.open_text(
+            session, Binding("outbound_sms", "to_enc", row.id, row.survivor_id), row.to_enc
+        )
+        body = vault.open_text(
+            session, Binding("outbound_sms", "body_enc", row.id, row.survivor_id), row.body_enc
+        )
+        return to, body
+    assert row.staff_id is not None
+    key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
+    to_raw = crypto.aead_decrypt(key, row.to_enc, _staff_aad(row.id, "to_enc", row.staff_id))
+    body_raw = crypto.aead_decrypt(key, row.body_enc, _staff_aad(row.id, "body_enc", row.staff_id))
+    return to_raw.decode(), body_raw.decode()
+
+
+def is_opted_out(session: Session, index: str) -> bool:
+    state = session.scalars(
+        select(SmsPhoneState).where(SmsPhoneState.phone_index == index)
+    ).one_or_none()
+    return bool(state is not None and state.opted_out)
+
+
+def set_opt_out(session: Session, clock: Clock, index: str, opted_out: bool) -> bool:
+    """Mirror STOP/START; returns True when the state changed."""
+    state = session.scalars(
+        select(SmsPhoneState).where(SmsPhoneState.phone_index == index)
+    ).one_or_none()
+    if state is None:
+        session.add(
+            SmsPhoneState(
+                id=new_id(), phone_index=index, opted_out=opted_out, changed_at=clock.now()
+            )
+        )
+        session.flush()
+        return opted_out
+    if state.opted_out == opted_out:
+        return False
+    state.opted_out = opted_out
+    state.changed_at = clock.now()
+    session.flush()
+    return True
+
+
+def call_failure_listeners(
+    session: Session, clock: Clock, deps: Mapping[str, Any], row: OutboundSms
+) -> None:
+    if row.purpose not in FAILURE_HOOK_PURPOSES:
+        return
+    listeners: Iterable[FailureListener] = deps.get("sms_failure_listeners", ())
+    for listener in listeners:
+        listener(session, clock, row.id, row.purpose, row.reference_id)
+
+
+def advance_status(
+    session: Session,
+    clock: Clock,
+    deps: Mapping[str, Any],
+    row: OutboundSms,
+    status: str,
+    reason: str | None = None,
+) -> bool:
+    """Move ``row`` forward to ``status`` (never back, never out of a final state).
+
+    Returns True when it moved. Side effects of reaching a state happen exactly once: a
+    failure calls the failure listeners, a delivery schedules redaction and drops the text.
+    """
+    if status not in RANK or row.status in FINAL or RANK[status] <= RANK[row.status]:
+        return False
+    row.status = status
+    row.status_at = clock.now()
+    if status in FINAL:
+        row.body_enc = None  # the provider has it or never will; we need it no more
+    if status in (FAILED, UNDELIVERED):
+        row.failure_reason = (reason or status)[:64]
+        session.flush()
+        log.warning(
+            "sms failed",
+            extra={
+                "event": "sms_failed",
+                "outbound_sms_id": str(row.id),
+                "purpose": row.purpose,
+                "reason": row.failure_reason,
+            },
+        )
+        call_failure_listeners(session, clock, deps, row)
+    elif status == DELIVERED and row.provider_sid and deps.get("sms_redact", False):
+        jobs.enqueue(
+            session,
+            clock,
+            REDACT_JOB,
+            {"outbound_sms_id": str(row.id)},
+            dedupe_key=f"{REDACT_JOB}:{row.id}",
+        )
+    session.flush()
+    return True
+
+
+def apply_early_statuses(
+    session: Session, clock: Clock, deps: Mapping[str, Any], row: OutboundSms
+) -> None:
+    """Apply status callbacks that arrived before the SID was recorded, then drop them."""
+    events = list(
+        session.scalars(
+            select(SmsStatusEvent)
+            .where(SmsStatusEvent.provider_sid == row.provider_sid)
+            .order_by(SmsStatusEvent.received_at)
+        )
+    )
+    for event in events:
+        advance_status(session, clock, deps, row, event.status, event.reason)
+        session.delete(event)
+    session.flush()
+
+
+def prune_status_events(session: Session, clock: Clock) -> int:
+    """Drop early status callbacks no send ever claimed (not ours, or long gone)."""
+    result = session.execute(
+        delete(SmsStatusEvent)
+        .where(SmsStatusEvent.received_at < clock.now() - dt.timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def status_callback_url(public_base_url: str) -> str | None:
+    if not public_base_url:
+        return None  # development without a public URL: no callbacks
+    return public_base_url.rstrip("/") + STATUS_PATH
+
+
+def send_job(
+    ctx: JobContext, payload: dict[str, Any], *, vault: Vault, public_base_url: str
+) -> None:
+    """``sms.send``: hand one outbox row to the gateway."""
+    session, clock, deps = ctx.session, ctx.clock, ctx.deps
+    row = session.get(OutboundSms, uuid.UUID(payload["outbound_sms_id"]))
+    if row is None or row.status != QUEUED or row.provider_sid is not None:
+        return  # erased, already sent, or already final: nothing to do (idempotent)
+    if is_opted_out(session, row.to_index):
+        advance_status(session, clock, deps, row, FAILED, "opted_out")
+        return
+    gateway: SmsGateway = deps["sms"]
+    try:
+        to, body = _open(vault, session, row)
+    except CryptoError:
+        # The survivor's data key is gone (erased): nobody can read this message, ever.
+        advance_status(session, clock, deps, row, FAILED, "erased")
+        return
+    try:
+        sid = gateway.send(to, body, status_callback_url(public_base_url))
+    except PermanentSmsError as exc:
+        advance_status(session, clock, deps, row, FAILED, exc.reason)
+        return
+    except TransientSmsError as exc:
+        if ctx.job.attempts >= ctx.job.max_attempts:
+            advance_status(session, clock, deps, row, FAILED, "retries_exhausted")
+            return
+        # Rolled back with the attempt; the job row counts the attempts.
+        raise RetryLater(jobs.exponential_backoff(ctx.job.attempts), exc.reason) from None
+    row.provider_sid = sid
+    row.submitted_at = clock.now()
+    session.flush()
+    apply_early_statuses(session, clock, deps, row)
+    log.info(
+        "sms submitted",
+        extra={"event": "sms_submitted", "outbound_sms_id": str(row.id), "purpose": row.purpose},
+    )
+
+
+def redact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """``sms.redact``: blank the body of a delivered message at the provider."""
+    row = ctx.session.get(OutboundSms, uuid.UUID(payload["outbound_sms_id"]))
+    if row is None or row.provider_sid is None or row.redacted_at is not None:
+        return
+    gateway: SmsGateway = ctx.deps["sms"]
+    try:
+        gateway.redact(row.provider_sid)
+    except PermanentSmsError:
+        # The provider no longer has it (or refuses): nothing left to blank; do not retry.
+        log.warning(
+            "sms redaction refused",
+            extra={"event": "sms_redact_refused", "outbound_sms_id": str(row.id)},
+        )
+        return
+    except TransientSmsError as exc:
+        raise RetryLater(jobs.exponential_backoff(ctx.job.attempts), exc.reason) from None
+    row.redacted_at = ctx.clock.now()
+    ctx.session.flush()
+
+
+def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
+    vault, base = runtime.vault, runtime.settings.public_base_url
+
+    def _send(ctx: JobContext, payload: dict[str, Any]) -> None:
+        send_job(ctx, payload, vault=vault, public_base_url=base)
+
+    registry.register(SEND_JOB, _send, max_attempts=SEND_MAX_ATTEMPTS)
+    registry.register(REDACT_JOB, redact_job, max_attempts=SEND_MAX_ATTEMPTS)

@@ -1,0 +1,244 @@
+"""Inbound SMS and status callbacks from Twilio: signature check, dedupe, keywords, routing.
+
+Both webhooks are public (Twilio holds no bearer token) and authenticate by Twilio's
+signature instead: ``X-Twilio-Signature`` is checked against the configured public URL plus
+the request path, never against ``request.url``, which is wrong behind a proxy. An unknown
+number gets exactly the answer a known one gets, and nothing happens.
+
+Routing contract (the check-ins issue fills it): ``deps["inbound_sms_routers"]``
+(``runtime.extensions``) is a list of ``router(session, clock, survivor_id, body) -> bool``,
+called in order inside the webhook's transaction for every new (deduplicated) SMS from a known
+survivor that is not STOP/START (HELP included: a reply code may be that word). The first to
+return True has handled it; otherwise the text goes into the survivor's conversation. A
+router must not commit and must not raise for a body it does not recognise.
+
+Twilio's own Advanced Opt-Out replies (to STOP/HELP) must be set to neutral text, or off, on
+the Messaging Service: Lantern answers an empty TwiML document and sends no reply itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from auth.models import Survivor
+from auth.permissions import advocates_of
+from core import audit, notices
+from core.clock import Clock
+from core.crypto import KeyRing, normalize_phone, phone_index
+from core.errors import Forbidden, InvalidInput
+from core.ids import new_id
+from core.vault import Vault
+from messaging import conversations
+from messaging.models import InboundSms, OutboundSms, SmsStatusEvent
+from messaging.sms import sending
+
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+START_WORDS = frozenset({"START", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+# Twilio's MessageStatus values, mapped onto our forward-only states.
+PROVIDER_STATUS = {
+    "accepted": sending.QUEUED,
+    "scheduled": sending.QUEUED,
+    "queued": sending.QUEUED,
+    "sending": sending.SENDING,
+    "sent": sending.SENT,
+    "delivered": sending.DELIVERED,
+    "read": sending.DELIVERED,
+    "undelivered": sending.UNDELIVERED,
+    "failed": sending.FAILED,
+    "canceled": sending.FAILED,
+}
+
+PROVIDER_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+
+InboundRouter = Callable[[Session, Clock, uuid.UUID, str], bool]
+
+
+class BadSignature(Forbidden):
+    type_slug = "bad-signature"
+    title = "Signature did not verify"
+
+
+def check_signature(
+    auth_token: str, public_base_url: str, full_path: str, params: Any, signature: str | None
+) -> None:
+    """Raise 403 unless ``signature`` signs public URL + path + the form parameters."""
+    if not auth_token or not public_base_url or not signature:
+        raise BadSignature("The request is not signed.")
+    url = public_base_url.rstrip("/") + full_path
+    if not RequestValidator(auth_token).validate(url, params, signature):
+        raise BadSignature("The request signature did not verify.")
+
+
+def _record(
+    session: Session, clock: Clock, message_sid: str, survivor_id: uuid.UUID, outcome: str
+) -> bool:
+    """Claim ``message_sid``; False when it was seen before (a Twilio retry or a replay)."""
+    if session.scalars(select(InboundSms.id).where(InboundSms.message_sid == message_sid)).first():
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                InboundSms(
+                    id=new_id(),
+                    message_sid=message_sid,
+                    survivor_id=survivor_id,
+                    outcome=outcome,
+                    received_at=clock.now(),
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False  # a concurrent duplicate won the race
+    return True
+
+
+def _classify(body: str) -> str:
+    word = body.strip().upper().rstrip(".!")
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return "message"
+
+
+def receive_sms(
+    session: Session,
+    clock: Clock,
+    keyring: KeyRing,
+    vault: Vault,
+    deps: Mapping[str, Any],
+    form: Mapping[str, str],
+) -> None:
+    """Act on one verified inbound SMS at most once."""
+    message_sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    if not message_sid or len(message_sid) > 64:
+        return  # not a message Twilio would send; nothing to deduplicate on, nothing to do
+    body = (form.get("Body") or "")[: conversations.MAX_BODY_CHARS]
+    survivor = _find_survivor(session, keyring, form.get("From") or "")
+    if survivor is None:
+        return  # no row, no notice, no log line: an unknown number leaves no trace
+    outcome = _classify(body)
+    if not _record(session, clock, message_sid, survivor.id, outcome):
+        return
+    index = survivor.phone_index
+    assert index is not None
+    if outcome in ("stop", "start"):
+        _mirror_opt_out(session, clock, survivor.id, index, opted_out=outcome == "stop")
+    elif outcome in ("message", "help") and body.strip():
+        # HELP goes to the routers too: a survivor's check-in reply meaning "I need help"
+        # may be exactly that word, and must never be swallowed as a keyword.
+        routers: Iterable[InboundRouter] = deps.get("inbound_sms_routers", ())
+        for router in routers:
+            if router(session, clock, survivor.id, body):
+                _set_outcome(session, message_sid, "routed")
+                return
+        if outcome == "help":
+            return  # HELP answers nothing that could tell a reader what this number is
+        conversations.post_message(
+            session,
+            clock,
+            vault,
+            survivor.id,
+            conversations.Reader(conversations.SURVIVOR, survivor.id),
+            body,
+            via="sms",
+        )
+    log.info(
+        "inbound sms",
+        extra={"event": "sms_inbound", "survivor_id": str(survivor.id), "outcome": outcome},
+    )
+
+
+def _mirror_opt_out(
+    session: Session, clock: Clock, survivor_id: uuid.UUID, index: str, *, opted_out: bool
+) -> None:
+    """Mirror STOP/START; on a change, tell the advocates (an opt-out urgently) and audit it."""
+    if not sending.set_opt_out(session, clock, index, opted_out):
+        return
+    # An opt-out the survivor did not choose is a sign the phone is in someone else's hands.
+    notices.notify_staff(
+        session,
+        clock,
+        advocates_of(session, survivor_id),
+        "sms_opt_out" if opted_out else "sms_opt_in",
+        urgency="high" if opted_out else "info",
+        survivor_id=survivor_id,
+    )
+    audit.record(
+        session,
+        clock,
+        audit.Actor("survivor", survivor_id),
+        "sms.opt_out" if opted_out else "sms.opt_in",
+        subject_kind="survivor",
+        subject_id=survivor_id,
+        survivor_id=survivor_id,
+    )
+
+
+def _set_outcome(session: Session, message_sid: str, outcome: str) -> None:
+    row = session.scalars(select(InboundSms).where(InboundSms.message_sid == message_sid)).one()
+    row.outcome = outcome
+    session.flush()
+
+
+def _find_survivor(session: Session, keyring: KeyRing, raw_from: str) -> Survivor | None:
+    if not raw_from or len(raw_from) > 32:
+        return None
+    try:
+        e164 = normalize_phone(raw_from)
+    except InvalidInput:
+        return None
+    survivor = session.scalars(
+        select(Survivor).where(Survivor.phone_index == phone_index(keyring, e164))
+    ).one_or_none()
+    if survivor is None or survivor.erased_at is not None:
+        return None
+    return survivor
+
+
+def receive_status(
+    session: Session, clock: Clock, deps: Mapping[str, Any], form: Mapping[str, str]
+) -> None:
+    """Move one outbound message forward (never back); unknown SIDs change nothing."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    status = PROVIDER_STATUS.get(raw)
+    if not sid or status is None:
+        return
+    # Locked: two callbacks racing for one message must apply one after the other.
+    row = session.scalars(
+        select(OutboundSms).where(OutboundSms.provider_sid == sid).with_for_update()
+    ).one_or_none()
+    code = (form.get("ErrorCode") or "").strip()[:8]
+    reason = f"provider_{code}" if code.isdigit() else raw
+    if row is None:
+        if PROVIDER_SID.fullmatch(sid):
+            # Possibly ours, with the send job not yet committed: keep it for the job.
+            session.add(
+                SmsStatusEvent(
+                    id=new_id(),
+                    provider_sid=sid,
+                    status=status,
+                    reason=reason,
+                    received_at=clock.now(),
+                )
+            )
+            session.flush()
+        return
+    sending.advance_status(session, clock, deps, row, status, reason)

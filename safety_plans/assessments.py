@@ -1,0 +1,227 @@
+"""Risk assessments: take an instrument, keep the sealed answers and result, raise the alarm.
+
+A result at the instrument's highest band, or one meeting a referral criterion (DASH potential
+escalation), marks the survivor eligible for a MARAC referral in the same transaction and
+enqueues a durable job that sends the advocates an urgent notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.permissions import SurvivorAccess, advocates_of
+from core import jobs
+from core.crypto import Binding
+from core.errors import InvalidInput, NotFound
+from core.ids import new_id
+from core.notices import StaffNotice, notify_staff
+from core.runtime import Runtime
+from safety_plans import profile
+from safety_plans.instruments import Answer, Instrument, evaluate
+from safety_plans.models import RiskAssessment
+
+RISK_ALERT_JOB = "safety_plans.risk_alert"
+RISK_NOTICE_KIND = "risk.referral_criterion_met"
+
+Catalogue = Mapping[str, Instrument]
+
+
+@dataclass(frozen=True)
+class AssessmentView:
+    id: uuid.UUID
+    instrument_id: str
+    taken_by: str  # survivor, advocate
+    created_at: dt.datetime
+    answers: dict[str, Answer]
+    professional_judgement: str | None
+    notes: str | None
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MaracStatus:
+    eligible: bool
+    eligible_since: dt.datetime | None
+    assessment_id: uuid.UUID | None
+
+
+def instrument_of(catalogue: Catalogue, instrument_id: str) -> Instrument:
+    instrument = catalogue.get(instrument_id)
+    if instrument is None:
+        raise NotFound("No such instrument.")
+    return instrument
+
+
+def _binding(column: str, row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
+    return Binding("risk_assessments", column, row_id, survivor_id)
+
+
+def take(
+    session: Session,
+    runtime: Runtime,
+    catalogue: Catalogue,
+    access: SurvivorAccess,
+    instrument_id: str,
+    answers: Mapping[str, Answer],
+    professional_judgement: str | None = None,
+    notes: str | None = None,
+) -> AssessmentView:
+    """Score and keep an assessment, by the survivor or by an advocate with them."""
+    instrument = instrument_of(catalogue, instrument_id)
+    if professional_judgement is not None and not access.is_staff:
+        # Judgement is the practitioner's; the survivor's own fear is item 2/3 of the checklist.
+        raise InvalidInput(
+            "only a practitioner records professional judgement",
+            errors={"professional_judgement": ["Only a practitioner can record this."]},
+        )
+    result = evaluate(instrument, answers, professional_judgement).as_dict()
+    now = runtime.clock.now()
+    kind = "staff" if access.is_staff else "survivor"
+    if access.decoy:
+        # Answered as if kept; nothing is stored and nobody is alerted by a duress session.
+        return AssessmentView(
+            new_id(), instrument.id, kind, now, dict(answers), None, notes, result
+        )
+    profile.require_staff_sharing(session, runtime, access)
+    row_id = new_id()
+    sid = access.survivor_id
+    stored_answers = {
+        "answers": dict(answers),
+        "professional_judgement": professional_judgement,
+        "notes": notes,
+    }
+    row = RiskAssessment(
+        id=row_id,
+        survivor_id=sid,
+        instrument_id=instrument.id,
+        taken_by_kind=kind,
+        taken_by_id=access.principal.actor.id,
+        answers_enc=runtime.vault.seal(
+            session, _binding("answers_enc", row_id, sid), json.dumps(stored_answers)
+        ),
+        result_enc=runtime.vault.seal(
+            session, _binding("result_enc", row_id, sid), json.dumps(result)
+        ),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    if result["referral"]:
+        _raise_referral(session, runtime, sid, row)
+    return _view(row, stored_answers, result)
+
+
+def _raise_referral(
+    session: Session, runtime: Runtime, survivor_id: uuid.UUID, row: RiskAssessment
+) -> None:
+    prof = profile.profile_of(session, runtime, survivor_id)
+    if prof.marac_eligible_at is None:
+        prof.marac_eligible_at = row.created_at
+    prof.marac_assessment_id = row.id
+    jobs.enqueue(
+        session,
+        runtime.clock,
+        RISK_ALERT_JOB,
+        {"survivor_id": str(survivor_id), "assessment_id": str(row.id)},
+        dedupe_key=f"risk-alert:{row.id}",
+    )
+
+
+def _view(row: RiskAssessment, stored: dict[str, Any], result: dict[str, Any]) -> AssessmentView:
+    return AssessmentView(
+        id=row.id,
+        instrument_id=row.instrument_id,
+        taken_by="advocate" if row.taken_by_kind == "staff" else "survivor",
+        created_at=row.created_at,
+        answers=stored["answers"],
+        professional_judgement=stored.get("professional_judgement"),
+        notes=stored.get("notes"),
+        result=result,
+    )
+
+
+def _open(session: Session, runtime: Runtime, row: RiskAssessment) -> AssessmentView:
+    sid = row.survivor_id
+    stored = json.loads(
+        runtime.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
+    )
+    result = json.loads(
+        runtime.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
+    )
+    return _view(row, stored, result)
+
+
+def list_assessments(
+    session: Session, runtime: Runtime, access: SurvivorAccess
+) -> list[AssessmentView]:
+    """History, newest first."""
+    if access.decoy:
+        return []
+    profile.require_staff_sharing(session, runtime, access)
+    rows = session.scalars(
+        select(RiskAssessment)
+        .where(RiskAssessment.survivor_id == access.survivor_id)
+        .order_by(RiskAssessment.created_at.desc())
+    )
+    return [_open(session, runtime, row) for row in rows]
+
+
+def get_assessment(
+    session: Session, runtime: Runtime, access: SurvivorAccess, assessment_id: uuid.UUID
+) -> AssessmentView:
+    if access.decoy:
+        raise NotFound()
+    profile.require_staff_sharing(session, runtime, access)
+    row = session.get(RiskAssessment, assessment_id)
+    if row is None or row.survivor_id != access.survivor_id:
+        raise NotFound()
+    return _open(session, runtime, row)
+
+
+def latest_result(
+    session: Session, runtime: Runtime, access: SurvivorAccess
+) -> AssessmentView | None:
+    found = list_assessments(session, runtime, access)
+    return found[0] if found else None
+
+
+def marac_status(session: Session, runtime: Runtime, access: SurvivorAccess) -> MaracStatus:
+    profile.require_staff_sharing(session, runtime, access)
+    prof = profile.profile_of(session, runtime, access.survivor_id)
+    return MaracStatus(
+        prof.marac_eligible_at is not None, prof.marac_eligible_at, prof.marac_assessment_id
+    )
+
+
+def risk_alert_handler(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
+    """Urgent notice to each advocate of the survivor (no content, only ids)."""
+    survivor_id = uuid.UUID(payload["survivor_id"])
+    sent = ctx.session.scalars(
+        select(StaffNotice).where(
+            StaffNotice.kind == RISK_NOTICE_KIND, StaffNotice.survivor_id == survivor_id
+        )
+    )
+    if any(n.details.get("assessment_id") == payload["assessment_id"] for n in sent):
+        return  # a retried job whose first run committed its notices (at-least-once)
+    recipients = advocates_of(ctx.session, survivor_id)
+    notify_staff(
+        ctx.session,
+        ctx.clock,
+        recipients,
+        RISK_NOTICE_KIND,
+        urgency="urgent",
+        survivor_id=survivor_id,
+        details={"assessment_id": payload["assessment_id"]},
+    )
+    # Other domains act on a high result too (a consented risk_level alert to partner
+    # agencies): callables (ctx, survivor_id, assessment_id) in deps["high_risk_listeners"].
+    for listener in ctx.deps.get("high_risk_listeners", ()):
+        listener(ctx, survivor_id, uuid.UUID(payload["assessment_id"]))

@@ -1,0 +1,319 @@
+"""The evidence journal: immutable sealed entries in a per-survivor hash chain.
+
+Corrections are new entries naming the one they amend. Deleting an entry erases its content
+and shreds its attachments, and appends a deletion link to the chain, so the record shows that
+something was removed, and when, without keeping what it said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.permissions import SurvivorAccess
+from core import crypto
+from core.db import is_postgres
+from core.errors import Conflict, InvalidInput, NotFound
+from core.ids import new_id
+from core.runtime import Runtime
+from safety_plans import attachments, chain, profile
+from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
+from safety_plans.storage import AttachmentStorage
+
+# The Power and Control wheel's tactics, and the harms the issue adds to them.
+KINDS: tuple[str, ...] = (
+    "using_intimidation",
+    "using_emotional_abuse",
+    "using_isolation",
+    "minimizing_denying_blaming",
+    "using_children",
+    "using_privilege",
+    "using_economic_abuse",
+    "using_coercion_and_threats",
+    "physical_violence",
+    "sexual_violence",
+    "stalking",
+    "technology_abuse",
+    "breach_of_order",
+)
+CONTENT_FIELDS = (
+    "occurred_on",
+    "occurred_text",
+    "kinds",
+    "description",
+    "injuries",
+    "witnesses",
+    "police_reference",
+)
+
+
+@dataclass(frozen=True)
+class EntryView:
+    id: uuid.UUID
+    seq: int
+    entry_type: str  # entry, deletion
+    recorded_at: dt.datetime
+    refers_to: uuid.UUID | None
+    deleted: bool
+    content: dict[str, Any] | None
+    amended_by: list[uuid.UUID] = field(default_factory=list)
+
+    def dump(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "seq": self.seq,
+            "entry_type": self.entry_type,
+            "recorded_at": self.recorded_at,
+            "refers_to": self.refers_to,
+            "deleted": self.deleted,
+            "amended_by": self.amended_by,
+        }
+        if self.content is not None and self.entry_type == "entry":
+            for name in CONTENT_FIELDS:
+                out[name] = self.content.get(name)
+            out["attachments"] = [
+                {"id": a["id"], "media_type": a["media_type"], "size": a["size"]}
+                for a in self.content.get("attachments", [])
+            ]
+        return out
+
+
+def _binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.Binding:
+    return crypto.Binding("journal_entries", "content_enc", row_id, survivor_id)
+
+
+def _head(session: Session, survivor_id: uuid.UUID) -> JournalHead:
+    """The chain's head, locked on PostgreSQL so that a concurrent append waits for ours and
+    then links after it (SQLite serialises writers anyway); the UPDATE below re-checks."""
+    stmt = (
+        select(JournalHead)
+        .where(JournalHead.survivor_id == survivor_id)
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    head = session.scalars(stmt).one_or_none()
+    if head is not None:
+        return head
+    try:
+        with session.begin_nested():
+            head = JournalHead(survivor_id=survivor_id, last_seq=0, last_hash=chain.GENESIS)
+            session.add(head)
+    except IntegrityError:
+        found = session.get(JournalHead, survivor_id)
+        if found is None:  # pragma: no cover
+            raise
+        return found
+    return head
+
+
+def _append(
+    session: Session,
+    runtime: Runtime,
+    survivor_id: uuid.UUID,
+    row_id: uuid.UUID,
+    entry_type: str,
+    refers_to: uuid.UUID | None,
+    content: dict[str, Any],
+) -> JournalEntry:
+    """Seal ``content`` and link it after the chain's head (compare-and-swap on the head)."""
+    head = _head(session, survivor_id)
+    seq, prev = head.last_seq + 1, head.last_hash
+    recorded_at = runtime.clock.now()
+    digest = chain.content_digest(content)
+    link = {
+        "seq": seq,
+        "id": str(row_id),
+        "entry_type": entry_type,
+        "refers_to": str(refers_to) if refers_to else None,
+        "recorded_at": recorded_at.isoformat(),
+        "content_digest": digest,
+    }
+    new_hash = chain.link_hash(prev, link)
+    moved = session.execute(
+        update(JournalHead)
+        .where(JournalHead.survivor_id == survivor_id, JournalHead.last_seq == head.last_seq)
+        .values(last_seq=seq, last_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The journal changed at the same moment; try again.")
+    session.expire(head)
+    row = JournalEntry(
+        id=row_id,
+        survivor_id=survivor_id,
+        seq=seq,
+        entry_type=entry_type,
+        refers_to=refers_to,
+        content_enc=runtime.vault.seal(
+            session, _binding(row_id, survivor_id), chain.canonical(content)
+        ),
+        recorded_at=recorded_at,
+        content_digest=digest,
+        prev_hash=prev,
+        chain_hash=new_hash,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _salt() -> str:
+    return secrets.token_hex(16)
+
+
+def create_entry(
+    session: Session, runtime: Runtime, access: SurvivorAccess, data: dict[str, Any]
+) -> EntryView:
+    """Write an entry (only the survivor writes their journal)."""
+    if not data.get("occurred_on") and not data.get("occurred_text"):
+        raise InvalidInput(
+            "say when it happened",
+            errors={"occurred_on": ["Give a date, or say in your own words when it happened."]},
+        )
+    row_id = new_id()
+    now = runtime.clock.now()
+    # A day of slack: the survivor's local date may be ahead of UTC.
+    if data.get("occurred_on") and data["occurred_on"] > (now + dt.timedelta(days=1)).date():
+        raise InvalidInput(
+            "date in the future", errors={"occurred_on": ["This date is in the future."]}
+        )
+    content: dict[str, Any] = {name: data.get(name) for name in CONTENT_FIELDS}
+    if content["occurred_on"] is not None:
+        content["occurred_on"] = content["occurred_on"].isoformat()
+    content["kinds"] = [k for k in KINDS if k in data["kinds"]]
+    amends = data.get("amends")
+    content["amends"] = str(amends) if amends else None
+    if access.decoy:
+        content["attachments"] = []
+        return EntryView(row_id, 1, "entry", now, amends, False, content)
+    sid = access.survivor_id
+    if amends is not None:
+        target = session.get(JournalEntry, amends)
+        if (
+            target is None
+            or target.survivor_id != sid
+            or target.entry_type != "entry"
+            or target.deleted_at is not None
+        ):
+            raise InvalidInput("unknown entry", errors={"amends": ["No such entry."]})
+    # The id is fixed before the attachments are bound and the content sealed.
+    rows = attachments.claim_for_entry(session, sid, row_id, list(data.get("attachment_ids", [])))
+    content["attachments"] = [
+        {
+            "id": str(a.id),
+            "media_type": a.media_type,
+            "size": a.size,
+            "sha256": attachments.digest_of(session, runtime, a),
+        }
+        for a in rows
+    ]
+    content["id"] = str(row_id)
+    content["salt"] = _salt()
+    row = _append(session, runtime, sid, row_id, "entry", amends, content)
+    for a in rows:
+        a.entry_id = row.id
+    session.flush()
+    return EntryView(row.id, row.seq, "entry", row.recorded_at, amends, False, content)
+
+
+def _open(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
+    if row.content_enc is None:
+        return None
+    raw = runtime.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
+    content: dict[str, Any] = json.loads(raw)
+    return content
+
+
+def _rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
+    return list(
+        session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.survivor_id == survivor_id)
+            .order_by(JournalEntry.seq)
+        )
+    )
+
+
+def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
+    profile.require_staff_sharing(session, runtime, access, journal=True)
+
+
+def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[EntryView]:
+    """The whole chain in order: entries, corrections and deletion links."""
+    if access.decoy:
+        return []
+    _guard(session, runtime, access)
+    rows = _rows(session, access.survivor_id)
+    amended: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        if row.entry_type == "entry" and row.refers_to is not None:
+            amended.setdefault(row.refers_to, []).append(row.id)
+    return [
+        EntryView(
+            row.id,
+            row.seq,
+            row.entry_type,
+            row.recorded_at,
+            row.refers_to,
+            row.deleted_at is not None,
+            _open(session, runtime, row),
+            amended.get(row.id, []),
+        )
+        for row in rows
+    ]
+
+
+def get_entry(
+    session: Session, runtime: Runtime, access: SurvivorAccess, entry_id: uuid.UUID
+) -> EntryView:
+    for view in list_entries(session, runtime, access):
+        if view.id == entry_id:
+            return view
+    raise NotFound()
+
+
+def delete_entry(
+    session: Session,
+    runtime: Runtime,
+    storage: AttachmentStorage,
+    access: SurvivorAccess,
+    entry_id: uuid.UUID,
+) -> None:
+    """Erase an entry's content, shred its attachments, and record the deletion in the chain."""
+    if access.decoy:
+        return
+    sid = access.survivor_id
+    row = session.get(JournalEntry, entry_id)
+    if row is None or row.survivor_id != sid or row.entry_type != "entry" or row.deleted_at:
+        raise NotFound()
+    row.content_enc = None
+    row.deleted_at = runtime.clock.now()
+    owned = session.scalars(
+        select(JournalAttachment).where(JournalAttachment.entry_id == row.id)
+    ).all()
+    attachments.shred(session, runtime.clock, storage, list(owned))
+    tomb_id = new_id()
+    content = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
+    _append(session, runtime, sid, tomb_id, "deletion", entry_id, content)
+
+
+def chain_rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
+    return _rows(session, survivor_id)
+
+
+def open_content(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
+    return _open(session, runtime, row)
+
+
+def head_of(session: Session, survivor_id: uuid.UUID) -> tuple[int, str]:
+    head = session.get(JournalHead, survivor_id)
+    return (head.last_seq, head.last_hash) if head else (0, chain.GENESIS)

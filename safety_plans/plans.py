@@ -1,0 +1,324 @@
+"""The living safety plan: versions, ETags, optimistic concurrency, restore, decoy.
+
+Every save is a new sealed version. A write names the version it was based on (If-Match) and
+moves the plan's ``current_version_id`` with one compare-and-swap UPDATE: on PostgreSQL the
+second of two concurrent writers waits for the first's row lock, then finds the condition
+false and gets 412; on SQLite writers are serialised (BEGIN IMMEDIATE) to the same effect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.permissions import SurvivorAccess
+from core.crypto import Binding
+from core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from core.ids import new_id
+from core.runtime import Runtime
+from safety_plans import profile
+from safety_plans.models import SafetyPlan, SafetyPlanVersion
+from safety_plans.sections import SECTIONS, Item, Sections, normalise, template
+
+_DECOY_NS = uuid.UUID("6f1d3c52-7a51-4c55-9d1e-3f1b0d0c2a11")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: uuid.UUID
+    number: int
+    created_at: dt.datetime
+    author: str  # system, survivor, advocate
+    restored_from: int | None
+
+
+@dataclass(frozen=True)
+class PlanView:
+    version: VersionInfo
+    sections: Sections
+
+    @property
+    def etag(self) -> str:
+        return etag_for(self.version.id)
+
+
+def etag_for(version_id: uuid.UUID) -> str:
+    """A strong ETag naming the version (a new version always has a new id)."""
+    return f'"{version_id}"'
+
+
+def parse_if_match(header: str | None) -> set[str]:
+    """The entity tags of an If-Match header; 428 when it is missing."""
+    if header is None or not header.strip():
+        raise PreconditionRequired("Send If-Match with the ETag of the plan you edited.")
+    tags = set()
+    for raw in header.split(","):
+        tag = raw.strip()
+        # Weak tags never match in If-Match (RFC 9110 13.1.1 uses strong comparison), and
+        # "*" would let a client skip the check it exists for.
+        if tag.startswith('"') and tag.endswith('"') and len(tag) >= 2:
+            tags.add(tag)
+    return tags
+
+
+def _author(kind: str) -> str:
+    return "advocate" if kind == "staff" else kind
+
+
+def _info(row: SafetyPlanVersion) -> VersionInfo:
+    return VersionInfo(
+        row.id, row.number, row.created_at, _author(row.author_kind), row.restored_from
+    )
+
+
+def _binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
+    return Binding("safety_plan_versions", "sections_enc", row_id, survivor_id)
+
+
+def _open(session: Session, runtime: Runtime, row: SafetyPlanVersion) -> Sections:
+    raw = runtime.vault.open_text(session, _binding(row.id, row.survivor_id), row.sections_enc)
+    return normalise(json.loads(raw))
+
+
+def _new_version(
+    session: Session,
+    runtime: Runtime,
+    plan_id: uuid.UUID,
+    survivor_id: uuid.UUID,
+    number: int,
+    sections: Sections,
+    author_kind: str,
+    author_id: uuid.UUID | None,
+    restored_from: int | None = None,
+    row_id: uuid.UUID | None = None,
+) -> SafetyPlanVersion:
+    row_id = row_id or new_id()  # chosen before sealing so the binding names the row
+    row = SafetyPlanVersion(
+        id=row_id,
+        plan_id=plan_id,
+        survivor_id=survivor_id,
+        number=number,
+        sections_enc=runtime.vault.seal(
+            session, _binding(row_id, survivor_id), json.dumps(normalise(sections))
+        ),
+        author_kind=author_kind,
+        author_id=author_id,
+        restored_from=restored_from,
+        created_at=runtime.clock.now(),
+    )
+    session.add(row)
+    return row
+
+
+def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyPlan:
+    """The survivor's plan, created from the template on first use."""
+    plan = session.scalars(
+        select(SafetyPlan).where(SafetyPlan.survivor_id == survivor_id)
+    ).one_or_none()
+    if plan is not None:
+        return plan
+    now = runtime.clock.now()
+    plan_id = new_id()
+    try:
+        with session.begin_nested():
+            plan = SafetyPlan(
+                id=plan_id,
+                survivor_id=survivor_id,
+                current_version_id=uuid.UUID(int=0),
+                version_count=1,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(plan)
+            session.flush()
+            first = _new_version(
+                session, runtime, plan_id, survivor_id, 1, template(), "system", None
+            )
+            plan.current_version_id = first.id
+            session.flush()
+    except IntegrityError:
+        # Another request created it first (unique survivor_id): use theirs.
+        return session.scalars(
+            select(SafetyPlan).where(SafetyPlan.survivor_id == survivor_id)
+        ).one()
+    return plan
+
+
+def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
+    profile.require_staff_sharing(session, runtime, access)
+
+
+# --- decoy ----------------------------------------------------------------------------------
+
+
+def _decoy_view(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> PlanView:
+    row = profile.profile_of(session, runtime, survivor_id)
+    stamp = row.decoy_updated_at or row.created_at
+    version_id = uuid.uuid5(_DECOY_NS, f"{survivor_id}|{stamp.isoformat()}")
+    info = VersionInfo(version_id, 1, stamp, "survivor", None)
+    return PlanView(info, profile.decoy_sections(session, runtime, survivor_id))
+
+
+def _decoy_echo(runtime: Runtime, sections: Sections, base: PlanView) -> PlanView:
+    """A duress write answered as if saved; nothing is stored."""
+    info = VersionInfo(new_id(), base.version.number + 1, runtime.clock.now(), "survivor", None)
+    return PlanView(info, normalise(sections))
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def get_plan(session: Session, runtime: Runtime, access: SurvivorAccess) -> PlanView:
+    if access.decoy:
+        return _decoy_view(session, runtime, access.survivor_id)
+    _guard(session, runtime, access)
+    plan = _plan(session, runtime, access.survivor_id)
+    row = session.get(SafetyPlanVersion, plan.current_version_id)
+    if row is None:  # pragma: no cover - the pointer is written with the version
+        raise NotFound()
+    return PlanView(_info(row), _open(session, runtime, row))
+
+
+def list_versions(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[VersionInfo]:
+    """Newest first."""
+    if access.decoy:
+        return [_decoy_view(session, runtime, access.survivor_id).version]
+    _guard(session, runtime, access)
+    plan = _plan(session, runtime, access.survivor_id)
+    rows = session.scalars(
+        select(SafetyPlanVersion)
+        .where(SafetyPlanVersion.plan_id == plan.id)
+        .order_by(SafetyPlanVersion.number.desc())
+    )
+    return [_info(row) for row in rows]
+
+
+def _version_row(
+    session: Session, runtime: Runtime, access: SurvivorAccess, version_id: uuid.UUID
+) -> SafetyPlanVersion:
+    plan = _plan(session, runtime, access.survivor_id)
+    row = session.get(SafetyPlanVersion, version_id)
+    if row is None or row.plan_id != plan.id:
+        raise NotFound()
+    return row
+
+
+def get_version(
+    session: Session, runtime: Runtime, access: SurvivorAccess, version_id: uuid.UUID
+) -> PlanView:
+    if access.decoy:
+        view = _decoy_view(session, runtime, access.survivor_id)
+        if version_id != view.version.id:
+            raise NotFound()
+        return view
+    _guard(session, runtime, access)
+    row = _version_row(session, runtime, access, version_id)
+    return PlanView(_info(row), _open(session, runtime, row))
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def _commit_version(
+    session: Session,
+    runtime: Runtime,
+    access: SurvivorAccess,
+    if_match: str | None,
+    sections: Sections,
+    restored_from: int | None = None,
+) -> PlanView:
+    tags = parse_if_match(if_match)
+    plan = _plan(session, runtime, access.survivor_id)
+    expected = plan.current_version_id
+    number = plan.version_count + 1
+    if etag_for(expected) not in tags:
+        raise PreconditionFailed("The plan changed since you read it; reload and try again.")
+    new_version_id = new_id()
+    # Compare-and-swap: succeeds only if nobody moved the plan since we read it.
+    result = session.execute(
+        update(SafetyPlan)
+        .where(SafetyPlan.id == plan.id, SafetyPlan.current_version_id == expected)
+        .values(
+            current_version_id=new_version_id,
+            version_count=SafetyPlan.version_count + 1,
+            updated_at=runtime.clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed("The plan changed since you read it; reload and try again.")
+    session.expire(plan)
+    author_id = access.principal.actor.id
+    kind = "staff" if access.is_staff else "survivor"
+    row = _new_version(
+        session,
+        runtime,
+        plan.id,
+        access.survivor_id,
+        number,
+        sections,
+        kind,
+        author_id,
+        restored_from,
+        row_id=new_version_id,
+    )
+    session.flush()
+    return PlanView(_info(row), normalise(sections))
+
+
+def save_plan(
+    session: Session,
+    runtime: Runtime,
+    access: SurvivorAccess,
+    if_match: str | None,
+    sections: Sections,
+) -> PlanView:
+    """Save the whole plan as a new version (If-Match required)."""
+    if access.decoy:
+        parse_if_match(if_match)  # same 428 as a real session
+        return _decoy_echo(runtime, sections, _decoy_view(session, runtime, access.survivor_id))
+    _guard(session, runtime, access)
+    return _commit_version(session, runtime, access, if_match, sections)
+
+
+def restore_version(
+    session: Session,
+    runtime: Runtime,
+    access: SurvivorAccess,
+    version_id: uuid.UUID,
+    if_match: str | None,
+) -> PlanView:
+    """Make an old version current again, as a new version (history is never rewritten)."""
+    if access.decoy:
+        parse_if_match(if_match)
+        view = get_version(session, runtime, access, version_id)
+        return _decoy_echo(runtime, view.sections, view)
+    _guard(session, runtime, access)
+    row = _version_row(session, runtime, access, version_id)
+    sections = _open(session, runtime, row)
+    return _commit_version(session, runtime, access, if_match, sections, restored_from=row.number)
+
+
+def add_items(
+    session: Session,
+    runtime: Runtime,
+    access: SurvivorAccess,
+    if_match: str | None,
+    additions: dict[str, list[Item]],
+) -> PlanView:
+    """Append items to sections in one new version (recommendations use this)."""
+    current = get_plan(session, runtime, access)
+    merged = {name: list(current.sections.get(name, [])) for name in SECTIONS}
+    for name, items in additions.items():
+        existing = {item["text"] for item in merged[name]}
+        merged[name].extend(item for item in items if item["text"] not in existing)
+    if access.decoy:
+        parse_if_match(if_match)
+        return _decoy_echo(runtime, merged, current)
+    return _commit_version(session, runtime, access, if_match, merged)

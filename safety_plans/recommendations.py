@@ -1,0 +1,122 @@
+"""Tailored recommendations (as myPlan does): risk level and stated priorities pick plan items.
+
+The items are data (``recommendations.json``); an item matches when its ``levels`` is empty or
+holds the level of the survivor's latest assessment, and its ``priorities`` is empty or shares
+one with the survivor's. Items already in the plan are not recommended again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshmallow import fields, validate
+from sqlalchemy.orm import Session
+
+from auth.permissions import SurvivorAccess
+from core.errors import InvalidInput
+from core.runtime import Runtime
+from core.schemas import Schema
+from safety_plans import assessments, plans, profile
+from safety_plans.plans import PlanView
+from safety_plans.sections import SECTIONS
+
+DATA_FILE = Path(__file__).resolve().parent / "recommendations.json"
+LEVELS = ("standard", "elevated", "high")
+
+
+class _RecommendationSpec(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9\-]{1,64}$"))
+    section = fields.String(required=True, validate=validate.OneOf(SECTIONS))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    priorities = fields.List(fields.String(validate=validate.OneOf(profile.PRIORITIES)))
+    levels = fields.List(fields.String(validate=validate.OneOf(LEVELS)))
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    id: str
+    section: str
+    text: str
+    priorities: tuple[str, ...]
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tailored:
+    priorities: list[str]
+    level: str | None
+    recommendations: list[dict[str, object]]
+
+
+@functools.cache
+def catalogue() -> dict[str, Recommendation]:
+    """The validated recommendation data, loaded once on first use."""
+    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    specs = _RecommendationSpec(many=True).load(raw)
+    out = {
+        s["id"]: Recommendation(
+            s["id"], s["section"], s["text"], tuple(s["priorities"]), tuple(s["levels"])
+        )
+        for s in specs
+    }
+    if len(out) != len(specs):
+        raise ValueError("recommendation ids must be unique")
+    return out
+
+
+def select_for(level: str | None, priorities: list[str]) -> list[tuple[Recommendation, list[str]]]:
+    """Matching items and why each matched (pure: no database)."""
+    chosen = []
+    for rec in catalogue().values():
+        if rec.levels and level not in rec.levels:
+            continue
+        shared = [p for p in rec.priorities if p in priorities]
+        if rec.priorities and not shared:
+            continue
+        because = list(shared) + ([f"risk_level:{level}"] if rec.levels and level else [])
+        chosen.append((rec, because or ["everyone"]))
+    return chosen
+
+
+def tailored(session: Session, runtime: Runtime, access: SurvivorAccess) -> Tailored:
+    priorities = profile.get_priorities(session, runtime, access)
+    latest = assessments.latest_result(session, runtime, access)
+    level = str(latest.result["level"]) if latest else None
+    present = {
+        item["text"]
+        for items in plans.get_plan(session, runtime, access).sections.values()
+        for item in items
+    }
+    recs: list[dict[str, object]] = [
+        {"id": r.id, "section": r.section, "text": r.text, "because": because}
+        for r, because in select_for(level, priorities)
+        if r.text not in present
+    ]
+    return Tailored(priorities, level, recs)
+
+
+def adopt(
+    session: Session,
+    runtime: Runtime,
+    access: SurvivorAccess,
+    if_match: str | None,
+    recommendation_ids: list[str],
+) -> PlanView:
+    """Add the chosen recommendations to the plan as one new version (If-Match applies)."""
+    known = catalogue()
+    unknown = [rid for rid in recommendation_ids if rid not in known]
+    if unknown:
+        raise InvalidInput(
+            "unknown recommendation", errors={"recommendation_ids": ["Unknown recommendation."]}
+        )
+    additions: dict[str, list[dict[str, object]]] = {}
+    for rid in dict.fromkeys(recommendation_ids):
+        rec = known[rid]
+        item: dict[str, object] = {"text": rec.text}
+        if rec.section in ("escape_bag", "documents", "technology_safety"):
+            item["checked"] = False
+        additions.setdefault(rec.section, []).append(item)
+    return plans.add_items(session, runtime, access, if_match, additions)

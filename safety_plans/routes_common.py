@@ -1,0 +1,68 @@
+"""What every safety_plans route does first: who is asking, and for which survivor."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import request
+from sqlalchemy.orm import Session
+
+from api.access import current_principal
+from api.db import runtime, session
+from auth.permissions import (
+    SurvivorAccess,
+    require_staff,
+    require_survivor,
+    require_survivor_access,
+)
+from core.runtime import Runtime
+
+ETAG_HEADER = {
+    "ETag": {"description": "Strong ETag of the plan version", "schema": {"type": "string"}}
+}
+# Every refusal these routes can give; schemathesis checks the answers against this list.
+COMMON_ERRORS = (401, 403, 404)
+
+
+def survivor_access(action: str, *, write: bool = False) -> tuple[Session, Runtime, SurvivorAccess]:
+    """The survivor acting on their own record (no survivor id in the path)."""
+    principal = require_survivor(current_principal())
+    s, rt = session(), runtime()
+    access = require_survivor_access(
+        s, rt.clock, principal, principal.survivor_id, action=action, write=write
+    )
+    return s, rt, access
+
+
+def staff_access(
+    survivor_id: uuid.UUID,
+    action: str,
+    *,
+    write: bool = False,
+    subject: tuple[str, uuid.UUID] | None = None,
+) -> tuple[Session, Runtime, SurvivorAccess]:
+    """An advocate on the survivor's caseload (audited by the permissions module, naming the
+    one object read when there is one)."""
+    principal = require_staff(current_principal())
+    s, rt = session(), runtime()
+    kind, subject_id = subject if subject else (None, None)
+    access = require_survivor_access(
+        s,
+        rt.clock,
+        principal,
+        survivor_id,
+        action=action,
+        write=write,
+        subject_kind=kind,
+        subject_id=subject_id,
+    )
+    return s, rt, access
+
+
+def if_match() -> str | None:
+    return request.headers.get("If-Match")
+
+
+def with_etag(data: Any, etag: str, status: int = 200) -> tuple[Any, int, dict[str, str]]:
+    return data, status, {"ETag": etag}

@@ -1,0 +1,173 @@
+"""Evidence journal routes: the survivor writes; an advocate reads only while it is shared."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.db import runtime
+from core.errors import InvalidInput
+from safety_plans import attachments, bundle, journal
+from safety_plans.routes_common import COMMON_ERRORS, staff_access, survivor_access
+from safety_plans.schemas_journal import (
+    AttachmentInfoSchema,
+    EntryCreateSchema,
+    EntryListSchema,
+    EntrySchema,
+    UploadSchema,
+)
+from safety_plans.setup import ATTACHMENT_STORAGE
+from safety_plans.storage import AttachmentStorage
+
+blp = Blueprint(
+    "journal",
+    __name__,
+    description="Evidence journal: sealed, hash-chained entries, attachments, verifiable export.",
+)
+
+READ, WRITE = "journal.read", "journal.write"
+BINARY = {"type": "string", "format": "binary"}
+
+
+def storage() -> AttachmentStorage:
+    found: AttachmentStorage = runtime().extensions[ATTACHMENT_STORAGE]
+    return found
+
+
+def _errors(*extra: int) -> Any:
+    def deco(fn: Any) -> Any:
+        for status in (*COMMON_ERRORS, *extra):
+            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
+        return fn
+
+    return deco
+
+
+def _binary(data: bytes, mimetype: str, filename: str) -> Response:
+    # Always a download, never rendered inline: nothing in it may run in a browser.
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@blp.route("/survivor/journal/entries")
+class SurvivorEntries(MethodView):
+    @blp.response(200, EntryListSchema)
+    @_errors()
+    def get(self) -> Any:
+        """The whole journal in order, corrections and deletion records included."""
+        s, rt, access = survivor_access(READ)
+        return {"entries": [v.dump() for v in journal.list_entries(s, rt, access)]}
+
+    @blp.arguments(EntryCreateSchema)
+    @blp.response(201, EntrySchema)
+    @_errors(409, 422)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Record what happened (immutable: corrections are new entries with `amends`)."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return journal.create_entry(s, rt, access, body).dump()
+
+
+@blp.route("/survivor/journal/entries/<uuid:entry_id>")
+class SurvivorEntry(MethodView):
+    @blp.response(200, EntrySchema)
+    @_errors()
+    def get(self, entry_id: uuid.UUID) -> Any:
+        """One entry."""
+        s, rt, access = survivor_access(READ)
+        return journal.get_entry(s, rt, access, entry_id).dump()
+
+    @blp.response(204)
+    @_errors(409)
+    def delete(self, entry_id: uuid.UUID) -> Any:
+        """Delete an entry: its content and attachments are destroyed; the chain records it."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        journal.delete_entry(s, rt, storage(), access, entry_id)
+        return None
+
+
+@blp.route("/survivor/journal/attachments")
+class SurvivorAttachments(MethodView):
+    @blp.arguments(UploadSchema, location="files")
+    @blp.response(201, AttachmentInfoSchema)
+    @_errors(413, 415, 422)
+    def post(self, files: dict[str, Any]) -> Any:
+        """Upload a photo, recording or PDF (multipart field `file`), then name it in an entry."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        upload = files["file"]
+        limit = rt.settings.attachment_max_bytes
+        data = upload.stream.read(limit + 1)
+        if not isinstance(data, bytes):
+            raise InvalidInput("no file", errors={"file": ["Send a file."]})
+        return attachments.upload(s, rt, storage(), access, data)
+
+
+@blp.route("/survivor/journal/attachments/<uuid:attachment_id>")
+class SurvivorAttachment(MethodView):
+    @blp.response(200, BINARY, content_type="application/octet-stream")
+    @_errors()
+    def get(self, attachment_id: uuid.UUID) -> Any:
+        """An attachment's bytes (its media type is listed on the entry)."""
+        s, rt, access = survivor_access(READ)
+        info, data = attachments.fetch(s, rt, storage(), access, attachment_id)
+        return _binary(data, "application/octet-stream", info.id.hex)
+
+
+@blp.route("/survivor/journal/export")
+class SurvivorExport(MethodView):
+    @blp.response(200, BINARY, content_type="application/zip")
+    @_errors()
+    def get(self) -> Any:
+        """A zip of entries, attachments and the chain manifest (`lantern journal verify`)."""
+        s, rt, access = survivor_access("journal.export")
+        return _binary(bundle.export(s, rt, storage(), access), "application/zip", "journal.zip")
+
+
+STAFF = "/staff/survivors/<uuid:survivor_id>/journal"
+
+
+@blp.route(STAFF + "/entries")
+class StaffEntries(MethodView):
+    @blp.response(200, EntryListSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """The survivor's journal, while they share it with their advocate."""
+        s, rt, access = staff_access(survivor_id, READ)
+        return {"entries": [v.dump() for v in journal.list_entries(s, rt, access)]}
+
+
+@blp.route(STAFF + "/entries/<uuid:entry_id>")
+class StaffEntry(MethodView):
+    @blp.response(200, EntrySchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID, entry_id: uuid.UUID) -> Any:
+        """One entry."""
+        s, rt, access = staff_access(survivor_id, READ, subject=("journal_entry", entry_id))
+        return journal.get_entry(s, rt, access, entry_id).dump()
+
+
+@blp.route(STAFF + "/attachments/<uuid:attachment_id>")
+class StaffAttachment(MethodView):
+    @blp.response(200, BINARY, content_type="application/octet-stream")
+    @_errors()
+    def get(self, survivor_id: uuid.UUID, attachment_id: uuid.UUID) -> Any:
+        """An attachment of a shared journal entry."""
+        s, rt, access = staff_access(
+            survivor_id, READ, subject=("journal_attachment", attachment_id)
+        )
+        info, data = attachments.fetch(s, rt, storage(), access, attachment_id)
+        return _binary(data, "application/octet-stream", info.id.hex)
+
+
+@blp.route(STAFF + "/export")
+class StaffExport(MethodView):
+    @blp.response(200, BINARY, content_type="application/zip")
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """The shared journal as a verifiable zip (e.g. to prepare evidence with the survivor)."""
+        s, rt, access = staff_access(survivor_id, "journal.export")
+        return _binary(bundle.export(s, rt, storage(), access), "application/zip", "journal.zip")

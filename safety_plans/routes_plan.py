@@ -1,0 +1,222 @@
+"""Safety plan routes: the survivor's own (/survivor/...) and an advocate's (/staff/...)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from safety_plans import plans, profile
+from safety_plans.plans import PlanView
+from safety_plans.routes_common import (
+    COMMON_ERRORS,
+    ETAG_HEADER,
+    if_match,
+    staff_access,
+    survivor_access,
+    with_etag,
+)
+from safety_plans.schemas import (
+    IF_MATCH_PARAM,
+    DecoyPlanSchema,
+    PlanSchema,
+    PlanWriteSchema,
+    PrioritiesSchema,
+    SharingPatchSchema,
+    SharingSchema,
+    VersionListSchema,
+)
+
+blp = Blueprint(
+    "safety_plans",
+    __name__,
+    description="Safety plans: sections, versions, ETag/If-Match, sharing, decoy plan.",
+)
+
+READ, WRITE = "safety_plan.read", "safety_plan.write"
+
+
+def _dump(view: PlanView) -> tuple[Any, int, dict[str, str]]:
+    return with_etag({"version": view.version, "sections": view.sections}, view.etag)
+
+
+def _errors(*extra: int) -> Any:
+    def deco(fn: Any) -> Any:
+        for status in (*COMMON_ERRORS, *extra):
+            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
+        return fn
+
+    return deco
+
+
+WRITE_ERRORS = (412, 422, 428)
+
+
+# --- the survivor's own plan ----------------------------------------------------------------
+
+
+@blp.route("/survivor/safety-plan")
+class SurvivorPlan(MethodView):
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors()
+    def get(self) -> Any:
+        """The survivor's current plan (created from the template on first read)."""
+        s, rt, access = survivor_access(READ)
+        return _dump(plans.get_plan(s, rt, access))
+
+    @blp.arguments(PlanWriteSchema)
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(*WRITE_ERRORS)
+    def put(self, body: dict[str, Any]) -> Any:
+        """Save the whole plan as a new version (If-Match required)."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
+
+
+@blp.route("/survivor/safety-plan/versions")
+class SurvivorPlanVersions(MethodView):
+    @blp.response(200, VersionListSchema)
+    @_errors()
+    def get(self) -> Any:
+        """Every saved version, newest first."""
+        s, rt, access = survivor_access(READ)
+        return {"versions": plans.list_versions(s, rt, access)}
+
+
+@blp.route("/survivor/safety-plan/versions/<uuid:version_id>")
+class SurvivorPlanVersion(MethodView):
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors()
+    def get(self, version_id: uuid.UUID) -> Any:
+        """One saved version."""
+        s, rt, access = survivor_access(READ)
+        return _dump(plans.get_version(s, rt, access, version_id))
+
+
+@blp.route("/survivor/safety-plan/versions/<uuid:version_id>/restore")
+class SurvivorPlanRestore(MethodView):
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(*WRITE_ERRORS)
+    def post(self, version_id: uuid.UUID) -> Any:
+        """Restore an old version as a new version (If-Match: the current ETag)."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return _dump(plans.restore_version(s, rt, access, version_id, if_match()))
+
+
+@blp.route("/survivor/advocate-sharing")
+class SurvivorSharing(MethodView):
+    @blp.response(200, SharingSchema)
+    @_errors()
+    def get(self) -> Any:
+        """Whether the advocate may see the plan and the journal."""
+        s, rt, access = survivor_access(READ)
+        return profile.get_sharing(s, rt, access)
+
+    @blp.arguments(SharingPatchSchema)
+    @blp.response(200, SharingSchema)
+    @_errors(422)
+    def patch(self, body: dict[str, Any]) -> Any:
+        """Switch advocate access to the plan and/or the journal on or off."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return profile.set_sharing(
+            s,
+            rt,
+            access,
+            plan_shared=body.get("plan_shared"),
+            journal_shared=body.get("journal_shared"),
+        )
+
+
+@blp.route("/survivor/priorities")
+class SurvivorPriorities(MethodView):
+    @blp.response(200, PrioritiesSchema)
+    @_errors()
+    def get(self) -> Any:
+        """The survivor's stated priorities (they tailor recommendations)."""
+        s, rt, access = survivor_access(READ)
+        return {"priorities": profile.get_priorities(s, rt, access)}
+
+    @blp.arguments(PrioritiesSchema)
+    @blp.response(200, PrioritiesSchema)
+    @_errors(422)
+    def put(self, body: dict[str, Any]) -> Any:
+        """Set the survivor's priorities."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return {"priorities": profile.set_priorities(s, rt, access, body["priorities"])}
+
+
+@blp.route("/survivor/decoy-plan")
+class SurvivorDecoyPlan(MethodView):
+    @blp.response(200, DecoyPlanSchema)
+    @_errors()
+    def get(self) -> Any:
+        """The harmless plan a duress session is shown."""
+        s, rt, access = survivor_access(READ)
+        return {"sections": profile.decoy_sections(s, rt, access.survivor_id)}
+
+    @blp.arguments(DecoyPlanSchema)
+    @blp.response(200, DecoyPlanSchema)
+    @_errors(422)
+    def put(self, body: dict[str, Any]) -> Any:
+        """Choose the decoy plan (only a real session can change it)."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return {"sections": profile.set_decoy_plan(s, rt, access, body["sections"])}
+
+
+# --- an advocate's view of a survivor's plan ------------------------------------------------
+
+STAFF = "/staff/survivors/<uuid:survivor_id>/safety-plan"
+
+
+@blp.route(STAFF)
+class StaffPlan(MethodView):
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """The survivor's current plan, if they share it with their advocate."""
+        s, rt, access = staff_access(survivor_id, READ)
+        return _dump(plans.get_plan(s, rt, access))
+
+    @blp.arguments(PlanWriteSchema)
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(*WRITE_ERRORS)
+    def put(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
+        """Co-edit the plan: a new version (If-Match required)."""
+        s, rt, access = staff_access(survivor_id, WRITE, write=True)
+        return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
+
+
+@blp.route(STAFF + "/versions")
+class StaffPlanVersions(MethodView):
+    @blp.response(200, VersionListSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """Every saved version, newest first."""
+        s, rt, access = staff_access(survivor_id, READ)
+        return {"versions": plans.list_versions(s, rt, access)}
+
+
+@blp.route(STAFF + "/versions/<uuid:version_id>")
+class StaffPlanVersion(MethodView):
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
+        """One saved version."""
+        s, rt, access = staff_access(survivor_id, READ, subject=("safety_plan_version", version_id))
+        return _dump(plans.get_version(s, rt, access, version_id))
+
+
+@blp.route(STAFF + "/versions/<uuid:version_id>/restore")
+class StaffPlanRestore(MethodView):
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(*WRITE_ERRORS)
+    def post(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
+        """Restore an old version as a new version."""
+        s, rt, access = staff_access(survivor_id, WRITE, write=True)
+        return _dump(plans.restore_version(s, rt, access, version_id, if_match()))

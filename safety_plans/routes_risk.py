@@ -1,0 +1,226 @@
+"""Risk routes: instruments, assessments, MARAC eligibility, tailored recommendations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.access import current_principal
+from api.db import runtime
+from auth.permissions import require_staff
+from auth.principals import SurvivorPrincipal
+from safety_plans import assessments, recommendations
+from safety_plans.assessments import Catalogue
+from safety_plans.instruments import Instrument
+from safety_plans.routes_common import (
+    COMMON_ERRORS,
+    ETAG_HEADER,
+    if_match,
+    staff_access,
+    survivor_access,
+    with_etag,
+)
+from safety_plans.schemas import IF_MATCH_PARAM, PlanSchema
+from safety_plans.schemas_risk import (
+    AdoptSchema,
+    AssessmentCreateSchema,
+    AssessmentListSchema,
+    AssessmentSchema,
+    InstrumentListSchema,
+    InstrumentSchema,
+    MaracSchema,
+    RecommendationListSchema,
+    StaffAssessmentCreateSchema,
+)
+from safety_plans.setup import INSTRUMENTS
+
+blp = Blueprint(
+    "risk",
+    __name__,
+    description="Risk instruments, assessments, MARAC eligibility and tailored recommendations.",
+)
+
+READ, WRITE = "risk_assessment.read", "risk_assessment.write"
+PLAN_WRITE = "safety_plan.write"
+
+
+def catalogue() -> Catalogue:
+    found: Catalogue = runtime().extensions[INSTRUMENTS]
+    return found
+
+
+def _errors(*extra: int) -> Any:
+    def deco(fn: Any) -> Any:
+        for status in (*COMMON_ERRORS, *extra):
+            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
+        return fn
+
+    return deco
+
+
+def _reader() -> None:
+    """Instruments are public knowledge, but only for the survivor app and staff console."""
+    principal = current_principal()
+    if not isinstance(principal, SurvivorPrincipal):
+        require_staff(principal)
+
+
+@blp.route("/instruments")
+class Instruments(MethodView):
+    @blp.response(200, InstrumentListSchema)
+    @_errors()
+    def get(self) -> Any:
+        """The risk instruments this service has loaded (with source and licence notes)."""
+        _reader()
+        return {"instruments": [i.spec for i in catalogue().values()]}
+
+
+@blp.route("/instruments/<string(maxlength=64):instrument_id>")
+class InstrumentOne(MethodView):
+    @blp.response(200, InstrumentSchema)
+    @_errors()
+    def get(self, instrument_id: str) -> Any:
+        """One instrument: items, answer types, bands and triggers."""
+        _reader()
+        instrument: Instrument = assessments.instrument_of(catalogue(), instrument_id)
+        return instrument.spec
+
+
+# --- the survivor's own ---------------------------------------------------------------------
+
+
+@blp.route("/survivor/assessments")
+class SurvivorAssessments(MethodView):
+    @blp.response(200, AssessmentListSchema)
+    @_errors()
+    def get(self) -> Any:
+        """The survivor's assessment history, newest first."""
+        s, rt, access = survivor_access(READ)
+        return {"assessments": assessments.list_assessments(s, rt, access)}
+
+    @blp.arguments(AssessmentCreateSchema)
+    @blp.response(201, AssessmentSchema)
+    @_errors(422)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Take an instrument in the app; the answers and result are kept sealed."""
+        s, rt, access = survivor_access(WRITE, write=True)
+        return assessments.take(
+            s,
+            rt,
+            catalogue(),
+            access,
+            body["instrument_id"],
+            body["answers"],
+            notes=body.get("notes"),
+        )
+
+
+@blp.route("/survivor/assessments/<uuid:assessment_id>")
+class SurvivorAssessment(MethodView):
+    @blp.response(200, AssessmentSchema)
+    @_errors()
+    def get(self, assessment_id: uuid.UUID) -> Any:
+        """One past assessment."""
+        s, rt, access = survivor_access(READ)
+        return assessments.get_assessment(s, rt, access, assessment_id)
+
+
+@blp.route("/survivor/recommendations")
+class SurvivorRecommendations(MethodView):
+    @blp.response(200, RecommendationListSchema)
+    @_errors()
+    def get(self) -> Any:
+        """Plan items suggested by the latest risk level and the survivor's priorities."""
+        s, rt, access = survivor_access("safety_plan.read")
+        return recommendations.tailored(s, rt, access)
+
+
+@blp.route("/survivor/safety-plan/recommendations")
+class SurvivorAdopt(MethodView):
+    @blp.arguments(AdoptSchema)
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(412, 422, 428)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Add chosen recommendations to the plan in one new version (If-Match required)."""
+        s, rt, access = survivor_access(PLAN_WRITE, write=True)
+        view = recommendations.adopt(s, rt, access, if_match(), body["recommendation_ids"])
+        return with_etag({"version": view.version, "sections": view.sections}, view.etag)
+
+
+# --- an advocate with the survivor ----------------------------------------------------------
+
+STAFF = "/staff/survivors/<uuid:survivor_id>"
+
+
+@blp.route(STAFF + "/assessments")
+class StaffAssessments(MethodView):
+    @blp.response(200, AssessmentListSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """The survivor's assessment history (when they share their plan)."""
+        s, rt, access = staff_access(survivor_id, READ)
+        return {"assessments": assessments.list_assessments(s, rt, access)}
+
+    @blp.arguments(StaffAssessmentCreateSchema)
+    @blp.response(201, AssessmentSchema)
+    @_errors(422)
+    def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
+        """Record an assessment taken with the survivor, with optional professional judgement."""
+        s, rt, access = staff_access(survivor_id, WRITE, write=True)
+        return assessments.take(
+            s,
+            rt,
+            catalogue(),
+            access,
+            body["instrument_id"],
+            body["answers"],
+            body.get("professional_judgement"),
+            notes=body.get("notes"),
+        )
+
+
+@blp.route(STAFF + "/assessments/<uuid:assessment_id>")
+class StaffAssessment(MethodView):
+    @blp.response(200, AssessmentSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID, assessment_id: uuid.UUID) -> Any:
+        """One past assessment."""
+        s, rt, access = staff_access(survivor_id, READ, subject=("risk_assessment", assessment_id))
+        return assessments.get_assessment(s, rt, access, assessment_id)
+
+
+@blp.route(STAFF + "/marac-eligibility")
+class StaffMarac(MethodView):
+    @blp.response(200, MaracSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """Whether an assessment has met a MARAC referral criterion, and which."""
+        s, rt, access = staff_access(survivor_id, READ)
+        return assessments.marac_status(s, rt, access)
+
+
+@blp.route(STAFF + "/recommendations")
+class StaffRecommendations(MethodView):
+    @blp.response(200, RecommendationListSchema)
+    @_errors()
+    def get(self, survivor_id: uuid.UUID) -> Any:
+        """Suggested plan items, to go through with the survivor."""
+        s, rt, access = staff_access(survivor_id, "safety_plan.read")
+        return recommendations.tailored(s, rt, access)
+
+
+@blp.route(STAFF + "/safety-plan/recommendations")
+class StaffAdopt(MethodView):
+    @blp.arguments(AdoptSchema)
+    @blp.doc(parameters=[IF_MATCH_PARAM])
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @_errors(412, 422, 428)
+    def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
+        """Add chosen recommendations to the plan (If-Match required)."""
+        s, rt, access = staff_access(survivor_id, PLAN_WRITE, write=True)
+        view = recommendations.adopt(s, rt, access, if_match(), body["recommendation_ids"])
+        return with_etag({"version": view.version, "sections": view.sections}, view.etag)

@@ -1,0 +1,98 @@
+"""Production mode builds with real settings and refuses anything fit only for development.
+
+No database is touched: engines connect lazily and these tests send no request that needs one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from core.crypto import OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME_COST, KeyRing, b64encode
+from core.errors import ConfigurationError
+from core.settings import Settings, load_settings
+
+PG_URL = "postgresql+psycopg://lantern@db.invalid:5432/lantern"
+
+
+def production_values(tmp_path: Path, keyring: KeyRing) -> dict[str, Any]:
+    return {
+        "env": "production",
+        "database_url": PG_URL,
+        "public_base_url": "https://lantern.example.org",
+        "keks": ",".join(f"{kid}:{b64encode(key)}" for kid, key in keyring.keks),
+        "index_key": b64encode(keyring.index_key),
+        "instance_path": str(tmp_path / "instance"),
+        "argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST,
+        "argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB,
+    }
+
+
+def test_valid_production_settings_build_an_app(tmp_path: Path, keyring: KeyRing) -> None:
+    app = create_app(Settings(**production_values(tmp_path, keyring)))
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 200
+    assert "max-age=" in r.headers["Strict-Transport-Security"]
+    assert not app.debug
+    # Real keys were used: no development key file was written.
+    assert not (tmp_path / "instance" / "dev-keys.json").exists()
+
+
+def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring: KeyRing) -> None:
+    environ = {
+        f"LANTERN_{k.upper()}": str(v) for k, v in production_values(tmp_path, keyring).items()
+    }
+    settings = load_settings(environ)
+    assert settings.is_production
+    assert create_app(settings).test_client().get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        ({"keks": "", "index_key": ""}, "LANTERN_KEYS_FILE"),
+        ({"database_url": ""}, "LANTERN_DATABASE_URL"),
+        ({"database_url": "sqlite:////var/lib/lantern/lantern.db"}, "LANTERN_DATABASE_URL"),
+        ({"public_base_url": ""}, "LANTERN_PUBLIC_BASE_URL"),
+        ({"public_base_url": "http://lantern.example.org"}, "LANTERN_PUBLIC_BASE_URL"),
+        ({"debug": True}, "LANTERN_DEBUG"),
+        ({"argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB - 1}, "argon2"),
+        ({"argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST - 1}, "argon2"),
+    ],
+    ids=[
+        "development-keys",
+        "default-sqlite",
+        "sqlite-url",
+        "no-public-url",
+        "plain-http-public-url",
+        "debug",
+        "argon2-memory",
+        "argon2-time",
+    ],
+)
+def test_production_refuses_unsafe_settings(
+    tmp_path: Path, keyring: KeyRing, change: dict[str, Any], names: str
+) -> None:
+    settings = Settings(**{**production_values(tmp_path, keyring), **change})
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(settings)
+    assert names in str(refused.value)
+    # Refused before anything was set up: no development keys were generated on the way.
+    assert not (tmp_path / "instance" / "dev-keys.json").exists()
+
+
+def test_development_keys_are_generated_outside_production(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    # The twin of the refusal above: the same settings in development do start, with dev keys.
+    values = {
+        **production_values(tmp_path, keyring),
+        "keks": "",
+        "index_key": "",
+        "env": "development",
+    }
+    create_app(Settings(**values))
+    assert (tmp_path / "instance" / "dev-keys.json").exists()

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy.orm import Session
+
+from api.registry import job_registry
+from auth.models import StaffMember, Survivor
+from core.clock import Clock, FrozenClock
+from core.runtime import Runtime
+from core.worker import Worker
+from messaging.checkins.ports import SmsUnavailable
+from tests.factories import make_staff, make_survivor
+
+
+@dataclass
+class FakeSms:
+    """Records what check-ins queue; ``unavailable`` makes survivor texts impossible."""
+
+    to_survivors: list[tuple[uuid.UUID, str, uuid.UUID]] = field(default_factory=list)
+    to_staff_calls: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def to_survivor(
+        self,
+        session: Session,
+        clock: Clock,
+        survivor_id: uuid.UUID,
+        body: str,
+        *,
+        reference_id: uuid.UUID,
+    ) -> uuid.UUID:
+        if self.unavailable:
+            raise SmsUnavailable(self.unavailable)
+        self.to_survivors.append((survivor_id, body, reference_id))
+        return uuid.uuid4()
+
+    def to_staff(
+        self,
+        session: Session,
+        clock: Clock,
+        staff_id: uuid.UUID,
+        body: str,
+        *,
+        reference_id: uuid.UUID,
+    ) -> uuid.UUID | None:
+        self.to_staff_calls.append((staff_id, body))
+        return uuid.uuid4()
+
+
+@dataclass
+class FakeWelfare:
+    calls: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        session: Session,
+        clock: Clock,
+        survivor_id: uuid.UUID,
+        escalation_id: uuid.UUID,
+        agency_id: uuid.UUID | None,
+    ) -> str:
+        self.calls.append((survivor_id, escalation_id, agency_id))
+        return "alerted"
+
+
+@dataclass
+class World:
+    runtime: Runtime
+    clock: FrozenClock
+    sms: FakeSms
+    welfare: FakeWelfare
+    advocate: StaffMember
+    advocate_token: str
+    survivor: Survivor
+    survivor_token: str
+
+    def run_jobs(self, rounds: int = 10) -> int:
+        worker = Worker(
+            self.runtime.session_factory,
+            job_registry(self.runtime),
+            self.clock,
+            self.runtime.extensions,
+            lease_seconds=60,
+            batch_size=100,
+        )
+        total = 0
+        for _ in range(rounds):
+            ran = worker.run_once()
+            total += ran
+            if ran == 0:
+                break
+        return total
+
+    def travel(self, **delta: float) -> None:
+        self.clock.advance(**delta)
+
+
+@pytest.fixture
+def world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> World:
+    # A Monday noon UTC, away from any DST change unless a test moves it.
+    clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
+    sms, welfare = FakeSms(), FakeWelfare()
+    runtime.extensions["checkin_sms"] = sms
+    runtime.extensions["welfare_alerts"] = welfare
+    advocate, advocate_token = make_staff(db_session, runtime, role="advocate")
+    survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
+    db_session.commit()
+    return World(runtime, clock, sms, welfare, advocate, advocate_token, survivor, survivor_token)

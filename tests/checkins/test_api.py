@@ -1,0 +1,213 @@
+"""Check-ins over HTTP: what the survivor's app and the advocate's console see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, CheckinSettings
+from messaging.checkins.templates import DENY_WORDS, TEMPLATES
+from tests.checkins.conftest import World
+from tests.factories import auth_header, make_device, make_staff
+
+
+def _setup(client: FlaskClient, token: str) -> None:
+    r = client.put(
+        "/v1/survivor/check-ins/settings",
+        json={
+            "safe_reply": "1",
+            "help_reply": "2",
+            "grace_minutes": 15,
+            "timezone": "Europe/London",
+        },
+        headers=auth_header(token),
+    )
+    assert r.status_code == 200, r.json
+    assert r.json["reply_codes_set"] is True
+    assert "safe_reply" not in r.json
+    assert "help_reply" not in r.json
+
+
+def test_survivor_schedules_and_answers_in_app(
+    client: FlaskClient, world: World, db_session: Session
+) -> None:
+    h = auth_header(world.survivor_token)
+    _setup(client, world.survivor_token)
+    due = (world.clock.now() + dt.timedelta(hours=1)).isoformat()
+    r = client.post(
+        "/v1/survivor/check-ins",
+        json={"kind": "one_off", "due_at": due, "template": "gym"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.json
+    assert r.json["template"] == "gym"
+    assert r.json["custom_text"] is False
+    listed = client.get("/v1/survivor/check-ins", headers=h).json
+    assert [s["id"] for s in listed] == [r.json["id"]]
+    # The occurrence was generated at once (not left for the next generation sweep).
+    [pending] = client.get("/v1/survivor/check-ins/pending", headers=h).json
+    assert pending["state"] == "scheduled"
+    r = client.post(
+        f"/v1/survivor/check-ins/occurrences/{pending['id']}/answer",
+        json={"answer": "safe"},
+        headers=h,
+    )
+    assert r.status_code == 200
+    assert r.json["state"] == "safe"
+    assert client.get("/v1/survivor/check-ins/pending", headers=h).json == []
+
+
+def test_recurring_needs_days_and_time_and_custom_text_is_checked(
+    client: FlaskClient, world: World
+) -> None:
+    h = auth_header(world.survivor_token)
+    bad = [
+        {"kind": "recurring", "days": ["mon"]},
+        {"kind": "recurring", "days": ["mon"], "at": "7pm"},
+        {"kind": "one_off", "due_at": "2020-01-01T00:00:00+00:00"},
+        {
+            "kind": "one_off",
+            "due_at": (world.clock.now() + dt.timedelta(hours=1)).isoformat(),
+            "custom_text": "Your advocate is checking on you",
+        },
+        {
+            "kind": "one_off",
+            "due_at": (world.clock.now() + dt.timedelta(hours=1)).isoformat(),
+            "custom_text": "see https://example.com",
+        },
+        {"kind": "one_off", "channel": "pigeon"},
+    ]
+    for body in bad:
+        r = client.post("/v1/survivor/check-ins", json=body, headers=h)
+        assert r.status_code == 422, (body, r.json)
+        assert r.mimetype == "application/problem+json"
+    ok = {
+        "kind": "recurring",
+        "days": ["mon", "thu"],
+        "at": "19:00",
+        "custom_text": "Your order is ready",
+    }
+    r = client.post("/v1/survivor/check-ins", json=ok, headers=h)
+    assert r.status_code == 201, r.json
+    assert r.json["custom_text"] is True
+    assert r.json["days"] == ["mon", "thu"]
+
+
+def test_reply_codes_refuse_reserved_words_and_duplicates(
+    client: FlaskClient, world: World
+) -> None:
+    h = auth_header(world.survivor_token)
+    for body in (
+        {"safe_reply": "STOP"},
+        {"help_reply": "help"},
+        {"safe_reply": "x", "help_reply": " X "},
+    ):
+        r = client.put("/v1/survivor/check-ins/settings", json=body, headers=h)
+        assert r.status_code == 422, body
+    assert (
+        client.put(
+            "/v1/survivor/check-ins/settings", json={"grace_minutes": 4}, headers=h
+        ).status_code
+        == 422
+    )
+    assert (
+        client.put(
+            "/v1/survivor/check-ins/settings", json={"grace_minutes": 241}, headers=h
+        ).status_code
+        == 422
+    )
+
+
+def test_every_template_is_neutral() -> None:
+    for text in TEMPLATES.values():
+        lowered = text.lower()
+        assert not any(word in lowered for word in DENY_WORDS), text
+        assert "http" not in lowered
+        assert "www" not in lowered
+
+
+def test_decoy_session_sees_nothing_real_and_changes_nothing(
+    client: FlaskClient, world: World, db_session: Session
+) -> None:
+    _setup(client, world.survivor_token)
+    real = auth_header(world.survivor_token)
+    due = (world.clock.now() + dt.timedelta(hours=1)).isoformat()
+    assert (
+        client.post(
+            "/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=real
+        ).status_code
+        == 201
+    )
+    _, decoy_token = make_device(db_session, world.runtime, world.survivor.id, decoy=True)
+    db_session.commit()
+    decoy = auth_header(decoy_token)
+    assert client.get("/v1/survivor/check-ins", headers=decoy).json == []
+    assert client.get("/v1/survivor/check-ins/pending", headers=decoy).json == []
+    settings = client.get("/v1/survivor/check-ins/settings", headers=decoy).json
+    assert settings["reply_codes_set"] is False
+    assert settings["timezone"] == "UTC"
+    before = db_session.scalar(select(func.count()).select_from(CheckinSchedule))
+    r = client.post(
+        "/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=decoy
+    )
+    assert r.status_code == 201
+    assert (
+        client.put(
+            "/v1/survivor/check-ins/settings", json={"paused": True}, headers=decoy
+        ).status_code
+        == 200
+    )
+    assert client.post("/v1/survivor/check-ins/safe-now", headers=decoy).json == {"answered": 0}
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(CheckinSchedule)) == before
+    row = db_session.get(CheckinSettings, world.survivor.id)
+    assert row is not None
+    assert row.paused is False
+    occ = db_session.scalars(select(CheckinOccurrence)).one()
+    assert occ.state == "scheduled"
+
+
+def test_advocate_queue_acknowledge_resolve(
+    client: FlaskClient, world: World, db_session: Session
+) -> None:
+    _setup(client, world.survivor_token)
+    h = auth_header(world.survivor_token)
+    due = (world.clock.now() + dt.timedelta(minutes=10)).isoformat()
+    client.post("/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=h)
+    [pending] = client.get("/v1/survivor/check-ins/pending", headers=h).json
+    r = client.post(
+        f"/v1/survivor/check-ins/occurrences/{pending['id']}/answer",
+        json={"answer": "help"},
+        headers=h,
+    )
+    assert r.json["state"] == "escalated"
+    staff = auth_header(world.advocate_token)
+    [item] = client.get("/v1/staff/escalations", headers=staff).json
+    assert item["source"] == "help_reply"
+    assert item["state"] == "escalated"
+    _other, other_token = make_staff(db_session, world.runtime, role="advocate")
+    db_session.commit()
+    assert client.get("/v1/staff/escalations", headers=auth_header(other_token)).json == []
+    assert (
+        client.post(
+            f"/v1/staff/escalations/{item['id']}/acknowledge", headers=auth_header(other_token)
+        ).status_code
+        == 404
+    )
+    r = client.post(f"/v1/staff/escalations/{item['id']}/acknowledge", headers=staff)
+    assert r.status_code == 200
+    assert r.json["state"] == "acknowledged"
+    r = client.post(
+        f"/v1/staff/escalations/{item['id']}/resolve",
+        json={"note": "Spoke to her, safe at a friend's."},
+        headers=staff,
+    )
+    assert r.status_code == 200
+    assert r.json["state"] == "resolved"
+    assert r.json["resolution_note"] == "Spoke to her, safe at a friend's."
+    assert client.get("/v1/staff/escalations", headers=staff).json == []
+    closed = client.get("/v1/staff/escalations?include_resolved=true", headers=staff).json
+    assert closed[0]["resolution_note"] is None  # notes are not listed in the queue

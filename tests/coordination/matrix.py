@@ -1,0 +1,98 @@
+"""Permission-matrix factories for coordination path parameters (objects of S1, A1 and P1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from auth.permissions import SurvivorAccess
+from auth.principals import StaffPrincipal, SurvivorPrincipal
+from coordination import consents, lawful_basis
+from coordination.alerts import create_alert
+from coordination.models import Consent
+from coordination.wiring import install
+from core.audit import Actor
+from core.ids import new_id
+
+
+def _consent(w: Any) -> Consent:
+    deps = install(w.runtime)
+    clock = w.runtime.clock
+    access = SurvivorAccess(w.s1.id, "self", SurvivorPrincipal(w.s1.id, new_id(), False))
+    expires = clock.now() + dt.timedelta(days=30)
+    t = consents.terms(w.session, clock, w.s1.id, w.p1.id, ["welfare_check"], "Matrix", expires)
+    return consents.give(
+        w.session,
+        clock,
+        deps,
+        access,
+        agency_id=w.p1.id,
+        kinds=["welfare_check"],
+        purpose="Matrix",
+        expires_at=expires,
+        text_hash=t.text_hash,
+    )
+
+
+def consent_id(w: Any) -> str:
+    return str(_consent(w).id)
+
+
+def share_id(w: Any) -> str:
+    principal = StaffPrincipal(w.a1.id, "advocate", new_id(), w.runtime.clock.now())
+    share = lawful_basis.request_share(
+        w.session,
+        w.runtime.clock,
+        install(w.runtime),
+        SurvivorAccess(w.s1.id, "caseload", principal),
+        agency_id=w.p1.id,
+        kinds=["welfare_check"],
+        basis="safeguarding",
+        reasoning="Matrix",
+        duration_hours=2,
+        tell_survivor=True,
+        not_telling_reason=None,
+    )
+    return str(share.id)
+
+
+def delivery_id(w: Any) -> str:
+    """A delivery of an S1 alert to P1 (P1 sees its id as the alert id)."""
+    _consent(w)
+    _, sent = create_alert(
+        w.session, w.runtime.clock, install(w.runtime), w.s1.id, "welfare_check", {}, Actor.system()
+    )
+    return str(sent[0].id)
+
+
+def _expires(w: Any) -> str:
+    return (w.runtime.clock.now() + dt.timedelta(days=30)).isoformat()
+
+
+_S = "/v1/staff/survivors/<uuid:survivor_id>"
+
+# Valid bodies, so intruders get past validation to the authorization answer.
+BODIES: dict[tuple[str, str], Callable[[Any], dict[str, Any]]] = {
+    ("POST", "/v1/survivor/consents/<uuid:consent_id>/confirm"): lambda w: {
+        "receipt_hash": "0" * 64
+    },
+    ("POST", f"{_S}/consents"): lambda w: {
+        "agency_id": str(w.p1.id),
+        "kinds": ["welfare_check"],
+        "purpose": "Matrix",
+        "expires_at": _expires(w),
+    },
+    ("POST", f"{_S}/alerts"): lambda w: {"kind": "welfare_check"},
+    ("POST", f"{_S}/lawful-shares"): lambda w: {
+        "agency_id": str(w.p1.id),
+        "kinds": ["welfare_check"],
+        "basis": "safeguarding",
+        "reasoning": "Matrix",
+        "duration_hours": 2,
+        "tell_survivor": True,
+    },
+    ("PUT", "/v1/admin/agencies/<uuid:agency_id>/webhook"): lambda w: {
+        "url": "https://hooks.partner.example/in"
+    },
+}
