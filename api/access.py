@@ -43,8 +43,10 @@ def authenticate() -> None:
         return  # 404 and 405 are answered as such, before any credential is looked at
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    if request.method == "OPTIONS":
-        return
+    if request.method == "OPTIONS" and getattr(
+        request.url_rule, "provide_automatic_options", False
+    ):
+        return  # Flask's own OPTIONS answer carries only the Allow header
     for authenticator in current_app.extensions.get(AUTHENTICATORS_KEY, ()):
         principal = authenticator()
         if principal is not None:

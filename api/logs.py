@@ -60,13 +60,26 @@ _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 }
 
 
+# Object ids (random UUIDs) are what makes a log line useful and reveal nothing: they are set
+# aside before the patterns run, which would otherwise take their digit runs for phone numbers.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b")
+_KEPT = re.compile("\ue000(\\d+)\ue000")
+
+
 def scrub(text: str, sent: Iterable[str] = ()) -> str:
     """Mask secrets and PII in ``text``, and any of the strings in ``sent``."""
     for value in sent:
         text = text.replace(value, REDACTED)
+    ids: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        ids.append(match.group(0))
+        return f"\ue000{len(ids) - 1}\ue000"
+
+    text = _UUID.sub(keep, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _KEPT.sub(lambda m: ids[int(m.group(1))], text) if ids else text
 
 
 # Shorter values are too common to mask everywhere (and too short to identify anyone).

@@ -16,6 +16,11 @@ NON_JSON_BODY_ENDPOINTS: frozenset[str] = frozenset(
     {"sms.SmsInbound", "sms.SmsStatus", "journal.SurvivorAttachments"}
 )
 
+# Endpoints whose bodies may exceed LANTERN_MAX_BODY_BYTES: journal attachments (photos,
+# audio) are limited by LANTERN_ATTACHMENT_MAX_BYTES instead, plus room for multipart framing.
+ATTACHMENT_ENDPOINTS: frozenset[str] = frozenset({"journal.SurvivorAttachments"})
+_MULTIPART_ALLOWANCE = 64 * 1024
+
 # A JSON API renders nothing: no scripts, frames, forms or plugins, ever.
 CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 
@@ -45,10 +50,20 @@ def check_body_size() -> None:
     """
     if request.routing_exception is not None:
         return
-    limit = runtime().settings.max_body_bytes
+    limit = body_limit()
+    # Flask 3.1 lets one request carry its own cap: form and stream parsing then use it.
+    request.max_content_length = limit
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"The request body may be at most {limit} bytes.")
+
+
+def body_limit() -> int:
+    """The largest body this request's endpoint accepts."""
+    settings = runtime().settings
+    if request.endpoint in ATTACHMENT_ENDPOINTS:
+        return max(settings.max_body_bytes, settings.attachment_max_bytes + _MULTIPART_ALLOWANCE)
+    return settings.max_body_bytes
 
 
 def check_content_type() -> None:
@@ -81,7 +96,7 @@ def read_chunked_body() -> None:
     environ = request.environ
     if "wsgi.input_terminated" not in environ:
         return  # a server that does not end the stream itself: Werkzeug reads it as empty
-    limit = runtime().settings.max_body_bytes
+    limit = body_limit()
     data = _read_at_most(environ["wsgi.input"], limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"The request body may be at most {limit} bytes.")

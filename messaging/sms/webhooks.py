@@ -67,6 +67,11 @@ PROVIDER_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 InboundRouter = Callable[[Session, Clock, uuid.UUID, str], bool]
 
 
+# A Twilio message SID: two letters and 32 hex digits. Anything else (a NUL, an overlong
+# value) is not from Twilio and must not reach a database column.
+TWILIO_SID = re.compile(r"[A-Za-z]{2}[0-9a-fA-F]{32}")
+
+
 class BadSignature(Forbidden):
     type_slug = "bad-signature"
     title = "Signature did not verify"
@@ -127,7 +132,7 @@ def receive_sms(
 ) -> None:
     """Act on one verified inbound SMS at most once."""
     message_sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    if not message_sid or len(message_sid) > 64:
+    if not TWILIO_SID.fullmatch(message_sid):
         return  # not a message Twilio would send; nothing to deduplicate on, nothing to do
     body = (form.get("Body") or "")[: conversations.MAX_BODY_CHARS]
     survivor = _find_survivor(session, keyring, form.get("From") or "")
@@ -219,7 +224,7 @@ def receive_status(
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     status = PROVIDER_STATUS.get(raw)
-    if not sid or status is None:
+    if not TWILIO_SID.fullmatch(sid) or status is None:
         return
     # Locked: two callbacks racing for one message must apply one after the other.
     row = session.scalars(

@@ -256,3 +256,16 @@ def test_client_address_comes_only_through_trusted_proxies(
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )
     assert r.json == {"remote_addr": remote_addr, "scheme": scheme}
+
+
+def test_object_ids_survive_redaction_but_phone_numbers_next_to_them_do_not() -> None:
+    """Ids make a log line useful; the phone pattern must not eat their digit runs."""
+    import uuid
+
+    from api.logs import scrub
+
+    ids = [str(uuid.UUID(int=n)) for n in (1234567890123, 2**100 + 7)] + [str(uuid.uuid4())]
+    for value in ids:
+        line = scrub(f"sms {value} to +447911123456 and 07911 123456")
+        assert value in line
+        assert "7911" not in line

@@ -354,3 +354,22 @@ def test_status_for_unknown_sid_is_accepted_without_effect(
     _assert_twiml(_status(client, row.provider_sid or "", "no-such-status"))
     db_session.expire_all()
     assert db_session.get(OutboundSms, row.id).status == "queued"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("sid", ["SM\x00" + "a" * 31, "SM" + "a" * 80, "not-a-sid", ""])
+def test_signed_post_with_a_malformed_message_sid_changes_nothing(
+    client: FlaskClient,
+    db_session: Session,
+    runtime: Runtime,
+    known: tuple[Survivor, Any],
+    sid: str,
+) -> None:
+    """Signed or not, a SID Twilio would never send (a NUL breaks PostgreSQL text) is ignored
+    with the usual empty answer, not a 500."""
+    params = _sms("hello", sid=sid)
+    params["MessageSid"] = sid
+    _assert_twiml(post_signed(client, INBOUND, params))
+    r = post_signed(client, "/v1/sms/status", {"MessageSid": sid, "MessageStatus": "delivered"})
+    assert r.status_code < 500
+    assert _count(db_session, InboundSms) == 0
+    assert _count(db_session, ConversationMessage) == 0

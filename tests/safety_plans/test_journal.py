@@ -9,6 +9,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from core.audit import AuditEvent
 from core.runtime import Runtime
@@ -231,3 +233,30 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     swept = db_session.get(JournalAttachment, __import__("uuid").UUID(draft["id"]))
     assert swept is not None
     assert swept.key_enc is None
+
+
+def _upload_big(client: FlaskClient, headers: dict[str, str], data: bytes) -> Any:
+    # Encoded in memory: the test client would otherwise spool a large body to a temporary
+    # file it never closes.
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename="x.bin")})
+    return client.post(
+        UPLOAD, data=body, headers=headers, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def test_a_photo_larger_than_the_json_body_cap_uploads(
+    client: FlaskClient, party: Party, runtime: Runtime
+) -> None:
+    """Attachments have their own limit: a 3 MiB phone photo is not refused by the 1 MiB
+    cap every JSON endpoint keeps."""
+    h = party.survivor_headers
+    photo = JPEG + b"\x00" * (3 * 1024 * 1024)
+    assert runtime.settings.max_body_bytes < len(photo) < runtime.settings.attachment_max_bytes
+    r = _upload_big(client, h, photo)
+    assert r.status_code == 201, r.json
+    # Still capped: a body over the attachment limit is refused before it is read.
+    over = JPEG + b"\x00" * (runtime.settings.attachment_max_bytes + 128 * 1024)
+    assert _upload_big(client, h, over).status_code == 413
+    # JSON endpoints keep the small cap.
+    big_json = entry(description="x" * (runtime.settings.max_body_bytes + 10))
+    assert client.post(ENTRIES, json=big_json, headers=h).status_code == 413
