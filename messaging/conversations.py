@@ -307,6 +307,13 @@ def set_lifetime(session: Session, clock: Clock, survivor_id: uuid.UUID, lifetim
     return lifetime
 
 
+def set_reply_by_sms(session: Session, clock: Clock, survivor_id: uuid.UUID, on: bool) -> bool:
+    conv = conversation_for(session, clock, survivor_id)
+    conv.reply_by_sms = on
+    session.flush()
+    return on
+
+
 def get_lifetime(session: Session, clock: Clock, survivor_id: uuid.UUID) -> str:
     seconds = conversation_for(session, clock, survivor_id).disappear_after_seconds
     return next((k for k, v in LIFETIMES.items() if v == seconds), "off")

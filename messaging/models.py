@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +39,9 @@ class Conversation(Base):
     )
     # Lifetime of new messages in seconds; None keeps them until cleared.
     disappear_after_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The survivor who talks by plain SMS (no app) chooses to get the team's replies as texts;
+    # off by default, since a text shows on the phone's lock screen.
+    reply_by_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime]
     cleared_at: Mapped[dt.datetime | None]
 

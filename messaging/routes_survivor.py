@@ -13,6 +13,7 @@ from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
     MessageSettingsSchema,
+    MessageSettingsUpdateSchema,
     MessagesReadSchema,
     MessagesUnreadSchema,
     SendMessageSchema,
@@ -86,18 +87,17 @@ class SurvivorMessagesUnread(MethodView):
 class SurvivorMessageSettings(MethodView):
     @blp.response(200, MessageSettingsSchema)
     @_alt("UNAUTHORIZED", "FORBIDDEN")
-    def get(self) -> dict[str, str]:
-        """How long new messages live."""
+    def get(self) -> dict[str, Any]:
+        """How long new messages live, and whether replies also come by SMS."""
         return service.survivor_get_settings(session(), runtime().clock, current_principal())
 
-    @blp.arguments(MessageSettingsSchema)
+    @blp.arguments(MessageSettingsUpdateSchema)
     @blp.response(200, MessageSettingsSchema)
     @_alt("UNAUTHORIZED", "FORBIDDEN")
-    def put(self, data: dict[str, Any]) -> dict[str, str]:
-        """Set how long new messages live: off, 1h, 24h or 7d (both sides lose them then)."""
-        return service.survivor_set_settings(
-            session(), runtime().clock, current_principal(), data["disappear_after"]
-        )
+    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Set how long new messages live (off, 1h, 24h, 7d; both sides lose them then) and
+        whether the team's replies are also texted to my phone."""
+        return service.survivor_set_settings(session(), runtime().clock, current_principal(), data)
 
 
 @blp.route("/survivor/messages/clear")

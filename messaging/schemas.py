@@ -80,6 +80,17 @@ class StaffUnreadSchema(Schema):
 
 class MessageSettingsSchema(Schema):
     disappear_after = fields.String(required=True, validate=validate.OneOf(list(LIFETIMES)))
+    reply_by_sms = fields.Boolean(
+        required=True,
+        metadata={"description": "Also text the team's replies to my phone (shows on its screen)"},
+    )
+
+
+class MessageSettingsUpdateSchema(Schema):
+    """Leave a field out to keep it."""
+
+    disappear_after = fields.String(validate=validate.OneOf(list(LIFETIMES)))
+    reply_by_sms = fields.Boolean()
 
 
 class SurvivorPhoneSchema(Schema):

@@ -31,6 +31,7 @@ from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
+from messaging.sms.sending import queue_survivor_sms
 
 STAFF_ROLES = ("advocate", "supervisor")
 
@@ -129,20 +130,34 @@ def survivor_unread(session: Session, clock: Clock, principal: Any) -> dict[str,
     return {"unread": conv.unread_count(session, clock, p.survivor_id, reader)}
 
 
-def survivor_get_settings(session: Session, clock: Clock, principal: Any) -> dict[str, str]:
+def _settings(session: Session, clock: Clock, survivor_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "disappear_after": conv.get_lifetime(session, clock, survivor_id),
+        "reply_by_sms": conv.conversation_for(session, clock, survivor_id).reply_by_sms,
+    }
+
+
+_DECOY_SETTINGS: dict[str, Any] = {"disappear_after": "off", "reply_by_sms": False}
+
+
+def survivor_get_settings(session: Session, clock: Clock, principal: Any) -> dict[str, Any]:
     p = require_survivor(principal)
     if p.decoy:
-        return {"disappear_after": "off"}
-    return {"disappear_after": conv.get_lifetime(session, clock, p.survivor_id)}
+        return dict(_DECOY_SETTINGS)
+    return _settings(session, clock, p.survivor_id)
 
 
 def survivor_set_settings(
-    session: Session, clock: Clock, principal: Any, lifetime: str
-) -> dict[str, str]:
+    session: Session, clock: Clock, principal: Any, data: dict[str, Any]
+) -> dict[str, Any]:
     p = require_survivor(principal)
     if p.decoy:
-        return {"disappear_after": lifetime}
-    return {"disappear_after": conv.set_lifetime(session, clock, p.survivor_id, lifetime)}
+        return {**_DECOY_SETTINGS, **data}
+    if "disappear_after" in data:
+        conv.set_lifetime(session, clock, p.survivor_id, data["disappear_after"])
+    if "reply_by_sms" in data:
+        conv.set_reply_by_sms(session, clock, p.survivor_id, data["reply_by_sms"])
+    return _settings(session, clock, p.survivor_id)
 
 
 def survivor_clear(session: Session, clock: Clock, principal: Any) -> None:
@@ -232,7 +247,20 @@ def staff_send(
     session: Session, clock: Clock, vault: Vault, principal: Any, survivor_id: uuid.UUID, body: str
 ) -> dict[str, Any]:
     reader = _staff_access(session, clock, principal, survivor_id, "messages.send", True)
-    return _staff_view(conv.post_message(session, clock, vault, survivor_id, reader, body))
+    message = conv.post_message(session, clock, vault, survivor_id, reader, body)
+    if conv.conversation_for(session, clock, survivor_id).reply_by_sms:
+        # The survivor talks by plain SMS and asked for replies there; without a number (or
+        # opted out, which the send job checks) the reply still waits in the app.
+        queue_survivor_sms(
+            session,
+            clock,
+            vault,
+            survivor_id,
+            body=body,
+            purpose="conversation",
+            reference_id=message.id,
+        )
+    return _staff_view(message)
 
 
 def staff_mark_read(

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 HORIZON = dt.timedelta(hours=48)
 SEND_JOB, GRACE_JOB, GENERATE_JOB = "checkins.send", "checkins.grace", "checkins.generate"
+GENERATE_ONE_JOB = "checkins.generate_schedule"
 
 
 def _arm(session: Session, clock: Clock, occ: CheckinOccurrence) -> None:
@@ -128,6 +129,18 @@ def generate_for(
         created += add_occurrence(session, clock, vault, settings, schedule, due) is not None
     schedule.generated_until = until
     return created
+
+
+def enqueue_generation(session: Session, clock: Clock, schedule: CheckinSchedule) -> None:
+    """Ask a worker to generate a new schedule's occurrences now."""
+    jobs.enqueue(
+        session,
+        clock,
+        GENERATE_ONE_JOB,
+        {"schedule_id": str(schedule.id)},
+        dedupe_key=f"{GENERATE_ONE_JOB}:{schedule.id}",
+        max_attempts=10,
+    )
 
 
 def generate(session: Session, clock: Clock, vault: Vault, horizon: dt.timedelta = HORIZON) -> int:

@@ -128,7 +128,9 @@ def create_schedule(
             check_text(new.custom_text)
         return {**schedule_view_placeholder(new, rt.clock.now())}
     schedule = setup.create_schedule(session, rt.clock, rt.vault, me.actor, me.survivor_id, new)
-    occurrences.generate_for(session, rt.clock, rt.vault, schedule)
+    # Occurrences are made by a worker, never in the request: the job is in this transaction,
+    # so a schedule never exists without its first occurrences following.
+    occurrences.enqueue_generation(session, rt.clock, schedule)
     return schedule_view(schedule)
 
 

@@ -16,9 +16,11 @@ from messaging.checkins.escalation import PARTNER_JOB, escalate, partner_step
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule
 from messaging.checkins.occurrences import (
     GENERATE_JOB,
+    GENERATE_ONE_JOB,
     GRACE_JOB,
     SEND_JOB,
     generate,
+    generate_for,
     lock_occurrence,
     transition,
 )
@@ -114,6 +116,12 @@ def generate_ahead(ctx: JobContext, _payload: dict[str, Any]) -> None:
     generate(ctx.session, ctx.clock, ctx.deps["vault"])
 
 
+def generate_one(ctx: JobContext, payload: dict[str, Any]) -> None:
+    schedule = ctx.session.get(CheckinSchedule, uuid.UUID(payload["schedule_id"]))
+    if schedule is not None and schedule.active:
+        generate_for(ctx.session, ctx.clock, ctx.deps["vault"], schedule)
+
+
 def duress_listener(ctx: JobContext, survivor_id: uuid.UUID) -> None:
     """A duress login escalates like a help reply (the duress job calls this)."""
     escalate(ctx.session, ctx.clock, _sms(ctx), survivor_id, "duress")
@@ -125,3 +133,4 @@ def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
     registry.register(GRACE_JOB, grace_over, max_attempts=20)
     registry.register(PARTNER_JOB, partner, max_attempts=20)
     registry.register(GENERATE_JOB, generate_ahead, every_seconds=300)
+    registry.register(GENERATE_ONE_JOB, generate_one, max_attempts=10)

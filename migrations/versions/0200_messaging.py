@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('survivor_id', sa.Uuid(), nullable=False),
     sa.Column('disappear_after_seconds', sa.Integer(), nullable=True),
+    sa.Column('reply_by_sms', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cleared_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['survivor_id'], ['survivors.id'], name=op.f('fk_conversations_survivor_id_survivors'), ondelete='CASCADE'),

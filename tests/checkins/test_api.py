@@ -47,7 +47,10 @@ def test_survivor_schedules_and_answers_in_app(
     assert r.json["custom_text"] is False
     listed = client.get("/v1/survivor/check-ins", headers=h).json
     assert [s["id"] for s in listed] == [r.json["id"]]
-    # The occurrence was generated at once (not left for the next generation sweep).
+    # Occurrences are made by a worker, not by the request; the job was queued with the
+    # schedule, so the next worker pass makes it (not the next periodic sweep).
+    assert client.get("/v1/survivor/check-ins/pending", headers=h).json == []
+    world.run_jobs()
     [pending] = client.get("/v1/survivor/check-ins/pending", headers=h).json
     assert pending["state"] == "scheduled"
     r = client.post(
@@ -141,6 +144,7 @@ def test_decoy_session_sees_nothing_real_and_changes_nothing(
         ).status_code
         == 201
     )
+    world.run_jobs()
     _, decoy_token = make_device(db_session, world.runtime, world.survivor.id, decoy=True)
     db_session.commit()
     decoy = auth_header(decoy_token)
@@ -177,6 +181,7 @@ def test_advocate_queue_acknowledge_resolve(
     h = auth_header(world.survivor_token)
     due = (world.clock.now() + dt.timedelta(minutes=10)).isoformat()
     client.post("/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=h)
+    world.run_jobs()
     [pending] = client.get("/v1/survivor/check-ins/pending", headers=h).json
     r = client.post(
         f"/v1/survivor/check-ins/occurrences/{pending['id']}/answer",

@@ -168,7 +168,7 @@ def test_expired_messages_are_gone_for_both_sides(
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "keeps"}, headers=team.s), 201)
     r = client.put("/v1/survivor/messages/settings", json={"disappear_after": "1h"}, headers=team.s)
-    assert _ok(r) == {"disappear_after": "1h"}
+    assert _ok(r) == {"disappear_after": "1h", "reply_by_sms": False}
     assert (
         _ok(client.get("/v1/survivor/messages/settings", headers=team.s))["disappear_after"] == "1h"
     )
@@ -244,7 +244,7 @@ def test_decoy_session_sees_an_empty_conversation_and_sends_nowhere(
     r = client.put(
         "/v1/survivor/messages/settings", json={"disappear_after": "1h"}, headers=team.decoy
     )
-    assert _ok(r) == {"disappear_after": "1h"}
+    assert _ok(r) == {"disappear_after": "1h", "reply_by_sms": False}
     assert client.post("/v1/survivor/messages/clear", headers=team.decoy).status_code == 204
     r = client.post("/v1/survivor/messages/read", json={"up_to": real["id"]}, headers=team.decoy)
     assert _ok(r) == {"unread": 0}
@@ -256,7 +256,8 @@ def test_decoy_session_sees_an_empty_conversation_and_sends_nowhere(
     bodies = [m["body"] for m in _ok(client.get("/v1/survivor/messages", headers=team.s))["items"]]
     assert bodies == ["y", "real reply", "real"]
     assert _ok(client.get("/v1/survivor/messages/settings", headers=team.s)) == {
-        "disappear_after": "off"
+        "disappear_after": "off",
+        "reply_by_sms": False,
     }
     assert _ok(client.get("/v1/survivor/messages/unread", headers=team.s)) == {"unread": 1}
 
@@ -327,5 +328,35 @@ def test_survivor_routes_refuse_everyone_but_a_survivor(
         assert r.status_code == expected
     # Nothing the refused calls asked for happened.
     assert _ok(client.get("/v1/survivor/messages/settings", headers=team.s)) == {
-        "disappear_after": "off"
+        "disappear_after": "off",
+        "reply_by_sms": False,
     }
+
+
+def test_reply_by_sms_texts_the_teams_replies_only_when_chosen(
+    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+) -> None:
+    """A survivor who talks by plain SMS can ask for the team's replies as texts."""
+    from messaging.models import OutboundSms
+    from messaging.phone import set_phone
+
+    set_phone(db_session, runtime.vault, team.survivor.id, "+447911123456")
+    db_session.commit()
+    _ok(client.post(_staff_path(team), json={"body": "app only"}, headers=team.h1), 201)
+    assert db_session.scalar(select(func.count()).select_from(OutboundSms)) == 0
+    r = client.put("/v1/survivor/messages/settings", json={"reply_by_sms": True}, headers=team.s)
+    assert _ok(r) == {"disappear_after": "off", "reply_by_sms": True}
+    m = _ok(client.post(_staff_path(team), json={"body": "call me at 5"}, headers=team.h1), 201)
+    db_session.expire_all()
+    [row] = db_session.scalars(select(OutboundSms)).all()
+    assert (row.purpose, row.reference_id, row.survivor_id) == (
+        "conversation",
+        uuid.UUID(m["id"]),
+        team.survivor.id,
+    )
+    # A decoy session cannot switch it off (or on) for real.
+    r = client.put(
+        "/v1/survivor/messages/settings", json={"reply_by_sms": False}, headers=team.decoy
+    )
+    assert _ok(r)["reply_by_sms"] is False
+    assert _ok(client.get("/v1/survivor/messages/settings", headers=team.s))["reply_by_sms"] is True
