@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, make_url, text
@@ -95,8 +96,8 @@ def cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Engine]]:
     made: list[Engine] = []
     real = core.runtime.make_engine
 
-    def tracked(url: str, *, pool: bool = True) -> Engine:
-        eng = real(url, pool=pool)
+    def tracked(url: str, **kwargs: Any) -> Engine:
+        eng = real(url, **kwargs)
         made.append(eng)
         return eng
 
