@@ -30,7 +30,7 @@ migrate: dev-keys
 # shares them between processes; see the README for running several).
 run: migrate
 	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 1 --threads 8 --timeout 30 \
-		--graceful-timeout 10 wsgi:app
+		--graceful-timeout 10 --keep-alive 30 --no-control-socket wsgi:app
 
 worker: migrate
 	$(BIN)/lantern worker
@@ -48,6 +48,11 @@ prism:
 	@command -v node >/dev/null || { echo "node is required for the Twilio contract tests"; exit 1; }
 	@test -x .prism/node_modules/.bin/prism || { mkdir -p .prism && cd .prism && \
 		npm install --no-save --no-audit --no-fund @stoplight/prism-cli@5; }
+
+# Whole-flow benchmarks on loopback (gunicorn + PostgreSQL + workers + stand-ins): prints one
+# table and writes bench/results/<date>.json. Needs the local PostgreSQL (LANTERN_E2E_ADMIN_URL).
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/lantern openapi write

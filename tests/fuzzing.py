@@ -56,11 +56,13 @@ def fuzz_contract(
     for result in schema.get_all_operations():
         op = result.ok()
         report.operations += 1
-        _fuzz(op, headers_for(op.path), max_examples, report)
+        fuzz_operation(op, headers_for(op.path), max_examples, report)
     return report
 
 
-def _fuzz(op: Any, headers: dict[str, str], max_examples: int, report: FuzzReport) -> None:
+def fuzz_operation(op: Any, headers: dict[str, str], max_examples: int, report: FuzzReport) -> None:
+    """Fuzz one operation with fixed credentials, adding to ``report``."""
+
     @given(case=op.as_strategy())
     @hsettings(
         max_examples=max_examples,
