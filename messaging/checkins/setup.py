@@ -151,8 +151,7 @@ def update_settings(
                     "out of range", errors={name: [f"Between {GRACE_MIN} and {GRACE_MAX}."]}
                 )
             setattr(row, name, value)
-    safe = change.safe_reply if change.safe_reply is not None else None
-    helped = change.help_reply if change.help_reply is not None else None
+    safe, helped = change.safe_reply, change.help_reply
     for name, value in (("safe_reply", safe), ("help_reply", helped)):
         if value is not None:
             norm = normalize_reply(value)
@@ -162,28 +161,19 @@ def update_settings(
                 raise InvalidInput(
                     "reserved word", errors={name: ["That word is reserved by phone networks."]}
                 )
-    if safe is not None and helped is not None and normalize_reply(safe) == normalize_reply(helped):
+    # The pair as it will be stored: the two codes must never coincide.
+    safe_digest = (
+        reply_digest(ring, survivor_id, safe) if safe is not None else row.safe_reply_digest
+    )
+    help_digest = (
+        reply_digest(ring, survivor_id, helped) if helped is not None else row.help_reply_digest
+    )
+    if safe_digest and help_digest and constant_time_equals(safe_digest, help_digest):
+        field, other = ("help_reply", "safe") if helped is not None else ("safe_reply", "help")
         raise InvalidInput(
-            "codes must differ", errors={"help_reply": ["Must differ from the safe reply."]}
+            "codes must differ", errors={field: [f"Must differ from the {other} reply."]}
         )
-    if safe is not None:
-        digest = reply_digest(ring, survivor_id, safe)
-        if (
-            row.help_reply_digest
-            and helped is None
-            and constant_time_equals(digest, row.help_reply_digest)
-        ):
-            raise InvalidInput(
-                "codes must differ", errors={"safe_reply": ["Must differ from the help reply."]}
-            )
-        row.safe_reply_digest = digest
-    if helped is not None:
-        digest = reply_digest(ring, survivor_id, helped)
-        if row.safe_reply_digest and constant_time_equals(digest, row.safe_reply_digest):
-            raise InvalidInput(
-                "codes must differ", errors={"help_reply": ["Must differ from the safe reply."]}
-            )
-        row.help_reply_digest = digest
+    row.safe_reply_digest, row.help_reply_digest = safe_digest, help_digest
     if change.quiet_windows is not None:
         clean = _validate_windows(change.quiet_windows)
         row.quiet_windows_enc = (
