@@ -22,8 +22,8 @@ from messaging import conversations as messaging_conversations
 from messaging import push as messaging_push
 from messaging.checkins import timers as checkin_timers
 from messaging.checkins import wiring as checkin_wiring
+from messaging.sms import dispatch as sms_dispatch
 from messaging.sms import gateway as sms_gateway
-from messaging.sms import sending as sms_sending
 from safety_plans import setup as safety_plans_setup
 
 # Every module that defines models; alembic and the tests import these.
@@ -113,7 +113,7 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     safety_plans_setup.register_jobs(registry, runtime)
     duress.register_jobs(registry, runtime)
     checkin_timers.register_jobs(registry, runtime)
-    sms_sending.register_jobs(registry, runtime)
+    sms_dispatch.register_jobs(registry, runtime)
     messaging_push.register_jobs(registry, runtime)
     messaging_conversations.register_jobs(registry, runtime)
     return registry

@@ -3,6 +3,13 @@
 Each event stores the hash of the one before it; a one-row head table stores the last sequence
 number and hash, and is locked while appending, so the chain is one line even with many
 writers, and deleting the newest event is detected as surely as editing an older one.
+
+``record`` only collects the event; it is chained and written just before its transaction
+commits. The head lock is therefore held for the commit alone, not from the first audited
+write until the end of a transaction that may go on to wait for other locks, so concurrent
+writers (a burst of check-ins, many requests) do not queue behind one another's whole
+transaction. The chain's order is commit order; an event rolled back (with its transaction or
+its savepoint) is never written.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column
 
 from core.clock import Clock
 from core.context import current_request_id
@@ -23,6 +31,7 @@ from core.db import Base, is_postgres
 from core.ids import new_id
 
 GENESIS = "0" * 64
+_PENDING = "lantern.audit.pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +126,16 @@ def record(
     survivor_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. ``details`` must hold no content or PII."""
+    """Add one event to the caller's transaction; it is chained and written as it commits.
+
+    ``details`` must hold no content or PII.
+    """
     # Hash exactly what the database will give back: UTC (a clock in another zone would
     # otherwise hash "+02:00" and read back "+00:00") and details as plain JSON (tuples,
     # NaN and other non-JSON values would hash differently from what is stored).
     occurred_at = clock.now().astimezone(dt.UTC)
     canonical_details = json.loads(json.dumps(details or {}, allow_nan=False))
-    head = _lock_head(session)
-    event = AuditEvent(
-        seq=head.last_seq + 1,
+    audit_event = AuditEvent(
         id=new_id(),
         occurred_at=occurred_at,
         actor_kind=actor.kind,
@@ -136,13 +146,61 @@ def record(
         survivor_id=survivor_id,
         request_id=current_request_id(),
         details=canonical_details,
-        prev_hash=head.last_hash,
     )
-    event.hash = _event_hash(event.prev_hash, _fields(event))
-    head.last_seq, head.last_hash = event.seq, event.hash
-    session.add(event)
+    # The innermost transaction, so that a rolled-back savepoint takes its events with it.
+    owner = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    session.info.setdefault(_PENDING, []).append((owner, audit_event))
+    return audit_event
+
+
+def write_pending(session: Session) -> None:
+    """Chain and write the events recorded in this transaction (called before commit).
+
+    Code that must read its own transaction's events before committing may call it too.
+    """
+    pending: list[tuple[SessionTransaction, AuditEvent]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    head = _lock_head(session)
+    for _owner, audit_event in pending:
+        audit_event.seq = head.last_seq + 1
+        audit_event.prev_hash = head.last_hash
+        audit_event.hash = _event_hash(audit_event.prev_hash, _fields(audit_event))
+        head.last_seq, head.last_hash = audit_event.seq, audit_event.hash
+        session.add(audit_event)
     session.flush()
-    return event
+
+
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@orm_event.listens_for(Session, "do_orm_execute")
+def _before_reading_events(state: ORMExecuteState) -> None:
+    # Like autoflush: a transaction that reads the audit log sees the events it recorded.
+    if state.is_select and any(m.class_ is AuditEvent for m in state.all_mappers):
+        write_pending(state.session)
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # before_commit also fires when a savepoint is released; only the outermost commit chains,
+    # so that the head is locked as late as possible.
+    if session.get_nested_transaction() is None:
+        write_pending(session)
+
+
+@orm_event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [
+            (owner, e) for owner, e in pending if not _within(owner, previous_transaction)
+        ]
 
 
 @dataclass(frozen=True)
@@ -158,7 +216,9 @@ def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
     # The head is read first and bounds the walk: events appended while we walk are newer
     # than this head and are checked next time, instead of looking like a mismatch.
     # populate_existing everywhere: what counts is what the database holds now, not copies a
-    # long-lived session loaded (or wrote) earlier.
+    # long-lived session loaded (or wrote) earlier. Events this transaction recorded are
+    # written first, as any read of the log would see them.
+    write_pending(session)
     head = session.scalars(
         select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
     ).one_or_none()

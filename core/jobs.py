@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, and_, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import Clock
-from core.db import Base, is_postgres
+from core.db import Base
 from core.ids import new_id
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
@@ -71,6 +71,10 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class LeaseLost(Exception):
+    """The worker no longer holds the job (its lease ran out): it must not go on."""
+
+
 @dataclass
 class JobContext:
     """What a handler gets: its own session (committed with the job), the clock, collaborators."""
@@ -79,9 +83,45 @@ class JobContext:
     clock: Clock
     job: Job
     deps: Mapping[str, Any]
+    worker_id: str | None = None
+    lease_seconds: float = 60.0
+    #: Set by ``retry_in``: the job ends this attempt keeping its changes and runs again then.
+    retry_seconds: float | None = None
+    retry_reason: str = "retry_in"
+    #: Every job this handler call serves (just ``job`` unless its kind runs in batches).
+    batch: list[Job] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.batch:
+            self.batch = [self.job]
+
+    def checkpoint(self) -> None:
+        """Commit what the handler has written so far, while this worker still holds the job.
+
+        For a handler about to do something outside the database that must not be repeated
+        (handing an SMS to Twilio): committing first leaves a durable mark that the attempt
+        began, which the next try finds if this worker dies during the call, and frees the
+        database connection while the call waits. Raises ``LeaseLost`` (nothing committed)
+        when the lease has run out and another worker may already hold the job.
+        """
+        if self.worker_id is not None and len(
+            renew_many(self.session, self.clock, self.batch, self.worker_id, self.lease_seconds)
+        ) != len(self.batch):
+            self.session.rollback()
+            raise LeaseLost(self.job.kind)
+        self.session.commit()
+
+    def retry_in(self, seconds: float, reason: str = "retry_in") -> None:
+        """End this attempt keeping what it wrote (unlike ``RetryLater``) and run again later.
+
+        ``reason`` is recorded as the job's last error: a word, never content.
+        """
+        self.retry_seconds, self.retry_reason = max(0.0, seconds), reason
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
+#: A handler for many jobs of one kind at once: ``ctx.batch`` holds the jobs, in payload order.
+BatchHandler = Callable[[JobContext, list[dict[str, Any]]], None]
 BackoffPolicy = Callable[[int], float]
 
 
@@ -97,6 +137,8 @@ class JobType:
     max_attempts: int = 8
     backoff: BackoffPolicy = exponential_backoff
     every_seconds: float | None = None  # periodic jobs reschedule themselves
+    batch_handler: BatchHandler | None = None
+    batch_size: int = 1
 
 
 @dataclass
@@ -118,8 +160,26 @@ class JobRegistry:
             raise ValueError(f"job kind {kind!r} is registered twice")
         self.types[kind] = JobType(handler, max_attempts, backoff, every_seconds)
 
+    def register_batch(
+        self, kind: str, handler: BatchHandler, *, batch_size: int, max_attempts: int = 8
+    ) -> None:
+        """A kind whose due jobs run up to ``batch_size`` at a time in one handler call and one
+        transaction (a burst of check-ins: one query for fifty rows instead of fifty)."""
+        if kind in self.types:
+            raise ValueError(f"job kind {kind!r} is registered twice")
+
+        def one(ctx: JobContext, payload: dict[str, Any]) -> None:
+            handler(ctx, [payload])
+
+        self.types[kind] = JobType(
+            one, max_attempts, batch_handler=handler, batch_size=max(1, batch_size)
+        )
+
     def get(self, kind: str) -> JobType | None:
         return self.types.get(kind)
+
+    def batch_kinds(self) -> dict[str, int]:
+        return {k: jt.batch_size for k, jt in self.types.items() if jt.batch_handler is not None}
 
 
 def enqueue(
@@ -182,69 +242,10 @@ def ensure_periodic(session: Session, clock: Clock, registry: JobRegistry) -> No
         enqueue(session, clock, kind, {}, dedupe_key=key, max_attempts=jt.max_attempts)
 
 
-def _claimable(now: dt.datetime) -> Any:
-    return or_(
-        and_(Job.state == PENDING, Job.run_at <= now),
-        and_(Job.state == RUNNING, Job.locked_until < now),
-    )
-
-
-def claim(
-    session: Session, clock: Clock, worker_id: str, *, limit: int, lease_seconds: float
-) -> list[uuid.UUID]:
-    """Lease up to ``limit`` due jobs to ``worker_id``; commits the claim."""
-    now = clock.now()
-    stmt = select(Job.id).where(_claimable(now)).order_by(Job.run_at).limit(limit)
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    candidates = list(session.scalars(stmt))
-    claimed = []
-    for job_id in candidates:
-        # The condition is repeated so that on SQLite (no row locks) two workers cannot both win.
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, _claimable(now))
-            .values(
-                state=RUNNING,
-                locked_by=worker_id,
-                locked_until=now + dt.timedelta(seconds=lease_seconds),
-                attempts=Job.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(job_id)
-    session.commit()
-    return claimed
-
-
-def _fenced(job_id: uuid.UUID, worker_id: str, attempts: int) -> Any:
+def fenced(job_id: uuid.UUID, worker_id: str, attempts: int) -> Any:
     return and_(
         Job.id == job_id, Job.locked_by == worker_id, Job.attempts == attempts, Job.state == RUNNING
     )
-
-
-def complete(session: Session, clock: Clock, job: Job, worker_id: str, jt: JobType | None) -> bool:
-    """Mark done (or reschedule a periodic job) if this worker still holds the lease."""
-    now = clock.now()
-    if jt is not None and jt.every_seconds is not None:
-        values: dict[str, Any] = {
-            "state": PENDING,
-            "run_at": now + dt.timedelta(seconds=jt.every_seconds),
-            "attempts": 0,
-            "locked_by": None,
-            "locked_until": None,
-            "last_error": None,
-        }
-    else:
-        values = {"state": DONE, "finished_at": now, "locked_by": None, "locked_until": None}
-    result = session.execute(
-        update(Job)
-        .where(_fenced(job.id, worker_id, job.attempts))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def renew(session: Session, clock: Clock, job: Job, worker_id: str, lease_seconds: float) -> bool:
@@ -257,75 +258,33 @@ def renew(session: Session, clock: Clock, job: Job, worker_id: str, lease_second
     now = clock.now()
     result = session.execute(
         update(Job)
-        .where(_fenced(job.id, worker_id, job.attempts), Job.locked_until > now)
+        .where(fenced(job.id, worker_id, job.attempts), Job.locked_until > now)
         .values(locked_until=now + dt.timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def release(session: Session, job: Job, worker_id: str) -> bool:
-    """Give back a claimed job that was never started (graceful stop): due now, try not spent."""
-    result = session.execute(
-        update(Job)
-        .where(_fenced(job.id, worker_id, job.attempts))
-        .values(
-            state=PENDING,
-            attempts=Job.attempts - 1,
-            locked_by=None,
-            locked_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def attempts_allowed(job: Job, jt: JobType | None) -> int:
-    """The stricter of the job's own limit (set at enqueue) and its kind's limit."""
-    return job.max_attempts if jt is None else min(job.max_attempts, jt.max_attempts)
-
-
-def fail(
-    session: Session,
-    clock: Clock,
-    job: Job,
-    worker_id: str,
-    jt: JobType | None,
-    error: BaseException,
-) -> str:
-    """Record a failed attempt: back off, or dead-letter after the last try. Returns the state.
-
-    Periodic jobs are never dead-lettered: a periodic job is a duty (escalating a missed
-    check-in, verifying the audit chain), so after its last try it waits for its next period
-    with its tries reset. Returns ``LOST`` when the lease was no longer ours.
-    """
+def renew_many(
+    session: Session, clock: Clock, batch: list[Job], worker_id: str, lease_seconds: float
+) -> list[Job]:
+    """``renew`` for several jobs in one statement; returns the jobs still held."""
+    if len(batch) == 1:
+        held = renew(session, clock, batch[0], worker_id, lease_seconds)
+        return list(batch) if held else []
     now = clock.now()
-    permanent = jt is None or isinstance(error, PermanentJobError)
-    exhausted = job.attempts >= attempts_allowed(job, jt)
-    values: dict[str, Any] = {
-        "locked_by": None,
-        "locked_until": None,
-        "last_error": type(error).__name__[:200] if jt else "no handler registered",
-    }
-    if jt is not None and jt.every_seconds is not None and (permanent or exhausted):
-        values.update(
-            state=PENDING, attempts=0, run_at=now + dt.timedelta(seconds=jt.every_seconds)
+    renewed = set(
+        session.scalars(
+            update(Job)
+            .where(
+                tuple_(Job.id, Job.attempts).in_([(j.id, j.attempts) for j in batch]),
+                Job.locked_by == worker_id,
+                Job.state == RUNNING,
+                Job.locked_until > now,
+            )
+            .values(locked_until=now + dt.timedelta(seconds=lease_seconds))
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
         )
-    elif permanent or exhausted or jt is None:
-        values.update(state=DEAD, finished_at=now)
-    else:
-        if isinstance(error, RetryLater):
-            delay = max(0.0, error.seconds)
-        else:
-            delay = jt.backoff(job.attempts)
-        values.update(state=PENDING, run_at=now + dt.timedelta(seconds=delay))
-    result = session.execute(
-        update(Job)
-        .where(_fenced(job.id, worker_id, job.attempts))
-        .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return LOST
-    state: str = values["state"]
-    return state
+    return [j for j in batch if j.id in renewed]

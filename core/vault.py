@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import LargeBinary, String, event, func, select
@@ -104,6 +105,20 @@ class Vault:
         cache = self._cache(session)
         cache[owner_id] = (row.id, dek)
         return cache[owner_id]
+
+    def preload(self, session: Session, owner_ids: Iterable[uuid.UUID]) -> None:
+        """Unwrap several owners' keys with one query (a batch of check-ins, say)."""
+        cache = self._cache(session)
+        wanted = {o for o in owner_ids if o not in cache}
+        if not wanted:
+            return
+        for row in session.scalars(
+            select(DataKey)
+            .where(DataKey.owner_id.in_(wanted))
+            .execution_options(populate_existing=True)
+        ):
+            dek = crypto.unwrap_data_key(self.ring, row.owner_id, row.kek_id, row.wrapped)
+            cache[row.owner_id] = (row.id, dek)
 
     @staticmethod
     def _row(session: Session, owner_id: uuid.UUID) -> DataKey | None:

@@ -121,6 +121,9 @@ class OutboundSms(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
+    # Committed just before the text is handed to the provider: a try that finds it set and
+    # no SID knows an earlier try died mid-call and the text may have gone (never resend).
+    attempt_started_at: Mapped[dt.datetime | None]
     submitted_at: Mapped[dt.datetime | None]
     status_at: Mapped[dt.datetime | None]
     redacted_at: Mapped[dt.datetime | None]

@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,10 +112,10 @@ def generate_for(
 ) -> int:
     """Create one schedule's occurrences up to ``now + horizon`` (idempotent)."""
     now = clock.now()
-    settings = get_settings(session, clock, schedule.survivor_id)
     created = 0
     if schedule.kind == "one_off":
         if schedule.due_at is not None and schedule.generated_until is None:
+            settings = get_settings(session, clock, schedule.survivor_id)
             created += (
                 add_occurrence(session, clock, vault, settings, schedule, schedule.due_at)
                 is not None
@@ -123,6 +123,7 @@ def generate_for(
             schedule.generated_until = schedule.due_at
         return created
     until = now + horizon
+    settings = get_settings(session, clock, schedule.survivor_id)
     start = max(schedule.generated_until or schedule.created_at, now - dt.timedelta(minutes=1))
     rec = Recurrence.parse(schedule.days or [], schedule.local_time or "", schedule.timezone)
     for due in rec.occurrences(start, until):
@@ -144,9 +145,21 @@ def enqueue_generation(session: Session, clock: Clock, schedule: CheckinSchedule
 
 
 def generate(session: Session, clock: Clock, vault: Vault, horizon: dt.timedelta = HORIZON) -> int:
-    """Create occurrences for every active schedule (the worker runs this periodically)."""
+    """Create occurrences for every active schedule that needs them (the worker runs this
+    periodically): one-offs not made yet, and recurring schedules whose horizon is within an
+    hour of running out. The rest (most of them) are not even loaded."""
+    refill_before = clock.now() + horizon - dt.timedelta(hours=1)
     schedules = session.scalars(
-        select(CheckinSchedule).where(CheckinSchedule.active.is_(True))
+        select(CheckinSchedule).where(
+            CheckinSchedule.active.is_(True),
+            or_(
+                CheckinSchedule.generated_until.is_(None),
+                and_(
+                    CheckinSchedule.kind != "one_off",
+                    CheckinSchedule.generated_until < refill_before,
+                ),
+            ),
+        )
     ).all()
     return sum(generate_for(session, clock, vault, s, horizon) for s in schedules)
 
@@ -190,6 +203,22 @@ def lock_occurrence(session: Session, occurrence_id: uuid.UUID) -> CheckinOccurr
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return session.scalars(stmt).one_or_none()
+
+
+def lock_occurrences(
+    session: Session, occurrence_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, CheckinOccurrence]:
+    """Several occurrences, row-locked in id order (two batches never wait on each other in a
+    circle)."""
+    stmt = (
+        select(CheckinOccurrence)
+        .where(CheckinOccurrence.id.in_(occurrence_ids))
+        .order_by(CheckinOccurrence.id)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {o.id: o for o in session.scalars(stmt)}
 
 
 def pending(session: Session, survivor_id: uuid.UUID) -> list[CheckinOccurrence]:

@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
+from core.jobs import JobContext
 
 
 class SmsUnavailable(Exception):
@@ -33,7 +34,15 @@ class CheckinSms(Protocol):
         *,
         reference_id: uuid.UUID,
     ) -> uuid.UUID:
-        """Queue an SMS (sent by a durable job); raise SmsUnavailable when it cannot go."""
+        """Queue an SMS for ``dispatch``; raise SmsUnavailable when it cannot go."""
+        ...
+
+    def dispatch(self, ctx: JobContext, outbound_ids: list[uuid.UUID]) -> None:
+        """Send texts ``to_survivor`` queued, from the job at hand, now.
+
+        Commits the job's work first (``JobContext.checkpoint``). A text that cannot go now
+        is retried by the outbox; one that fails for good calls the SMS failure listeners.
+        """
         ...
 
     def to_staff(

@@ -12,10 +12,13 @@ from auth.models import StaffMember
 from auth.staff_phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing
+from core.jobs import JobContext
 from core.runtime import Runtime
 from core.vault import Vault
 from messaging.checkins import replies, timers
 from messaging.checkins.ports import CheckinSms, SmsUnavailable
+from messaging.models import OutboundSms
+from messaging.sms import dispatch as sms_dispatch
 from messaging.sms import sending
 
 CHECK_IN = "check_in"
@@ -27,6 +30,7 @@ class OutboxSms:
     """``CheckinSms`` over the SMS outbox: rows and jobs in the caller's transaction."""
 
     vault: Vault
+    public_base_url: str = ""
 
     def to_survivor(
         self,
@@ -45,13 +49,16 @@ class OutboxSms:
             body=body,
             purpose=CHECK_IN,
             reference_id=reference_id,
+            send_job=False,  # ``dispatch`` sends it (and finds an opted-out number)
         )
         if row is None:
             raise SmsUnavailable("no_phone")
-        # An opted-out number is known now: do not wait for the send job to find out.
-        if sending.is_opted_out(session, row.to_index):
-            raise SmsUnavailable("opted_out")
         return row.id
+
+    def dispatch(self, ctx: JobContext, outbound_ids: list[uuid.UUID]) -> None:
+        sms_dispatch.dispatch(
+            ctx, outbound_ids, vault=self.vault, public_base_url=self.public_base_url
+        )
 
     def to_staff(
         self,
@@ -86,19 +93,25 @@ def install(runtime: Runtime) -> None:
     ext = runtime.extensions
     if isinstance(ext.get("checkin_sms"), OutboxSms):
         return
-    sms: CheckinSms = OutboxSms(runtime.vault)
+    sms: CheckinSms = OutboxSms(runtime.vault, runtime.settings.public_base_url)
     ext["checkin_sms"] = sms
     ring: KeyRing = runtime.keyring
 
     def on_failure(
         session: Session,
         clock: Clock,
-        _outbound_id: uuid.UUID,
+        outbound_id: uuid.UUID,
         purpose: str,
         reference_id: uuid.UUID | None,
     ) -> None:
-        if purpose == CHECK_IN and reference_id is not None:
-            timers.on_sms_failure(session, clock, sms, reference_id, "undelivered")
+        if purpose != CHECK_IN or reference_id is None:
+            return
+        row = session.get(OutboundSms, outbound_id)
+        reason = (row.failure_reason if row is not None else None) or "undelivered"
+        if reason == sms_dispatch.OUTCOME_UNKNOWN:
+            # The text may well have arrived: the grace timer, not a false alarm, decides.
+            return
+        timers.on_sms_failure(session, clock, sms, reference_id, reason)
 
     def route(session: Session, clock: Clock, survivor_id: uuid.UUID, body: str) -> bool:
         return replies.route_sms_reply(session, clock, ring, sms, survivor_id, body)

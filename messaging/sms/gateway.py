@@ -10,11 +10,14 @@ such as 21610 opted out, 21211 invalid number, 422 refused by the contract).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.request import getproxies
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -32,6 +35,8 @@ _twilio_http_log = logging.getLogger("lantern.twilio_http")
 _twilio_http_log.setLevel(logging.WARNING)
 
 TIMEOUT_SECONDS = 10.0
+#: Texts one worker process hands to the provider at once (each waits on its answer).
+MAX_CONCURRENT_SENDS = 64
 
 
 class SmsError(Exception):
@@ -131,12 +136,23 @@ class TwilioSmsGateway:
             raise ConfigurationError("Twilio needs a Messaging Service SID or a from-number")
         self.messaging_service_sid = messaging_service_sid
         self.from_number = from_number
-        self.client = Client(
-            account_sid,
-            auth_token,
-            http_client=http_client
-            or TwilioHttpClient(timeout=TIMEOUT_SECONDS, logger=_twilio_http_log),
-        )
+        if http_client is None:
+            http_client = TwilioHttpClient(timeout=TIMEOUT_SECONDS, logger=_twilio_http_log)
+            if http_client.session is not None:
+                # requests scans the whole environment for proxy settings on every request: a
+                # real cost in a burst. With no proxy or CA bundle configured there is nothing
+                # to find.
+                http_client.session.trust_env = bool(
+                    getproxies()
+                    or os.environ.get("REQUESTS_CA_BUNDLE")
+                    or os.environ.get("CURL_CA_BUNDLE")
+                )
+                # As many kept-alive connections as texts sent at once (the default keeps
+                # ten and opens, then discards, one per extra send).
+                adapter = HTTPAdapter(pool_maxsize=MAX_CONCURRENT_SENDS)
+                http_client.session.mount("https://", adapter)
+                http_client.session.mount("http://", adapter)
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         if api_base_url:
             # edge/region cannot reach loopback; the domain's base URL can.
             self.client.api.base_url = api_base_url.rstrip("/")

@@ -2,8 +2,10 @@
 
 ``queue_sms`` is the only way to send an SMS: it seals the number and the text, writes an
 ``outbound_sms`` row and enqueues ``sms.send`` in the caller's transaction, so a message is
-sent exactly when the change that caused it commits. The job retries transient failures with
-backoff, records permanent ones at once, and never sends to an opted-out number.
+sent only once the change that caused it commits (or, with ``send_job=False``, the job at
+hand sends it itself: ``dispatch.py``). Sending retries transient failures with backoff,
+records permanent ones at once, never sends to an opted-out number, and never sends a text
+twice (``dispatch.py``).
 
 Failure hooks (the contract the check-ins issue fills). When a message whose purpose is in
 ``FAILURE_HOOK_PURPOSES`` fails for good (permanent error, retries exhausted, opted out, or a
@@ -30,14 +32,10 @@ from auth.models import Survivor
 from core import crypto, jobs
 from core.clock import Clock
 from core.crypto import Binding, phone_index
-from core.errors import CryptoError
 from core.ids import new_id
-from core.jobs import JobContext, JobRegistry, RetryLater
-from core.runtime import Runtime
 from core.vault import Vault
 from messaging.models import OutboundSms, SmsPhoneState, SmsStatusEvent
 from messaging.phone import survivor_phone
-from messaging.sms.gateway import PermanentSmsError, SmsGateway, TransientSmsError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,7 @@ FailureListener = Callable[[Session, Clock, uuid.UUID, str, "uuid.UUID | None"],
 STAFF_KEY_PURPOSE = "staff-phone"
 
 
-def _staff_aad(row_id: uuid.UUID, column: str, staff_id: uuid.UUID) -> bytes:
+def staff_aad(row_id: uuid.UUID, column: str, staff_id: uuid.UUID) -> bytes:
     return Binding("outbound_sms", column, row_id, staff_id).associated_data()
 
 
@@ -75,8 +73,12 @@ def queue_sms(
     survivor_id: uuid.UUID | None = None,
     staff_id: uuid.UUID | None = None,
     run_at: dt.datetime | None = None,
+    send_job: bool = True,
 ) -> OutboundSms:
     """Write an outbox row and its ``sms.send`` job in the caller's transaction.
+
+    With ``send_job=False`` the caller sends it itself (``dispatch.dispatch_many``) from the
+    job at hand, which queues the ``sms.send`` job only if the text must be tried again.
 
     ``to_e164`` must already be normalized; the text must already be neutral (it never names
     the service, an advocate or abuse). Survivor messages are sealed with the survivor's data
@@ -99,8 +101,8 @@ def queue_sms(
     else:
         assert staff_id is not None
         key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
-        to_enc = crypto.aead_encrypt(key, to_e164.encode(), _staff_aad(row_id, "to_enc", staff_id))
-        body_enc = crypto.aead_encrypt(key, body.encode(), _staff_aad(row_id, "body_enc", staff_id))
+        to_enc = crypto.aead_encrypt(key, to_e164.encode(), staff_aad(row_id, "to_enc", staff_id))
+        body_enc = crypto.aead_encrypt(key, body.encode(), staff_aad(row_id, "body_enc", staff_id))
     row = OutboundSms(
         id=row_id,
         survivor_id=survivor_id,
@@ -114,7 +116,15 @@ def queue_sms(
         created_at=clock.now(),
     )
     session.add(row)
-    session.flush()
+    if send_job:
+        session.flush()
+        enqueue_send(session, clock, row_id, run_at)
+    return row
+
+
+def enqueue_send(
+    session: Session, clock: Clock, row_id: uuid.UUID, run_at: dt.datetime | None = None
+) -> None:
     jobs.enqueue(
         session,
         clock,
@@ -124,7 +134,6 @@ def queue_sms(
         max_attempts=SEND_MAX_ATTEMPTS,
         dedupe_key=f"{SEND_JOB}:{row_id}",
     )
-    return row
 
 
 def queue_survivor_sms(
@@ -137,6 +146,7 @@ def queue_survivor_sms(
     purpose: str,
     reference_id: uuid.UUID | None = None,
     run_at: dt.datetime | None = None,
+    send_job: bool = True,
 ) -> OutboundSms | None:
     """Queue an SMS to the survivor's own number; None when they have none (or are erased)."""
     survivor = session.get(Survivor, survivor_id)
@@ -155,25 +165,22 @@ def queue_survivor_sms(
         reference_id=reference_id,
         survivor_id=survivor_id,
         run_at=run_at,
+        send_job=send_job,
     )
 
 
-def _open(vault: Vault, session: Session, row: OutboundSms) -> tuple[str, str]:
-    if row.body_enc is None:
-        raise ValueError("the message body is gone")
-    if row.survivor_id is not None:
-        to = vault.open_text(
-            session, Binding("outbound_sms", "to_enc", row.id, row.survivor_id), row.to_enc
+def opted_out(session: Session, indexes: Iterable[str]) -> set[str]:
+    """Which of these numbers (by blind index) have opted out, in one query."""
+    wanted = set(indexes)
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(SmsPhoneState.phone_index).where(
+                SmsPhoneState.phone_index.in_(wanted), SmsPhoneState.opted_out.is_(True)
+            )
         )
-        body = vault.open_text(
-            session, Binding("outbound_sms", "body_enc", row.id, row.survivor_id), row.body_enc
-        )
-        return to, body
-    assert row.staff_id is not None
-    key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
-    to_raw = crypto.aead_decrypt(key, row.to_enc, _staff_aad(row.id, "to_enc", row.staff_id))
-    body_raw = crypto.aead_decrypt(key, row.body_enc, _staff_aad(row.id, "body_enc", row.staff_id))
-    return to_raw.decode(), body_raw.decode()
+    )
 
 
 def is_opted_out(session: Session, index: str) -> bool:
@@ -259,18 +266,21 @@ def advance_status(
 
 
 def apply_early_statuses(
-    session: Session, clock: Clock, deps: Mapping[str, Any], row: OutboundSms
+    session: Session, clock: Clock, deps: Mapping[str, Any], rows: Iterable[OutboundSms]
 ) -> None:
-    """Apply status callbacks that arrived before the SID was recorded, then drop them."""
+    """Apply status callbacks that arrived before the SIDs were recorded, then drop them."""
+    by_sid = {row.provider_sid: row for row in rows if row.provider_sid}
+    if not by_sid:
+        return
     events = list(
         session.scalars(
             select(SmsStatusEvent)
-            .where(SmsStatusEvent.provider_sid == row.provider_sid)
+            .where(SmsStatusEvent.provider_sid.in_(list(by_sid)))
             .order_by(SmsStatusEvent.received_at)
         )
     )
     for event in events:
-        advance_status(session, clock, deps, row, event.status, event.reason)
+        advance_status(session, clock, deps, by_sid[event.provider_sid], event.status, event.reason)
         session.delete(event)
     session.flush()
 
@@ -283,79 +293,3 @@ def prune_status_events(session: Session, clock: Clock) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def status_callback_url(public_base_url: str) -> str | None:
-    if not public_base_url:
-        return None  # development without a public URL: no callbacks
-    return public_base_url.rstrip("/") + STATUS_PATH
-
-
-def send_job(
-    ctx: JobContext, payload: dict[str, Any], *, vault: Vault, public_base_url: str
-) -> None:
-    """``sms.send``: hand one outbox row to the gateway."""
-    session, clock, deps = ctx.session, ctx.clock, ctx.deps
-    row = session.get(OutboundSms, uuid.UUID(payload["outbound_sms_id"]))
-    if row is None or row.status != QUEUED or row.provider_sid is not None:
-        return  # erased, already sent, or already final: nothing to do (idempotent)
-    if is_opted_out(session, row.to_index):
-        advance_status(session, clock, deps, row, FAILED, "opted_out")
-        return
-    gateway: SmsGateway = deps["sms"]
-    try:
-        to, body = _open(vault, session, row)
-    except CryptoError:
-        # The survivor's data key is gone (erased): nobody can read this message, ever.
-        advance_status(session, clock, deps, row, FAILED, "erased")
-        return
-    try:
-        sid = gateway.send(to, body, status_callback_url(public_base_url))
-    except PermanentSmsError as exc:
-        advance_status(session, clock, deps, row, FAILED, exc.reason)
-        return
-    except TransientSmsError as exc:
-        if ctx.job.attempts >= ctx.job.max_attempts:
-            advance_status(session, clock, deps, row, FAILED, "retries_exhausted")
-            return
-        # Rolled back with the attempt; the job row counts the attempts.
-        raise RetryLater(jobs.exponential_backoff(ctx.job.attempts), exc.reason) from None
-    row.provider_sid = sid
-    row.submitted_at = clock.now()
-    session.flush()
-    apply_early_statuses(session, clock, deps, row)
-    log.info(
-        "sms submitted",
-        extra={"event": "sms_submitted", "outbound_sms_id": str(row.id), "purpose": row.purpose},
-    )
-
-
-def redact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """``sms.redact``: blank the body of a delivered message at the provider."""
-    row = ctx.session.get(OutboundSms, uuid.UUID(payload["outbound_sms_id"]))
-    if row is None or row.provider_sid is None or row.redacted_at is not None:
-        return
-    gateway: SmsGateway = ctx.deps["sms"]
-    try:
-        gateway.redact(row.provider_sid)
-    except PermanentSmsError:
-        # The provider no longer has it (or refuses): nothing left to blank; do not retry.
-        log.warning(
-            "sms redaction refused",
-            extra={"event": "sms_redact_refused", "outbound_sms_id": str(row.id)},
-        )
-        return
-    except TransientSmsError as exc:
-        raise RetryLater(jobs.exponential_backoff(ctx.job.attempts), exc.reason) from None
-    row.redacted_at = ctx.clock.now()
-    ctx.session.flush()
-
-
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    vault, base = runtime.vault, runtime.settings.public_base_url
-
-    def _send(ctx: JobContext, payload: dict[str, Any]) -> None:
-        send_job(ctx, payload, vault=vault, public_base_url=base)
-
-    registry.register(SEND_JOB, _send, max_attempts=SEND_MAX_ATTEMPTS)
-    registry.register(REDACT_JOB, redact_job, max_attempts=SEND_MAX_ATTEMPTS)

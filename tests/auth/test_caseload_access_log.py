@@ -71,6 +71,7 @@ def test_partner_and_system_events_are_shown_own_events_and_others_are_not(
     audit.record(
         db_session, clock, audit.Actor("partner", agency.id), "alert.read", survivor_id=other.id
     )
+    db_session.commit()  # audit events are written as their transaction commits
     items = client.get(URL, headers=auth_header(token)).json["items"]
     assert [(i["actor_kind"], i["who"], i["role"], i["action"]) for i in items] == [
         ("system", None, None, "consent.expired"),
@@ -101,6 +102,7 @@ def test_alarm_events_are_concealed(
         "safety_plan.read",
         survivor_id=survivor.id,
     )
+    db_session.commit()  # audit events are written as their transaction commits
     items = client.get(URL, headers=auth_header(token)).json["items"]
     assert [i["action"] for i in items] == ["safety_plan.read"]
 
@@ -135,6 +137,7 @@ def test_pages_with_a_cursor_skipping_concealed_events(
             db_session, clock, audit.Actor.system(), "checkin.escalated", survivor_id=survivor.id
         )
     seen: list[str] = []
+    db_session.commit()  # audit events are written as their transaction commits
     url, pages = f"{URL}?limit=2", 0
     while True:
         page = client.get(url, headers=auth_header(token)).json
@@ -159,6 +162,7 @@ def test_foreign_or_unknown_cursor_gives_an_empty_page(
     theirs = audit.record(
         db_session, runtime.clock, audit.Actor("staff", staff.id), "x.read", survivor_id=other.id
     )
+    db_session.commit()  # audit events are written as their transaction commits
     assert client.get(f"{URL}?before={mine.id}", headers=auth_header(token)).json["items"] == []
     for cursor in (theirs.id, uuid.uuid4()):
         r = client.get(f"{URL}?before={cursor}", headers=auth_header(token))

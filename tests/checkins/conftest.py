@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from api.registry import job_registry
 from auth.models import StaffMember, Survivor
 from core.clock import Clock, FrozenClock
+from core.jobs import JobContext
 from core.runtime import Runtime
 from core.worker import Worker
 from messaging.checkins.ports import SmsUnavailable
@@ -22,6 +23,7 @@ class FakeSms:
 
     to_survivors: list[tuple[uuid.UUID, str, uuid.UUID]] = field(default_factory=list)
     to_staff_calls: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    dispatched: list[uuid.UUID] = field(default_factory=list)
     unavailable: str | None = None
 
     def to_survivor(
@@ -37,6 +39,10 @@ class FakeSms:
             raise SmsUnavailable(self.unavailable)
         self.to_survivors.append((survivor_id, body, reference_id))
         return uuid.uuid4()
+
+    def dispatch(self, ctx: JobContext, outbound_ids: list[uuid.UUID]) -> None:
+        ctx.checkpoint()  # as the real one does, so that tests see the same commits
+        self.dispatched.extend(outbound_ids)
 
     def to_staff(
         self,

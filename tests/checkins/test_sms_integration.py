@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from auth.models import StaffMember
+from core import audit, jobs
 from core.clock import FrozenClock
 from core.runtime import Runtime
-from messaging.checkins import states
+from messaging.checkins import states, timers
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.models import ConversationMessage, OutboundSms
 from messaging.sms.gateway import TwilioSmsGateway
@@ -210,3 +211,108 @@ def test_stop_then_due_check_in_escalates_at_once(sms_world: SmsWorld) -> None:
     assert w.escalations()[0].source == "send_failed"
     # Nothing was sent to the opted-out number.
     assert not [r for r in w.http.requests if r.data.get("To") == PHONE]
+
+
+def _send_requests(w: SmsWorld) -> list[object]:
+    return [r for r in w.http.requests if r.method == "POST" and r.url.endswith("/Messages.json")]
+
+
+def _row(w: SmsWorld) -> OutboundSms:
+    w.session.expire_all()
+    return w.session.scalars(select(OutboundSms)).one()
+
+
+def _outbox_job(w: SmsWorld, row: OutboundSms) -> jobs.Job:
+    w.session.expire_all()
+    return w.session.scalars(
+        select(jobs.Job).where(jobs.Job.dedupe_key == f"sms.send:{row.id}")
+    ).one()
+
+
+def test_the_check_in_job_sends_its_own_text_without_a_second_job(
+    sms_world: SmsWorld,
+) -> None:
+    w = sms_world
+    _send_due(w)
+    assert len(_send_requests(w)) == 1
+    row = _row(w)
+    assert row.provider_sid is not None
+    assert row.attempt_started_at is not None
+    assert w.session.scalars(select(jobs.Job).where(jobs.Job.kind == "sms.send")).all() == []
+    w.clock.advance(minutes=30)
+    w.run_jobs()
+    assert len(_send_requests(w)) == 1
+
+
+def test_a_transient_twilio_failure_is_retried_by_the_outbox_job(sms_world: SmsWorld) -> None:
+    w = sms_world
+    w.http.script.append(twilio_error(503, 20503))
+    _send_due(w)
+    assert w.occurrence().state == states.SENT  # waiting for the retry, not escalated
+    row = _row(w)
+    assert (row.status, row.provider_sid, row.attempt_started_at) == ("queued", None, None)
+    job = _outbox_job(w, row)
+    assert job.state == jobs.PENDING
+    assert job.run_at > w.clock.now()
+    w.clock.advance(minutes=1)
+    w.run_jobs()
+    assert len(_send_requests(w)) == 2
+    assert _row(w).provider_sid is not None
+    assert _outbox_job(w, row).state == jobs.DONE
+
+
+def test_a_send_cut_off_mid_call_is_never_repeated_and_the_grace_timer_still_escalates(
+    sms_world: SmsWorld,
+) -> None:
+    # The worker dies while Twilio has the request: whether the text went is unknown. It is
+    # not sent again (a survivor's phone must not light up twice), and silence still escalates.
+    w = sms_world
+    w.http.script.append(RuntimeError("the worker died during the call"))
+    _send_due(w)
+    assert w.occurrence().state == states.SENT  # committed before the call
+    w.clock.advance(minutes=5)  # the check-in job's retry and the outbox job's takeover
+    w.run_jobs()
+    w.run_jobs()
+    assert len(_send_requests(w)) == 1
+    row = _row(w)
+    assert (row.status, row.failure_reason) == ("failed", "outcome_unknown")
+    assert w.occurrence().state == states.SENT  # not a false alarm: the text may have arrived
+    assert w.escalations() == []
+    w.clock.advance(hours=3)
+    w.run_jobs()
+    assert w.occurrence().state == states.ESCALATED
+    assert [e.source for e in w.escalations()] == ["missed"]
+    assert len(_send_requests(w)) == 1
+
+
+def test_a_burst_is_sent_in_batches_each_text_once(
+    sms_world: SmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = sms_world
+    due = (w.clock.now() + dt.timedelta(minutes=10)).isoformat()
+    for _ in range(59):  # 60 check-ins due in the same minute, with the fixture's own
+        r = w.client.post(
+            "/v1/survivor/check-ins",
+            json={"kind": "one_off", "due_at": due, "template": "pharmacy"},
+            headers=auth_header(w.survivor_token),
+        )
+        assert r.status_code == 201
+    calls: list[int] = []
+    real = timers.send_due
+
+    def counting(ctx: jobs.JobContext, payloads: list[dict[str, object]]) -> None:
+        calls.append(len(payloads))
+        real(ctx, payloads)
+
+    monkeypatch.setattr(timers, "send_due", counting)
+    _send_due(w)
+    assert sum(calls) == 60
+    assert max(calls) > 1  # several check-ins per transaction
+    assert len(_send_requests(w)) == 60
+    w.session.expire_all()
+    occurrences = w.session.scalars(select(CheckinOccurrence)).all()
+    assert {o.state for o in occurrences} == {states.SENT}
+    rows = w.session.scalars(select(OutboundSms)).all()
+    assert len({r.id for r in rows}) == len({o.outbound_sms_id for o in occurrences}) == 60
+    assert all(r.provider_sid for r in rows)
+    assert audit.verify(w.session).ok

@@ -27,6 +27,7 @@ from core.settings import Settings
 from messaging.checkins import setup, states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.checkins.occurrences import generate_for
+from messaging.checkins.timers import SEND_BATCH
 from messaging.models import OutboundSms
 from messaging.phone import set_phone
 from tests.factories import make_survivor_account
@@ -165,11 +166,20 @@ def _drill(
             .having(func.count() > 1)
         ).all()
         assert doubled == [], "a check-in was escalated twice"
-        unsent = session.scalar(
-            text("SELECT count(*) FROM outbound_sms WHERE provider_sid IS NULL")
-        )
+        # A text the killed worker had handed to the gateway but not yet recorded may have
+        # gone: it is never sent again (at most once), and its check-in stays sent, so a reply
+        # still answers it and silence still escalates. Nothing else is without its SID.
+        unknown = session.execute(
+            select(OutboundSms.status, OutboundSms.failure_reason, func.count())
+            .where(OutboundSms.provider_sid.is_(None))
+            .group_by(OutboundSms.status, OutboundSms.failure_reason)
+        ).all()
         jobs_by_state = session.execute(
             text("SELECT kind, state, last_error, count(*) FROM jobs GROUP BY 1, 2, 3")
         ).all()
-        assert unsent == 0, f"an SMS job was lost: {jobs_by_state}"
+        assert all((st, why) == ("failed", "outcome_unknown") for st, why, _ in unknown), (
+            f"an SMS was lost: {unknown} {jobs_by_state}"
+        )
+        in_flight_at_most = Settings().worker_threads * SEND_BATCH
+        assert sum(n for _, _, n in unknown) <= in_flight_at_most
         assert session.scalar(select(func.count()).select_from(Survivor)) == SURVIVORS

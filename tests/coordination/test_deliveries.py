@@ -251,6 +251,7 @@ def test_retry_after_is_honoured_and_bounded(world: World) -> None:
     _, sent = create_alert(
         world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
     )
+    world.session.commit()
     world.worker().run_once()
     world.session.expire_all()
     job = world.session.get(Job, sent[0].job_id)
@@ -273,6 +274,7 @@ def test_rebinding_to_a_private_address_is_refused_at_delivery(world: World) -> 
     _, sent = create_alert(
         world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
     )
+    world.session.commit()
     world.worker().run_once()
     assert world.sender.sent == []
     world.session.expire_all()

@@ -42,6 +42,7 @@ def _record_some(session: Session, clock: FrozenClock, n: int = 5) -> list[Audit
                 details={"section": i, "fields": ["risks", "contacts"]},
             )
         )
+    session.commit()  # events are chained and written as their transaction commits
     return events
 
 
@@ -73,6 +74,7 @@ def test_request_id_from_context_is_recorded(db_session: Session, clock: FrozenC
     finally:
         request_id_var.reset(token)
     outside = audit.record(db_session, clock, Actor.system(), "job.ran")
+    db_session.commit()
     db_session.expire_all()
     assert db_session.get(AuditEvent, event.seq).request_id == "req-4f9a2c"  # type: ignore[union-attr]
     assert db_session.get(AuditEvent, outside.seq).request_id is None  # type: ignore[union-attr]
@@ -316,3 +318,60 @@ def test_cli_audit_verify(
     broken = runner.invoke(lantern, ["audit", "verify"], env=cli_env)
     assert broken.exit_code == 1
     assert "BROKEN at event 2" in broken.stderr
+
+
+def test_events_are_written_only_when_their_transaction_commits(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    kept = audit.record(db_session, clock, Actor.system(), "kept")
+    savepoint = db_session.begin_nested()
+    audit.record(db_session, clock, Actor.system(), "in.rolled.back.savepoint")
+    savepoint.rollback()
+    with db_session.begin_nested():
+        audit.record(db_session, clock, Actor.system(), "in.released.savepoint")
+    # Releasing a savepoint is not the commit: nothing is chained (nor the head locked) yet.
+    assert kept.seq is None
+    db_session.commit()
+    assert [e.action for e in db_session.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == [
+        "kept",
+        "in.released.savepoint",
+    ]
+    audit.record(db_session, clock, Actor.system(), "rolled.back")
+    db_session.rollback()
+    db_session.commit()
+    assert db_session.scalar(select(AuditHead.last_seq)) == 2
+    assert audit.verify(db_session) == audit.VerifyResult(True, 2)
+
+
+def test_a_transaction_reads_its_own_events(db_session: Session, clock: FrozenClock) -> None:
+    event = audit.record(db_session, clock, Actor.system(), "job.ran")
+    assert db_session.scalars(select(AuditEvent.action)).all() == ["job.ran"]
+    assert event.seq == 1
+
+
+def test_an_uncommitted_audited_transaction_does_not_hold_up_other_writers(
+    backend: str, committed_db: str, engine_factory: Callable[[str], Engine]
+) -> None:
+    # The head is locked only as a transaction commits: a transaction that recorded an event
+    # and then waits (for a row lock, for Twilio) must not stall every other audited write.
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time whatever the audit log does")
+    factory = make_session_factory(engine_factory(committed_db))
+    clock = SystemClock()
+    with factory() as setup:
+        audit.record(setup, clock, Actor.system(), "first")
+        setup.commit()
+    with factory() as slow, factory() as quick:
+        audit.record(slow, clock, Actor.system(), "slow")
+        slow.execute(select(AuditHead.last_seq))  # its transaction is open and has read
+        quick.execute(text("SET LOCAL lock_timeout = '2s'"))
+        audit.record(quick, clock, Actor.system(), "quick")
+        quick.commit()  # would time out if the slow transaction held the head
+        slow.commit()
+    with factory() as s:
+        assert s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all() == [
+            "first",
+            "quick",
+            "slow",
+        ]
+        assert audit.verify(s) == audit.VerifyResult(True, 3)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs
+from core import job_leases, jobs
 from core.clock import FrozenClock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.jobs import DEAD, DONE, PENDING, RUNNING, Job, JobContext, JobRegistry
@@ -272,24 +272,24 @@ def test_a_worker_that_lost_its_lease_cannot_complete_or_fail_the_job(
 ) -> None:
     jt = jobs.JobType(handler=_recording([]))
     job_id = jobs.enqueue(db_session, clock, "x").id
-    assert jobs.claim(db_session, clock, "A", limit=5, lease_seconds=30) == [job_id]
+    assert job_leases.claim(db_session, clock, "A", limit=5, lease_seconds=30) == [job_id]
     as_a = db_session.get(Job, job_id)
     assert as_a is not None
     assert (as_a.locked_by, as_a.attempts) == ("A", 1)
     db_session.expunge(as_a)  # A's view of the job, frozen
-    assert jobs.claim(db_session, clock, "B", limit=5, lease_seconds=30) == []  # lease holds
+    assert job_leases.claim(db_session, clock, "B", limit=5, lease_seconds=30) == []  # lease holds
     clock.advance(seconds=31)
-    assert jobs.claim(db_session, clock, "B", limit=5, lease_seconds=30) == [job_id]
+    assert job_leases.claim(db_session, clock, "B", limit=5, lease_seconds=30) == [job_id]
 
-    assert jobs.complete(db_session, clock, as_a, "A", jt) is False
-    assert jobs.fail(db_session, clock, as_a, "A", jt, RuntimeError()) == jobs.LOST
+    assert job_leases.complete(db_session, clock, as_a, "A", jt) is False
+    assert job_leases.fail(db_session, clock, as_a, "A", jt, RuntimeError()) == jobs.LOST
     assert jobs.renew(db_session, clock, as_a, "A", 30) is False
-    assert jobs.release(db_session, as_a, "A") is False
+    assert job_leases.release(db_session, as_a, "A") is False
     db_session.expire_all()
     as_b = db_session.get(Job, job_id)
     assert as_b is not None
     assert (as_b.state, as_b.locked_by, as_b.attempts) == (RUNNING, "B", 2)
-    assert jobs.complete(db_session, clock, as_b, "B", jt) is True
+    assert job_leases.complete(db_session, clock, as_b, "B", jt) is True
     db_session.expire_all()
     assert db_session.get(Job, job_id).state == DONE  # type: ignore[union-attr]
 
@@ -363,7 +363,7 @@ def test_a_job_that_keeps_killing_its_worker_is_dead_lettered(
     job_id = _enqueue(session_factory, clock, "poison", max_attempts=2)
     for _ in range(2):  # two workers claim it and die before finishing
         with session_factory() as s:
-            assert jobs.claim(s, clock, "ghost", limit=1, lease_seconds=10) == [job_id]
+            assert job_leases.claim(s, clock, "ghost", limit=1, lease_seconds=10) == [job_id]
         clock.advance(seconds=11)
     assert Worker(session_factory, registry, clock).run_once() == 1
     job = _reload(session_factory, job_id)
@@ -634,5 +634,54 @@ def test_threaded_worker_runs_a_batch_concurrently_and_each_job_once(
         with factory() as session:
             states = {j.state for j in session.scalars(select(jobs.Job))}
         assert states == {jobs.DONE}
+    finally:
+        engine.dispose()
+
+
+def test_a_running_worker_keeps_its_threads_busy_past_a_slow_job(
+    backend: str, committed_db: str
+) -> None:
+    """One job waiting on a slow provider does not hold up the jobs behind it: the worker
+    claims more as threads free up instead of waiting for a whole batch to finish."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time; workers there run one thread")
+    engine = make_engine(committed_db, pool_size=6)
+    release = threading.Event()
+    done: list[int] = []
+    try:
+        factory = make_session_factory(engine)
+        clock = SystemClock()
+        with factory() as session:
+            jobs.enqueue(session, clock, "stuck", {}, run_at=clock.now() - dt.timedelta(minutes=1))
+            for i in range(60):  # more than one batch (batch_size 8)
+                jobs.enqueue(session, clock, "quick", {"i": i})
+            session.commit()
+
+        def stuck(ctx: jobs.JobContext, payload: dict[str, object]) -> None:
+            release.wait(30)
+
+        def quick(ctx: jobs.JobContext, payload: dict[str, object]) -> None:
+            done.append(int(payload["i"]))  # type: ignore[call-overload]
+
+        registry = jobs.JobRegistry()
+        registry.register("stuck", stuck)
+        registry.register("quick", quick)
+        worker = Worker(factory, registry, clock, threads=4, batch_size=8, poll_seconds=0.05)
+        runner = threading.Thread(target=worker.run_forever)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 20
+            while len(done) < 60 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sorted(done) == list(range(60))  # all of them while "stuck" still waits
+            assert not release.is_set()
+        finally:
+            release.set()
+            worker.stop()
+            runner.join(30)
+        assert not runner.is_alive()
+        with factory() as session:
+            states = {j.state for j in session.scalars(select(jobs.Job))}
+        assert states == {jobs.DONE}  # stopping finished the job at hand
     finally:
         engine.dispose()

@@ -7,6 +7,7 @@ other door used is the documented bootstrap command (``lantern staff create``).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -212,6 +213,26 @@ def enrol_survivor(
     return SurvivorAccount(
         new.pop(), enrolled["account_handle"], pin, api, enrolled["refresh_token"]
     )
+
+
+def enrol_texting_survivor(
+    advocate: StaffAccount, pin: str, phone: str, grace_minutes: int, lock: threading.Lock
+) -> SurvivorAccount:
+    """A survivor with a phone and reply codes ("1" safe, "2" help), ready for SMS check-ins.
+
+    ``lock`` serialises enrolments: the new survivor's id is read as the one the advocate's
+    caseload gained.
+    """
+    with lock:
+        s = enrol_survivor(advocate, pin)
+    s.api.put("/v1/survivor/phone", {"phone": phone}, expect=204)
+    s.api.put(
+        "/v1/survivor/check-ins/settings",
+        {"grace_minutes": grace_minutes, "second_window_minutes": 240, "safe_reply": "1",
+         "help_reply": "2"},
+        expect=200,
+    )  # fmt: skip
+    return s
 
 
 def survivor_login(base: str, handle: str, pin: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from tests.e2e.client import (
     StaffAccount,
     SurvivorAccount,
     bootstrap_admin,
-    enrol_survivor,
+    enrol_texting_survivor,
     invite_staff,
     register_agency,
 )
@@ -55,14 +55,9 @@ def populate(
     lock = threading.Lock()
 
     def one(i: int) -> SurvivorAccount:
-        with lock:  # the new id is the one the caseload gained
-            s = enrol_survivor(advocate, f"{secrets.randbelow(9 * 10**7) + 10**7}")
-        s.api.put("/v1/survivor/phone", {"phone": f"+44791{5000000 + i:07d}"}, expect=204)
-        s.api.put(
-            "/v1/survivor/check-ins/settings",
-            {"grace_minutes": grace, "second_window_minutes": 240, "safe_reply": "1",
-             "help_reply": "2"},
-            expect=200,
+        s = enrol_texting_survivor(
+            advocate, f"{secrets.randbelow(9 * 10**7) + 10**7}", f"+44791{5000000 + i:07d}",
+            grace, lock,
         )  # fmt: skip
         for a in made:
             terms = s.api.post(

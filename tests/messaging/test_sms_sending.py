@@ -143,6 +143,7 @@ def test_transient_failure_is_retried_with_backoff_then_succeeds(
     fresh = _reload(db_session, row)
     assert fresh.status == "queued"
     assert fresh.provider_sid is None
+    assert fresh.attempt_started_at is None  # Twilio did not take it: safe to send again
     job = _job(db_session, row)
     assert job.state == jobs.PENDING
     assert job.attempts == 1
@@ -155,6 +156,43 @@ def test_transient_failure_is_retried_with_backoff_then_succeeds(
     assert _reload(db_session, row).provider_sid is not None
     assert _job(db_session, row).state == jobs.DONE
     assert hooks.calls == []
+
+
+def test_a_send_whose_outcome_is_unknown_is_never_repeated(
+    twilio_app: Flask,
+    db_session: Session,
+    runtime: Runtime,
+    fake_http: FakeTwilioHttp,
+    run_jobs: RunJobs,
+) -> None:
+    # The gateway blew up in a way that says nothing of whether Twilio took the text.
+    fake_http.script = [RuntimeError("the connection broke in an unexpected way")]
+    row, _ = _queue(db_session, runtime, purpose="conversation")
+    run_jobs()
+    fresh = _reload(db_session, row)
+    assert (fresh.status, fresh.failure_reason) == ("failed", "outcome_unknown")
+    assert _job(db_session, row).state == jobs.DONE
+    runtime.clock.advance(hours=1)
+    run_jobs()
+    assert len(fake_http.requests) == 1
+
+
+def test_a_try_cut_off_during_the_call_is_never_repeated(
+    twilio_app: Flask,
+    db_session: Session,
+    runtime: Runtime,
+    fake_http: FakeTwilioHttp,
+    run_jobs: RunJobs,
+) -> None:
+    # What a worker SIGKILLed while Twilio had the request leaves behind: the mark committed
+    # before the call, no SID, the job still running under a lease that will run out.
+    row, _ = _queue(db_session, runtime, purpose="conversation")
+    row.attempt_started_at = runtime.clock.now()
+    db_session.commit()
+    run_jobs()
+    assert fake_http.requests == []  # never sent a second time
+    fresh = _reload(db_session, row)
+    assert (fresh.status, fresh.failure_reason) == ("failed", "outcome_unknown")
 
 
 @pytest.mark.parametrize("code", [21610, 21211])
