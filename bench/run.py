@@ -4,7 +4,7 @@ Every figure is measured in the same run as its reference (``GET /healthz`` of t
 the same server, measured just before it) and reported as a ratio as well as absolute req/s,
 p50 and p99. Prints one table and writes the same figures as JSON under ``bench/results/``.
 
-    .venv/bin/python -m bench.run                 # the full run (about 20 minutes)
+    .venv/bin/python -m bench.run                 # the full run (about 25 minutes)
     .venv/bin/python -m bench.run --scale 0.05    # a smoke run: 500 check-ins, 500 alerts
     .venv/bin/python -m bench.run --only burst --bursts 2,1x16   # one figure, two setups
 
