@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, jobs
 from core.clock import Clock
+from core.db import is_postgres
 from core.ids import new_id
 from core.vault import Vault
 from messaging.checkins import states
@@ -191,20 +192,6 @@ def transition(
     return True
 
 
-def lock_occurrence(session: Session, occurrence_id: uuid.UUID) -> CheckinOccurrence | None:
-    """The occurrence, row-locked on PostgreSQL so that a reply and a timer cannot race."""
-    # populate_existing: a locked read must see the row as it is now, not as this session
-    # last saw it.
-    stmt = (
-        select(CheckinOccurrence)
-        .where(CheckinOccurrence.id == occurrence_id)
-        .execution_options(populate_existing=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt).one_or_none()
-
-
 def lock_occurrences(
     session: Session, occurrence_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, CheckinOccurrence]:
@@ -216,9 +203,14 @@ def lock_occurrences(
         .order_by(CheckinOccurrence.id)
         .execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         stmt = stmt.with_for_update()
     return {o.id: o for o in session.scalars(stmt)}
+
+
+def lock_occurrence(session: Session, occurrence_id: uuid.UUID) -> CheckinOccurrence | None:
+    """The occurrence, row-locked on PostgreSQL so that a reply and a timer cannot race."""
+    return lock_occurrences(session, [occurrence_id]).get(occurrence_id)
 
 
 def pending(session: Session, survivor_id: uuid.UUID) -> list[CheckinOccurrence]:

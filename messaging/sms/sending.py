@@ -184,10 +184,7 @@ def opted_out(session: Session, indexes: Iterable[str]) -> set[str]:
 
 
 def is_opted_out(session: Session, index: str) -> bool:
-    state = session.scalars(
-        select(SmsPhoneState).where(SmsPhoneState.phone_index == index)
-    ).one_or_none()
-    return bool(state is not None and state.opted_out)
+    return index in opted_out(session, [index])
 
 
 def set_opt_out(session: Session, clock: Clock, index: str, opted_out: bool) -> bool:

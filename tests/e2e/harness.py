@@ -581,6 +581,7 @@ def make_workdir(prefix: str = "lantern-e2e-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
+@contextlib.contextmanager
 def deployment(
     *,
     twilio_url: str | None = None,
@@ -595,7 +596,7 @@ def deployment(
     extra: Mapping[str, str] | None = None,
     workdir: Path | None = None,
 ) -> Iterator[Deployment]:
-    """Generator (use as a fixture or with contextlib.contextmanager): a running deployment.
+    """A running deployment, for a ``with`` block; everything is stopped and dropped after.
 
     ``twilio_url=None`` starts the in-process Twilio stand-in with ``twilio_delay``.
     """

@@ -14,7 +14,6 @@ The machine's shared PostgreSQL is never stopped: the outage drill runs its own 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import secrets
@@ -47,7 +46,6 @@ from tests.e2e.client import (
 )
 from tests.e2e.harness import (
     ClockFile,
-    Deployment,
     PrivatePostgres,
     deployment,
     make_workdir,
@@ -61,21 +59,10 @@ pytestmark = pytest.mark.slow
 LOAD_SECONDS = float(os.environ.get("LANTERN_DRILL_SECONDS", "60"))
 
 
-@contextlib.contextmanager
-def running(**kw: Any) -> Iterator[Deployment]:
-    gen = deployment(**kw)
-    dep = next(gen)
-    try:
-        yield dep
-    finally:
-        with contextlib.suppress(StopIteration):
-            next(gen)
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     # A short job lease, so that a killed worker's jobs are taken over within seconds.
-    with running(
+    with deployment(
         app_threads=4,
         workers=2,
         extra={"LANTERN_JOB_LEASE_SECONDS": "5"},
@@ -344,7 +331,7 @@ def test_schemathesis_over_the_whole_contract_as_every_principal(world: World) -
 
 def test_twilio_down_checkins_escalate_as_missed(tmp_path: Path) -> None:
     clock = ClockFile(tmp_path / "offset")
-    with running(
+    with deployment(
         workers=1, clock_file=clock, receiver_now=clock.now,
         workdir=make_workdir("lantern-twilio-down-"),
     ) as dep:  # fmt: skip
@@ -393,7 +380,7 @@ def test_private_postgres_stopped_10s_under_load(tmp_path: Path) -> None:
     pg.init()
     pg.start()
     try:
-        with running(
+        with deployment(
             admin_url=pg.admin_url, app_threads=4, workers=1,
             workdir=make_workdir("lantern-outage-"),
         ) as dep:  # fmt: skip
@@ -491,7 +478,7 @@ def test_canaries_never_reach_logs_or_the_database_dump() -> None:
     phone = f"+44{national}"
     plan_text, message_text = f"canary plan {tag}", f"canary message {tag}"
     canaries = [password, pin, duress, phone, national, plan_text, message_text]
-    with running(workers=1, workdir=make_workdir("lantern-canary-")) as dep:
+    with deployment(workers=1, workdir=make_workdir("lantern-canary-")) as dep:
         admin = bootstrap_admin(dep.stack)
         advocate = invite_staff(admin, "kestrel@drill.test", password=password)
         login_staff(advocate)

@@ -8,7 +8,6 @@ block exactly as a reader would paste it.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -32,18 +31,13 @@ def readme_walkthrough() -> str:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Deployment, ClockFile]]:
     clock = ClockFile(tmp_path / "offset")
-    gen = deployment(
+    with deployment(
         twilio_url="",  # console SMS, as `make run`
         workers=1,
         clock_file=clock,
         workdir=make_workdir("lantern-readme-"),
-    )
-    dep = next(gen)
-    try:
+    ) as dep:
         yield dep, clock
-    finally:
-        with contextlib.suppress(StopIteration):
-            next(gen)
 
 
 def test_the_readme_walkthrough_runs_as_written(world: tuple[Deployment, ClockFile]) -> None:

@@ -46,21 +46,18 @@ WAIT = 60.0  # seconds: the longest any step may take to show its effect
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, ClockFile]]:
     clock = ClockFile(tmp_path_factory.mktemp("clock") / "offset")
-    with contextlib.contextmanager(run_prism)() as prism_url:
-        gen = deployment(
+    with (
+        contextlib.contextmanager(run_prism)() as prism_url,
+        deployment(
             twilio_url=prism_url,
             fast_argon2=True,
             workers=1,
             clock_file=clock,
             receiver_now=clock.now,
             workdir=make_workdir("lantern-walkthrough-"),
-        )
-        dep = next(gen)
-        try:
-            yield dep, clock
-        finally:
-            with contextlib.suppress(StopIteration):
-                next(gen)
+        ) as dep,
+    ):
+        yield dep, clock
 
 
 def _notices(advocate: StaffAccount) -> list[dict[str, Any]]:
