@@ -11,10 +11,9 @@ from flask import Flask, request
 
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
-from auth import duress, staff_sessions
+from auth import attempts, duress
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
-from auth.throttle import throttle_from_settings
 from coordination import wiring as coordination_wiring
 from core.jobs import JobRegistry
 from core.runtime import Runtime
@@ -86,14 +85,9 @@ def _bearer_authenticator() -> Principal | None:
 def register_extensions(app: Flask, runtime: Runtime) -> None:
     """Domain collaborators and authenticators, chosen by settings."""
     app.extensions[AUTHENTICATORS_KEY] = [_bearer_authenticator]
-    runtime.extensions.setdefault("throttle", throttle_from_settings(runtime.settings.redis_url))
     # Webhook sender by settings; also appends the duress listener (a `duress` alert).
     coordination_wiring.install(runtime)
     safety_plans_setup.register_extensions(runtime)  # risk instruments, attachment storage
-    runtime.extensions.setdefault(
-        staff_sessions.ADDRESS_THROTTLE,
-        staff_sessions.address_throttle_from_settings(runtime.settings.redis_url),
-    )
     # Callables (ctx, survivor_id) run by the duress alert job; contract in auth/duress.py.
     runtime.extensions.setdefault("duress_listeners", [])
     # SMS gateway and push sender by settings; failure listeners and inbound routers are
@@ -112,6 +106,7 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     coordination_wiring.register_jobs(registry, runtime)
     safety_plans_setup.register_jobs(registry, runtime)
     duress.register_jobs(registry, runtime)
+    attempts.register_jobs(registry)
     checkin_timers.register_jobs(registry, runtime)
     sms_dispatch.register_jobs(registry, runtime)
     messaging_push.register_jobs(registry, runtime)

@@ -12,7 +12,7 @@ survivor name their action with a prefix in ``CONCEALED_ACTION_PREFIXES`` (add y
 or record them without a survivor id, as the duress alert does. Alerts a survivor consented
 to share with an agency stay visible: the survivor chose that agency and sees it read them.
 
-A decoy (duress) session gets an empty list of exactly the same shape.
+A decoy (duress) session reads its own decoy account's log (``auth.decoys``).
 """
 
 from __future__ import annotations
@@ -83,10 +83,8 @@ def access_log(
     session: Session, principal: Any, *, limit: int = 50, before: uuid.UUID | None = None
 ) -> tuple[list[AccessLogEntry], uuid.UUID | None]:
     """One page (newest first) of who touched the calling survivor's record, and the cursor
-    of the next page. An unknown cursor is an empty page, in real and decoy sessions alike."""
+    of the next page. An unknown cursor is an empty page."""
     survivor = require_survivor(principal)
-    if survivor.decoy:
-        return [], None
     stmt = select(AuditEvent).where(
         AuditEvent.survivor_id == survivor.survivor_id,
         AuditEvent.actor_kind.in_(SHOWN_ACTOR_KINDS),

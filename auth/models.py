@@ -112,16 +112,40 @@ class Survivor(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     # What the app logs in with (random, shown nowhere); the digest is stored, not the handle.
-    handle_digest: Mapped[str] = mapped_column(String(64), unique=True)
-    pin_hash: Mapped[str] = mapped_column(String(200))
-    duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # A decoy account has none: it is reached only through its owner's duress PIN.
+    handle_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The PIN that opens this account. A decoy account's PIN is its owner's duress PIN (None
+    # once the owner removed it: the decoy is kept, unreachable, in case it is set again).
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
-    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None]
+    # Set on a decoy account: the account whose duress PIN opens it. A decoy account is a
+    # whole survivor record of its own (plan, journal, messages...), so everything done in a
+    # duress session reads back as it would in a real one; it has no caseload, and nothing it
+    # does reaches staff, partner agencies or a phone (see ``auth.decoys``).
+    decoy_of: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("survivors.id", ondelete="CASCADE"), unique=True
+    )
     created_at: Mapped[dt.datetime]
     erased_at: Mapped[dt.datetime | None]
+
+
+class AttemptCounter(Base):
+    """Guesses at one secret (a survivor's PIN, a staff account, a client address...).
+
+    The key is a keyed digest (never an email, handle or address in clear). A slot is taken,
+    and the lock for a failure set, in one committed statement *before* the secret is checked
+    (``auth.attempts``), so parallel guesses cannot all pass a check made before any of them
+    failed.
+    """
+
+    __tablename__ = "attempt_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[dt.datetime | None]
+    last_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class CaseloadEntry(Base):

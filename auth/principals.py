@@ -40,8 +40,9 @@ class PendingStaffPrincipal:
 
 @dataclass(frozen=True, slots=True)
 class SurvivorPrincipal:
-    """A survivor's device session. ``decoy`` is True after a duress PIN: services serve
-    decoy content and drop writes, and no response may differ because of it."""
+    """A survivor's device session. ``decoy`` is True after a duress PIN: ``survivor_id`` is
+    then the decoy account's (``auth.decoys``), which services serve like any other account;
+    only what would reach another person (staff, agencies, a phone) is held back."""
 
     survivor_id: uuid.UUID
     device_id: uuid.UUID

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth import passwords
+from auth import attempts, passwords
 from auth.models import ROLES, StaffInvitation, StaffMember, StaffRecoveryCode
 from auth.principals import StaffPrincipal
 from auth.recovery import active_admin_ids
@@ -44,6 +44,7 @@ class InvitationNotValid(LanternError):
     status = 404
     type_slug = "invitation-not-valid"
     title = "Invitation not valid"
+    keep_changes = True  # the attempt slot taken for it must stay counted
 
 
 class AdminExists(LanternError):
@@ -198,9 +199,19 @@ def accept_invitation(
     token: str,
     password: str,
     display_name: str | None,
+    client_address: str | None = None,
 ) -> StaffMember:
-    """Redeem an invitation once: the account exists, without an authenticator yet."""
+    """Redeem an invitation once: the account exists, without an authenticator yet.
+
+    Each try takes an attempt slot for the client address first (``auth.attempts``): tokens
+    cannot be guessed, but a machine trying them is stopped all the same.
+    """
     now = rt.clock.now()
+    taken = attempts.take(
+        rt, session, [(attempts.TOKEN_ADDRESS, "invitation:" + (client_address or "unknown"))]
+    )
+    if taken is None:
+        raise InvitationNotValid("The invitation is unknown, used or expired; ask for a new one.")
     invitation = session.scalars(
         select(StaffInvitation).where(StaffInvitation.token_digest == token_digest(token))
     ).one_or_none()
@@ -225,6 +236,7 @@ def accept_invitation(
     if result.rowcount != 1:
         raise InvitationNotValid("The invitation is unknown, used or expired; ask for a new one.")
     set_committed_value(invitation, "used_at", now)
+    attempts.succeeded(rt, session, taken)
     if _email_taken(session, invitation.email):
         raise Conflict("A staff member with this email already exists.")
     member = _new_member(

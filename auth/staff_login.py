@@ -7,8 +7,9 @@ session under a new token.
 Every failure at either step (unknown email, wrong password, disabled account, wrong or
 replayed code, expired ticket, throttled) raises the same ``LoginFailed``: same status, same
 body with no per-request field, and the same argon2 work (unknown emails are checked against
-the dummy hash). Failures are counted per account (even for emails that do not exist, so the
-throttle itself tells nothing) and per client address, and audited without the email.
+the dummy hash). Each step takes an attempt slot per account (even for emails that do not
+exist, so the lock itself tells nothing) and per client address before anything is checked
+(``auth.attempts``), and failures are audited without the email.
 """
 
 from __future__ import annotations
@@ -21,20 +22,16 @@ from typing import NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import passwords, recovery, totp
+from auth import attempts, passwords, recovery, totp
 from auth.authn import STAFF_PREFIX, new_token
 from auth.models import StaffMember, StaffSession
 from auth.staff_sessions import (
     ENROLL_TTL,
     LOGIN_TICKET_TTL,
     IssuedSession,
-    account_key,
-    is_throttled,
+    login_subjects,
     promote_to_full,
-    record_failures,
-    throttle_keys,
 )
-from auth.throttle import Throttle
 from core import audit
 from core.crypto import token_digest
 from core.errors import LanternError
@@ -77,14 +74,11 @@ def normalise_email(email: str) -> str:
 def _fail(
     session: Session,
     rt: Runtime,
-    keys: list[tuple[Throttle, str]],
     reason: str,
     step: str,
     member: StaffMember | None = None,
 ) -> NoReturn:
-    if reason != "throttled":
-        # A throttled attempt is not counted again, so the delay a real user waits out ends.
-        record_failures(keys)
+    # Nothing to count here: the attempt took its slot before anything was checked.
     audit.record(
         session,
         rt.clock,
@@ -103,18 +97,21 @@ def begin_login(
 ) -> LoginTicket:
     """Step one: check the password; answer a ticket for the code (or enrolment) step."""
     email = normalise_email(email)
-    keys = throttle_keys(rt, email, client_address)
+    taken = attempts.take(rt, session, login_subjects(email, client_address))
     member = session.scalars(select(StaffMember).where(StaffMember.email == email)).one_or_none()
-    if is_throttled(keys):
+    if taken is None:
         rt.hasher.verify(None, password)  # the same argon2 work as a checked attempt
-        _fail(session, rt, keys, "throttled", "password", member)
+        _fail(session, rt, "throttled", "password", member)
     ok = passwords.verify_login_password(rt.hasher, member, password)
     if member is None:
-        _fail(session, rt, keys, "unknown_account", "password")
+        _fail(session, rt, "unknown_account", "password")
     if not ok:
-        _fail(session, rt, keys, "wrong_password", "password", member)
+        _fail(session, rt, "wrong_password", "password", member)
     if member.disabled_at is not None:
-        _fail(session, rt, keys, "disabled", "password", member)
+        _fail(session, rt, "disabled", "password", member)
+    # The password is right: the address gets its slot back, but the account keeps it until
+    # the second factor is given too, or a stolen password would reopen the code guessing.
+    attempts.succeeded(rt, session, taken, only=attempts.CLIENT_ADDRESS)
 
     now = rt.clock.now()
     enrolled = member.totp_enrolled_at is not None
@@ -165,9 +162,11 @@ def complete_login(
         select(StaffSession).where(StaffSession.token_digest == token_digest(login_token))
     ).one_or_none()
     member = session.get(StaffMember, row.staff_id) if row is not None else None
-    keys = throttle_keys(rt, member.email if member else None, client_address)
-    if is_throttled(keys):
-        _fail(session, rt, keys, "throttled", "code", member)
+    taken = attempts.take(
+        rt, session, login_subjects(member.email if member else None, client_address)
+    )
+    if taken is None:
+        _fail(session, rt, "throttled", "code", member)
     if (
         row is None
         or member is None
@@ -175,9 +174,9 @@ def complete_login(
         or row.revoked_at is not None
         or row.expires_at <= now
     ):
-        _fail(session, rt, keys, "invalid_ticket", "code", member)
+        _fail(session, rt, "invalid_ticket", "code", member)
     if member.disabled_at is not None:
-        _fail(session, rt, keys, "disabled", "code", member)
+        _fail(session, rt, "disabled", "code", member)
     # Exactly one factor; anything else is one more failure like the others.
     if code is not None and recovery_code is None:
         method = "totp"
@@ -188,15 +187,15 @@ def complete_login(
     else:
         method, ok = "factor", False
     if not ok:
-        _fail(session, rt, keys, "wrong_" + method, "code", member)
+        _fail(session, rt, "wrong_" + method, "code", member)
 
     issued = promote_to_full(session, row, rt.settings, now)
     if issued is None:  # another request completed this ticket first
-        _fail(session, rt, keys, "invalid_ticket", "code", member)
+        _fail(session, rt, "invalid_ticket", "code", member)
     member.last_login_at = now
-    # A complete login clears the account's failures; the address count is left alone, so
-    # one good account cannot launder a spraying machine's record.
-    rt.extensions["throttle"].reset(account_key(member.email))
+    # A complete login clears the account's attempts; the address only gets this attempt's
+    # slot back, so one good account cannot launder a spraying machine's record.
+    attempts.succeeded(rt, session, taken)
     audit.record(
         session,
         rt.clock,

@@ -134,6 +134,7 @@ class InvitationAccept(MethodView):
             token=data["invitation_token"],
             password=data["password"],
             display_name=data.get("display_name"),
+            client_address=request.remote_addr,
         )
         return _summary(member)
 

@@ -19,11 +19,10 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth import passwords, recovery, totp
+from auth import attempts, passwords, recovery, totp
 from auth.authn import STAFF_PREFIX, new_token, staff_session_live
 from auth.models import StaffMember, StaffSession
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
-from auth.throttle import Throttle
 from core import audit
 from core.errors import Conflict, InvalidInput, LanternError, NotAuthenticated
 from core.runtime import Runtime
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 LOGIN_TICKET_TTL = dt.timedelta(minutes=5)
 # Long enough to install an authenticator app and scan the code.
 ENROLL_TTL = dt.timedelta(minutes=15)
-ADDRESS_THROTTLE = "staff_address_throttle"
 
 
 class ReauthenticationFailed(LanternError):
@@ -55,41 +53,25 @@ class IssuedSession:
     expires_at: dt.datetime
 
 
-# --- throttling -----------------------------------------------------------------------------
+# --- attempt slots ---------------------------------------------------------------------------
 
 
-def account_key(email: str) -> str:
-    return "staff-login:" + email.strip().lower()
+def login_subjects(
+    email: str | None, address: str | None
+) -> list[tuple[attempts.AttemptPolicy, str]]:
+    """What one login step is counted under: the client address, and the account when known.
 
-
-def address_key(address: str | None) -> str:
-    return "staff-login-address:" + (address or "unknown")
-
-
-def address_throttle_from_settings(redis_url: str) -> Throttle:
-    """Per client address: lenient, since a whole office may share one address, but it still
-    slows one machine spraying passwords over many accounts."""
-    return Throttle(
-        redis_url or "memory://", namespace="lantern-address", free_failures=20, hourly_cap=1000
-    )
-
-
-def throttle_keys(
-    rt: Runtime, email: str | None, address: str | None
-) -> list[tuple[Throttle, str]]:
-    keys: list[tuple[Throttle, str]] = [(rt.extensions[ADDRESS_THROTTLE], address_key(address))]
+    The account is counted by email even when no such account exists, so the lock itself says
+    nothing about who has an account.
+    """
+    subjects = [(attempts.CLIENT_ADDRESS, "staff-login:" + (address or "unknown"))]
     if email is not None:
-        keys.append((rt.extensions["throttle"], account_key(email)))
-    return keys
+        subjects.append((attempts.STAFF_ACCOUNT, account_subject(email)))
+    return subjects
 
 
-def is_throttled(keys: list[tuple[Throttle, str]]) -> bool:
-    return any(throttle.retry_after(key) > 0 for throttle, key in keys)
-
-
-def record_failures(keys: list[tuple[Throttle, str]]) -> None:
-    for throttle, key in keys:
-        throttle.record_failure(key)
+def account_subject(email: str) -> str:
+    return "staff:" + email.strip().lower()
 
 
 # --- session rows ---------------------------------------------------------------------------
@@ -247,10 +229,12 @@ def reauthenticate(
     Throttled per account like a login: a stolen session must not become a password oracle.
     """
     member = _member(session, principal.staff_id)
-    keys = [(rt.extensions["throttle"], account_key(member.email))]
+    taken = attempts.take(
+        rt, session, [(attempts.STAFF_ACCOUNT, account_subject(member.email))]
+    )
     now = rt.clock.now()
     reason: str | None = None
-    if is_throttled(keys):
+    if taken is None:
         if password is not None:
             rt.hasher.verify(None, password)  # the same cost as an attempt that is checked
         reason = "throttled"
@@ -265,8 +249,6 @@ def reauthenticate(
     else:
         reason = "no_single_factor"
     if reason is not None:
-        if reason != "throttled":
-            record_failures(keys)
         audit.record(
             session,
             rt.clock,
@@ -277,6 +259,8 @@ def reauthenticate(
             details={"action": action, "reason": reason},
         )
         raise ReauthenticationFailed("The password or code was not accepted.")
+    assert taken is not None
+    attempts.succeeded(rt, session, taken)
     return member
 
 

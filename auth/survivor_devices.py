@@ -1,7 +1,8 @@
 """The survivor's own device sessions: list them (labels decrypted) and end any of them.
 
-A decoy (duress) session sees only itself and can end only itself: the devices of the real
-account are neither shown to nor reachable by whoever holds the phone under duress.
+A decoy (duress) session is a session of the decoy account (``auth.decoys``): it sees and ends
+that account's devices, never the real account's, and the real account never lists the
+decoy's (whoever later forces the real PIN must not find the sessions they opened before).
 """
 
 from __future__ import annotations
@@ -57,8 +58,6 @@ def list_devices(
     """The survivor's active device sessions. A decoy session sees only itself."""
     now = runtime.clock.now()
     devices = _live_devices(session, principal.survivor_id, now)
-    if principal.decoy:
-        devices = [d for d in devices if d.id == principal.device_id]
     views = []
     for d in devices:
         label = (
@@ -75,16 +74,12 @@ def list_devices(
 def end_device(
     session: Session, runtime: Runtime, principal: SurvivorPrincipal, device_id: uuid.UUID
 ) -> None:
-    """End one of the survivor's own device sessions (404 for anyone else's).
-
-    A decoy session can end only itself: it sees no other device, so any other id is a 404.
-    """
+    """End one of the survivor's own device sessions (404 for anyone else's)."""
     device = session.get(SurvivorDevice, device_id)
     if (
         device is None
         or device.survivor_id != principal.survivor_id
         or device.revoked_at is not None
-        or (principal.decoy and device.id != principal.device_id)
     ):
         raise NotFound()
     device.revoked_at = runtime.clock.now()

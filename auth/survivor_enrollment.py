@@ -4,7 +4,8 @@ Codes are 12 Crockford base32 characters (60 bits), shown in groups of four (``7
 so they can be read out over the phone. They are single use, expire after
 ``enrollment_code_hours`` and are stored as a keyed digest (HMAC under the index key): a
 leaked table cannot be brute-forced offline. Redemption failures (unknown, used, expired code)
-all answer the same, and are throttled per client address and per code.
+all answer the same, and each attempt takes a slot per client address and per code
+(``auth.attempts``) before the code is looked up.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from auth import attempts, decoys
 from auth.models import CaseloadEntry, EnrollmentCode, Survivor
 from auth.permissions import require_staff
 from auth.survivor_pins import check_new_pin, hash_pin
 from auth.survivor_sessions import IssuedTokens, open_device
-from auth.throttle import Throttle
 from core import audit
 from core.crypto import random_token, token_digest
 from core.errors import InvalidInput, LanternError
@@ -102,11 +103,6 @@ def create_code(session: Session, runtime: Runtime, principal: object) -> NewCod
     return NewCode(_format(code), row.expires_at)
 
 
-def _throttle(runtime: Runtime) -> Throttle:
-    throttle: Throttle = runtime.extensions["throttle"]
-    return throttle
-
-
 def redeem(
     session: Session,
     runtime: Runtime,
@@ -127,12 +123,21 @@ def redeem(
                 "The duress PIN must differ from the PIN.",
                 errors={"duress_pin": ["Must differ from your PIN."]},
             )
-    clock, throttle = runtime.clock, _throttle(runtime)
+    clock = runtime.clock
     now = clock.now()
     normalized = normalize_code(code)
     digest = code_digest(runtime, normalized or code)
-    client_key, code_key = f"enroll-client:{client}", f"enroll-code:{digest}"
-    if throttle.retry_after(client_key) > 0 or throttle.retry_after(code_key) > 0:
+    # The slot is taken before the code is looked at, so a burst of guesses cannot all be
+    # checked before the first is counted.
+    taken = attempts.take(
+        runtime,
+        session,
+        [
+            (attempts.TOKEN_ADDRESS, f"enroll-client:{client}"),
+            (attempts.TOKEN_ADDRESS, f"enroll-code:{digest}"),
+        ],
+    )
+    if taken is None:
         raise EnrollmentFailed()
     row = (
         session.scalars(select(EnrollmentCode).where(EnrollmentCode.code_digest == digest)).first()
@@ -149,25 +154,24 @@ def redeem(
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
     if spent != 1:
-        throttle.record_failure(client_key)
-        throttle.record_failure(code_key)
         if row is not None:
             row.failed_attempts = (row.failed_attempts or 0) + 1
             session.flush()
         raise EnrollmentFailed()
 
+    attempts.succeeded(runtime, session, taken)
     handle = random_token(32)
     survivor = Survivor(
         id=new_id(),
         handle_digest=token_digest(handle),
         pin_hash=hash_pin(runtime, pin),
-        duress_pin_hash=hash_pin(runtime, duress_pin) if duress_pin is not None else None,
         timezone="UTC",
-        pin_failures=0,
         created_at=now,
     )
     session.add(survivor)
     session.flush()
+    if duress_pin is not None:
+        decoys.ensure_decoy(session, clock, survivor).pin_hash = hash_pin(runtime, duress_pin)
     assert row is not None  # spent == 1
     row.survivor_id = survivor.id
     session.add(

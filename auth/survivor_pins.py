@@ -9,9 +9,8 @@ needs no force.
 Every PIN is NFKC-normalised before it is hashed or verified, so that the same PIN typed on two
 different keyboards (full-width digits, composed accents) is the same PIN.
 
-In a decoy (duress) session the person at the phone believes the duress PIN is the PIN. So
-there, "current PIN" means the duress PIN, every rule answers exactly as it would in a real
-session, and nothing real is changed.
+A decoy (duress) session is a session of the decoy account (``auth.decoys``), whose PIN is the
+duress PIN: every rule answers and acts exactly as it would in a real account, on the decoy.
 """
 
 from __future__ import annotations
@@ -24,11 +23,14 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from auth import attempts, decoys
 from auth.models import Survivor, SurvivorDevice
+from auth.permissions import advocates_of
 from auth.principals import SurvivorPrincipal
-from auth.throttle import Throttle
 from core import audit
+from core.clock import Clock
 from core.errors import InvalidInput, LanternError, NotAuthenticated
+from core.notices import notify_staff
 from core.runtime import Runtime
 
 MIN_PIN_DIGITS = 6
@@ -139,46 +141,58 @@ def verify_pin(runtime: Runtime, stored_hash: str | None, pin: str) -> bool:
     return runtime.hasher.verify(stored_hash, normalize_pin(pin))
 
 
-def _throttle(runtime: Runtime) -> Throttle:
-    throttle: Throttle = runtime.extensions["throttle"]
-    return throttle
+# The advocates hear of PIN guessing at every NOTIFY_EVERY-th wrong PIN in a row (at login or
+# in a session; the lock itself is ``attempts.SURVIVOR_PIN``).
+NOTIFY_EVERY = 5
+
+
+def note_wrong_pin(session: Session, clock: Clock, owner_id: uuid.UUID, attempt: int) -> None:
+    """Tell the owner's advocates when guessing goes on (every ``NOTIFY_EVERY``-th in a row)."""
+    if attempt % NOTIFY_EVERY == 0:
+        notify_staff(
+            session,
+            clock,
+            advocates_of(session, owner_id),
+            "pin_guessing",
+            urgency="high",
+            survivor_id=owner_id,
+            details={"failures": attempt},
+        )
 
 
 def _check_current_pin(
     session: Session, runtime: Runtime, principal: SurvivorPrincipal, current_pin: str
 ) -> Survivor:
-    """The survivor, when ``current_pin`` is what this session logged in with.
+    """The session's account, when ``current_pin`` is the PIN that opens it.
 
-    A decoy session logged in with the duress PIN, so that is its "current PIN". In-session
-    checks are throttled per survivor (same key in both kinds of session), so a live session
-    cannot be used to guess the real PIN quickly.
+    A decoy session's account is its decoy account, whose PIN is the duress PIN it was opened
+    with. Every check takes a slot of the real owner's PIN allowance first (``auth.attempts``),
+    the same one login uses, so a live session cannot be used to guess the real PIN quickly,
+    and guesses made in a decoy lock the account exactly as they would in a real one.
     """
-    survivor = session.get(Survivor, principal.survivor_id)
-    if survivor is None:
+    account = session.get(Survivor, principal.survivor_id)
+    if account is None:
         raise NotAuthenticated()
-    key = f"survivor-session-pin:{survivor.id}"
-    throttle = _throttle(runtime)
-    throttled = throttle.retry_after(key) > 0
-    expected = survivor.duress_pin_hash if principal.decoy else survivor.pin_hash
-    ok = verify_pin(runtime, expected, current_pin)
-    if throttled or not ok:
-        if not throttled:
-            throttle.record_failure(key)
+    owner = decoys.owner_of(session, account)
+    taken = attempts.take(runtime, session, [(attempts.SURVIVOR_PIN, f"survivor:{owner.id}")])
+    ok = verify_pin(runtime, account.pin_hash if taken else None, current_pin)
+    if taken is None or not ok:
+        if taken is not None:
+            note_wrong_pin(session, runtime.clock, owner.id, taken.number(attempts.SURVIVOR_PIN))
         raise PinIncorrect("The current PIN is not right.")
-    throttle.reset(key)
-    return survivor
+    attempts.succeeded(runtime, session, taken)
+    return account
 
 
 def _end_other_devices(
-    session: Session, survivor_id: uuid.UUID, keep: uuid.UUID, now: dt.datetime, reason: str
+    session: Session, survivor_id: uuid.UUID, keep: uuid.UUID | None, now: dt.datetime, reason: str
 ) -> None:
+    conditions = [SurvivorDevice.survivor_id == survivor_id, SurvivorDevice.revoked_at.is_(None)]
+    if keep is not None:
+        conditions.append(SurvivorDevice.id != keep)
     session.execute(
         update(SurvivorDevice)
-        .where(
-            SurvivorDevice.survivor_id == survivor_id,
-            SurvivorDevice.id != keep,
-            SurvivorDevice.revoked_at.is_(None),
-        )
+        .where(*conditions)
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
@@ -191,30 +205,45 @@ def change_pin(
     current_pin: str,
     new_pin: str,
 ) -> None:
-    """Change the PIN; other device sessions end (whoever else knew the PIN is logged out)."""
-    survivor = _check_current_pin(session, runtime, principal, current_pin)
+    """Change the PIN; other device sessions end (whoever else knew the PIN is logged out).
+
+    In a decoy session this changes the decoy's PIN, which is the owner's duress PIN: from then
+    on the new PIN opens the decoy, as it would open a real account, and the real PIN is
+    untouched. The owner's advocates are told, since her own duress PIN no longer works.
+    """
+    account = _check_current_pin(session, runtime, principal, current_pin)
     new = check_new_pin(new_pin, "new_pin")
-    if principal.decoy:
-        return  # answers like a real change; the real PIN is untouched
-    if verify_pin(runtime, survivor.duress_pin_hash, new):
+    decoy = decoys.decoy_account(session, account.id)
+    # Always one verify, against a dummy when there is no duress PIN: the time taken must not
+    # tell whoever holds this session whether a duress PIN exists.
+    if verify_pin(runtime, decoy.pin_hash if decoy else None, new):
         raise InvalidInput(
             "The PIN must differ from the duress PIN.",
             errors={"new_pin": ["Must differ from your duress PIN."]},
         )
     now = runtime.clock.now()
-    survivor.pin_hash = hash_pin(runtime, new)
-    survivor.pin_failures = 0
-    survivor.locked_until = None
-    _end_other_devices(session, survivor.id, principal.device_id, now, "pin_changed")
+    account.pin_hash = hash_pin(runtime, new)
+    _end_other_devices(session, account.id, principal.device_id, now, "pin_changed")
     audit.record(
         session,
         runtime.clock,
         principal.actor,
         "survivor.pin_changed",
         subject_kind="survivor",
-        subject_id=survivor.id,
-        survivor_id=survivor.id,
+        subject_id=account.id,
+        survivor_id=account.id,
     )
+    if account.decoy_of is not None:
+        owner = decoys.owner_of(session, account)
+        notify_staff(
+            session,
+            runtime.clock,
+            advocates_of(session, owner.id),
+            "duress_pin_changed_in_decoy",
+            urgency="urgent",
+            survivor_id=owner.id,
+            details={},
+        )
 
 
 def set_duress_pin(
@@ -224,13 +253,13 @@ def set_duress_pin(
     current_pin: str,
     duress_pin: str | None,
 ) -> None:
-    """Set (or, with None, remove) the duress PIN.
+    """Set (or, with None, remove) the duress PIN: the PIN of this account's decoy account.
 
-    Audited against the device only (no survivor id, system actor): the survivor's own access
-    log lists events by survivor id, and must never show someone who forced the real PIN that
-    a duress PIN exists.
+    Sessions opened with the old duress PIN end. Audited against the device only (no survivor
+    id, system actor): the survivor's own access log lists events by survivor id, and must never
+    show someone who forced the real PIN that a duress PIN exists.
     """
-    survivor = _check_current_pin(session, runtime, principal, current_pin)
+    account = _check_current_pin(session, runtime, principal, current_pin)
     new: str | None = None
     if duress_pin is not None:
         new = check_new_pin(duress_pin, "duress_pin")
@@ -239,9 +268,14 @@ def set_duress_pin(
                 "The duress PIN must differ from the PIN.",
                 errors={"duress_pin": ["Must differ from your PIN."]},
             )
-    if principal.decoy:
-        return
-    survivor.duress_pin_hash = hash_pin(runtime, new) if new is not None else None
+    decoy = (
+        decoys.ensure_decoy(session, runtime.clock, account)
+        if new is not None
+        else decoys.decoy_account(session, account.id)
+    )
+    if decoy is not None:
+        decoy.pin_hash = hash_pin(runtime, new) if new is not None else None
+        _end_other_devices(session, decoy.id, None, runtime.clock.now(), "duress_pin_changed")
     audit.record(
         session,
         runtime.clock,

@@ -5,15 +5,15 @@ family of rotating refresh tokens (``sr_``). Presenting a refresh token that was
 means two parties hold the family: the whole device session is ended and the event audited.
 
 Login failures (unknown handle, wrong PIN, locked account, throttled address) all answer with
-one byte-identical body, after the same work: two argon2 verifies (PIN and duress PIN, against
-a dummy hash when missing). The person at the phone learns nothing from failing: not whether
-the account exists, not whether it is locked, not that the advocate was told.
+one byte-identical body, after the same work: ``1 + MAX_DEPTH`` argon2 verifies (the PIN and
+the decoys' PINs, against a dummy hash when missing). The person at the phone learns nothing
+from failing: not whether the account exists, not whether it is locked, not that the advocate
+was told. Every guess takes its attempt slot before any PIN is checked (``auth.attempts``).
 
-A duress-PIN login answers exactly like a PIN login; the device is marked ``decoy`` and, in
-the same transaction, a durable duress alert job is queued (``auth.duress``). Decoy facts are
-kept out of everything a survivor session can read: the login itself is audited as an ordinary
-``survivor.login``; the duress fact is audited against the device only, with no survivor id
-and a system actor (see ``auth.duress``).
+A duress-PIN login answers exactly like a PIN login and opens the account's decoy account
+(``auth.decoys``); in the same transaction a durable duress alert about the real owner is
+queued (``auth.duress``). The duress fact is audited against the device only, with no survivor
+id and a system actor, so no survivor session can read it.
 """
 
 from __future__ import annotations
@@ -25,26 +25,16 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auth import duress
+from auth import attempts, decoys, duress
 from auth.authn import SURVIVOR_ACCESS_PREFIX, SURVIVOR_REFRESH_PREFIX, new_token
 from auth.models import Survivor, SurvivorDevice, SurvivorRefreshToken
-from auth.permissions import advocates_of
 from auth.principals import SurvivorPrincipal
-from auth.survivor_pins import hash_pin, verify_pin
-from auth.throttle import Throttle
+from auth.survivor_pins import hash_pin, note_wrong_pin, verify_pin
 from core import audit
 from core.crypto import Binding, token_digest
 from core.errors import LanternError, NotAuthenticated
 from core.ids import new_id
-from core.notices import notify_staff
 from core.runtime import Runtime
-
-# The account locks after this many wrong PINs in a row, for LOCK_BASE seconds, doubling with
-# every further failure up to LOCK_CAP; the advocates hear of it at every NOTIFY_EVERY-th one.
-FREE_FAILURES = 4
-LOCK_BASE_SECONDS = 30
-LOCK_CAP_SECONDS = 3600
-NOTIFY_EVERY = 5
 
 LABEL_BINDING = ("survivor_devices", "label_enc")
 
@@ -74,11 +64,6 @@ class IssuedTokens:
     refresh_token: str
     access_expires_at: dt.datetime
     device_id: uuid.UUID
-
-
-def _throttle(runtime: Runtime) -> Throttle:
-    throttle: Throttle = runtime.extensions["throttle"]
-    return throttle
 
 
 def label_binding(device_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
@@ -133,12 +118,6 @@ def open_device(
     return IssuedTokens(access, refresh, expires, device_id)
 
 
-def _lock_seconds(failures: int) -> int:
-    if failures <= FREE_FAILURES:
-        return 0
-    return int(min(LOCK_CAP_SECONDS, LOCK_BASE_SECONDS * 2 ** (failures - FREE_FAILURES - 1)))
-
-
 def login(
     session: Session,
     runtime: Runtime,
@@ -147,94 +126,93 @@ def login(
     device_label: str | None,
     client: str,
 ) -> IssuedTokens:
-    """Log a device in with the PIN (real session) or the duress PIN (decoy session)."""
-    clock, throttle = runtime.clock, _throttle(runtime)
-    now = clock.now()
-    handle_digest = token_digest(account_handle)
-    survivor = session.scalars(
-        select(Survivor).where(Survivor.handle_digest == handle_digest)
+    """Log a device in with the PIN (real session) or a duress PIN (its decoy account)."""
+    clock = runtime.clock
+    owner = session.scalars(
+        select(Survivor).where(Survivor.handle_digest == token_digest(account_handle))
     ).one_or_none()
-    if survivor is not None and survivor.erased_at is not None:
-        survivor = None
-    client_key = f"survivor-login-client:{client}"
-    refused = throttle.retry_after(client_key) > 0 or (
-        survivor is not None and survivor.locked_until is not None and survivor.locked_until > now
+    if owner is not None and owner.erased_at is not None:
+        owner = None
+    accounts = decoys.family(session, owner) if owner is not None else []
+    # The account is guessed at under one key whether or not it exists, so the lock itself
+    # tells nothing; the address is counted too, so one machine cannot spray many accounts.
+    account_subject = f"survivor:{owner.id}" if owner else f"survivor-handle:{account_handle}"
+    taken = attempts.take(
+        runtime,
+        session,
+        [
+            (attempts.CLIENT_ADDRESS, f"survivor-login:{client}"),
+            (attempts.SURVIVOR_PIN, account_subject),
+        ],
     )
-    # Both verifies always run, in the same order, so time does not tell which PIN exists,
-    # whether the account exists, or whether it is locked.
-    pin_ok = verify_pin(runtime, survivor.pin_hash if survivor else None, pin)
-    duress_ok = verify_pin(runtime, survivor.duress_pin_hash if survivor else None, pin)
+    matched = _match(runtime, accounts, pin, real_allowed=taken is not None)
 
-    if survivor is None or refused or not (pin_ok or duress_ok):
-        if not refused:
-            throttle.record_failure(client_key)
-        _record_failure(session, runtime, survivor, counted=not refused)
-        if survivor is not None and refused and duress_ok:
-            # The duress PIN typed while locked is still a cry for help; the person at the
+    if taken is None or matched is None:
+        failed_attempt = taken.number(attempts.SURVIVOR_PIN) if taken else None
+        _record_failure(session, runtime, owner, failed_attempt)
+        if owner is not None and matched is not None:
+            # A duress PIN typed while locked is still a cry for help; the person at the
             # phone sees the same refusal as ever.
-            duress.enqueue_refused_duress_alert(session, clock, survivor.id)
+            duress.enqueue_refused_duress_alert(session, clock, owner.id)
         raise SurvivorLoginFailed()
 
-    survivor.pin_failures = 0
-    survivor.locked_until = None
-    decoy = duress_ok and not pin_ok
-    if pin_ok and runtime.hasher.needs_rehash(survivor.pin_hash):
-        survivor.pin_hash = hash_pin(runtime, pin)
-    issued = open_device(session, runtime, survivor.id, device_label, decoy=decoy)
-    # Identical for both kinds of login: the survivor's access log shows a login either way.
-    audit.record(
-        session,
-        clock,
-        audit.Actor("survivor", survivor.id),
-        "survivor.login",
-        subject_kind="survivor_device",
-        subject_id=issued.device_id,
-        survivor_id=survivor.id,
-    )
-    if decoy:
-        duress.raise_duress_alert(session, clock, survivor.id, issued.device_id)
+    assert owner is not None  # a PIN matched an account of the family
+    attempts.succeeded(runtime, session, taken)
+    is_decoy = matched.id != owner.id
+    if matched.pin_hash is not None and runtime.hasher.needs_rehash(matched.pin_hash):
+        matched.pin_hash = hash_pin(runtime, pin)
+    issued = open_device(session, runtime, matched.id, device_label, decoy=is_decoy)
+    # The owner's access log shows a login either way (the decoy's own log shows its own).
+    for account_id in {owner.id, matched.id}:
+        audit.record(
+            session,
+            clock,
+            audit.Actor("survivor", account_id),
+            "survivor.login",
+            subject_kind="survivor_device",
+            subject_id=issued.device_id,
+            survivor_id=account_id,
+        )
+    if is_decoy:
+        duress.raise_duress_alert(session, clock, owner.id, issued.device_id)
     return issued
 
 
+def _match(
+    runtime: Runtime, accounts: list[Survivor], pin: str, *, real_allowed: bool
+) -> Survivor | None:
+    """The account ``pin`` opens, after exactly ``1 + MAX_DEPTH`` argon2 verifies.
+
+    The same work in the same order for every login (a missing account or decoy is checked
+    against a dummy hash), so time does not tell whether the account exists, has a duress PIN,
+    or is locked. While locked, the real PIN is not checked at all; the decoys' PINs still are,
+    because a duress PIN typed at a locked account must still raise the alarm (and the answer is
+    the same refusal whatever they match).
+    """
+    hashes: list[str | None] = [a.pin_hash for a in accounts]
+    hashes += [None] * (1 + decoys.MAX_DEPTH - len(hashes))
+    matched: Survivor | None = None
+    for level, stored in enumerate(hashes):
+        ok = verify_pin(runtime, stored if (level or real_allowed) else None, pin)
+        if ok and matched is None and level < len(accounts):
+            matched = accounts[level]
+    return matched
+
+
 def _record_failure(
-    session: Session, runtime: Runtime, survivor: Survivor | None, *, counted: bool
+    session: Session, runtime: Runtime, owner: Survivor | None, attempt: int | None
 ) -> None:
-    clock = runtime.clock
-    now = clock.now()
     audit.record(
         session,
-        clock,
+        runtime.clock,
         audit.Actor.system(),
         "survivor.login_failed",
-        subject_kind="survivor" if survivor else None,
-        subject_id=survivor.id if survivor else None,
-        survivor_id=survivor.id if survivor else None,
+        subject_kind="survivor" if owner else None,
+        subject_id=owner.id if owner else None,
+        survivor_id=owner.id if owner else None,
     )
-    if survivor is None or not counted:
-        return
-    # One atomic increment: parallel guesses cannot lose counts (and so cannot dodge the lock).
-    failures = session.execute(
-        update(Survivor)
-        .where(Survivor.id == survivor.id)
-        .values(pin_failures=Survivor.pin_failures + 1)
-        .returning(Survivor.pin_failures)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    lock = _lock_seconds(failures)
-    survivor.pin_failures = failures
-    if lock:
-        survivor.locked_until = now + dt.timedelta(seconds=lock)
-    session.flush()
-    if failures % NOTIFY_EVERY == 0:
-        notify_staff(
-            session,
-            clock,
-            advocates_of(session, survivor.id),
-            "pin_guessing",
-            urgency="high",
-            survivor_id=survivor.id,
-            details={"failures": failures},
-        )
+    if owner is not None and attempt is not None:
+        note_wrong_pin(session, runtime.clock, owner.id, attempt)
 
 
 def refresh(session: Session, runtime: Runtime, refresh_token: str) -> IssuedTokens:
@@ -298,16 +276,19 @@ def _revoke_family(session: Session, runtime: Runtime, device: SurvivorDevice, r
 
 
 def quick_exit(session: Session, runtime: Runtime, principal: SurvivorPrincipal) -> None:
-    """End every device session of the survivor at once (decoy sessions included).
+    """End every device session of the survivor at once: her own and her decoys'.
 
-    One UPDATE of the device rows: a refresh token is refused once its device is ended, so the
-    refresh tokens die with it and need no second statement on the hot path.
+    Pressed in a decoy session it ends the real sessions too: quick exit is a safety action
+    whoever presses it. One UPDATE of the device rows: a refresh token is refused once its
+    device is ended, so the refresh tokens die with it.
     """
     now = runtime.clock.now()
+    account = session.get(Survivor, principal.survivor_id)
+    accounts = decoys.family(session, decoys.owner_of(session, account)) if account else []
     session.execute(
         update(SurvivorDevice)
         .where(
-            SurvivorDevice.survivor_id == principal.survivor_id,
+            SurvivorDevice.survivor_id.in_([a.id for a in accounts] or [principal.survivor_id]),
             SurvivorDevice.revoked_at.is_(None),
         )
         .values(revoked_at=now, revoked_reason="quick_exit")

@@ -96,12 +96,6 @@ class Settings:
     log_level: str = _setting(
         "INFO", "Log level for the JSON logs: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."
     )
-    redis_url: str = _setting(
-        "",
-        "Redis URL for shared rate limits. Empty means in-process limits (one process only).",
-        "required with more than one app process",
-        secret=True,
-    )
     argon2_time_cost: int = _setting(
         3, "argon2id iterations (OWASP minimum is 2 at 19 MiB).", "at least 2", minimum=1
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
+from auth import decoys
 from auth.authn import (
     PARTNER_PREFIX,
     STAFF_PREFIX,
@@ -113,13 +114,14 @@ def make_survivor_account(
         id=new_id(),
         handle_digest=token_digest(handle),
         pin_hash=runtime.hasher.hash(SURVIVOR_PIN),
-        duress_pin_hash=runtime.hasher.hash(SURVIVOR_DURESS_PIN),
         timezone="UTC",
-        pin_failures=0,
         created_at=now,
     )
     session.add(survivor)
     session.flush()
+    decoys.ensure_decoy(session, runtime.clock, survivor).pin_hash = runtime.hasher.hash(
+        SURVIVOR_DURESS_PIN
+    )
     if advocate is not None:
         session.add(
             CaseloadEntry(
@@ -141,8 +143,15 @@ def make_device(
     survivor_id: uuid.UUID,
     decoy: bool = False,
 ) -> tuple[SurvivorDevice, str]:
-    """Another device session for a survivor; returns it and its ``sa_`` access token."""
+    """Another device session for a survivor; returns it and its ``sa_`` access token.
+
+    ``decoy=True`` opens it on the survivor's decoy account, as a duress login would.
+    """
     now = runtime.clock.now()
+    if decoy:
+        owner = session.get(Survivor, survivor_id)
+        assert owner is not None
+        survivor_id = decoys.ensure_decoy(session, runtime.clock, owner).id
     token, digest = new_token(SURVIVOR_ACCESS_PREFIX)
     device = SurvivorDevice(
         id=new_id(),

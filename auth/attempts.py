@@ -1,0 +1,257 @@
+"""Attempt slots: every guess at a secret is counted, atomically, *before* the secret is checked.
+
+Checking a throttle, then verifying (argon2 takes hundreds of milliseconds), then counting the
+failure lets a burst of parallel guesses all pass the check before any failure is counted. So a
+guess first takes a slot: one conditional upsert, committed on its own, that counts the attempt
+as a failure and sets the lock that failure would earn. Only then is the secret verified; a
+success gives the slot back (an account: the count is cleared; an address shared by an office
+or a refuge: only this attempt is taken back). A burst of N parallel guesses therefore checks at
+most ``allowance`` of them; the rest are refused unseen, and a right secret that arrives after
+the allowance is used up is refused like any other attempt while the lock lasts.
+
+The counters are rows in the application's own database (``attempt_counters``), so they hold
+across processes, workers and restarts with nothing else to run. Keys are keyed digests
+(``KeyRing.keyed_digest``): a handle, email or address is never stored.
+
+On SQLite every transaction holds the database's single write lock from its first statement
+(``BEGIN IMMEDIATE``), so nothing runs beside the request and the slot is taken in the
+request's own transaction (a second connection would wait on the first). On PostgreSQL the slot
+is taken in a short transaction of its own, so the row lock is held for one statement, not for
+the verify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import case, delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from auth.models import AttemptCounter
+from core.jobs import JobContext, JobRegistry
+from core.runtime import Runtime
+
+_COUNTERS = AttemptCounter.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPolicy:
+    """How many guesses in a row are checked at once, and how long each one after waits."""
+
+    name: str
+    #: Attempts in a row that are checked without waiting.
+    allowance: int
+    #: The wait after the ``allowance``-th attempt; it doubles with each attempt after.
+    first_lock: dt.timedelta
+    max_lock: dt.timedelta
+    #: A key that saw no attempt for this long starts again from nothing.
+    forget_after: dt.timedelta
+    #: True for an account (a success proves the holder); False for a client address, where
+    #: one good login must not launder a spraying machine's record: it only takes itself back.
+    clear_on_success: bool
+
+    def lock_after(self, attempt: int) -> dt.timedelta:
+        """The wait the ``attempt``-th attempt in a row earns if it fails."""
+        if attempt < self.allowance:
+            return dt.timedelta(0)
+        doublings = min(attempt - self.allowance, 32)  # 2**32 first locks outgrow any cap
+        lock: dt.timedelta = min(self.max_lock, self.first_lock * (2**doublings))
+        return lock
+
+
+_MINUTE = dt.timedelta(minutes=1)
+_HOUR = dt.timedelta(hours=1)
+
+#: A survivor's PIN, across login and every in-session PIN check of the account and its decoy.
+SURVIVOR_PIN = AttemptPolicy(
+    "survivor-pin", 5, dt.timedelta(seconds=30), _HOUR, dt.timedelta(days=1), True
+)
+#: A staff account: password, TOTP and recovery codes, step-up and re-authentication.
+STAFF_ACCOUNT = AttemptPolicy(
+    "staff-account", 4, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, True
+)
+#: One client address. Lenient: a whole office or refuge may share one address.
+CLIENT_ADDRESS = AttemptPolicy(
+    "client-address", 20, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
+)
+#: Codes and tokens that are single-use and long (enrolment codes, invitations), per address:
+#: they cannot be guessed, so this only stops a machine from trying.
+TOKEN_ADDRESS = AttemptPolicy(
+    "token-address", 10, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
+)
+
+POLICIES: tuple[AttemptPolicy, ...] = (SURVIVOR_PIN, STAFF_ACCOUNT, CLIENT_ADDRESS, TOKEN_ADDRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    policy: AttemptPolicy
+    key: str  # keyed digest of policy and subject
+    number: int  # this attempt's place in the run of attempts without a success
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The slots one attempt holds (one per key it is counted under)."""
+
+    slots: tuple[Slot, ...]
+
+    def number(self, policy: AttemptPolicy) -> int:
+        return next(s.number for s in self.slots if s.policy is policy)
+
+
+def _digest(rt: Runtime, policy: AttemptPolicy, subject: str) -> str:
+    return rt.keyring.keyed_digest("attempts", f"{policy.name}\x00{subject}")
+
+
+@contextmanager
+def _own_transaction(rt: Runtime, session: Session) -> Iterator[Session]:
+    """A short transaction committed at once; on SQLite, the request's own (see module doc)."""
+    if session.get_bind().dialect.name == "sqlite":
+        yield session
+        session.flush()
+        return
+    with rt.session_factory() as own:
+        yield own
+        own.commit()
+
+
+def _take_one(s: Session, policy: AttemptPolicy, key: str, now: dt.datetime) -> int | None:
+    insert = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)
+    stmt = (
+        insert(AttemptCounter)
+        .values(key=key, attempts=1, locked_until=None, last_attempt_at=now)
+        .on_conflict_do_update(
+            index_elements=[_COUNTERS.c.key],
+            set_={
+                "attempts": case(
+                    (_COUNTERS.c.last_attempt_at < now - policy.forget_after, 1),
+                    else_=_COUNTERS.c.attempts + 1,
+                ),
+                "last_attempt_at": now,
+            },
+            # While locked the row is left alone: no slot, and a refused attempt does not
+            # lengthen the wait a real user is sitting out.
+            where=or_(_COUNTERS.c.locked_until.is_(None), _COUNTERS.c.locked_until <= now),
+        )
+        .returning(_COUNTERS.c.attempts)
+    )
+    number: int | None = s.execute(stmt).scalar_one_or_none()
+    if number is None:
+        return None
+    lock = policy.lock_after(number)
+    # Same transaction, row already locked by the upsert: nobody sees the count without it.
+    s.execute(
+        update(AttemptCounter)
+        .where(AttemptCounter.key == key)
+        .values(locked_until=now + lock if lock else None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(number)
+
+
+def _give_back(s: Session, slot: Slot, *, clear: bool) -> None:
+    if clear:
+        s.execute(
+            delete(AttemptCounter)
+            .where(AttemptCounter.key == slot.key)
+            .execution_options(synchronize_session=False)
+        )
+        return
+    s.execute(
+        update(AttemptCounter)
+        .where(AttemptCounter.key == slot.key, AttemptCounter.attempts > 0)
+        .values(
+            attempts=AttemptCounter.attempts - 1,
+            locked_until=case(
+                (AttemptCounter.attempts - 1 < slot.policy.allowance, None),
+                else_=AttemptCounter.locked_until,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def take(
+    rt: Runtime, session: Session, subjects: Sequence[tuple[AttemptPolicy, str]]
+) -> Taken | None:
+    """Take a slot under every (policy, subject), or None when any of them is locked.
+
+    A refused attempt leaves every counter as it was (slots already taken for it are given
+    back), so that waiting out a lock is enough to be let in again.
+    """
+    now = rt.clock.now()
+    slots: list[Slot] = []
+    with _own_transaction(rt, session) as s:
+        for policy, subject in subjects:
+            key = _digest(rt, policy, subject)
+            number = _take_one(s, policy, key, now)
+            if number is None:
+                for slot in slots:
+                    _give_back(s, slot, clear=False)
+                return None
+            slots.append(Slot(policy, key, number))
+    return Taken(tuple(slots))
+
+
+def succeeded(
+    rt: Runtime, session: Session, taken: Taken, *, only: AttemptPolicy | None = None
+) -> None:
+    """The secret was right: accounts start again from nothing, addresses take this one back.
+
+    ``only`` limits that to one policy's slots (a right password gives the address its slot
+    back while the account's stays taken until the second factor is right too).
+    """
+    with _own_transaction(rt, session) as s:
+        for slot in taken.slots:
+            if only is None or slot.policy is only:
+                _give_back(s, slot, clear=slot.policy.clear_on_success)
+
+
+def clear(rt: Runtime, session: Session, policy: AttemptPolicy, subject: str) -> None:
+    """Forget every attempt at ``subject`` (an admin reset, a changed PIN)."""
+    session.execute(
+        delete(AttemptCounter)
+        .where(AttemptCounter.key == _digest(rt, policy, subject))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def retry_after(rt: Runtime, session: Session, policy: AttemptPolicy, subject: str) -> float:
+    """Seconds until ``subject`` may be tried again (0 when it may now); for tests and tools."""
+    row = session.get(AttemptCounter, _digest(rt, policy, subject), populate_existing=True)
+    if row is None or row.locked_until is None:
+        return 0.0
+    return max(0.0, (row.locked_until - rt.clock.now()).total_seconds())
+
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+PRUNE_JOB = "auth.attempts_prune"
+
+
+def prune(session: Session, now: dt.datetime) -> int:
+    """Delete counters no policy remembers any more (quiet for longer than the longest
+    ``forget_after``, and not locked)."""
+    oldest = now - max(p.forget_after for p in POLICIES)
+    result = session.execute(
+        delete(AttemptCounter)
+        .where(
+            AttemptCounter.last_attempt_at < oldest,
+            or_(AttemptCounter.locked_until.is_(None), AttemptCounter.locked_until <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _prune_handler(ctx: JobContext, _payload: dict[str, object]) -> None:
+    prune(ctx.session, ctx.clock.now())
+
+
+def register_jobs(registry: JobRegistry) -> None:
+    registry.register(PRUNE_JOB, _prune_handler, every_seconds=3600)
