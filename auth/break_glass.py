@@ -77,8 +77,8 @@ def open_break_glass(
     supervisor = require_staff(principal, "supervisor")
     require_fresh_second_factor(supervisor, clock)
     survivor = session.get(Survivor, survivor_id)
-    if survivor is None or survivor.erased_at is not None:
-        raise NotFound()
+    if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
+        raise NotFound()  # a decoy account is nobody's case (``auth.decoys``)
     reason = reason.strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
         raise InvalidInput(

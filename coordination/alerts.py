@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from auth import decoys
 from auth.models import PartnerAgency, Survivor
 from auth.principals import PartnerPrincipal
 from coordination import consents, disclosures, lawful_basis
@@ -137,6 +138,9 @@ def _fan_out(
     fields: dict[str, Any],
     only_agency_id: uuid.UUID | None,
 ) -> list[Delivery]:
+    if decoys.is_decoy_account(session, alert.survivor_id):
+        # A decoy account's consents read back like any, but no agency ever hears of it.
+        return []
     now = clock.now()
     consent_kind = ALERT_CONSENT_KIND[alert.kind]
     # Which agencies may hear this kind now, and on what basis (consent preferred).
@@ -239,6 +243,8 @@ def blocked_reason(
     survivor = session.get(Survivor, delivery.survivor_id)
     if survivor is None or survivor.erased_at is not None:
         return "survivor_erased"
+    if survivor.decoy_of is not None:
+        return "decoy_account"
     agency = session.get(PartnerAgency, delivery.agency_id)
     if agency is None or agency.disabled_at is not None:
         return "agency_disabled"

@@ -5,7 +5,8 @@ plain-language text before agreeing and gets a receipt whose hash covers exactly
 agreed (that text and every field). A consent recorded by an advocate is inactive until the
 survivor confirms it in the app. Revocation takes effect at once: deliveries still queued
 under the consent are cancelled in the same transaction, and every delivery re-checks its
-consent before it is sent. A decoy (duress) session sees no consent and changes nothing.
+consent before it is sent. A decoy (duress) session keeps consents on its decoy account
+(``auth.decoys``), which read back like any and never let an agency hear anything.
 """
 
 from __future__ import annotations
@@ -44,15 +45,11 @@ def preview(
     expires_at: dt.datetime | None,
 ) -> ConsentTerms:
     """The text the app must show before the survivor agrees, and its hash."""
-    if access.decoy:
-        raise NotFound("No such agency.")
     return terms(session, clock, access.survivor_id, agency_id, kinds, purpose, expires_at)
 
 
 def agencies_for(session: Session, access: SurvivorAccess) -> list[PartnerAgency]:
-    """Agencies the survivor may choose from (none in a decoy session)."""
-    if access.decoy:
-        return []
+    """Agencies the survivor may choose from."""
     return list(
         session.scalars(
             select(PartnerAgency)
@@ -120,12 +117,7 @@ def give(
     expires_at: dt.datetime,
     text_hash: str,
 ) -> Consent:
-    """The survivor agrees in the app to the text they were shown (``text_hash``).
-
-    A decoy session knows no agency (its agency list is empty), so it is answered as an
-    unknown agency and nothing is stored."""
-    if access.decoy:
-        raise NotFound("No such agency.")
+    """The survivor agrees in the app to the text they were shown (``text_hash``)."""
     t = terms(session, clock, access.survivor_id, agency_id, kinds, purpose, expires_at)
     if t.text_hash != text_hash:
         raise Conflict("The consent text has changed since it was shown: show it again.")
@@ -172,8 +164,6 @@ def confirm(
     receipt_hash: str,
 ) -> Consent:
     """The survivor confirms, in the app, a consent an advocate recorded."""
-    if access.decoy:
-        raise NotFound()
     consent = _own(session, access.survivor_id, consent_id)
     if consent.state != PENDING:
         raise Conflict("This consent is not waiting for confirmation.")
@@ -200,8 +190,6 @@ def revoke(
     session: Session, clock: Clock, access: SurvivorAccess, consent_id: uuid.UUID
 ) -> Consent:
     """Withdraw a consent now; queued deliveries under it are cancelled in this transaction."""
-    if access.decoy:
-        raise NotFound()
     consent = _own(session, access.survivor_id, consent_id)
     if consent.state == REVOKED:
         return consent
@@ -278,8 +266,6 @@ def consents_in_force(session: Session, survivor_id: uuid.UUID, now: dt.datetime
 
 
 def list_for(session: Session, access: SurvivorAccess) -> list[Consent]:
-    if access.decoy:
-        return []
     return list(
         session.scalars(
             select(Consent)

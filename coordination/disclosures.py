@@ -1,6 +1,7 @@
 """The disclosure log: every alert delivered, event received and non-consented share, with
 the consent or lawful basis it relied on. The survivor lists their own; advocates their
-caseload's. A decoy session gets an empty list of the same shape."""
+caseload's. A decoy session reads its decoy account's log, which is always empty: nothing
+is ever disclosed about a decoy account."""
 
 from __future__ import annotations
 
@@ -83,8 +84,6 @@ def list_for(
     session: Session, deps: CoordinationDeps, access: SurvivorAccess
 ) -> list[dict[str, Any]]:
     """The survivor's disclosure log, newest first, with agency and reason in plain terms."""
-    if access.decoy:
-        return []
     rows = session.scalars(
         select(Disclosure)
         .where(Disclosure.survivor_id == access.survivor_id)

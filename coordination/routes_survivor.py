@@ -1,5 +1,5 @@
 """The survivor's app: agencies, consents (preview, give, confirm, revoke), the disclosure
-log, neutral notices and the news preference. A decoy session sees nothing real."""
+log, neutral notices and the news preference. A decoy session sees its decoy account's."""
 
 from __future__ import annotations
 

@@ -21,8 +21,6 @@ BATCH = 500
 
 
 def list_for(session: Session, access: SurvivorAccess) -> list[SurvivorNotice]:
-    if access.decoy:
-        return []
     return list(
         session.scalars(
             select(SurvivorNotice)
@@ -34,15 +32,13 @@ def list_for(session: Session, access: SurvivorAccess) -> list[SurvivorNotice]:
 
 
 def preferences(session: Session, access: SurvivorAccess) -> dict[str, Any]:
-    pref = None if access.decoy else session.get(SharingPreference, access.survivor_id)
+    pref = session.get(SharingPreference, access.survivor_id)
     return {"agency_news": bool(pref and pref.agency_news)}
 
 
 def set_preferences(
     session: Session, clock: Clock, access: SurvivorAccess, agency_news: bool
 ) -> dict[str, Any]:
-    if access.decoy:  # a duress session changes nothing, and answers as if it had
-        return {"agency_news": agency_news}
     pref = session.get(SharingPreference, access.survivor_id)
     if pref is None:
         pref = SharingPreference(survivor_id=access.survivor_id, updated_at=clock.now())

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from auth import decoys
 from core.errors import ConfigurationError
 from core.jobs import JobContext, JobRegistry
 from core.runtime import Runtime
@@ -45,9 +46,12 @@ def push_from_settings(settings: Settings) -> PushSender:
 
 
 def push_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """``messaging.push``: one neutral notification to a survivor."""
+    """``messaging.push``: one neutral notification to a survivor (never to a decoy account)."""
+    survivor_id = uuid.UUID(payload["survivor_id"])
+    if decoys.is_decoy_account(ctx.session, survivor_id):
+        return
     sender: PushSender = ctx.deps["push"]
-    sender.send(uuid.UUID(payload["survivor_id"]), NEUTRAL_TEXT)
+    sender.send(survivor_id, NEUTRAL_TEXT)
 
 
 def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:

@@ -1,7 +1,7 @@
 """What the survivor app and the staff console may do with a conversation.
 
-Survivors reach only their own conversation; a duress (decoy) session sees an empty,
-ordinary-looking one and its writes go nowhere, with responses shaped exactly like real ones.
+Survivors reach only their own conversation; a duress (decoy) session reaches its decoy
+account's own conversation (``auth.decoys``), which no staff member can read or answer.
 Staff must be fully signed in, on the survivor's caseload (break-glass supervisors may read),
 and have given a second-factor code within 15 minutes (step-up) to read or send.
 """
@@ -25,7 +25,6 @@ from auth.principals import SurvivorPrincipal
 from core import audit
 from core.clock import Clock
 from core.crypto import normalize_phone
-from core.ids import new_id
 from core.notices import notify_staff
 from core.vault import Vault
 from messaging import conversations as conv
@@ -84,8 +83,6 @@ def survivor_list(
     session: Session, clock: Clock, vault: Vault, principal: Any, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     p = require_survivor(principal)
-    if p.decoy:
-        return {"items": [], "next_cursor": None}
     items, nxt = conv.list_messages(
         session,
         clock,
@@ -102,10 +99,6 @@ def survivor_send(
     session: Session, clock: Clock, vault: Vault, principal: Any, body: str
 ) -> dict[str, Any]:
     p = require_survivor(principal)
-    if p.decoy:
-        conv.check_body(body)  # the same validation answer; nothing is stored
-        fake = MessageView(new_id(), SURVIVOR, None, "app", body, clock.now(), None)
-        return _survivor_view(fake)
     m = conv.post_message(
         session, clock, vault, p.survivor_id, Reader(SURVIVOR, p.survivor_id), body
     )
@@ -116,16 +109,12 @@ def survivor_mark_read(
     session: Session, clock: Clock, principal: Any, up_to: uuid.UUID
 ) -> dict[str, int]:
     p = require_survivor(principal)
-    if p.decoy:
-        return {"unread": 0}
     reader = Reader(SURVIVOR, p.survivor_id)
     return {"unread": conv.mark_read(session, clock, p.survivor_id, reader, up_to)}
 
 
 def survivor_unread(session: Session, clock: Clock, principal: Any) -> dict[str, int]:
     p = require_survivor(principal)
-    if p.decoy:
-        return {"unread": 0}
     reader = Reader(SURVIVOR, p.survivor_id)
     return {"unread": conv.unread_count(session, clock, p.survivor_id, reader)}
 
@@ -137,13 +126,8 @@ def _settings(session: Session, clock: Clock, survivor_id: uuid.UUID) -> dict[st
     }
 
 
-_DECOY_SETTINGS: dict[str, Any] = {"disappear_after": "off", "reply_by_sms": False}
-
-
 def survivor_get_settings(session: Session, clock: Clock, principal: Any) -> dict[str, Any]:
     p = require_survivor(principal)
-    if p.decoy:
-        return dict(_DECOY_SETTINGS)
     return _settings(session, clock, p.survivor_id)
 
 
@@ -151,8 +135,6 @@ def survivor_set_settings(
     session: Session, clock: Clock, principal: Any, data: dict[str, Any]
 ) -> dict[str, Any]:
     p = require_survivor(principal)
-    if p.decoy:
-        return {**_DECOY_SETTINGS, **data}
     if "disappear_after" in data:
         conv.set_lifetime(session, clock, p.survivor_id, data["disappear_after"])
     if "reply_by_sms" in data:
@@ -162,17 +144,16 @@ def survivor_set_settings(
 
 def survivor_clear(session: Session, clock: Clock, principal: Any) -> None:
     p = require_survivor(principal)
-    if not p.decoy:
-        count = conv.clear(session, clock, p.survivor_id)
-        audit.record(
-            session,
-            clock,
-            p.actor,
-            "messages.cleared",
-            subject_kind="conversation",
-            survivor_id=p.survivor_id,
-            details={"count": count},
-        )
+    count = conv.clear(session, clock, p.survivor_id)
+    audit.record(
+        session,
+        clock,
+        p.actor,
+        "messages.cleared",
+        subject_kind="conversation",
+        survivor_id=p.survivor_id,
+        details={"count": count},
+    )
 
 
 def survivor_set_phone(

@@ -85,11 +85,6 @@ def take(
     result = evaluate(instrument, answers, professional_judgement).as_dict()
     now = runtime.clock.now()
     kind = "staff" if access.is_staff else "survivor"
-    if access.decoy:
-        # Answered as if kept; nothing is stored and nobody is alerted by a duress session.
-        return AssessmentView(
-            new_id(), instrument.id, kind, now, dict(answers), None, notes, result
-        )
     profile.require_staff_sharing(session, runtime, access)
     row_id = new_id()
     sid = access.survivor_id
@@ -163,8 +158,6 @@ def list_assessments(
     session: Session, runtime: Runtime, access: SurvivorAccess
 ) -> list[AssessmentView]:
     """History, newest first."""
-    if access.decoy:
-        return []
     profile.require_staff_sharing(session, runtime, access)
     rows = session.scalars(
         select(RiskAssessment)
@@ -177,8 +170,6 @@ def list_assessments(
 def get_assessment(
     session: Session, runtime: Runtime, access: SurvivorAccess, assessment_id: uuid.UUID
 ) -> AssessmentView:
-    if access.decoy:
-        raise NotFound()
     profile.require_staff_sharing(session, runtime, access)
     row = session.get(RiskAssessment, assessment_id)
     if row is None or row.survivor_id != access.survivor_id:

@@ -96,8 +96,6 @@ def upload(
             "Attach a photo (JPEG, PNG), recording (MP3, M4A, OGG, WAV) or PDF."
         )
     row_id = new_id()
-    if access.decoy:
-        return AttachmentInfo(row_id, media_type, len(data))  # answered as if stored
     sid = access.survivor_id
     key = crypto.random_key()
     storage.put(row_id.hex, crypto.aead_encrypt(key, data, _aad(row_id, sid)))
@@ -144,8 +142,6 @@ def fetch(
     attachment_id: uuid.UUID,
 ) -> tuple[AttachmentInfo, bytes]:
     """An attachment's bytes, for its owner or an advocate the journal is shared with."""
-    if access.decoy:
-        raise NotFound()
     profile.require_staff_sharing(session, runtime, access, journal=True)
     row = session.get(JournalAttachment, attachment_id)
     if row is None or row.survivor_id != access.survivor_id or row.key_enc is None:

@@ -192,9 +192,6 @@ def create_entry(
     content["kinds"] = [k for k in KINDS if k in data["kinds"]]
     amends = data.get("amends")
     content["amends"] = str(amends) if amends else None
-    if access.decoy:
-        content["attachments"] = []
-        return EntryView(row_id, 1, "entry", now, amends, False, content)
     sid = access.survivor_id
     if amends is not None:
         target = session.get(JournalEntry, amends)
@@ -249,8 +246,6 @@ def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
 
 def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[EntryView]:
     """The whole chain in order: entries, corrections and deletion links."""
-    if access.decoy:
-        return []
     _guard(session, runtime, access)
     rows = _rows(session, access.survivor_id)
     amended: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -289,8 +284,6 @@ def delete_entry(
     entry_id: uuid.UUID,
 ) -> None:
     """Erase an entry's content, shred its attachments, and record the deletion in the chain."""
-    if access.decoy:
-        return
     sid = access.survivor_id
     row = session.get(JournalEntry, entry_id)
     if row is None or row.survivor_id != sid or row.entry_type != "entry" or row.deleted_at:

@@ -1,9 +1,13 @@
-"""The living safety plan: versions, ETags, optimistic concurrency, restore, decoy.
+"""The living safety plan: versions, ETags, optimistic concurrency, restore, the decoy plan.
 
 Every save is a new sealed version. A write names the version it was based on (If-Match) and
 moves the plan's ``current_version_id`` with one compare-and-swap UPDATE: on PostgreSQL the
 second of two concurrent writers waits for the first's row lock, then finds the condition
 false and gets 412; on SQLite writers are serialised (BEGIN IMMEDIATE) to the same effect.
+
+A duress session works on the decoy account's own plan (``auth.decoys``), which starts as the
+owner's chosen decoy plan (or a shopping list) and then lives like any plan; when the owner
+chooses a new decoy plan, it becomes the decoy's newest version.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from auth import decoys
+from auth.models import Survivor
 from auth.permissions import SurvivorAccess
+from auth.principals import SurvivorPrincipal
 from core.crypto import Binding
 from core.errors import NotFound, PreconditionFailed, PreconditionRequired
 from core.ids import new_id
@@ -25,8 +32,6 @@ from core.runtime import Runtime
 from safety_plans import profile
 from safety_plans.models import SafetyPlan, SafetyPlanVersion
 from safety_plans.sections import SECTIONS, Item, Sections, normalise, template
-
-_DECOY_NS = uuid.UUID("6f1d3c52-7a51-4c55-9d1e-3f1b0d0c2a11")
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,16 @@ def _new_version(
     return row
 
 
+def _first_sections(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> Sections:
+    owner_id = session.scalar(select(Survivor.decoy_of).where(Survivor.id == survivor_id))
+    if owner_id is None:
+        return template()
+    return profile.decoy_sections(session, runtime, owner_id)
+
+
 def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyPlan:
-    """The survivor's plan, created from the template on first use."""
+    """The survivor's plan, created on first use from the template (a decoy account's from
+    its owner's chosen decoy plan)."""
     plan = session.scalars(
         select(SafetyPlan).where(SafetyPlan.survivor_id == survivor_id)
     ).one_or_none()
@@ -138,7 +151,14 @@ def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyP
             session.add(plan)
             session.flush()
             first = _new_version(
-                session, runtime, plan_id, survivor_id, 1, template(), "system", None
+                session,
+                runtime,
+                plan_id,
+                survivor_id,
+                1,
+                _first_sections(session, runtime, survivor_id),
+                "system",
+                None,
             )
             plan.current_version_id = first.id
             session.flush()
@@ -154,29 +174,10 @@ def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
     profile.require_staff_sharing(session, runtime, access)
 
 
-# --- decoy ----------------------------------------------------------------------------------
-
-
-def _decoy_view(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> PlanView:
-    row = profile.profile_of(session, runtime, survivor_id)
-    stamp = row.decoy_updated_at or row.created_at
-    version_id = uuid.uuid5(_DECOY_NS, f"{survivor_id}|{stamp.isoformat()}")
-    info = VersionInfo(version_id, 1, stamp, "survivor", None)
-    return PlanView(info, profile.decoy_sections(session, runtime, survivor_id))
-
-
-def _decoy_echo(runtime: Runtime, sections: Sections, base: PlanView) -> PlanView:
-    """A duress write answered as if saved; nothing is stored."""
-    info = VersionInfo(new_id(), base.version.number + 1, runtime.clock.now(), "survivor", None)
-    return PlanView(info, normalise(sections))
-
-
 # --- reads ----------------------------------------------------------------------------------
 
 
 def get_plan(session: Session, runtime: Runtime, access: SurvivorAccess) -> PlanView:
-    if access.decoy:
-        return _decoy_view(session, runtime, access.survivor_id)
     _guard(session, runtime, access)
     plan = _plan(session, runtime, access.survivor_id)
     row = session.get(SafetyPlanVersion, plan.current_version_id)
@@ -187,8 +188,6 @@ def get_plan(session: Session, runtime: Runtime, access: SurvivorAccess) -> Plan
 
 def list_versions(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[VersionInfo]:
     """Newest first."""
-    if access.decoy:
-        return [_decoy_view(session, runtime, access.survivor_id).version]
     _guard(session, runtime, access)
     plan = _plan(session, runtime, access.survivor_id)
     rows = session.scalars(
@@ -212,11 +211,6 @@ def _version_row(
 def get_version(
     session: Session, runtime: Runtime, access: SurvivorAccess, version_id: uuid.UUID
 ) -> PlanView:
-    if access.decoy:
-        view = _decoy_view(session, runtime, access.survivor_id)
-        if version_id != view.version.id:
-            raise NotFound()
-        return view
     _guard(session, runtime, access)
     row = _version_row(session, runtime, access, version_id)
     return PlanView(_info(row), _open(session, runtime, row))
@@ -280,9 +274,6 @@ def save_plan(
     sections: Sections,
 ) -> PlanView:
     """Save the whole plan as a new version (If-Match required)."""
-    if access.decoy:
-        parse_if_match(if_match)  # same 428 as a real session
-        return _decoy_echo(runtime, sections, _decoy_view(session, runtime, access.survivor_id))
     _guard(session, runtime, access)
     return _commit_version(session, runtime, access, if_match, sections)
 
@@ -295,10 +286,6 @@ def restore_version(
     if_match: str | None,
 ) -> PlanView:
     """Make an old version current again, as a new version (history is never rewritten)."""
-    if access.decoy:
-        parse_if_match(if_match)
-        view = get_version(session, runtime, access, version_id)
-        return _decoy_echo(runtime, view.sections, view)
     _guard(session, runtime, access)
     row = _version_row(session, runtime, access, version_id)
     sections = _open(session, runtime, row)
@@ -318,7 +305,27 @@ def add_items(
     for name, items in additions.items():
         existing = {item["text"] for item in merged[name]}
         merged[name].extend(item for item in items if item["text"] not in existing)
-    if access.decoy:
-        parse_if_match(if_match)
-        return _decoy_echo(runtime, merged, current)
     return _commit_version(session, runtime, access, if_match, merged)
+
+
+def set_decoy_plan(
+    session: Session, runtime: Runtime, access: SurvivorAccess, sections: Sections
+) -> Sections:
+    """Choose the decoy plan: kept on the profile, and, once the decoy account has a plan of
+    its own, saved there as its newest version (by the survivor, as any edit would be)."""
+    clean = profile.set_decoy_plan(session, runtime, access, sections)
+    if access.is_staff:
+        return clean
+    decoy = decoys.decoy_account(session, access.survivor_id)
+    plan = (
+        session.scalars(select(SafetyPlan).where(SafetyPlan.survivor_id == decoy.id)).one_or_none()
+        if decoy is not None
+        else None
+    )
+    if decoy is None or plan is None:
+        return clean  # the decoy's plan will start from the new choice
+    principal = access.principal
+    as_decoy = SurvivorPrincipal(decoy.id, principal.device_id, decoy=True)  # type: ignore[union-attr]
+    decoy_access = SurvivorAccess(decoy.id, "self", as_decoy)
+    _commit_version(session, runtime, decoy_access, etag_for(plan.current_version_id), clean)
+    return clean

@@ -67,8 +67,6 @@ def require_staff_sharing(
 
 
 def get_sharing(session: Session, runtime: Runtime, access: SurvivorAccess) -> Sharing:
-    if access.decoy:
-        return Sharing(plan_shared=True, journal_shared=False)
     profile = profile_of(session, runtime, access.survivor_id)
     return Sharing(profile.plan_shared, profile.journal_shared)
 
@@ -81,14 +79,12 @@ def set_sharing(
     plan_shared: bool | None,
     journal_shared: bool | None,
 ) -> Sharing:
-    """Only the survivor flips their switches; a duress session is answered as if it had."""
+    """Only the survivor flips their switches."""
     current = get_sharing(session, runtime, access)
     wanted = Sharing(
         current.plan_shared if plan_shared is None else plan_shared,
         current.journal_shared if journal_shared is None else journal_shared,
     )
-    if access.decoy:
-        return wanted
     profile = profile_of(session, runtime, access.survivor_id)
     profile.plan_shared, profile.journal_shared = wanted.plan_shared, wanted.journal_shared
     profile.updated_at = runtime.clock.now()
@@ -101,8 +97,6 @@ def _binding(survivor_id: uuid.UUID, column: str) -> Binding:
 
 
 def get_priorities(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[str]:
-    if access.decoy:
-        return []
     profile = profile_of(session, runtime, access.survivor_id)
     if profile.priorities_enc is None:
         return []
@@ -119,8 +113,6 @@ def set_priorities(
     if unknown:
         raise InvalidInput("unknown priority", errors={"priorities": ["Unknown priority."]})
     chosen = [p for p in PRIORITIES if p in priorities]  # canonical order, no repeats
-    if access.decoy:
-        return chosen
     profile = profile_of(session, runtime, access.survivor_id)
     profile.priorities_enc = runtime.vault.seal(
         session, _binding(access.survivor_id, "priorities_enc"), json.dumps(chosen)
@@ -144,9 +136,9 @@ def decoy_sections(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -
 def set_decoy_plan(
     session: Session, runtime: Runtime, access: SurvivorAccess, sections: Sections
 ) -> Sections:
-    """Choose the decoy plan. Only from a real session: a duress session's write is dropped."""
+    """Choose the decoy plan (the survivor's own choice; staff never set it)."""
     clean = normalise(sections)
-    if access.decoy or access.is_staff:
+    if access.is_staff:
         return clean
     profile = profile_of(session, runtime, access.survivor_id)
     profile.decoy_plan_enc = runtime.vault.seal(

@@ -162,9 +162,9 @@ class SurvivorDecoyPlan(MethodView):
     @blp.response(200, DecoyPlanSchema)
     @_errors(422)
     def put(self, body: dict[str, Any]) -> Any:
-        """Choose the decoy plan (only a real session can change it)."""
+        """Choose the plan a duress PIN shows."""
         s, rt, access = survivor_access(WRITE, write=True)
-        return {"sections": profile.set_decoy_plan(s, rt, access, body["sections"])}
+        return {"sections": plans.set_decoy_plan(s, rt, access, body["sections"])}
 
 
 # --- an advocate's view of a survivor's plan ------------------------------------------------

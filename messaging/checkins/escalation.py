@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from auth import decoys
 from auth.models import StaffMember
 from auth.permissions import advocates_of
 from core import audit, jobs
@@ -40,8 +41,14 @@ def escalate(
     survivor_id: uuid.UUID,
     source: str,
     occurrence: CheckinOccurrence | None = None,
-) -> Escalation:
-    """Open an escalation (idempotent per occurrence) and alert the advocates at once."""
+) -> Escalation | None:
+    """Open an escalation (idempotent per occurrence) and alert the advocates at once.
+
+    None for a decoy account: its check-ins come due, are answered and missed like any, but
+    reach nobody (``auth.decoys``); the real owner's advocates already had the duress alert.
+    """
+    if decoys.is_decoy_account(session, survivor_id):
+        return None
     if occurrence is not None and occurrence.escalation_id is not None:
         existing = session.get(Escalation, occurrence.escalation_id)
         if existing is not None:

@@ -1,12 +1,12 @@
 """Check-in use cases as the API calls them: one function per endpoint, principal first.
 
-Decoy (duress) sessions get ordinary-looking answers and change nothing: an abuser holding
-the phone must not see the real check-ins, and must not be able to cancel them.
+A decoy (duress) session works on its decoy account's own check-ins (``auth.decoys``): the
+abuser holding the phone never sees or cancels the real ones, and what the decoy schedules
+comes due and reads back like any check-in, without texting or alerting anyone.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from auth.permissions import caseload_of, require_staff, require_survivor, require_survivor_access
 from core.errors import NotFound
-from core.ids import new_id
 from core.runtime import Runtime
 from messaging.checkins import escalation, occurrences, replies, setup, states
 from messaging.checkins.models import (
@@ -24,7 +23,6 @@ from messaging.checkins.models import (
     Escalation,
 )
 from messaging.checkins.ports import CheckinSms
-from messaging.checkins.templates import check_text
 
 
 def _sms(rt: Runtime) -> CheckinSms | None:
@@ -47,23 +45,8 @@ def settings_view(session: Session, rt: Runtime, row: CheckinSettings) -> dict[s
     }
 
 
-def _decoy_settings() -> dict[str, Any]:
-    return {
-        "grace_minutes": 30,
-        "second_window_minutes": 30,
-        "quiet_windows": [],
-        "quiet_policy": "wait",
-        "timezone": "UTC",
-        "paused": False,
-        "welfare_agency_id": None,
-        "reply_codes_set": False,
-    }
-
-
 def get_settings(session: Session, rt: Runtime, principal: Any) -> dict[str, Any]:
     me = require_survivor(principal)
-    if me.decoy:
-        return _decoy_settings()
     return settings_view(session, rt, setup.get_settings(session, rt.clock, me.survivor_id))
 
 
@@ -71,10 +54,6 @@ def update_settings(
     session: Session, rt: Runtime, principal: Any, data: dict[str, Any]
 ) -> dict[str, Any]:
     me = require_survivor(principal)
-    if me.decoy:
-        view = _decoy_settings()
-        view.update({k: v for k, v in data.items() if k in view})
-        return view
     change = setup.SettingsChange(
         grace_minutes=data.get("grace_minutes"),
         second_window_minutes=data.get("second_window_minutes"),
@@ -122,11 +101,6 @@ def create_schedule(
         template=data.get("template"),
         custom_text=data.get("custom_text"),
     )
-    if me.decoy:
-        # Validate exactly as for real (same errors), then keep nothing.
-        if new.custom_text is not None:
-            check_text(new.custom_text)
-        return {**schedule_view_placeholder(new, rt.clock.now())}
     schedule = setup.create_schedule(session, rt.clock, rt.vault, me.actor, me.survivor_id, new)
     # Occurrences are made by a worker, never in the request: the job is in this transaction,
     # so a schedule never exists without its first occurrences following.
@@ -134,39 +108,18 @@ def create_schedule(
     return schedule_view(schedule)
 
 
-def schedule_view_placeholder(new: setup.NewSchedule, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "kind": new.kind,
-        "channel": new.channel,
-        "due_at": new.due_at,
-        "days": new.days if new.kind == "recurring" else None,
-        "local_time": new.at if new.kind == "recurring" else None,
-        "timezone": new.timezone or "UTC",
-        "template_id": None if new.custom_text else (new.template or "appointment"),
-        "custom_text": new.custom_text is not None,
-        "created_at": now,
-    }
-
-
 def list_schedules(session: Session, rt: Runtime, principal: Any) -> list[dict[str, Any]]:
     me = require_survivor(principal)
-    if me.decoy:
-        return []
     return [schedule_view(s) for s in setup.list_schedules(session, me.survivor_id)]
 
 
 def cancel_schedule(session: Session, rt: Runtime, principal: Any, schedule_id: uuid.UUID) -> None:
     me = require_survivor(principal)
-    if me.decoy:
-        return
     setup.cancel_schedule(session, rt.clock, me.actor, me.survivor_id, schedule_id)
 
 
 def pending(session: Session, rt: Runtime, principal: Any) -> list[CheckinOccurrence]:
     me = require_survivor(principal)
-    if me.decoy:
-        return []
     return occurrences.pending(session, me.survivor_id)
 
 
@@ -183,8 +136,6 @@ def answer(
     session: Session, rt: Runtime, principal: Any, occurrence_id: uuid.UUID, kind: str
 ) -> Any:
     me = require_survivor(principal)
-    if me.decoy:
-        raise NotFound()  # a decoy session has no occurrences to answer
     _own_occurrence(session, me.survivor_id, occurrence_id)
     return replies.answer(session, rt.clock, _sms(rt), me.actor, occurrence_id, kind, "app")
 
@@ -193,8 +144,6 @@ def snooze(
     session: Session, rt: Runtime, principal: Any, occurrence_id: uuid.UUID, minutes: int
 ) -> Any:
     me = require_survivor(principal)
-    if me.decoy:
-        raise NotFound()
     occ = _own_occurrence(session, me.survivor_id, occurrence_id)
     if occ.state not in (states.SCHEDULED, states.SENT):
         raise NotFound()
@@ -203,8 +152,6 @@ def snooze(
 
 def safe_now(session: Session, rt: Runtime, principal: Any) -> dict[str, int]:
     me = require_survivor(principal)
-    if me.decoy:
-        return {"answered": 0}
     return {"answered": replies.safe_now(session, rt.clock, me.actor, me.survivor_id)}
 
 

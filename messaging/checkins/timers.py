@@ -90,6 +90,11 @@ def _send_one(
     if occ.channel == "app":
         transition(session, clock, occ, states.SENT, SYSTEM, channel="app")
         return None
+    survivor = session.get(Survivor, occ.survivor_id)  # loaded with the batch: no query
+    if survivor is not None and survivor.decoy_of is not None:
+        # A decoy account never texts anyone (``auth.decoys``); its check-in runs as if sent.
+        transition(session, clock, occ, states.SENT, SYSTEM, channel="sms")
+        return None
     try:
         if sms is None:
             raise SmsUnavailable("no_gateway")

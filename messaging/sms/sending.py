@@ -148,9 +148,10 @@ def queue_survivor_sms(
     run_at: dt.datetime | None = None,
     send_job: bool = True,
 ) -> OutboundSms | None:
-    """Queue an SMS to the survivor's own number; None when they have none (or are erased)."""
+    """Queue an SMS to the survivor's own number; None when they have none, are erased, or
+    the account is a decoy (a decoy never texts anyone: ``auth.decoys``)."""
     survivor = session.get(Survivor, survivor_id)
-    if survivor is None or survivor.erased_at is not None:
+    if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
         return None
     to = survivor_phone(session, vault, survivor)
     if to is None:
