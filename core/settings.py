@@ -236,7 +236,11 @@ class Settings:
                 "real keys are required: set LANTERN_KEYS_FILE or LANTERN_KEKS and "
                 "LANTERN_INDEX_KEY (development keys are refused)"
             )
-        if self.sms_backend == "twilio" and not (
+        if self.sms_backend != "twilio":
+            # The console sender records texts and sends none: check-ins would never reach the
+            # survivor, yet missed ones would escalate to advocates and the police.
+            problems.append("LANTERN_SMS_BACKEND must be twilio (the console sender sends nothing)")
+        elif not (
             self.twilio_account_sid
             and self.twilio_auth_token
             and (self.twilio_messaging_service_sid or self.twilio_from_number)

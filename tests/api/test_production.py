@@ -28,6 +28,10 @@ def production_values(tmp_path: Path, keyring: KeyRing) -> dict[str, Any]:
         "instance_path": str(tmp_path / "instance"),
         "argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST,
         "argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB,
+        "sms_backend": "twilio",
+        "twilio_account_sid": "AC" + "0" * 32,
+        "twilio_auth_token": "not-a-real-token",
+        "twilio_messaging_service_sid": "MG" + "0" * 32,
     }
 
 
@@ -61,6 +65,10 @@ def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring:
         ({"debug": True}, "LANTERN_DEBUG"),
         ({"argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB - 1}, "argon2"),
         ({"argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST - 1}, "argon2"),
+        # Stand-ins: check-in texts would never leave, yet missed check-ins would escalate.
+        ({"sms_backend": "console"}, "LANTERN_SMS_BACKEND"),
+        ({"twilio_auth_token": ""}, "LANTERN_TWILIO_AUTH_TOKEN"),
+        ({"webhook_sender": "fake"}, "LANTERN_WEBHOOK_SENDER"),
     ],
     ids=[
         "development-keys",
@@ -71,6 +79,9 @@ def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring:
         "debug",
         "argon2-memory",
         "argon2-time",
+        "console-sms",
+        "twilio-without-token",
+        "fake-webhook-sender",
     ],
 )
 def test_production_refuses_unsafe_settings(
@@ -96,3 +107,20 @@ def test_development_keys_are_generated_outside_production(
     }
     create_app(Settings(**values))
     assert (tmp_path / "instance" / "dev-keys.json").exists()
+
+
+def test_the_worker_refuses_a_stand_in_in_production(
+    tmp_path: Path, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lantern worker` builds the same app, so it refuses the same stand-ins, by name."""
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    values = {**production_values(tmp_path, keyring), "sms_backend": "console"}
+    for name, value in values.items():
+        monkeypatch.setenv(f"LANTERN_{name.upper()}", str(value))
+    result = CliRunner().invoke(main, ["worker", "--once"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigurationError)
+    assert "LANTERN_SMS_BACKEND" in str(result.exception)

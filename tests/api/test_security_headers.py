@@ -73,7 +73,12 @@ def test_production_adds_hsts(app_with: AppFactory, kind: str) -> None:
     # The runtime keeps its test database and only the settings say production (with a
     # PostgreSQL URL that is never used). Production settings are checked in test_production.py.
     client = app_with(
-        env="production", database_url="postgresql+psycopg://lantern@db.invalid/lantern"
+        env="production",
+        database_url="postgresql+psycopg://lantern@db.invalid/lantern",
+        sms_backend="twilio",
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token="not-a-real-token",
+        twilio_messaging_service_sid="MG" + "0" * 32,
     ).test_client()
     send, status = RESPONSES[kind]
     r = send(client)
