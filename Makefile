@@ -26,8 +26,8 @@ dev-keys: install
 migrate: dev-keys
 	$(BIN)/lantern db upgrade
 
-# One process, several threads: development rate limits are in-process (LANTERN_REDIS_URL
-# shares them between processes; see the README for running several).
+# One process, several threads (SQLite has one writer; see the README for running several on
+# PostgreSQL).
 run: migrate
 	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 1 --threads 8 --timeout 30 \
 		--graceful-timeout 10 --keep-alive 30 --no-control-socket wsgi:app
