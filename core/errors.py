@@ -111,6 +111,17 @@ class PreconditionRequired(LanternError):
     title = "Precondition required"
 
 
+class TooLarge(LanternError):
+    """More than a storage limit allows, in one piece or in total (413); nothing was stored.
+
+    Domains subclass it with their own ``type_slug``, so that an app can say what to do.
+    """
+
+    status = 413
+    type_slug = "payload-too-large"
+    title = "Payload too large"
+
+
 class TooManyRequests(LanternError):
     status = 429
     type_slug = "too-many-requests"

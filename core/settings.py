@@ -194,8 +194,59 @@ class Settings:
     )
     attachment_max_bytes: int = _setting(
         10_485_760,
-        "Largest journal attachment, in bytes (uploads are also bounded by "
-        "`LANTERN_MAX_BODY_BYTES`).",
+        "Largest journal attachment, in bytes. The upload route has its own request-body "
+        "limit: this plus 64 KiB for the multipart framing (or `LANTERN_MAX_BODY_BYTES`, if "
+        "that is larger); `LANTERN_MAX_BODY_BYTES` bounds every other request body.",
+        minimum=1,
+    )
+    # Storage limits. Each bounds what one survivor's phone, or one staff session, can add to
+    # the disk: enough for a survivor in crisis (who types fast, pastes a long account, attaches
+    # many photos), too little for someone holding a stolen session to fill the disk.
+    attachment_quota_bytes: int = _setting(
+        1_073_741_824,
+        "Total size of one survivor's journal attachments, in bytes, counting uploads not yet "
+        "in an entry (deleted ones free their room). 1 GiB holds some 300 phone photos or 100 "
+        "recordings at the largest size; a stolen session can add no more than this, once. "
+        "Refused with 413.",
+        minimum=1,
+    )
+    plan_max_bytes: int = _setting(
+        65_536,
+        "Largest safety plan version (and decoy plan), in bytes of its sections as UTF-8 "
+        "JSON. A full plan is some 5-20 KB; 64 KiB leaves room for every section filled and a "
+        "long account pasted into the notes. Refused with 413; a save, restore or adopted "
+        "recommendation that would pass it stores nothing.",
+        minimum=8192,
+    )
+    plan_saves_per_minute: int = _setting(
+        6,
+        "Safety plan versions one author (a survivor, or a staff member across all the plans "
+        "they edit) may save in any 60 seconds: a burst of six, or one every ten seconds, for "
+        "an app that saves as the survivor edits; a stolen session saving the largest plan "
+        "nonstop adds at most some 540 MiB a day. Refused with 429 and `Retry-After`.",
+        minimum=1,
+    )
+    survivor_messages_per_minute: int = _setting(
+        30,
+        "Messages a survivor may send to their advocate team in any 60 seconds (texts sent by "
+        "SMS count too, and are never refused): one every two seconds, faster than anyone "
+        "types; a stolen phone sending the longest messages nonstop adds some 170 MB a day of "
+        "Latin text. Refused with 429 and `Retry-After`.",
+        minimum=1,
+    )
+    staff_messages_per_minute: int = _setting(
+        60,
+        "Messages one staff member may send in any 60 seconds, to all the survivors they work "
+        "with together (a short notice to a whole caseload fits). Refused with 429 and "
+        "`Retry-After`.",
+        minimum=1,
+    )
+    journal_entries_per_day: int = _setting(
+        100,
+        "Journal entries (corrections included) a survivor may write in any 24 hours: room to "
+        "write up months of history in one sitting with an advocate, while a stolen session "
+        "adds at most some 11 MB a day. Refused with 429 and `Retry-After`.",
+        minimum=1,
     )
 
     @property

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from core import jobs
+from core import jobs, limits
 from core.clock import Clock
 from core.crypto import Binding
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
 from core.jobs import JobContext, JobRegistry
 from core.runtime import Runtime
@@ -39,6 +39,12 @@ LIFETIMES: dict[str, int | None] = {"off": None, "1h": 3600, "24h": 86400, "7d":
 EXPIRE_JOB = "messaging.expire"
 MAX_BODY_CHARS = 4000
 DEFAULT_PAGE, MAX_PAGE = 50, 100
+SEND_WINDOW = dt.timedelta(minutes=1)
+
+
+class MessagesLimited(TooManyRequests):
+    type_slug = "messages-limited"
+    title = "Too many messages"
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,30 @@ def _incoming(reader: Reader) -> ColumnElement[bool]:
 def check_body(body: str) -> None:
     if not body.strip() or len(body) > MAX_BODY_CHARS:
         raise InvalidInput("empty or too long", errors={"body": ["1-4000 characters."]})
+
+
+def require_send_slot(session: Session, clock: Clock, sender: Reader, per_minute: int) -> None:
+    """429 when ``sender`` has sent ``per_minute`` messages in the last minute: a survivor
+    counts their own messages (texts by SMS too), a staff member theirs to every survivor.
+    Call before storing; the caller validates the body first."""
+    limits.serialise(session, sender.id)
+    if sender.kind == SURVIVOR:
+        mine = [
+            ConversationMessage.survivor_id == sender.id,
+            ConversationMessage.sender_kind == SURVIVOR,
+        ]
+    else:
+        mine = [ConversationMessage.sender_staff_id == sender.id]
+    limits.require_slot(
+        session,
+        clock,
+        MessagesLimited,
+        "You have sent many messages in the last minute; try again shortly.",
+        ConversationMessage.created_at,
+        mine,
+        limit=per_minute,
+        window=SEND_WINDOW,
+    )
 
 
 def post_message(

@@ -51,6 +51,9 @@ class ConversationMessage(Base):
     __table_args__ = (
         # Newest-first pages and unread counts walk this index.
         Index("ix_conversation_messages_page", "conversation_id", "created_at", "id"),
+        # Messages per minute count a sender's newest messages (core.limits).
+        Index("ix_conversation_messages_survivor_sent", "survivor_id", "sender_kind", "created_at"),
+        Index("ix_conversation_messages_staff_sent", "sender_staff_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import current_principal
 from api.db import runtime, session
+from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -56,11 +57,18 @@ class StaffMessages(MethodView):
     @blp.arguments(SendMessageSchema)
     @blp.response(201, StaffMessageSchema)
     @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    @blp.alt_response(429, success=False, headers=RETRY_AFTER_HEADER)
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """Send the survivor a message (they get a neutral push, never the text)."""
         rt = runtime()
         return service.staff_send(
-            session(), rt.clock, rt.vault, current_principal(), survivor_id, data["body"]
+            session(),
+            rt.clock,
+            rt.vault,
+            current_principal(),
+            survivor_id,
+            data["body"],
+            per_minute=rt.settings.staff_messages_per_minute,
         )
 
 

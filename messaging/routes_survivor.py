@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from api.access import current_principal
 from api.db import runtime, session
+from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -54,11 +55,17 @@ class SurvivorMessages(MethodView):
     @blp.arguments(SendMessageSchema)
     @blp.response(201, SurvivorMessageSchema)
     @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @blp.alt_response(429, success=False, headers=RETRY_AFTER_HEADER)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Send a message to my advocate team."""
         rt = runtime()
         return service.survivor_send(
-            session(), rt.clock, rt.vault, current_principal(), data["body"]
+            session(),
+            rt.clock,
+            rt.vault,
+            current_principal(),
+            data["body"],
+            per_minute=rt.settings.survivor_messages_per_minute,
         )
 
 

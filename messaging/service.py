@@ -96,9 +96,12 @@ def survivor_list(
 
 
 def survivor_send(
-    session: Session, clock: Clock, vault: Vault, principal: Any, body: str
+    session: Session, clock: Clock, vault: Vault, principal: Any, body: str, *, per_minute: int
 ) -> dict[str, Any]:
+    """Send to the advocate team; at most ``per_minute`` messages a minute (429 beyond)."""
     p = require_survivor(principal)
+    conv.check_body(body)
+    conv.require_send_slot(session, clock, Reader(SURVIVOR, p.survivor_id), per_minute)
     m = conv.post_message(
         session, clock, vault, p.survivor_id, Reader(SURVIVOR, p.survivor_id), body
     )
@@ -225,9 +228,19 @@ def staff_list(
 
 
 def staff_send(
-    session: Session, clock: Clock, vault: Vault, principal: Any, survivor_id: uuid.UUID, body: str
+    session: Session,
+    clock: Clock,
+    vault: Vault,
+    principal: Any,
+    survivor_id: uuid.UUID,
+    body: str,
+    *,
+    per_minute: int,
 ) -> dict[str, Any]:
+    """Send to a survivor; at most ``per_minute`` messages a minute to all survivors together."""
     reader = _staff_access(session, clock, principal, survivor_id, "messages.send", True)
+    conv.check_body(body)
+    conv.require_send_slot(session, clock, reader, per_minute)
     message = conv.post_message(session, clock, vault, survivor_id, reader, body)
     if conv.conversation_for(session, clock, survivor_id).reply_by_sms:
         # The survivor talks by plain SMS and asked for replies there; without a number (or

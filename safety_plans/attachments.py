@@ -8,17 +8,19 @@ storage directory made earlier is noise for that attachment.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from auth.permissions import SurvivorAccess
-from core import crypto
+from core import crypto, limits
 from core.clock import Clock
-from core.errors import InvalidInput, LanternError, NotFound
+from core.errors import InvalidInput, LanternError, NotFound, TooLarge
 from core.ids import new_id
 from core.jobs import JobContext
 from core.runtime import Runtime
@@ -26,6 +28,8 @@ from safety_plans import profile
 from safety_plans.chain import sha256_hex
 from safety_plans.models import JournalAttachment
 from safety_plans.storage import AttachmentStorage
+
+log = logging.getLogger(__name__)
 
 # Where runtime.extensions holds the storage (set by safety_plans.setup).
 STORAGE_KEY = "journal_storage"
@@ -37,10 +41,15 @@ class UnsupportedAttachment(LanternError):
     title = "This kind of file cannot be attached"
 
 
-class AttachmentTooLarge(LanternError):
-    status = 413
-    type_slug = "payload-too-large"
-    title = "Payload too large"
+class AttachmentTooLarge(TooLarge):
+    """One file over ``LANTERN_ATTACHMENT_MAX_BYTES``."""
+
+
+class AttachmentStorageFull(TooLarge):
+    """The survivor's attachments would pass ``LANTERN_ATTACHMENT_QUOTA_BYTES``."""
+
+    type_slug = "attachment-storage-full"
+    title = "No room for more attachments"
 
 
 @dataclass(frozen=True)
@@ -95,9 +104,12 @@ def upload(
         raise UnsupportedAttachment(
             "Attach a photo (JPEG, PNG), recording (MP3, M4A, OGG, WAV) or PDF."
         )
+    _require_room(session, runtime, access.survivor_id, len(data))
     row_id = new_id()
     sid = access.survivor_id
     key = crypto.random_key()
+    # The file is written before its row commits. Should the commit fail, the file has no
+    # row: the sweep removes such files once they are older than ORPHAN_GRACE.
     storage.put(row_id.hex, crypto.aead_encrypt(key, data, _aad(row_id, sid)))
     row = JournalAttachment(
         id=row_id,
@@ -114,6 +126,24 @@ def upload(
     session.add(row)
     session.flush()
     return AttachmentInfo(row_id, media_type, len(data))
+
+
+def _require_room(session: Session, runtime: Runtime, survivor_id: uuid.UUID, size: int) -> None:
+    """413 when ``size`` more bytes would pass the survivor's room for attachments. Every
+    attachment not shredded counts, uploads not yet in an entry too."""
+    limits.serialise(session, survivor_id)
+    used = session.scalar(
+        select(func.coalesce(func.sum(JournalAttachment.size), 0)).where(
+            JournalAttachment.survivor_id == survivor_id, JournalAttachment.key_enc.is_not(None)
+        )
+    )
+    quota = runtime.settings.attachment_quota_bytes
+    if int(used or 0) + size > quota:
+        raise AttachmentStorageFull(
+            f"Attachments may take at most {quota} bytes in all, and this one does not fit. "
+            "Deleting an entry frees the room of its attachments; uploads never put into an "
+            "entry are removed after a day."
+        )
 
 
 def digest_of(session: Session, runtime: Runtime, row: JournalAttachment) -> str:
@@ -177,34 +207,89 @@ def claim_for_entry(
 def shred(
     session: Session, clock: Clock, storage: AttachmentStorage, rows: list[JournalAttachment]
 ) -> None:
-    """Erase each attachment's key and blob: nothing can decrypt a copy made before."""
+    """Erase each attachment's key (nothing can decrypt a copy made before), and its blob once
+    that erasure has committed: removed earlier, a failed commit would leave a live row with
+    no file, and the attachment would be lost."""
     now = clock.now()
     for row in rows:
         row.key_enc = None
         row.shredded_at = now
-        storage.delete(row.id.hex)
     session.flush()
+    _delete_after_commit(session, storage, [row.id.hex for row in rows])
+
+
+_PENDING = "safety_plans.attachments.delete_after_commit"
+
+
+def _delete_after_commit(session: Session, storage: AttachmentStorage, names: list[str]) -> None:
+    # Not for use inside a savepoint that may roll back alone: the files would still go.
+    if _PENDING not in session.info:
+        session.info[_PENDING] = []
+        event.listen(session, "after_commit", _run_deletes)
+        event.listen(session, "after_transaction_end", _forget_deletes)
+    session.info[_PENDING].extend((storage, name) for name in names)
+
+
+def _run_deletes(session: Session) -> None:
+    pending: list[tuple[AttachmentStorage, str]] = session.info[_PENDING]
+    for storage, name in pending:
+        try:
+            storage.delete(name)
+        except OSError as exc:  # the sweep removes it later (its row is shredded)
+            log.warning(
+                "attachment blob not removed",
+                extra={"event": "attachment_blob_kept", "error": type(exc).__name__},
+            )
+    pending.clear()
+
+
+def _forget_deletes(session: Session, transaction: Any) -> None:
+    # After a commit the list is already empty; after a rollback nothing may be removed.
+    if transaction.parent is None:
+        session.info[_PENDING].clear()
 
 
 SWEEP_JOB = "safety_plans.attachment_sweep"
-SWEEP_EVERY_SECONDS = 3600.0
+# Every ten minutes, so that an upload outlives its day by ten minutes at most.
+SWEEP_EVERY_SECONDS = 600.0
 # An upload never named by an entry within a day was abandoned (the app was closed, perhaps in
 # a hurry): it must not linger, decryptable, on the server.
-DRAFT_LIFETIME = dt.timedelta(hours=24)
+DRAFT_LIFETIME = dt.timedelta(days=1)
+# A blob with no live row is left by an upload whose commit failed, or by a shredding whose file
+# could not be removed. Past this age no request can still be about to commit its row.
+ORPHAN_GRACE = dt.timedelta(minutes=15)
 SWEEP_BATCH = 500
 
 
 def sweep_handler(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Periodic: shred uploads that were never attached to an entry."""
+    """Periodic: shred every upload never attached to an entry within a day, and remove every
+    blob that has no live row."""
     storage: AttachmentStorage = ctx.deps[STORAGE_KEY]
     cutoff = ctx.clock.now() - DRAFT_LIFETIME
-    rows = ctx.session.scalars(
-        select(JournalAttachment)
-        .where(
-            JournalAttachment.entry_id.is_(None),
-            JournalAttachment.key_enc.is_not(None),
-            JournalAttachment.created_at < cutoff,
+    while True:  # the whole backlog, a batch per transaction
+        rows = ctx.session.scalars(
+            select(JournalAttachment)
+            .where(
+                JournalAttachment.entry_id.is_(None),
+                JournalAttachment.key_enc.is_not(None),
+                JournalAttachment.created_at < cutoff,
+            )
+            .limit(SWEEP_BATCH)
+        ).all()
+        if not rows:
+            break
+        shred(ctx.session, ctx.clock, storage, list(rows))
+        ctx.checkpoint()
+    stale = storage.names_older_than(ctx.clock.now() - ORPHAN_GRACE)
+    while names := list(itertools.islice(stale, SWEEP_BATCH)):
+        ids = [uuid.UUID(hex=name) for name in names]
+        live = set(
+            ctx.session.scalars(
+                select(JournalAttachment.id).where(
+                    JournalAttachment.id.in_(ids), JournalAttachment.key_enc.is_not(None)
+                )
+            )
         )
-        .limit(SWEEP_BATCH)
-    ).all()
-    shred(ctx.session, ctx.clock, storage, list(rows))
+        for blob_id in ids:
+            if blob_id not in live:
+                storage.delete(blob_id.hex)

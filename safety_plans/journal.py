@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auth.permissions import SurvivorAccess
-from core import crypto
+from core import crypto, limits
 from core.db import is_postgres
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans import attachments, chain, profile
@@ -53,6 +53,13 @@ CONTENT_FIELDS = (
     "witnesses",
     "police_reference",
 )
+
+ENTRY_WINDOW = dt.timedelta(days=1)
+
+
+class JournalEntriesLimited(TooManyRequests):
+    type_slug = "journal-entries-limited"
+    title = "Too many journal entries"
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,22 @@ def _salt() -> str:
     return secrets.token_hex(16)
 
 
+def _require_entry_slot(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> None:
+    """429 when the survivor has written as many entries (corrections too; deletion links are
+    not entries) as a day allows."""
+    limits.serialise(session, survivor_id)
+    limits.require_slot(
+        session,
+        runtime.clock,
+        JournalEntriesLimited,
+        "You have written many journal entries today; you can write more later.",
+        JournalEntry.recorded_at,
+        [JournalEntry.survivor_id == survivor_id, JournalEntry.entry_type == "entry"],
+        limit=runtime.settings.journal_entries_per_day,
+        window=ENTRY_WINDOW,
+    )
+
+
 def create_entry(
     session: Session, runtime: Runtime, access: SurvivorAccess, data: dict[str, Any]
 ) -> EntryView:
@@ -192,6 +215,7 @@ def create_entry(
     content["kinds"] = [k for k in KINDS if k in data["kinds"]]
     amends = data.get("amends")
     content["amends"] = str(amends) if amends else None
+    _require_entry_slot(session, runtime, access.survivor_id)
     sid = access.survivor_id
     if amends is not None:
         target = session.get(JournalEntry, amends)

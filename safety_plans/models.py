@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -68,7 +69,11 @@ class SafetyPlanVersion(Base):
     """One saved state of a plan; never changed after it is written."""
 
     __tablename__ = "safety_plan_versions"
-    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "number"),
+        # Saves per minute count an author's newest versions (core.limits).
+        Index("ix_safety_plan_versions_author_recent", "author_id", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     plan_id: Mapped[uuid.UUID] = mapped_column(
@@ -104,7 +109,11 @@ class JournalEntry(Base):
     """One link of a survivor's journal hash chain: an entry, or a deletion tombstone."""
 
     __tablename__ = "journal_entries"
-    __table_args__ = (UniqueConstraint("survivor_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("survivor_id", "seq"),
+        # Entries per day count a survivor's newest entries (core.limits).
+        Index("ix_journal_entries_survivor_recent", "survivor_id", "recorded_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     survivor_id: Mapped[uuid.UUID] = mapped_column(

@@ -24,14 +24,22 @@ from sqlalchemy.orm import Session
 from auth import decoys
 from auth.models import Survivor
 from auth.permissions import SurvivorAccess
-from auth.principals import SurvivorPrincipal
+from auth.principals import StaffPrincipal, SurvivorPrincipal
+from core import limits
 from core.crypto import Binding
-from core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from core.errors import NotFound, PreconditionFailed, PreconditionRequired, TooManyRequests
 from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans import profile
 from safety_plans.models import SafetyPlan, SafetyPlanVersion
-from safety_plans.sections import SECTIONS, Item, Sections, normalise, template
+from safety_plans.sections import SECTIONS, Item, Sections, normalise, serialise, template
+
+SAVE_WINDOW = dt.timedelta(minutes=1)
+
+
+class PlanSavesLimited(TooManyRequests):
+    type_slug = "plan-saves-limited"
+    title = "Too many plan saves"
 
 
 @dataclass(frozen=True)
@@ -97,21 +105,20 @@ def _new_version(
     plan_id: uuid.UUID,
     survivor_id: uuid.UUID,
     number: int,
-    sections: Sections,
+    stored: str,
     author_kind: str,
     author_id: uuid.UUID | None,
     restored_from: int | None = None,
     row_id: uuid.UUID | None = None,
 ) -> SafetyPlanVersion:
+    """A version row holding ``stored``, the sections as ``serialise`` wrote them."""
     row_id = row_id or new_id()  # chosen before sealing so the binding names the row
     row = SafetyPlanVersion(
         id=row_id,
         plan_id=plan_id,
         survivor_id=survivor_id,
         number=number,
-        sections_enc=runtime.vault.seal(
-            session, _binding(row_id, survivor_id), json.dumps(normalise(sections))
-        ),
+        sections_enc=runtime.vault.seal(session, _binding(row_id, survivor_id), stored),
         author_kind=author_kind,
         author_id=author_id,
         restored_from=restored_from,
@@ -156,7 +163,7 @@ def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyP
                 plan_id,
                 survivor_id,
                 1,
-                _first_sections(session, runtime, survivor_id),
+                serialise(_first_sections(session, runtime, survivor_id)),
                 "system",
                 None,
             )
@@ -219,12 +226,40 @@ def get_version(
 # --- writes ---------------------------------------------------------------------------------
 
 
+def _checked(runtime: Runtime, sections: Sections) -> str:
+    """The stored form of a version about to be written; 413 when it is over the size limit."""
+    return serialise(sections, runtime.settings.plan_max_bytes)
+
+
+def _author_id(access: SurvivorAccess) -> uuid.UUID:
+    p = access.principal
+    return p.staff_id if isinstance(p, StaffPrincipal) else p.survivor_id
+
+
+def _require_save_slot(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
+    """429 when this author (the survivor, or the staff member across every plan they edit)
+    has saved as many versions as a minute allows. Every write of a version starts here."""
+    author_id = _author_id(access)
+    limits.serialise(session, author_id)
+    limits.require_slot(
+        session,
+        runtime.clock,
+        PlanSavesLimited,
+        "You have saved the plan many times in the last minute; try again shortly.",
+        SafetyPlanVersion.created_at,
+        [SafetyPlanVersion.author_id == author_id],
+        limit=runtime.settings.plan_saves_per_minute,
+        window=SAVE_WINDOW,
+    )
+
+
 def _commit_version(
     session: Session,
     runtime: Runtime,
     access: SurvivorAccess,
     if_match: str | None,
     sections: Sections,
+    stored: str,
     restored_from: int | None = None,
 ) -> PlanView:
     tags = parse_if_match(if_match)
@@ -248,7 +283,7 @@ def _commit_version(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PreconditionFailed("The plan changed since you read it; reload and try again.")
     session.expire(plan)
-    author_id = access.principal.actor.id
+    author_id = _author_id(access)
     kind = "staff" if access.is_staff else "survivor"
     row = _new_version(
         session,
@@ -256,7 +291,7 @@ def _commit_version(
         plan.id,
         access.survivor_id,
         number,
-        sections,
+        stored,
         kind,
         author_id,
         restored_from,
@@ -274,8 +309,10 @@ def save_plan(
     sections: Sections,
 ) -> PlanView:
     """Save the whole plan as a new version (If-Match required)."""
+    stored = _checked(runtime, sections)
+    _require_save_slot(session, runtime, access)
     _guard(session, runtime, access)
-    return _commit_version(session, runtime, access, if_match, sections)
+    return _commit_version(session, runtime, access, if_match, sections, stored)
 
 
 def restore_version(
@@ -286,10 +323,15 @@ def restore_version(
     if_match: str | None,
 ) -> PlanView:
     """Make an old version current again, as a new version (history is never rewritten)."""
+    _require_save_slot(session, runtime, access)
     _guard(session, runtime, access)
     row = _version_row(session, runtime, access, version_id)
     sections = _open(session, runtime, row)
-    return _commit_version(session, runtime, access, if_match, sections, restored_from=row.number)
+    # Held to today's limit: the old version stays readable even when it is too large.
+    stored = _checked(runtime, sections)
+    return _commit_version(
+        session, runtime, access, if_match, sections, stored, restored_from=row.number
+    )
 
 
 def add_items(
@@ -305,7 +347,9 @@ def add_items(
     for name, items in additions.items():
         existing = {item["text"] for item in merged[name]}
         merged[name].extend(item for item in items if item["text"] not in existing)
-    return _commit_version(session, runtime, access, if_match, merged)
+    stored = _checked(runtime, merged)
+    _require_save_slot(session, runtime, access)
+    return _commit_version(session, runtime, access, if_match, merged, stored)
 
 
 def set_decoy_plan(
@@ -325,7 +369,12 @@ def set_decoy_plan(
     if decoy is None or plan is None:
         return clean  # the decoy's plan will start from the new choice
     principal = access.principal
-    as_decoy = SurvivorPrincipal(decoy.id, principal.device_id, decoy=True)  # type: ignore[union-attr]
-    decoy_access = SurvivorAccess(decoy.id, "self", as_decoy)
-    _commit_version(session, runtime, decoy_access, etag_for(plan.current_version_id), clean)
+    assert isinstance(principal, SurvivorPrincipal)
+    decoy_access = SurvivorAccess(
+        decoy.id, "self", SurvivorPrincipal(decoy.id, principal.device_id, decoy=True)
+    )
+    stored = _checked(runtime, clean)
+    _commit_version(
+        session, runtime, decoy_access, etag_for(plan.current_version_id), clean, stored
+    )
     return clean

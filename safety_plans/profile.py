@@ -14,7 +14,7 @@ from core.crypto import Binding
 from core.errors import InvalidInput, NotFound
 from core.runtime import Runtime
 from safety_plans.models import SafetyProfile
-from safety_plans.sections import Sections, default_decoy, normalise
+from safety_plans.sections import Sections, default_decoy, normalise, serialise
 
 PRIORITIES: tuple[str, ...] = ("safety", "children", "staying_or_leaving", "housing", "privacy")
 
@@ -137,12 +137,14 @@ def set_decoy_plan(
     session: Session, runtime: Runtime, access: SurvivorAccess, sections: Sections
 ) -> Sections:
     """Choose the decoy plan (the survivor's own choice; staff never set it)."""
+    # One row, overwritten: no growth to rate-limit, but held to the size of a plan version.
+    stored = serialise(sections, runtime.settings.plan_max_bytes)
     clean = normalise(sections)
     if access.is_staff:
         return clean
     profile = profile_of(session, runtime, access.survivor_id)
     profile.decoy_plan_enc = runtime.vault.seal(
-        session, _binding(access.survivor_id, "decoy_plan_enc"), json.dumps(clean)
+        session, _binding(access.survivor_id, "decoy_plan_enc"), stored
     )
     profile.decoy_updated_at = profile.updated_at = runtime.clock.now()
     session.flush()

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from api.db import runtime
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
-from safety_plans.routes_common import COMMON_ERRORS, staff_access, survivor_access
+from safety_plans.routes_common import errors, staff_access, survivor_access
 from safety_plans.schemas_journal import (
     AttachmentInfoSchema,
     EntryCreateSchema,
@@ -39,12 +39,7 @@ def storage() -> AttachmentStorage:
 
 
 def _errors(*extra: int) -> Any:
-    def deco(fn: Any) -> Any:
-        for status in (*COMMON_ERRORS, *extra):
-            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
-        return fn
-
-    return deco
+    return errors(blp, *extra)
 
 
 def _binary(data: bytes, mimetype: str, filename: str) -> Response:
@@ -65,7 +60,7 @@ class SurvivorEntries(MethodView):
 
     @blp.arguments(EntryCreateSchema)
     @blp.response(201, EntrySchema)
-    @_errors(409, 422)
+    @_errors(409, 422, 429)
     def post(self, body: dict[str, Any]) -> Any:
         """Record what happened (immutable: corrections are new entries with `amends`)."""
         s, rt, access = survivor_access(WRITE, write=True)

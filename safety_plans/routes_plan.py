@@ -11,8 +11,9 @@ from flask_smorest import Blueprint
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
 from safety_plans.routes_common import (
-    COMMON_ERRORS,
     ETAG_HEADER,
+    VERSION_WRITE_ERRORS,
+    errors,
     if_match,
     staff_access,
     survivor_access,
@@ -43,15 +44,7 @@ def _dump(view: PlanView) -> tuple[Any, int, dict[str, str]]:
 
 
 def _errors(*extra: int) -> Any:
-    def deco(fn: Any) -> Any:
-        for status in (*COMMON_ERRORS, *extra):
-            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
-        return fn
-
-    return deco
-
-
-WRITE_ERRORS = (412, 422, 428)
+    return errors(blp, *extra)
 
 
 # --- the survivor's own plan ----------------------------------------------------------------
@@ -69,7 +62,7 @@ class SurvivorPlan(MethodView):
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*WRITE_ERRORS)
+    @_errors(*VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any]) -> Any:
         """Save the whole plan as a new version (If-Match required)."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -100,7 +93,7 @@ class SurvivorPlanVersion(MethodView):
 class SurvivorPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*WRITE_ERRORS)
+    @_errors(*VERSION_WRITE_ERRORS)
     def post(self, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version (If-Match: the current ETag)."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -160,7 +153,7 @@ class SurvivorDecoyPlan(MethodView):
 
     @blp.arguments(DecoyPlanSchema)
     @blp.response(200, DecoyPlanSchema)
-    @_errors(422)
+    @_errors(413, 422)
     def put(self, body: dict[str, Any]) -> Any:
         """Choose the plan a duress PIN shows."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -184,7 +177,7 @@ class StaffPlan(MethodView):
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*WRITE_ERRORS)
+    @_errors(*VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Co-edit the plan: a new version (If-Match required)."""
         s, rt, access = staff_access(survivor_id, WRITE, write=True)
@@ -215,7 +208,7 @@ class StaffPlanVersion(MethodView):
 class StaffPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*WRITE_ERRORS)
+    @_errors(*VERSION_WRITE_ERRORS)
     def post(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version."""
         s, rt, access = staff_access(survivor_id, WRITE, write=True)

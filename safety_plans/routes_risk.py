@@ -16,8 +16,9 @@ from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
 from safety_plans.instruments import Instrument
 from safety_plans.routes_common import (
-    COMMON_ERRORS,
     ETAG_HEADER,
+    VERSION_WRITE_ERRORS,
+    errors,
     if_match,
     staff_access,
     survivor_access,
@@ -53,12 +54,7 @@ def catalogue() -> Catalogue:
 
 
 def _errors(*extra: int) -> Any:
-    def deco(fn: Any) -> Any:
-        for status in (*COMMON_ERRORS, *extra):
-            fn = blp.alt_response(status, success=False)(fn)  # type: ignore[arg-type]
-        return fn
-
-    return deco
+    return errors(blp, *extra)
 
 
 def _reader() -> None:
@@ -143,7 +139,7 @@ class SurvivorAdopt(MethodView):
     @blp.arguments(AdoptSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(412, 422, 428)
+    @_errors(*VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any]) -> Any:
         """Add chosen recommendations to the plan in one new version (If-Match required)."""
         s, rt, access = survivor_access(PLAN_WRITE, write=True)
@@ -218,7 +214,7 @@ class StaffAdopt(MethodView):
     @blp.arguments(AdoptSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(412, 422, 428)
+    @_errors(*VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Add chosen recommendations to the plan (If-Match required)."""
         s, rt, access = staff_access(survivor_id, PLAN_WRITE, write=True)

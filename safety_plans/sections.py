@@ -7,7 +7,10 @@ never names the abuser or assumes a decision (staying or leaving) the survivor h
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+from core.errors import InvalidInput, TooLarge
 
 SECTIONS: tuple[str, ...] = (
     "safe_contacts",
@@ -134,3 +137,38 @@ def normalise(sections: Sections) -> Sections:
             items.append(clean)
         out[name] = items
     return out
+
+
+class PlanTooLarge(TooLarge):
+    type_slug = "plan-too-large"
+    title = "The plan is too large"
+
+
+def serialise(sections: Sections, max_bytes: int | None = None) -> str:
+    """The stored form of a plan: its normalised sections as compact JSON.
+
+    Written as UTF-8 rather than ``\\u`` escapes, so that the size a limit measures is what
+    the survivor wrote, in whatever script (an escape takes six bytes a character). With
+    ``max_bytes``, a plan larger than that, or with more items in a section than a save may
+    send (a recommendation could add them), is refused before anything is written.
+    """
+    clean = normalise(sections)
+    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: text no device could have typed
+        raise InvalidInput(
+            "invalid text", errors={"sections": ["Text must be valid Unicode."]}
+        ) from None
+    if max_bytes is None:
+        return text
+    if size > max_bytes:
+        raise PlanTooLarge(
+            f"A plan may hold at most {max_bytes} bytes of text; this one has {size}. "
+            "Shorten or remove some items."
+        )
+    if any(len(items) > MAX_ITEMS_PER_SECTION for items in clean.values()):
+        raise PlanTooLarge(
+            f"A section may hold at most {MAX_ITEMS_PER_SECTION} items; remove some first."
+        )
+    return text

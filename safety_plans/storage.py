@@ -7,8 +7,10 @@ attachment's random id, never anything derived from its content or owner.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +25,10 @@ class AttachmentStorage(Protocol):
     def get(self, name: str) -> bytes | None: ...
 
     def delete(self, name: str) -> None: ...
+
+    def names_older_than(self, cutoff: dt.datetime) -> Iterator[str]:
+        """Every blob written before ``cutoff`` (the sweep checks each against its row)."""
+        ...
 
 
 class LocalStorage:
@@ -55,6 +61,25 @@ class LocalStorage:
 
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
+
+    def names_older_than(self, cutoff: dt.datetime) -> Iterator[str]:
+        """Blobs last written before ``cutoff`` (by their file times); a partial write left
+        by a crash that old is removed on the way."""
+        if not self.root.is_dir():
+            return
+        before = cutoff.timestamp()
+        for folder in os.scandir(self.root):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(folder.path):
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if entry.stat(follow_symlinks=False).st_mtime >= before:
+                    continue
+                if _NAME.match(entry.name):
+                    yield entry.name
+                elif entry.name.endswith(".tmp") and _NAME.match(entry.name[:-4]):
+                    Path(entry.path).unlink(missing_ok=True)
 
 
 def storage_from_settings(settings: Settings) -> AttachmentStorage:

@@ -518,6 +518,13 @@ def lantern_env(
         "LANTERN_WEBHOOK_TIMEOUT_SECONDS": "5",
         "LANTERN_JOB_POLL_SECONDS": "0.2",
         "LANTERN_LOG_LEVEL": "INFO",
+        # These stacks (the drills, the bench) drive each account far faster than a person
+        # can, to measure throughput and durability: the per-account storage limits, tested
+        # on their own in tests/safety_plans and tests/messaging, would turn that into 429s.
+        "LANTERN_PLAN_SAVES_PER_MINUTE": "1000000",
+        "LANTERN_SURVIVOR_MESSAGES_PER_MINUTE": "1000000",
+        "LANTERN_STAFF_MESSAGES_PER_MINUTE": "1000000",
+        "LANTERN_JOURNAL_ENTRIES_PER_DAY": "1000000",
     }
     if twilio_url:
         env.update(
