@@ -30,6 +30,7 @@ from core.notices import notify_staff
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
+from messaging.checkins import setup as checkin_setup
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
 from messaging.sms.sending import queue_survivor_sms
 
@@ -189,6 +190,8 @@ def survivor_set_phone(
 def survivor_clear_phone(session: Session, clock: Clock, principal: Any) -> None:
     p = require_survivor(principal)
     if not p.decoy and phone.clear_phone(session, p.survivor_id):
+        # Her SMS check-ins go on in the app rather than fail, or stop, when they are due.
+        checkin_setup.move_sms_to_app(session, clock, p.actor, p.survivor_id)
         _phone_changed(session, clock, p)
 
 

@@ -14,7 +14,10 @@ from core.jobs import JobContext
 from core.runtime import Runtime
 from core.worker import Worker
 from messaging.checkins.ports import SmsUnavailable
+from messaging.phone import set_phone
 from tests.factories import make_staff, make_survivor
+
+SURVIVOR_PHONE = "+447911123999"
 
 
 @dataclass
@@ -114,5 +117,6 @@ def world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> World:
     runtime.extensions["welfare_alerts"] = welfare
     advocate, advocate_token = make_staff(db_session, runtime, role="advocate")
     survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
+    set_phone(db_session, runtime.vault, survivor.id, SURVIVOR_PHONE)  # SMS check-ins need one
     db_session.commit()
     return World(runtime, clock, sms, welfare, advocate, advocate_token, survivor, survivor_token)
