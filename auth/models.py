@@ -117,7 +117,9 @@ class Survivor(Base):
     duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Not unique: two survivors may share a household phone, and refusing the second would
+    # tell her the number is known here (messaging/sms/webhooks.py routes shared numbers).
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]

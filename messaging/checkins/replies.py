@@ -88,6 +88,15 @@ def _late_reply(
     )
 
 
+def claim_sms_reply(
+    session: Session, ring: KeyRing, survivor_id: uuid.UUID, body: str
+) -> str | None:
+    """ "safe" or "help" when ``body`` is one of this survivor's own reply codes, else None
+    (the inbound webhook asks this of each survivor sharing a number)."""
+    settings = session.get(CheckinSettings, survivor_id)
+    return classify_reply(ring, settings, body) if settings is not None else None
+
+
 def route_sms_reply(
     session: Session,
     clock: Clock,
@@ -100,10 +109,7 @@ def route_sms_reply(
 
     Any other text is not ours: it goes on to the advocate as a message.
     """
-    settings = session.get(CheckinSettings, survivor_id)
-    if settings is None:
-        return False
-    kind = classify_reply(ring, settings, body)
+    kind = claim_sms_reply(session, ring, survivor_id, body)
     if kind is None:
         return False
     actor = audit.Actor("survivor", survivor_id)

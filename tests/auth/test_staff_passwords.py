@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from sqlalchemy.orm import Session
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from auth import passwords
 from core.clock import FrozenClock
