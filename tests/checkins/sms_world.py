@@ -54,10 +54,8 @@ class SmsWorld:
         return list(self.session.scalars(select(Escalation)))
 
 
-def build_sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> SmsWorld:
-    """A survivor with a phone, reply codes ``1`` (safe) and ``tulips`` (help), and one SMS
-    check-in due in ten minutes; her advocate; the app on the Twilio gateway."""
-    clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
+def twilio_app(runtime: Runtime) -> tuple[FlaskClient, FakeTwilioHttp]:
+    """The app on the Twilio gateway (over a fake HTTP client), taking signed webhooks."""
     runtime.settings = runtime.settings.replace(
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN,
@@ -68,7 +66,14 @@ def build_sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -
     runtime.extensions["sms"] = TwilioSmsGateway(
         ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
     )
-    client = create_app(runtime.settings, runtime=runtime).test_client()
+    return create_app(runtime.settings, runtime=runtime).test_client(), http
+
+
+def build_sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> SmsWorld:
+    """A survivor with a phone, reply codes ``1`` (safe) and ``tulips`` (help), and one SMS
+    check-in due in ten minutes; her advocate; the app on the Twilio gateway."""
+    clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
+    client, http = twilio_app(runtime)
     advocate, advocate_token = make_staff(db_session, runtime)
     survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
     db_session.commit()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,14 +14,11 @@ from sqlalchemy.orm import Session
 
 from core.audit import Actor
 from core.clock import FrozenClock
-from core.crypto import KeyRing, SecretHasher
-from core.db import make_engine
 from core.notices import StaffNotice
-from core.runtime import Runtime, build_runtime
+from core.runtime import Runtime
 from messaging.checkins import escalation, states
 from messaging.checkins.escalation import URGENCY
 from tests.checkins.sms_world import PHONE, SmsWorld, build_sms_world, inbound, send_due
-from tests.conftest import make_settings
 from tests.messaging.conftest import post_signed
 
 HELP, SAFE = "tulips", "1"
@@ -146,38 +142,31 @@ def test_a_help_tap_in_the_app_after_a_safe_reply_escalates(w: SmsWorld) -> None
 
 
 def test_help_texts_arriving_together_each_reach_the_advocate(
-    committed_db: str, tmp_path: Path, keyring: KeyRing, fast_hasher: SecretHasher
+    committed_runtime: Runtime,
 ) -> None:
-    engine = make_engine(committed_db)
-    clock = FrozenClock()
-    settings = make_settings(tmp_path, committed_db, keyring)
-    runtime = build_runtime(
-        settings, clock=clock, engine=engine, keyring=keyring, hasher=fast_hasher
-    )
-    try:
-        with runtime.session_factory() as session:
-            world = build_sms_world(runtime, session, clock)
-            send_due(world)
-            app = world.client.application
-            barrier = threading.Barrier(4)
-            answers: list[int] = []
+    runtime, clock = committed_runtime, committed_runtime.clock
+    assert isinstance(clock, FrozenClock)
+    with runtime.session_factory() as session:
+        world = build_sms_world(runtime, session, clock)
+        send_due(world)
+        app = world.client.application
+        barrier = threading.Barrier(4)
+        answers: list[int] = []
 
-            def text(sid: str) -> None:
-                client = app.test_client()
-                barrier.wait(10)
-                params = {"From": PHONE, "To": "+15005550006", "Body": HELP, "MessageSid": sid}
-                answers.append(post_signed(client, "/v1/sms/inbound", params).status_code)
+        def text(sid: str) -> None:
+            client = app.test_client()
+            barrier.wait(10)
+            params = {"From": PHONE, "To": "+15005550006", "Body": HELP, "MessageSid": sid}
+            answers.append(post_signed(client, "/v1/sms/inbound", params).status_code)
 
-            threads = [threading.Thread(target=text, args=(next(_sids),)) for _ in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(30)
-            assert answers == [200] * 4
-            assert len(world.escalations()) == 1
-            assert sorted(n.kind for n in _urgent(world)) == [
-                "escalation.help_reply",
-                *["late_reply.help"] * 3,
-            ]
-    finally:
-        engine.dispose()
+        threads = [threading.Thread(target=text, args=(next(_sids),)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers == [200] * 4
+        assert len(world.escalations()) == 1
+        assert sorted(n.kind for n in _urgent(world)) == [
+            "escalation.help_reply",
+            *["late_reply.help"] * 3,
+        ]

@@ -11,7 +11,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,22 +23,15 @@ from api.app import create_app
 from auth.models import StaffMember, Survivor
 from core.audit import AuditEvent
 from core.clock import FrozenClock
-from core.crypto import KeyRing, SecretHasher, phone_index
-from core.db import make_engine
+from core.crypto import phone_index
 from core.notices import StaffNotice
-from core.runtime import Runtime, build_runtime
+from core.runtime import Runtime
 from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.models import ConversationMessage, InboundSms
-from messaging.sms.gateway import TwilioSmsGateway
-from tests.conftest import make_settings
+from tests.checkins.sms_world import twilio_app
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.messaging.conftest import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    PUBLIC_URL,
-    SERVICE_SID,
-    FakeTwilioHttp,
     make_job_runner,
     post_signed,
 )
@@ -130,16 +122,7 @@ def home(runtime: Runtime, db_session: Session, clock: FrozenClock) -> Household
     """A and B, each with her own advocate, both give the same number; each has an SMS
     check-in that has been sent; A's codes are 1/tulips, B's 7/roses."""
     clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
-    runtime.settings = runtime.settings.replace(
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_messaging_service_sid=SERVICE_SID,
-        public_base_url=PUBLIC_URL,
-    )
-    runtime.extensions["sms"] = TwilioSmsGateway(
-        ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=FakeTwilioHttp()
-    )
-    client = create_app(runtime.settings, runtime=runtime).test_client()
+    client, _http = twilio_app(runtime)
     a, b = _holder(db_session, runtime), _holder(db_session, runtime)
     db_session.commit()
     h = Household(client, runtime, clock, db_session, a, b, clock.now() + dt.timedelta(minutes=11))
@@ -306,41 +289,31 @@ def test_setting_a_held_number_answers_and_works_exactly_as_a_free_one(
 
 
 def test_two_survivors_setting_one_number_at_once_both_succeed(
-    committed_db: str, tmp_path: Path, keyring: KeyRing, fast_hasher: SecretHasher
+    committed_runtime: Runtime,
 ) -> None:
-    engine = make_engine(committed_db)
-    runtime = build_runtime(
-        make_settings(tmp_path, committed_db, keyring),
-        clock=FrozenClock(),
-        engine=engine,
-        keyring=keyring,
-        hasher=fast_hasher,
-    )
-    try:
-        app = create_app(runtime.settings, runtime=runtime)
-        with runtime.session_factory() as s:
-            made = [make_survivor(s, runtime) for _ in range(4)]
-            s.commit()
-        barrier = threading.Barrier(len(made))
-        answers: list[int] = []
+    runtime = committed_runtime
+    app = create_app(runtime.settings, runtime=runtime)
+    with runtime.session_factory() as s:
+        made = [make_survivor(s, runtime) for _ in range(4)]
+        s.commit()
+    barrier = threading.Barrier(len(made))
+    answers: list[int] = []
 
-        def put(token: str) -> None:
-            client = app.test_client()
-            barrier.wait(10)
-            r = client.put("/v1/survivor/phone", json={"phone": SHARED}, headers=auth_header(token))
-            answers.append(r.status_code)
+    def put(token: str) -> None:
+        client = app.test_client()
+        barrier.wait(10)
+        r = client.put("/v1/survivor/phone", json={"phone": SHARED}, headers=auth_header(token))
+        answers.append(r.status_code)
 
-        threads = [threading.Thread(target=put, args=(token,)) for _, token in made]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert answers == [204] * len(made)
-        index = phone_index(keyring, SHARED)
-        with runtime.session_factory() as s:
-            ids: set[uuid.UUID] = set(
-                s.scalars(select(Survivor.id).where(Survivor.phone_index == index))
-            )
-        assert ids == {survivor.id for survivor, _ in made}
-    finally:
-        engine.dispose()
+    threads = [threading.Thread(target=put, args=(token,)) for _, token in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert answers == [204] * len(made)
+    index = phone_index(runtime.keyring, SHARED)
+    with runtime.session_factory() as s:
+        ids: set[uuid.UUID] = set(
+            s.scalars(select(Survivor.id).where(Survivor.phone_index == index))
+        )
+    assert ids == {survivor.id for survivor, _ in made}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,16 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from auth.models import Survivor
 from core.audit import AuditEvent
-from core.clock import FrozenClock
-from core.crypto import KeyRing, SecretHasher
-from core.db import make_engine
-from core.runtime import build_runtime
+from core.runtime import Runtime
 from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, Escalation
 from messaging.phone import set_phone
 from tests.checkins.conftest import SURVIVOR_PHONE, World
-from tests.conftest import make_settings
 from tests.factories import auth_header, make_device, make_survivor
 
 
@@ -131,53 +127,43 @@ def test_a_decoy_session_removing_the_number_moves_nothing(
     assert client.delete("/v1/survivor/phone", headers=auth_header(decoy)).status_code == 204
     db_session.expire_all()
     assert db_session.scalars(select(CheckinSchedule.channel)).all() == ["sms"]
-    assert SURVIVOR_PHONE  # the real number is still on file
+    real = db_session.get(Survivor, world.survivor.id)
+    assert real is not None
+    assert real.phone_enc is not None  # the real number is still on file
 
 
 def test_no_sms_check_in_outlives_a_number_removed_at_the_same_moment(
-    committed_db: str, tmp_path: Path, keyring: KeyRing, fast_hasher: SecretHasher
+    committed_runtime: Runtime,
 ) -> None:
-    engine = make_engine(committed_db)
-    runtime = build_runtime(
-        make_settings(tmp_path, committed_db, keyring),
-        clock=FrozenClock(),
-        engine=engine,
-        keyring=keyring,
-        hasher=fast_hasher,
-    )
-    try:
-        app = create_app(runtime.settings, runtime=runtime)
-        with runtime.session_factory() as s:
-            survivor, _ = make_survivor(s, runtime)
-            set_phone(s, runtime.vault, survivor.id, SURVIVOR_PHONE)
-            tokens = [make_device(s, runtime, survivor.id)[1] for _ in range(7)]
-            s.commit()
-        due = (runtime.clock.now() + dt.timedelta(hours=1)).isoformat()
-        body = {"kind": "one_off", "channel": "sms", "due_at": due, "template": "gym"}
-        barrier = threading.Barrier(7)
-        answers: list[int] = []
+    runtime = committed_runtime
+    app = create_app(runtime.settings, runtime=runtime)
+    with runtime.session_factory() as s:
+        survivor, _ = make_survivor(s, runtime)
+        set_phone(s, runtime.vault, survivor.id, SURVIVOR_PHONE)
+        tokens = [make_device(s, runtime, survivor.id)[1] for _ in range(7)]
+        s.commit()
+    due = (runtime.clock.now() + dt.timedelta(hours=1)).isoformat()
+    body = {"kind": "one_off", "channel": "sms", "due_at": due, "template": "gym"}
+    barrier = threading.Barrier(7)
+    answers: list[int] = []
 
-        def act(token: str, remove: bool) -> None:
-            client = app.test_client()
-            barrier.wait(10)
-            h = auth_header(token)
-            if remove:
-                r = client.delete("/v1/survivor/phone", headers=h)
-            else:
-                r = client.post("/v1/survivor/check-ins", json=body, headers=h)
-            answers.append(r.status_code)
+    def act(token: str, remove: bool) -> None:
+        client = app.test_client()
+        barrier.wait(10)
+        h = auth_header(token)
+        if remove:
+            r = client.delete("/v1/survivor/phone", headers=h)
+        else:
+            r = client.post("/v1/survivor/check-ins", json=body, headers=h)
+        answers.append(r.status_code)
 
-        threads = [
-            threading.Thread(target=act, args=(token, i == 3)) for i, token in enumerate(tokens)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(answers) in ([201] * k + [204] + [422] * (6 - k) for k in range(7))
-        with runtime.session_factory() as s:
-            channels = s.scalars(select(CheckinSchedule.channel)).all()
-            assert "sms" not in channels
-            assert len(channels) == answers.count(201)
-    finally:
-        engine.dispose()
+    threads = [threading.Thread(target=act, args=(token, i == 3)) for i, token in enumerate(tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) in ([201] * k + [204] + [422] * (6 - k) for k in range(7))
+    with runtime.session_factory() as s:
+        channels = s.scalars(select(CheckinSchedule.channel)).all()
+        assert "sms" not in channels
+        assert len(channels) == answers.count(201)
