@@ -27,13 +27,17 @@ migrate: dev-keys
 	$(BIN)/lantern db upgrade
 
 # One process, several threads (SQLite has one writer; see the README for running several on
-# PostgreSQL).
+# PostgreSQL). The app is told the address it serves at, so that a partner webhook can never be
+# pointed back at it.
+BIND := 127.0.0.1:8000
+SELF := LANTERN_PUBLIC_BASE_URL="$${LANTERN_PUBLIC_BASE_URL:-http://$(BIND)}"
+
 run: migrate
-	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 1 --threads 8 --timeout 30 \
+	$(SELF) $(BIN)/gunicorn --bind $(BIND) --workers 1 --threads 8 --timeout 30 \
 		--graceful-timeout 10 --keep-alive 30 --no-control-socket wsgi:app
 
 worker: migrate
-	$(BIN)/lantern worker
+	$(SELF) $(BIN)/lantern worker
 
 test: migrate
 	$(BIN)/python -m pytest

@@ -119,7 +119,10 @@ class Survivor(Base):
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Not unique: two survivors may share a household phone, and refusing the second would
+    # tell her the number is known here (messaging/sms/webhooks.py routes shared numbers). A
+    # decoy account's number is kept without it, so no inbound text ever reaches a decoy.
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     # Set on a decoy account: the account whose duress PIN opens it. A decoy account is a
     # whole survivor record of its own (plan, journal, messages...), so everything done in a
     # duress session reads back as it would in a real one; it has no caseload, and nothing it

@@ -1,8 +1,9 @@
 """Staff password policy and hashing.
 
 The policy follows NIST SP 800-63B: a length window (checked before anything else touches the
-password, so a huge input costs nothing), a strength estimate (zxcvbn score 3 or more), no
-passwords built from the person's own details, and no composition rules.
+password, so a huge input costs nothing), no passwords built from the person's own details, no
+common or leaked password however decorated (``common_passwords``: ``Summer2026!!``), a
+strength estimate (zxcvbn score 3 or more), and no composition rules.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 
 from zxcvbn import zxcvbn
 
+from auth import common_passwords
 from auth.models import StaffMember
 from core.clock import Clock
 from core.crypto import SecretHasher
@@ -51,6 +53,9 @@ def check_policy(password: str, *, email: str, display_name: str) -> None:
     lowered = password.lower()
     if any(detail in lowered for detail in details):
         raise _refuse("Do not use your name or email address in your password.")
+    common = common_passwords.refusal(password, details)
+    if common is not None:
+        raise _refuse(f"{common} Try a longer phrase of unrelated words.")
     with _ZXCVBN_LOCK:
         result = zxcvbn(password, user_inputs=details, max_length=MAX_LENGTH)
     if result["score"] < MIN_SCORE:

@@ -38,6 +38,7 @@ from tests.e2e.harness import (
     ROOT,
     TwilioStandIn,
     WebhookReceiver,
+    allowlist,
     build_stack,
     make_workdir,
     wait_until,
@@ -82,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     twilio = TwilioStandIn(delay=0.2)
     twilio_url = twilio.start()
     stack, drop = build_stack(
-        workdir, twilio_url=twilio_url, extra={"LANTERN_JOB_POLL_SECONDS": "1.0"}
+        workdir,
+        twilio_url=twilio_url,
+        extra={
+            "LANTERN_JOB_POLL_SECONDS": "1.0",
+            "LANTERN_WEBHOOK_ALLOWLIST": allowlist(receiver_base),
+        },
     )
     figures: list[Figure] = []
     t_start = time.monotonic()

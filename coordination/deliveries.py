@@ -32,7 +32,7 @@ from auth.models import StaffMember
 from coordination import alerts, disclosures
 from coordination.deps import CoordinationDeps, deps_from
 from coordination.models import AgencyWebhook, Alert, Delivery
-from coordination.urls import UnsafeWebhookUrl, check_webhook_url
+from coordination.urls import UnsafeWebhookUrl, check_for_settings
 from coordination.webhooks import secrets_for_signing
 from core import audit, jobs, notices
 from core.clock import Clock
@@ -164,12 +164,7 @@ def _attempt(
 ) -> tuple[int | None, float | None, str | None]:
     settings = deps.settings
     try:
-        checked = check_webhook_url(
-            webhook.url,
-            allowlist=settings.webhook_allowlist,
-            production=settings.is_production,
-            resolver=deps.resolver,
-        )
+        checked = check_for_settings(webhook.url, settings, deps.resolver)
     except UnsafeWebhookUrl:
         return None, None, "unsafe_url"
     body = json.dumps(alerts.payload_of(session, deps, delivery), separators=(",", ":"))

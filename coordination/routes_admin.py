@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,6 +21,7 @@ from coordination.schemas import (
     WebhookSchema,
     WebhookSetSchema,
 )
+from coordination.urls import Endpoint
 
 blp = Blueprint(
     "coordination_admin", __name__, description="Admins: partner webhooks and deliveries"
@@ -46,8 +48,9 @@ class Webhook(MethodView):
     def put(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
         """Set the endpoint (re-enables it); the first time, the signing secret is shown once."""
         principal = require_staff(current_principal(), "admin")
+        rt = runtime()
         return webhooks.set_url(
-            session(), runtime().clock, deps(), principal.actor, agency_id, data["url"]
+            session(), rt.clock, deps(), principal.actor, agency_id, data["url"], _served_at()
         )
 
     @blp.response(204)
@@ -57,6 +60,23 @@ class Webhook(MethodView):
         """Remove the endpoint; the agency can still pull its alerts."""
         principal = require_staff(current_principal(), "admin")
         webhooks.remove(session(), runtime().clock, principal.actor, agency_id)
+
+
+def _served_at() -> tuple[Endpoint, ...]:
+    """The local address and port this request reached the app on: the address the app server
+    is bound to (gunicorn and werkzeug both hand the connection's socket to the app)."""
+    for key in ("gunicorn.socket", "werkzeug.socket"):
+        sock = request.environ.get(key)
+        if sock is None:
+            continue
+        try:
+            name = sock.getsockname()
+        except (OSError, AttributeError):
+            return ()
+        if isinstance(name, tuple) and len(name) >= 2:  # not a Unix socket's path
+            return ((str(name[0]).split("%", 1)[0], int(name[1])),)
+        return ()
+    return ()
 
 
 @blp.route(f"{_W}/secrets/rotate")

@@ -21,7 +21,7 @@ from auth.models import PartnerAgency
 from coordination.alerts import enqueue_delivery
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Delivery
-from coordination.urls import check_webhook_url
+from coordination.urls import Endpoint, check_for_settings
 from core import audit
 from core.clock import Clock
 from core.crypto import aead_decrypt, aead_encrypt
@@ -108,16 +108,15 @@ def set_url(
     actor: audit.Actor,
     agency_id: uuid.UUID,
     url: str,
+    served_at: tuple[Endpoint, ...] = (),
 ) -> dict[str, Any]:
     """Set (or change) the endpoint; it is checked now and again at every delivery. Saving
-    re-enables an endpoint that was disabled. The first save creates a secret, shown once."""
+    re-enables an endpoint that was disabled. The first save creates a secret, shown once.
+
+    ``served_at``: the address and port this request reached the app on, when known (never a
+    target, like the public URL's)."""
     _agency(session, agency_id)
-    check_webhook_url(
-        url,
-        allowlist=deps.settings.webhook_allowlist,
-        production=deps.settings.is_production,
-        resolver=deps.resolver,
-    )
+    check_for_settings(url, deps.settings, deps.resolver, served_at=served_at)
     now = clock.now()
     webhook = session.get(AgencyWebhook, agency_id)
     secret = None

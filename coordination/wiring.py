@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from coordination import deliveries, survivor_notices
 from coordination.alerts import create_alert
 from coordination.deps import EXTENSION_KEY, CoordinationDeps, deps_from
+from coordination.urls import parse_allowlist
 from coordination.webhooks_http import sender_from_settings
 from core.audit import Actor
 from core.clock import Clock
@@ -26,6 +27,7 @@ def install(runtime: Runtime) -> CoordinationDeps:
     existing = runtime.extensions.get(EXTENSION_KEY)
     if isinstance(existing, CoordinationDeps):
         return existing
+    parse_allowlist(runtime.settings.webhook_allowlist)  # a malformed entry stops the start
     deps = CoordinationDeps(
         settings=runtime.settings,
         keyring=runtime.keyring,

@@ -169,8 +169,11 @@ class Settings:
     )
     webhook_allowlist: str = _setting(
         "",
-        "Comma-separated hosts, IP addresses or networks that partner webhook URLs may use "
-        "even though they are internal (loopback, private); e.g. `127.0.0.1` in tests.",
+        "Comma-separated `host:port` entries (a host name, an IP address, `[IPv6]` or a "
+        "network) that partner webhook URLs may reach although they are internal (loopback, "
+        "private); e.g. `127.0.0.1:9911` for a local receiver. An entry without a port opens "
+        "only 80 and 443. The service's own address and port (from `LANTERN_PUBLIC_BASE_URL` "
+        "and the socket a request arrived on) are never a webhook target.",
         "empty unless a partner is on a private network",
     )
     webhook_timeout_seconds: float = _setting(

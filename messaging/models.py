@@ -153,8 +153,9 @@ class InboundSms(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     message_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    survivor_id: Mapped[uuid.UUID] = mapped_column(
+    # None for a text from a number several survivors share that is none's alone to claim.
+    survivor_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("survivors.id", ondelete="CASCADE"), index=True
     )
-    outcome: Mapped[str] = mapped_column(String(16))  # stop|start|help|routed|message
+    outcome: Mapped[str] = mapped_column(String(16))  # stop|start|help|routed|message|unattributed
     received_at: Mapped[dt.datetime]

@@ -1,16 +1,24 @@
-"""A survivor's own phone number: set or cleared by the survivor, sealed, found by blind index."""
+"""A survivor's own phone number: set or cleared by the survivor, sealed, found by blind index.
+
+A number may be held by more than one survivor (two people sharing a household phone, or a
+relative who is also in touch with the service). Setting it answers the same, and does the
+same work, whoever else holds it: a refusal would tell whoever forced the PIN that the number
+is known to a domestic-abuse service. How a text from a shared number is routed is in
+``messaging/sms/webhooks.py``.
+
+A decoy account's number is sealed like any, but kept without a blind index: no inbound text
+can ever be routed to a decoy, and nothing is ever texted to it (``auth.decoys``).
+"""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auth.models import Survivor
 from core.crypto import Binding, normalize_phone, phone_index
-from core.errors import Conflict, NotFound
+from core.errors import NotFound
 from core.vault import Vault
 
 
@@ -19,40 +27,34 @@ def _binding(survivor_id: uuid.UUID) -> Binding:
 
 
 def set_phone(session: Session, vault: Vault, survivor_id: uuid.UUID, raw: str) -> bool:
-    """Store the survivor's number; a number another account holds is a plain 409.
-
-    Returns True when the number changed."""
+    """Store the survivor's number, looking at no other survivor. Returns True when the number
+    changed."""
     survivor = session.get(Survivor, survivor_id)
     if survivor is None:
         raise NotFound()
     e164 = normalize_phone(raw)
-    index = phone_index(vault.ring, e164)
-    if survivor.phone_index == index:
-        return False
-    taken = session.scalars(
-        select(Survivor.id).where(Survivor.phone_index == index, Survivor.id != survivor_id)
-    ).first()
-    # Never say whose: the same answer whoever holds it.
-    conflict = Conflict("This phone number cannot be used.")
-    if taken is not None:
-        raise conflict
-    sealed = vault.seal(session, _binding(survivor_id), e164)  # outside the savepoint
-    try:
-        with session.begin_nested():
-            survivor.phone_enc = sealed
-            survivor.phone_index = index
-            session.flush()
-    except IntegrityError:
-        raise conflict from None
+    if survivor.decoy_of is not None:
+        if survivor_phone(session, vault, survivor) == e164:
+            return False
+        index = None
+    else:
+        index = phone_index(vault.ring, e164)
+        if survivor.phone_index == index:
+            return False
+    survivor.phone_enc = vault.seal(session, _binding(survivor_id), e164)
+    survivor.phone_index = index
+    session.flush()
     return True
 
 
 def clear_phone(session: Session, survivor_id: uuid.UUID) -> bool:
     """Forget the survivor's number; returns True when there was one."""
-    survivor = session.get(Survivor, survivor_id)
+    # Locked, as scheduling an SMS check-in locks it (checkins.setup): never a new SMS
+    # check-in for a number that is gone.
+    survivor = session.get(Survivor, survivor_id, with_for_update=True)
     if survivor is None:
         raise NotFound()
-    if survivor.phone_index is None:
+    if survivor.phone_enc is None:
         return False
     survivor.phone_enc = None
     survivor.phone_index = None

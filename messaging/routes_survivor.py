@@ -37,7 +37,7 @@ def _alt(*statuses: str) -> Any:
     return deco
 
 
-_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409}
+_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
 
 
 @blp.route("/survivor/messages")
@@ -120,7 +120,7 @@ class SurvivorMessagesClear(MethodView):
 class SurvivorPhone(MethodView):
     @blp.arguments(SurvivorPhoneSchema)
     @blp.response(204)
-    @_alt("UNAUTHORIZED", "FORBIDDEN", "CONFLICT")
+    @_alt("UNAUTHORIZED", "FORBIDDEN")
     def put(self, data: dict[str, Any]) -> None:
         """Set my phone number for SMS (stored encrypted; never shown back)."""
         rt = runtime()

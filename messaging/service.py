@@ -24,11 +24,11 @@ from auth.permissions import (
 from auth.principals import SurvivorPrincipal
 from core import audit
 from core.clock import Clock
-from core.crypto import normalize_phone
 from core.notices import notify_staff
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
+from messaging.checkins import setup as checkin_setup
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
 from messaging.sms.sending import queue_survivor_sms
 
@@ -163,16 +163,15 @@ def survivor_set_phone(
     session: Session, clock: Clock, vault: Vault, principal: Any, raw: str
 ) -> None:
     p = require_survivor(principal)
-    if p.decoy:
-        normalize_phone(raw)  # same validation answer; nothing stored
-        return
     if phone.set_phone(session, vault, p.survivor_id, raw):
         _phone_changed(session, clock, p)
 
 
 def survivor_clear_phone(session: Session, clock: Clock, principal: Any) -> None:
     p = require_survivor(principal)
-    if not p.decoy and phone.clear_phone(session, p.survivor_id):
+    if phone.clear_phone(session, p.survivor_id):
+        # Her SMS check-ins go on in the app rather than fail, or stop, when they are due.
+        checkin_setup.move_sms_to_app(session, clock, p.actor, p.survivor_id)
         _phone_changed(session, clock, p)
 
 

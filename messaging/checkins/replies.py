@@ -13,7 +13,7 @@ from core.clock import Clock
 from core.crypto import KeyRing
 from core.notices import notify_staff
 from messaging.checkins import states
-from messaging.checkins.escalation import escalate
+from messaging.checkins.escalation import OPEN, URGENCY, escalate
 from messaging.checkins.models import CheckinOccurrence, CheckinSettings, Escalation
 from messaging.checkins.occurrences import lock_occurrence, pending, transition
 from messaging.checkins.ports import CheckinSms
@@ -31,8 +31,9 @@ def answer(
 ) -> CheckinOccurrence | None:
     """Record "safe" or "help" for one occurrence. A help answer escalates at once.
 
-    A late answer (the occurrence already escalated) cannot pull it back: it is noted on the
-    escalation and the advocates are told, so a person still closes it.
+    A late answer (the occurrence already settled) cannot pull it back. Every help answer
+    reaches the advocates as urgent, whatever came before it (an earlier help, a safe reply
+    that may have been forced): on the open escalation, or as a new one when none is open.
     """
     occ = lock_occurrence(session, occurrence_id)
     if occ is None:
@@ -45,30 +46,55 @@ def answer(
         if answer_kind == states.HELP:
             escalate(session, clock, sms, occ.survivor_id, "help_reply", occ)
         return occ
-    if occ.state in (states.ESCALATED, states.ACKNOWLEDGED) and occ.escalation_id is not None:
-        esc = session.get(Escalation, occ.escalation_id)
-        if esc is not None and esc.late_reply_at is None:
-            esc.late_reply_at = clock.now()
-            notify_staff(
-                session,
-                clock,
-                advocates_of(session, occ.survivor_id),
-                f"late_reply.{answer_kind}",
-                urgency="urgent" if answer_kind == states.HELP else "high",
-                survivor_id=occ.survivor_id,
-                details={"escalation_id": str(esc.id)},
-            )
-            audit.record(
-                session,
-                clock,
-                actor,
-                "checkin.late_reply",
-                subject_kind="escalation",
-                subject_id=esc.id,
-                survivor_id=occ.survivor_id,
-                details={"answer": answer_kind},
-            )
+    esc = session.get(Escalation, occ.escalation_id) if occ.escalation_id else None
+    if esc is not None and esc.state in OPEN:
+        _late_reply(session, clock, actor, esc, answer_kind)
+    elif answer_kind == states.HELP:
+        # Answered safe, resolved or cancelled: a help now is a new call for help.
+        escalate(session, clock, sms, occ.survivor_id, "help_reply")
     return occ
+
+
+def _late_reply(
+    session: Session, clock: Clock, actor: audit.Actor, esc: Escalation, answer_kind: str
+) -> None:
+    """Note an answer that came after the escalation: a help every time (urgent, and the
+    escalation moves up the queue), a safe reply the first time."""
+    first = esc.late_reply_at is None
+    if first:
+        esc.late_reply_at = clock.now()
+    if answer_kind == states.HELP:
+        esc.urgency = max(esc.urgency, URGENCY["help_reply"])
+    elif not first:
+        return  # the advocates were told of a safe reply already; a help would still reach them
+    notify_staff(
+        session,
+        clock,
+        advocates_of(session, esc.survivor_id),
+        f"late_reply.{answer_kind}",
+        urgency="urgent" if answer_kind == states.HELP else "high",
+        survivor_id=esc.survivor_id,
+        details={"escalation_id": str(esc.id)},
+    )
+    audit.record(
+        session,
+        clock,
+        actor,
+        "checkin.late_reply",
+        subject_kind="escalation",
+        subject_id=esc.id,
+        survivor_id=esc.survivor_id,
+        details={"answer": answer_kind},
+    )
+
+
+def claim_sms_reply(
+    session: Session, ring: KeyRing, survivor_id: uuid.UUID, body: str
+) -> str | None:
+    """ "safe" or "help" when ``body`` is one of this survivor's own reply codes, else None
+    (the inbound webhook asks this of each survivor sharing a number)."""
+    settings = session.get(CheckinSettings, survivor_id)
+    return classify_reply(ring, settings, body) if settings is not None else None
 
 
 def route_sms_reply(
@@ -83,10 +109,7 @@ def route_sms_reply(
 
     Any other text is not ours: it goes on to the advocate as a message.
     """
-    settings = session.get(CheckinSettings, survivor_id)
-    if settings is None:
-        return False
-    kind = classify_reply(ring, settings, body)
+    kind = claim_sms_reply(session, ring, survivor_id, body)
     if kind is None:
         return False
     actor = audit.Actor("survivor", survivor_id)

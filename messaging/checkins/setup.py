@@ -1,5 +1,13 @@
 """What a survivor sets up: their check-in settings (reply codes, grace, quiet windows) and
-their schedules (one-off or recurring)."""
+their schedules (one-off or recurring).
+
+An SMS check-in needs a phone number: scheduling one without a number on file is refused
+(422, ``phone-number-needed``), since a check-in that can never be sent would only raise a
+false alarm when it is due. When the survivor later removes her number, her SMS check-ins are
+moved to the app (schedules and the occurrences not yet sent), so they keep running where she
+can answer them, and a check-in she does not answer still escalates; the advocates are told
+the number changed. Setting a number again does not move them back: she chooses again.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from auth.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.crypto import Binding, KeyRing, constant_time_equals
@@ -24,6 +34,15 @@ from messaging.checkins.schedule import WEEKDAYS, QuietWindow, Recurrence, zone
 from messaging.checkins.templates import check_text, template_text
 
 GRACE_MIN, GRACE_MAX = 5, 240
+
+
+class PhoneNumberNeeded(InvalidInput):
+    """An SMS check-in was asked for, and there is no phone number to text."""
+
+    type_slug = "phone-number-needed"
+    title = "An SMS check-in needs a phone number"
+
+
 # Twilio and carriers act on these words themselves; a reply code must never be one of them.
 RESERVED_REPLIES = frozenset(
     {
@@ -76,8 +95,13 @@ def get_settings(session: Session, clock: Clock, survivor_id: uuid.UUID) -> Chec
             timezone="UTC",
             updated_at=clock.now(),
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            # Another request made them first (two check-ins scheduled at once): use theirs.
+            row = session.get_one(CheckinSettings, survivor_id)
     return row
 
 
@@ -233,11 +257,18 @@ def create_schedule(
     survivor_id: uuid.UUID,
     new: NewSchedule,
 ) -> CheckinSchedule:
+    if new.channel not in ("sms", "app"):
+        raise InvalidInput("bad channel", errors={"channel": ["Use sms or app."]})
+    if new.channel == "sms" and not _has_phone(session, survivor_id):
+        raise PhoneNumberNeeded(
+            "Set your phone number first, or choose the app for this check-in.",
+            errors={
+                "channel": ["An SMS check-in needs your phone number (PUT /v1/survivor/phone)."]
+            },
+        )
     row = get_settings(session, clock, survivor_id)
     tz = new.timezone or row.timezone
     zone(tz)
-    if new.channel not in ("sms", "app"):
-        raise InvalidInput("bad channel", errors={"channel": ["Use sms or app."]})
     schedule = CheckinSchedule(
         id=new_id(),
         survivor_id=survivor_id,
@@ -279,6 +310,48 @@ def create_schedule(
         survivor_id=survivor_id,
     )
     return schedule
+
+
+def _has_phone(session: Session, survivor_id: uuid.UUID) -> bool:
+    # Locked: a number removed at the same moment either moves this schedule to the app
+    # after it commits, or is seen gone by it.
+    survivor = session.get(Survivor, survivor_id, with_for_update=True)
+    return survivor is not None and survivor.phone_enc is not None
+
+
+def move_sms_to_app(
+    session: Session, clock: Clock, actor: audit.Actor, survivor_id: uuid.UUID
+) -> int:
+    """The survivor's number is gone: her SMS check-ins continue in the app. Returns how many
+    schedules moved."""
+    schedules = session.scalars(
+        select(CheckinSchedule).where(
+            CheckinSchedule.survivor_id == survivor_id,
+            CheckinSchedule.channel == "sms",
+            CheckinSchedule.active.is_(True),
+        )
+    ).all()
+    for schedule in schedules:
+        schedule.channel = "app"
+    waiting = session.scalars(
+        select(CheckinOccurrence).where(
+            CheckinOccurrence.survivor_id == survivor_id,
+            CheckinOccurrence.state == states.SCHEDULED,
+            CheckinOccurrence.channel == "sms",
+        )
+    ).all()
+    for occ in waiting:
+        occ.channel = "app"
+    if schedules or waiting:
+        audit.record(
+            session,
+            clock,
+            actor,
+            "checkin.moved_to_app",
+            survivor_id=survivor_id,
+            details={"schedules": len(schedules), "occurrences": len(waiting)},
+        )
+    return len(schedules)
 
 
 def sms_text(session: Session, vault: Vault, schedule: CheckinSchedule) -> str:

@@ -116,6 +116,10 @@ def install(runtime: Runtime) -> None:
     def route(session: Session, clock: Clock, survivor_id: uuid.UUID, body: str) -> bool:
         return replies.route_sms_reply(session, clock, ring, sms, survivor_id, body)
 
+    def claim(session: Session, survivor_id: uuid.UUID, body: str) -> str | None:
+        return replies.claim_sms_reply(session, ring, survivor_id, body)
+
     ext.setdefault("sms_failure_listeners", []).append(on_failure)
     ext.setdefault("inbound_sms_routers", []).append(route)
+    ext.setdefault("inbound_sms_claims", []).append(claim)
     ext.setdefault("duress_listeners", []).append(timers.duress_listener)

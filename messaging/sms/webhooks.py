@@ -12,6 +12,27 @@ survivor that is not STOP/START (HELP included: a reply code may be that word). 
 return True has handled it; otherwise the text goes into the survivor's conversation. A
 router must not commit and must not raise for a body it does not recognise.
 
+A number several survivors hold (a shared household phone). Who sent a text is known only
+when the text itself says so, and only the survivor's own reply codes do: a text is hers when
+it is one of her codes and no other holder's. Whom the service last wrote to says nothing
+about who answers a shared phone, so it is never used. So, for a shared number:
+
+- STOP and START change the number, for every holder (Twilio itself stops texting the number):
+  each holder's advocates are told of her number's opt-out, as for a number held alone.
+- A reply code that is one holder's alone goes to her, exactly as if she held the number alone.
+- Anything else (a code more than one holder chose, a HELP or INFO keyword, a message) is
+  unattributed: it reaches no survivor's record and no conversation, its text is not kept,
+  and only its Twilio id is kept (without a survivor) to deduplicate retries. If it is a help
+  code of any holder, every holder's advocates get an urgent notice naming no survivor
+  (``sms.help_unattributed``), since someone on that phone asked for help; a message gets an
+  information notice (``sms.unattributed``); a keyword or a safe code nothing. A safe code
+  that cannot be attributed answers no check-in, so an unanswered check-in still escalates.
+  ``deps["inbound_sms_claims"]`` holds ``claim(session, survivor_id, body) -> str | None``:
+  "help", "safe" (or another label) when the text is one of that survivor's own codes.
+
+Nothing in any of this differs for a survivor by whether someone else holds her number: not the
+answer to setting it, not her audit log, not what her advocates see about her.
+
 Twilio's own Advanced Opt-Out replies (to STOP/HELP) must be set to neutral text, or off, on
 the Messaging Service: Lantern answers an empty TwiML document and sends no reply itself.
 """
@@ -65,6 +86,8 @@ PROVIDER_STATUS = {
 PROVIDER_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 
 InboundRouter = Callable[[Session, Clock, uuid.UUID, str], bool]
+InboundClaim = Callable[[Session, uuid.UUID, str], "str | None"]
+UNATTRIBUTED = "unattributed"
 
 
 # A Twilio message SID: two letters and 32 hex digits. Anything else (a NUL, an overlong
@@ -89,7 +112,11 @@ def check_signature(
 
 
 def _record(
-    session: Session, clock: Clock, message_sid: str, survivor_id: uuid.UUID, outcome: str
+    session: Session,
+    clock: Clock,
+    message_sid: str,
+    survivor_id: uuid.UUID | None,
+    outcome: str,
 ) -> bool:
     """Claim ``message_sid``; False when it was seen before (a Twilio retry or a replay)."""
     if session.scalars(select(InboundSms.id).where(InboundSms.message_sid == message_sid)).first():
@@ -135,17 +162,30 @@ def receive_sms(
     if not TWILIO_SID.fullmatch(message_sid):
         return  # not a message Twilio would send; nothing to deduplicate on, nothing to do
     body = (form.get("Body") or "")[: conversations.MAX_BODY_CHARS]
-    survivor = _find_survivor(session, keyring, form.get("From") or "")
-    if survivor is None:
+    holders = _find_survivors(session, keyring, form.get("From") or "")
+    if not holders:
         return  # no row, no notice, no log line: an unknown number leaves no trace
     outcome = _classify(body)
+    index = holders[0].phone_index
+    assert index is not None
+    survivor = holders[0] if len(holders) == 1 else None
+    if outcome in ("stop", "start"):
+        if _record(session, clock, message_sid, survivor.id if survivor else None, outcome):
+            _mirror_opt_out(session, clock, holders, index, opted_out=outcome == "stop")
+            log.info("inbound sms", extra={"event": "sms_inbound", "outcome": outcome})
+        return
+    claims: list[tuple[Survivor, str]] = []
+    if survivor is None and body.strip():
+        claims = _claims(session, deps, holders, body)
+        if len({claimant.id for claimant, _ in claims}) == 1:
+            survivor = claims[0][0]
+    if survivor is None:
+        if _record(session, clock, message_sid, None, UNATTRIBUTED):
+            _unattributed(session, clock, holders, claims, outcome, body)
+        return
     if not _record(session, clock, message_sid, survivor.id, outcome):
         return
-    index = survivor.phone_index
-    assert index is not None
-    if outcome in ("stop", "start"):
-        _mirror_opt_out(session, clock, survivor.id, index, opted_out=outcome == "stop")
-    elif outcome in ("message", "help") and body.strip():
+    if body.strip():
         # HELP goes to the routers too: a survivor's check-in reply meaning "I need help"
         # may be exactly that word, and must never be swallowed as a keyword.
         routers: Iterable[InboundRouter] = deps.get("inbound_sms_routers", ())
@@ -153,47 +193,81 @@ def receive_sms(
             if router(session, clock, survivor.id, body):
                 _set_outcome(session, message_sid, "routed")
                 return
-        if outcome == "help":
-            return  # HELP answers nothing that could tell a reader what this number is
-        conversations.post_message(
-            session,
-            clock,
-            vault,
-            survivor.id,
-            conversations.Reader(conversations.SURVIVOR, survivor.id),
-            body,
-            via="sms",
-        )
+        if outcome == "message":  # HELP answers nothing that could tell a reader what this is
+            conversations.post_message(
+                session,
+                clock,
+                vault,
+                survivor.id,
+                conversations.Reader(conversations.SURVIVOR, survivor.id),
+                body,
+                via="sms",
+            )
     log.info(
         "inbound sms",
         extra={"event": "sms_inbound", "survivor_id": str(survivor.id), "outcome": outcome},
     )
 
 
-def _mirror_opt_out(
-    session: Session, clock: Clock, survivor_id: uuid.UUID, index: str, *, opted_out: bool
+def _claims(
+    session: Session, deps: Mapping[str, Any], holders: list[Survivor], body: str
+) -> list[tuple[Survivor, str]]:
+    """Each holder for whom the text is one of her own codes, with what it says."""
+    claimers: Iterable[InboundClaim] = deps.get("inbound_sms_claims", ())
+    found = []
+    for holder in holders:
+        for claim in claimers:
+            label = claim(session, holder.id, body)
+            if label is not None:
+                found.append((holder, label))
+                break
+    return found
+
+
+def _unattributed(
+    session: Session,
+    clock: Clock,
+    holders: list[Survivor],
+    claims: list[tuple[Survivor, str]],
+    outcome: str,
+    body: str,
 ) -> None:
-    """Mirror STOP/START; on a change, tell the advocates (an opt-out urgently) and audit it."""
+    """A text from a shared number that no one holder can claim: into no survivor's record."""
+    advocates = [a for holder in holders for a in advocates_of(session, holder.id)]
+    if any(label == "help" for _, label in claims):
+        notices.notify_staff(session, clock, advocates, "sms.help_unattributed", urgency="urgent")
+        audit.record(session, clock, audit.Actor.system(), "sms.help_unattributed")
+    elif outcome == "message" and body.strip() and not claims:
+        notices.notify_staff(session, clock, advocates, "sms.unattributed", urgency="info")
+    log.info("inbound sms", extra={"event": "sms_inbound", "outcome": UNATTRIBUTED})
+
+
+def _mirror_opt_out(
+    session: Session, clock: Clock, holders: list[Survivor], index: str, *, opted_out: bool
+) -> None:
+    """Mirror STOP/START for the number; on a change, tell each holder's advocates (an opt-out
+    urgently) and audit it for her, as for a number held alone."""
     if not sending.set_opt_out(session, clock, index, opted_out):
         return
-    # An opt-out the survivor did not choose is a sign the phone is in someone else's hands.
-    notices.notify_staff(
-        session,
-        clock,
-        advocates_of(session, survivor_id),
-        "sms_opt_out" if opted_out else "sms_opt_in",
-        urgency="high" if opted_out else "info",
-        survivor_id=survivor_id,
-    )
-    audit.record(
-        session,
-        clock,
-        audit.Actor("survivor", survivor_id),
-        "sms.opt_out" if opted_out else "sms.opt_in",
-        subject_kind="survivor",
-        subject_id=survivor_id,
-        survivor_id=survivor_id,
-    )
+    for holder in holders:
+        # An opt-out the survivor did not choose is a sign the phone is in someone else's hands.
+        notices.notify_staff(
+            session,
+            clock,
+            advocates_of(session, holder.id),
+            "sms_opt_out" if opted_out else "sms_opt_in",
+            urgency="high" if opted_out else "info",
+            survivor_id=holder.id,
+        )
+        audit.record(
+            session,
+            clock,
+            audit.Actor("survivor", holder.id),
+            "sms.opt_out" if opted_out else "sms.opt_in",
+            subject_kind="survivor",
+            subject_id=holder.id,
+            survivor_id=holder.id,
+        )
 
 
 def _set_outcome(session: Session, message_sid: str, outcome: str) -> None:
@@ -202,19 +276,24 @@ def _set_outcome(session: Session, message_sid: str, outcome: str) -> None:
     session.flush()
 
 
-def _find_survivor(session: Session, keyring: KeyRing, raw_from: str) -> Survivor | None:
+def _find_survivors(session: Session, keyring: KeyRing, raw_from: str) -> list[Survivor]:
+    """Every survivor (not erased) holding this number, in a stable order."""
     if not raw_from or len(raw_from) > 32:
-        return None
+        return []
     try:
         e164 = normalize_phone(raw_from)
     except InvalidInput:
-        return None
-    survivor = session.scalars(
-        select(Survivor).where(Survivor.phone_index == phone_index(keyring, e164))
-    ).one_or_none()
-    if survivor is None or survivor.erased_at is not None:
-        return None
-    return survivor
+        return []
+    return list(
+        session.scalars(
+            select(Survivor)
+            .where(
+                Survivor.phone_index == phone_index(keyring, e164),
+                Survivor.erased_at.is_(None),
+            )
+            .order_by(Survivor.id)
+        )
+    )
 
 
 def receive_status(

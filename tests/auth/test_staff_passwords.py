@@ -8,13 +8,17 @@ import string
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from auth import passwords
+from core.clock import FrozenClock
 from core.crypto import SecretHasher
 from core.errors import InvalidInput
 from core.runtime import Runtime
-from tests.auth.factories_staff import login_ticket, make_member
+from tests.auth.factories_staff import login, login_ticket, make_member, post
 
 EMAIL = "rosalind.franklin@lantern.test"
 NAME = "Rosalind Franklin"
@@ -85,6 +89,105 @@ def test_weak_passwords_are_refused() -> None:
     assert "common" in _refusal("password1234")
     _refusal("aaaaaaaaaaaaaaaa")
     _refusal("qwertyuiop123")
+
+
+SPRAYED = (
+    # The three the outside test found, and their obvious variants.
+    "Summer2026!!", "SUMMER2026!!", "!!Summer2026", "summer 2026 !!", "Summer2026Summer2026",
+    "$umm3r2026!!", "Summer-Summer-2026", "Autumn2025!!!", "Winter2027###",
+    "Password123!", "P@ssw0rd123!", "PASSWORD123456", "Passw0rd2026!", "password-password",
+    "Welcome2026!!", "Football1234!", "Iloveyou2026!", "Qwerty123456!",
+)  # fmt: skip
+SERVICE_NAME = (
+    "lantern-lantern", "LanternLantern", "Lantern2026!!", "L4nt3rn-2026!!", "lantern lantern 1",
+    "Lantern2026!Lantern2026!", "2026-LANTERN-2026",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("password", SPRAYED)
+def test_sprayed_passwords_are_refused_however_decorated(password: str) -> None:
+    assert "lists of common or leaked passwords" in _refusal(password)
+
+
+@pytest.mark.parametrize("password", SERVICE_NAME)
+def test_the_service_name_decorated_is_refused(password: str) -> None:
+    assert "name of this service" in _refusal(password)
+
+
+def test_a_common_word_after_the_service_name_is_still_refused() -> None:
+    assert "common or leaked" in _refusal("Lantern-Summer-2026")
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "violet harbour kettle quantum",
+        "plum tractor velvet echo",
+        "Mountain lanterns glow softly at dusk",  # the service's name inside a passphrase
+        "correct horse battery staple",
+        "kQ7#mZ2!pL9@",
+        "Tr0ub4dor&3-orbit",
+        "Lantern-" + "x7Qp2Lm9Zr4TbW1c",  # the test stacks' generated passwords
+    ],
+)
+def test_strong_passphrases_still_pass(password: str) -> None:
+    passwords.check_policy(password, email=EMAIL, display_name=NAME)
+
+
+def test_random_strong_passwords_pass() -> None:
+    for _ in range(50):
+        password = secrets.token_urlsafe(18)
+        passwords.check_policy(password, email=EMAIL, display_name=NAME)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    word=st.sampled_from(sorted(w for w in FREQUENCY_LISTS["passwords"][:2000] if w.isalpha())),
+    upper=st.sampled_from(["lower", "title", "upper"]),
+    year=st.integers(1950, 2099),
+    symbols=st.text(alphabet="!@#$%&*?.-_ ", max_size=4),
+    before=st.booleans(),
+)
+def test_any_top_password_with_a_year_and_symbols_is_refused(
+    word: str, upper: str, year: int, symbols: str, before: bool
+) -> None:
+    from auth.common_passwords import refusal
+
+    cased = {"lower": word, "title": word.title(), "upper": word.upper()}[upper]
+    decorated = f"{symbols}{year}{cased}" if before else f"{cased}{year}{symbols}"
+    assert refusal(decorated) is not None, decorated
+
+
+@pytest.mark.parametrize("password", ["\ud800" * 12, "\x00" * 12, "\U0001f600" * 12, "é" * 128])
+def test_strange_characters_are_judged_not_crashed_on(password: str) -> None:
+    with pytest.raises(InvalidInput):
+        passwords.check_policy(password, email=EMAIL, display_name=NAME)
+
+
+def test_the_api_refuses_a_sprayed_password_with_a_clear_problem(
+    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+) -> None:
+    admin = make_member(db_session, runtime, role="admin")
+    token = login(client, admin, clock)
+    body = {"email": "new.person@lantern.test", "role": "advocate", "display_name": "Sam Okafor"}
+    invitation = post(client, "/v1/admin/invitations", body, token).json["invitation_token"]
+    for password in ("Summer2026!!", "Password123!", "lantern-lantern"):
+        r = post(
+            client,
+            "/v1/staff/invitations/accept",
+            {"invitation_token": invitation, "password": password},
+        )
+        assert r.status_code == 422, (password, r.json)
+        assert r.mimetype == "application/problem+json"
+        assert r.json["errors"]["password"][0].startswith(
+            ("This password is on lists", "Do not build your password")
+        )
+    accepted = post(
+        client,
+        "/v1/staff/invitations/accept",
+        {"invitation_token": invitation, "password": "plum tractor velvet echo"},
+    )
+    assert accepted.status_code == 201, accepted.json
 
 
 def test_own_details_are_refused() -> None:

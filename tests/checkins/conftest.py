@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -10,11 +12,17 @@ from sqlalchemy.orm import Session
 from api.registry import job_registry
 from auth.models import StaffMember, Survivor
 from core.clock import Clock, FrozenClock
+from core.crypto import KeyRing, SecretHasher
+from core.db import make_engine
 from core.jobs import JobContext
-from core.runtime import Runtime
+from core.runtime import Runtime, build_runtime
 from core.worker import Worker
 from messaging.checkins.ports import SmsUnavailable
+from messaging.phone import set_phone
+from tests.conftest import make_settings
 from tests.factories import make_staff, make_survivor
+
+SURVIVOR_PHONE = "+447911123999"
 
 
 @dataclass
@@ -114,5 +122,24 @@ def world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> World:
     runtime.extensions["welfare_alerts"] = welfare
     advocate, advocate_token = make_staff(db_session, runtime, role="advocate")
     survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
+    set_phone(db_session, runtime.vault, survivor.id, SURVIVOR_PHONE)  # SMS check-ins need one
     db_session.commit()
     return World(runtime, clock, sms, welfare, advocate, advocate_token, survivor, survivor_token)
+
+
+@pytest.fixture
+def committed_runtime(
+    committed_db: str, tmp_path: Path, keyring: KeyRing, fast_hasher: SecretHasher
+) -> Iterator[Runtime]:
+    """A runtime on a database of the test's own, where commits are real (parallel tests)."""
+    engine = make_engine(committed_db)
+    try:
+        yield build_runtime(
+            make_settings(tmp_path, committed_db, keyring),
+            clock=FrozenClock(),
+            engine=engine,
+            keyring=keyring,
+            hasher=fast_hasher,
+        )
+    finally:
+        engine.dispose()

@@ -4,135 +4,38 @@ real inbound and status webhooks with valid signatures."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from auth.models import StaffMember
 from core import audit, jobs
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from messaging.checkins import states, timers
-from messaging.checkins.models import CheckinOccurrence, Escalation
+from messaging.checkins.models import CheckinOccurrence
 from messaging.models import ConversationMessage, OutboundSms
-from messaging.sms.gateway import TwilioSmsGateway
-from tests.factories import auth_header, make_staff, make_survivor
-from tests.messaging.conftest import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    PUBLIC_URL,
-    SERVICE_SID,
-    FakeTwilioHttp,
-    make_job_runner,
-    post_signed,
-    twilio_error,
-)
-
-PHONE = "+447911123456"
-
-
-@dataclass
-class SmsWorld:
-    client: FlaskClient
-    runtime: Runtime
-    clock: FrozenClock
-    http: FakeTwilioHttp
-    session: Session
-    advocate: StaffMember
-    advocate_token: str
-    survivor_id: object
-    survivor_token: str
-
-    def run_jobs(self) -> int:
-        return make_job_runner(self.runtime)()
-
-    def occurrence(self) -> CheckinOccurrence:
-        self.session.expire_all()
-        return self.session.scalars(select(CheckinOccurrence)).one()
-
-    def escalations(self) -> list[Escalation]:
-        self.session.expire_all()
-        return list(self.session.scalars(select(Escalation)))
+from tests.checkins.sms_world import PHONE, SmsWorld, build_sms_world, inbound, send_due
+from tests.factories import auth_header
+from tests.messaging.conftest import post_signed, twilio_error
 
 
 @pytest.fixture
 def sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> SmsWorld:
-    clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
-    runtime.settings = runtime.settings.replace(
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_messaging_service_sid=SERVICE_SID,
-        public_base_url=PUBLIC_URL,
-    )
-    http = FakeTwilioHttp()
-    runtime.extensions["sms"] = TwilioSmsGateway(
-        ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
-    )
-    client = create_app(runtime.settings, runtime=runtime).test_client()
-    advocate, advocate_token = make_staff(db_session, runtime)
-    survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
-    db_session.commit()
-    h = auth_header(survivor_token)
-    assert client.put("/v1/survivor/phone", json={"phone": PHONE}, headers=h).status_code in (
-        200,
-        204,
-    )
-    r = client.put(
-        "/v1/survivor/check-ins/settings",
-        json={"safe_reply": "1", "help_reply": "tulips"},
-        headers=h,
-    )
-    assert r.status_code == 200
-    due = (clock.now() + dt.timedelta(minutes=10)).isoformat()
-    r = client.post(
-        "/v1/survivor/check-ins",
-        json={"kind": "one_off", "due_at": due, "template": "pharmacy"},
-        headers=h,
-    )
-    assert r.status_code == 201
-    return SmsWorld(
-        client,
-        runtime,
-        clock,
-        http,
-        db_session,
-        advocate,
-        advocate_token,
-        survivor.id,
-        survivor_token,
-    )
-
-
-def _inbound(w: SmsWorld, body: str, sid: str) -> None:
-    r = post_signed(
-        w.client,
-        "/v1/sms/inbound",
-        {"From": PHONE, "To": "+15005550006", "Body": body, "MessageSid": sid},
-    )
-    assert r.status_code == 200
-    assert r.mimetype == "text/xml"
-
-
-def _send_due(w: SmsWorld) -> None:
-    w.clock.advance(minutes=11)
-    w.run_jobs()
+    return build_sms_world(runtime, db_session, clock)
 
 
 def test_check_in_text_goes_out_through_twilio_and_a_signed_safe_reply_closes_it(
     sms_world: SmsWorld,
 ) -> None:
     w = sms_world
-    _send_due(w)
+    send_due(w)
     sends = [r for r in w.http.requests if r.method == "POST" and r.url.endswith("/Messages.json")]
     assert len(sends) == 1
     assert sends[0].data["To"] == PHONE
     assert "prescription" in str(sends[0].data["Body"]).lower()
     assert w.occurrence().state == states.SENT
-    _inbound(w, "1", "SM" + "a" * 32)
+    inbound(w, "1", "SM" + "a" * 32)
     assert w.occurrence().state == states.SAFE
     # A reply is not a message to the advocate.
     assert w.session.scalars(select(ConversationMessage)).all() == []
@@ -147,8 +50,8 @@ def test_signed_help_reply_escalates_and_texts_the_on_duty_advocate(sms_world: S
     )
     assert r.status_code == 200
     assert r.json == {"on_duty": True, "phone": "***********57"}
-    _send_due(w)
-    _inbound(w, "Tulips", "SM" + "b" * 32)
+    send_due(w)
+    inbound(w, "Tulips", "SM" + "b" * 32)
     assert w.occurrence().state == states.ESCALATED
     [esc] = w.escalations()
     assert esc.source == "help_reply"
@@ -164,7 +67,7 @@ def test_signed_help_reply_escalates_and_texts_the_on_duty_advocate(sms_world: S
 
 def test_forged_reply_changes_nothing(sms_world: SmsWorld) -> None:
     w = sms_world
-    _send_due(w)
+    send_due(w)
     r = post_signed(
         w.client,
         "/v1/sms/inbound",
@@ -177,8 +80,8 @@ def test_forged_reply_changes_nothing(sms_world: SmsWorld) -> None:
 
 def test_any_other_reply_reaches_the_advocate_as_a_message(sms_world: SmsWorld) -> None:
     w = sms_world
-    _send_due(w)
-    _inbound(w, "can we talk tomorrow", "SM" + "d" * 32)
+    send_due(w)
+    inbound(w, "can we talk tomorrow", "SM" + "d" * 32)
     assert w.occurrence().state == states.SENT
     assert len(w.session.scalars(select(ConversationMessage)).all()) == 1
 
@@ -186,14 +89,14 @@ def test_any_other_reply_reaches_the_advocate_as_a_message(sms_world: SmsWorld) 
 def test_permanent_twilio_error_escalates_as_missed(sms_world: SmsWorld) -> None:
     w = sms_world
     w.http.script.append(twilio_error(400, 21610))  # the number has opted out at Twilio
-    _send_due(w)
+    send_due(w)
     assert w.occurrence().state == states.ESCALATED
     assert w.escalations()[0].source == "send_failed"
 
 
 def test_undelivered_status_callback_escalates(sms_world: SmsWorld) -> None:
     w = sms_world
-    _send_due(w)
+    send_due(w)
     row = w.session.scalars(select(OutboundSms)).one()
     assert row.provider_sid
     r = post_signed(
@@ -205,8 +108,8 @@ def test_undelivered_status_callback_escalates(sms_world: SmsWorld) -> None:
 
 def test_stop_then_due_check_in_escalates_at_once(sms_world: SmsWorld) -> None:
     w = sms_world
-    _inbound(w, "STOP", "SM" + "e" * 32)
-    _send_due(w)
+    inbound(w, "STOP", "SM" + "e" * 32)
+    send_due(w)
     assert w.occurrence().state == states.ESCALATED
     assert w.escalations()[0].source == "send_failed"
     # Nothing was sent to the opted-out number.
@@ -233,7 +136,7 @@ def test_the_check_in_job_sends_its_own_text_without_a_second_job(
     sms_world: SmsWorld,
 ) -> None:
     w = sms_world
-    _send_due(w)
+    send_due(w)
     assert len(_send_requests(w)) == 1
     row = _row(w)
     assert row.provider_sid is not None
@@ -247,7 +150,7 @@ def test_the_check_in_job_sends_its_own_text_without_a_second_job(
 def test_a_transient_twilio_failure_is_retried_by_the_outbox_job(sms_world: SmsWorld) -> None:
     w = sms_world
     w.http.script.append(twilio_error(503, 20503))
-    _send_due(w)
+    send_due(w)
     assert w.occurrence().state == states.SENT  # waiting for the retry, not escalated
     row = _row(w)
     assert (row.status, row.provider_sid, row.attempt_started_at) == ("queued", None, None)
@@ -268,7 +171,7 @@ def test_a_send_cut_off_mid_call_is_never_repeated_and_the_grace_timer_still_esc
     # not sent again (a survivor's phone must not light up twice), and silence still escalates.
     w = sms_world
     w.http.script.append(RuntimeError("the worker died during the call"))
-    _send_due(w)
+    send_due(w)
     assert w.occurrence().state == states.SENT  # committed before the call
     w.clock.advance(minutes=5)  # the check-in job's retry and the outbox job's takeover
     w.run_jobs()
@@ -305,7 +208,7 @@ def test_a_burst_is_sent_in_batches_each_text_once(
         real(ctx, payloads)
 
     monkeypatch.setattr(timers, "send_due", counting)
-    _send_due(w)
+    send_due(w)
     assert sum(calls) == 60
     assert max(calls) > 1  # several check-ins per transaction
     assert len(_send_requests(w)) == 60

@@ -86,13 +86,13 @@ def receiver(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Re
 
     # The receiver's clock is the simulated clock, so its 5-minute tolerance is meaningful.
     monkeypatch.setattr(swh, "datetime", _Now)
+    rec = Receiver()
+    server, port = _serve(rec)
     world.deps.settings = world.runtime.settings.replace(
-        webhook_allowlist="127.0.0.1", webhook_timeout_seconds=5.0
+        webhook_allowlist=f"127.0.0.1:{port}", webhook_timeout_seconds=5.0
     )
     world.deps.sender = HttpWebhookSender()
     world.deps.resolver = socket.getaddrinfo
-    rec = Receiver()
-    server, port = _serve(rec)
     yield rec, port
     server.shutdown()
     server.server_close()

@@ -80,12 +80,114 @@ def test_public_address_passes_and_is_the_one_to_connect_to() -> None:
 
 
 def test_allowlist_lets_loopback_through_but_only_what_it_names() -> None:
-    assert _check("http://127.0.0.1:9000/hook", allowlist="127.0.0.1")
+    assert _check("http://127.0.0.1:9000/hook", allowlist="127.0.0.1:9000")
     with pytest.raises(UnsafeWebhookUrl):
-        _check("http://127.0.0.2:9000/hook", allowlist="127.0.0.1")
+        _check("http://127.0.0.2:9000/hook", allowlist="127.0.0.1:9000")
     resolver = FakeResolver()
     resolver.names["internal.partner"] = ["10.9.9.9"]
     assert _check("https://internal.partner/x", resolver, allowlist="internal.partner")
+
+
+@pytest.mark.parametrize(
+    ("url", "allowlist"),
+    [
+        ("http://127.0.0.1:22/", "127.0.0.1"),
+        ("http://127.0.0.1:5432/", "127.0.0.1"),
+        ("http://127.0.0.1:8000/v1/sms/inbound", "127.0.0.1"),
+        ("http://[::1]:6379/", "::1"),
+        ("http://10.0.0.7:8080/", "10.0.0.0/8"),
+        ("https://internal.partner:8443/x", "internal.partner"),
+        ("http://127.0.0.1:9001/", "127.0.0.1:9000"),
+        ("http://127.0.0.1/", "127.0.0.1:9000"),  # a port named opens only that port
+        ("http://[::1]:9001/", "[::1]:9000"),
+        ("https://10.1.2.3:8443/", "10.1.0.0/16:443"),
+    ],
+)
+def test_an_allowlist_entry_opens_only_its_port(url: str, allowlist: str) -> None:
+    resolver = FakeResolver()
+    resolver.names["internal.partner"] = ["10.9.9.9"]
+    with pytest.raises(UnsafeWebhookUrl):
+        _check(url, resolver, allowlist=allowlist)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowlist"),
+    [
+        ("http://127.0.0.1/hook", "127.0.0.1"),  # a bare entry: 80 and 443
+        ("https://127.0.0.1/hook", "127.0.0.1"),
+        ("http://127.0.0.1:9000/hook", "10.0.0.1:80, 127.0.0.1:9000"),
+        ("http://[::1]:9000/hook", "[::1]:9000"),
+        ("https://[fd00::5]/hook", "fd00::/8"),
+        ("https://10.1.2.3/x", "10.1.0.0/16:443"),
+        ("https://internal.partner:8443/x", "Internal.Partner.:8443"),
+    ],
+)
+def test_host_port_entries_open_what_they_name(url: str, allowlist: str) -> None:
+    resolver = FakeResolver()
+    resolver.names["internal.partner"] = ["10.9.9.9"]
+    assert _check(url, resolver, allowlist=allowlist)
+
+
+@pytest.mark.parametrize(
+    "allowlist",
+    ["127.0.0.1:abc", "127.0.0.1:0", "127.0.0.1:65536", "[::1", "[::1]9000", ":80", "a/b:80"],
+)
+def test_a_malformed_allowlist_stops_the_start_and_opens_nothing(allowlist: str) -> None:
+    from coordination.urls import parse_allowlist
+    from core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="LANTERN_WEBHOOK_ALLOWLIST"):
+        parse_allowlist(allowlist)
+    with pytest.raises(UnsafeWebhookUrl):
+        _check("http://127.0.0.1:80/", allowlist=allowlist)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowlist"),
+    [
+        ("http://127.0.0.1:8000/v1/staff/login", "127.0.0.1:8000"),
+        ("http://localhost:8000/x", "localhost:8000"),
+        ("http://127.0.0.2:8000/x", "127.0.0.0/8:8000"),
+        ("http://[::1]:8000/x", "[::1]:8000"),
+        ("http://[::ffff:127.0.0.1]:8000/x", "[::ffff:127.0.0.1]:8000"),
+        ("http://0.0.0.0:8000/x", "0.0.0.0:8000"),
+    ],
+)
+def test_the_service_itself_is_never_a_target_even_allowlisted(url: str, allowlist: str) -> None:
+    resolver = FakeResolver()
+    resolver.names["localhost"] = ["127.0.0.1"]
+    own = (("127.0.0.1", 8000),)
+    with pytest.raises(UnsafeWebhookUrl, match="this service"):
+        _check(url, resolver, allowlist=allowlist, own=own)
+    # The same entry at another port is a partner on this machine, as the allowlist says.
+    other = url.replace(":8000", ":9000")
+    assert _check(other, resolver, allowlist=allowlist.replace(":8000", ":9000"), own=own)
+
+
+def test_the_public_base_url_host_is_never_a_target(settings: object) -> None:
+    from coordination.urls import check_for_settings
+    from core.settings import Settings
+
+    assert isinstance(settings, Settings)
+    resolver = FakeResolver()
+    resolver.names["lantern.example.org"] = [PUBLIC_IP]
+    resolver.names["partner.example.org"] = ["93.184.216.35"]
+    prod = settings.replace(public_base_url="https://lantern.example.org")
+    for url in (
+        "https://lantern.example.org/v1/sms/inbound",
+        "https://LANTERN.example.org.:443/x",
+        "http://lantern.example.org:443/x",
+    ):
+        with pytest.raises(UnsafeWebhookUrl, match="this service"):
+            check_for_settings(url, prod, resolver)
+    assert check_for_settings("https://partner.example.org/in", prod, resolver)
+    # Another port of the same public name is another service: not ours.
+    assert check_for_settings("https://lantern.example.org:8443/in", prod, resolver)
+    dev = settings.replace(
+        public_base_url="http://127.0.0.1:8000", webhook_allowlist="127.0.0.1:8000"
+    )
+    with pytest.raises(UnsafeWebhookUrl, match="this service"):
+        check_for_settings("http://127.0.0.1:8000/hook", dev, resolver)
 
 
 @pytest.mark.parametrize(
@@ -171,3 +273,74 @@ def test_production_refuses_the_fake_webhook_sender() -> None:
     with pytest.raises(ConfigurationError) as other:
         load_settings({}, env="production").check_production()
     assert "LANTERN_WEBHOOK_SENDER" not in str(other.value)
+
+
+def test_admin_api_refuses_other_ports_of_an_allowlisted_address(
+    client: FlaskClient, world: World
+) -> None:
+    world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
+    url = f"/v1/admin/agencies/{world.police.id}/webhook"
+    h = auth_header(world.admin_token)
+    for target in ("http://127.0.0.1:22/", "http://127.0.0.1:5432/", "http://127.0.0.1:8000/"):
+        r = client.put(url, json={"url": target}, headers=h)
+        assert r.status_code == 422, (target, r.json)
+        assert r.mimetype == "application/problem+json"
+        assert r.json["type"].endswith("unsafe-webhook-url")
+    assert client.put(url, json={"url": "http://127.0.0.1/in"}, headers=h).status_code == 200
+
+
+def test_admin_api_refuses_the_address_the_app_is_bound_to(
+    client: FlaskClient, world: World
+) -> None:
+    import socket
+
+    # The app server's socket for this request (werkzeug and gunicorn hand it to the app).
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        world.deps.settings = world.runtime.settings.replace(webhook_allowlist=f"127.0.0.1:{port}")
+        with socket.create_connection(("127.0.0.1", port)) as _peer:
+            conn, _ = listener.accept()
+            with conn:
+                r = client.put(
+                    f"/v1/admin/agencies/{world.police.id}/webhook",
+                    json={"url": f"http://127.0.0.1:{port}/v1/staff/login"},
+                    headers=auth_header(world.admin_token),
+                    environ_base={"werkzeug.socket": conn},
+                )
+    assert r.status_code == 422, r.json
+    assert "this service" in r.json["errors"]["url"][0]
+
+
+def test_delivery_rechecks_the_port_against_the_allowlist(world: World) -> None:
+    from coordination.alerts import create_alert
+    from coordination.models import Delivery
+    from core.audit import Actor
+
+    world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1:9000")
+    world.webhook(world.police, "http://127.0.0.1:9000/hooks", ip="127.0.0.1")
+    world.consent(world.police, ["welfare_check"])
+    # The operator narrows the entry to the bare address: port 9000 is no longer open.
+    world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
+    _alert, [delivery] = create_alert(
+        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {},
+        Actor.system(),
+    )  # fmt: skip
+    world.session.commit()
+    world.worker().run_once()
+    assert world.sender.sent == []
+    world.session.expire_all()
+    row = world.session.get(Delivery, delivery.id)
+    assert row is not None
+    assert row.state == "pending"
+
+
+def test_the_app_does_not_start_with_a_malformed_allowlist(settings: object) -> None:
+    from api.app import create_app
+    from core.errors import ConfigurationError
+    from core.settings import Settings
+
+    assert isinstance(settings, Settings)
+    with pytest.raises(ConfigurationError, match="LANTERN_WEBHOOK_ALLOWLIST"):
+        create_app(settings.replace(webhook_allowlist="127.0.0.1:ssh"))

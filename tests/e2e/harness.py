@@ -514,7 +514,6 @@ def lantern_env(
         "LANTERN_INSTANCE_PATH": str(workdir / "instance"),
         "LANTERN_KEYS_FILE": str(keys),
         "LANTERN_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LANTERN_WEBHOOK_ALLOWLIST": "127.0.0.1",
         "LANTERN_WEBHOOK_TIMEOUT_SECONDS": "5",
         "LANTERN_JOB_POLL_SECONDS": "0.2",
         "LANTERN_LOG_LEVEL": "INFO",
@@ -584,6 +583,15 @@ class Deployment:
     workdir: Path
 
 
+def allowlist(receiver_base: str, extra: Mapping[str, str] | None = None) -> str:
+    """``LANTERN_WEBHOOK_ALLOWLIST`` opening the receiver at ``receiver_base`` (an
+    ``http://127.0.0.1:PORT`` URL), plus any entries ``extra`` already names."""
+    entries = [receiver_base.split("//", 1)[1]]
+    if extra and extra.get("LANTERN_WEBHOOK_ALLOWLIST"):
+        entries.append(extra["LANTERN_WEBHOOK_ALLOWLIST"])
+    return ",".join(entries)
+
+
 def make_workdir(prefix: str = "lantern-e2e-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
@@ -609,7 +617,8 @@ def deployment(
     """
     workdir = workdir or make_workdir()
     receiver = WebhookReceiver(now=receiver_now or (lambda: dt.datetime.now(dt.UTC)))
-    receiver.start()
+    # The receiver's own port, and no other port of loopback, may be a webhook target.
+    extra = {**(extra or {}), "LANTERN_WEBHOOK_ALLOWLIST": allowlist(receiver.start(), extra)}
     twilio = None
     if twilio_url is None:
         twilio = TwilioStandIn(delay=twilio_delay)

@@ -29,19 +29,23 @@ def readme_walkthrough() -> str:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Deployment, ClockFile]]:
+def world(tmp_path: Path) -> Iterator[tuple[Deployment, ClockFile, int]]:
     clock = ClockFile(tmp_path / "offset")
+    receiver_port = free_port()  # the README's police receiver; its port alone is allowed
     with deployment(
         twilio_url="",  # console SMS, as `make run`
         workers=1,
         clock_file=clock,
         workdir=make_workdir("lantern-readme-"),
+        extra={"LANTERN_WEBHOOK_ALLOWLIST": f"127.0.0.1:{receiver_port}"},
     ) as dep:
-        yield dep, clock
+        yield dep, clock, receiver_port
 
 
-def test_the_readme_walkthrough_runs_as_written(world: tuple[Deployment, ClockFile]) -> None:
-    dep, clock = world
+def test_the_readme_walkthrough_runs_as_written(
+    world: tuple[Deployment, ClockFile, int],
+) -> None:
+    dep, clock, receiver_port = world
     script = readme_walkthrough()
     assert "curl" in script
     assert "pass_time" in script
@@ -49,7 +53,7 @@ def test_the_readme_walkthrough_runs_as_written(world: tuple[Deployment, ClockFi
         **dep.stack.env,
         "LANTERN_URL": dep.stack.base,
         "WALKTHROUGH_CLOCK_FILE": str(clock.path),
-        "RECEIVER_PORT": str(free_port()),
+        "RECEIVER_PORT": str(receiver_port),
     }
     done = subprocess.run(
         ["bash", "-c", script],
