@@ -8,7 +8,6 @@ attempt changes nothing; quiet keys are forgotten and pruned.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,12 +24,11 @@ from auth.attempts import (
 )
 from auth.models import AttemptCounter
 from core.clock import FrozenClock
-from core.crypto import KeyRing, SecretHasher
-from core.db import make_engine
-from core.runtime import Runtime, build_runtime
+from core.crypto import KeyRing
+from core.runtime import Runtime
 from core.worker import Worker
 from tests.auth.attempt_probes import count, counter, counter_key
-from tests.conftest import make_settings
+from tests.auth.deployment import Deployment
 
 S = dt.timedelta(seconds=1)
 
@@ -156,17 +154,13 @@ def test_a_refused_attempt_does_not_relock_an_address_past_its_allowance(
     """
     _fill(runtime, db_session, CLIENT_ADDRESS, "login:office", 22)
     clock.advance(seconds=attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office"))
-    before = _state(counter(runtime, db_session, CLIENT_ADDRESS, "login:office"))
     _fill(runtime, db_session, SURVIVOR_PIN, "survivor:locked", 5)
     refused = _take(
         runtime, db_session, (CLIENT_ADDRESS, "login:office"), (SURVIVOR_PIN, "survivor:locked")
     )
     assert refused is None
     assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 0
-    after = _state(counter(runtime, db_session, CLIENT_ADDRESS, "login:office"))
-    assert after is not None
-    assert before is not None
-    assert after[:2] == before[:2]
+    assert count(runtime, db_session, CLIENT_ADDRESS, "login:office") == 22
 
 
 # --- giving slots back --------------------------------------------------------------------------
@@ -337,31 +331,21 @@ def test_prune_forgets_quiet_unlocked_keys_only(
 
 
 def test_a_slot_is_committed_at_once_on_postgresql_and_in_the_request_on_sqlite(
-    backend: str, committed_db: str, tmp_path: Path, keyring: KeyRing, fast_hasher: SecretHasher
+    backend: str, deployment: Deployment
 ) -> None:
     """PostgreSQL: the slot is taken and committed in a short transaction of its own, so other
     connections see it while the request is still verifying, and it outlives the request's
     rollback. SQLite: the request holds the only write lock, so the slot is simply part of the
     request's transaction."""
-    engine = make_engine(committed_db)
-    runtime = build_runtime(
-        make_settings(tmp_path, committed_db, keyring),
-        clock=FrozenClock(),
-        engine=engine,
-        keyring=keyring,
-        hasher=fast_hasher,
-    )
-    try:
-        with runtime.session_factory() as request:
-            assert attempts.take(runtime, request, [(SURVIVOR_PIN, "survivor:x")]) is not None
-            if backend == "postgresql":
-                with runtime.session_factory() as other:
-                    assert count(runtime, other, SURVIVOR_PIN, "survivor:x") == 1
-            else:
-                assert count(runtime, request, SURVIVOR_PIN, "survivor:x") == 1
-            request.rollback()
-        with runtime.session_factory() as after:
-            expected = 1 if backend == "postgresql" else 0
-            assert count(runtime, after, SURVIVOR_PIN, "survivor:x") == expected
-    finally:
-        engine.dispose()
+    runtime = deployment.runtime
+    with runtime.session_factory() as request:
+        assert attempts.take(runtime, request, [(SURVIVOR_PIN, "survivor:x")]) is not None
+        if backend == "postgresql":
+            with runtime.session_factory() as other:
+                assert count(runtime, other, SURVIVOR_PIN, "survivor:x") == 1
+        else:
+            assert count(runtime, request, SURVIVOR_PIN, "survivor:x") == 1
+        request.rollback()
+    with runtime.session_factory() as after:
+        expected = 1 if backend == "postgresql" else 0
+        assert count(runtime, after, SURVIVOR_PIN, "survivor:x") == expected

@@ -47,12 +47,12 @@ def run_worker(runtime: Runtime, session_factory: sessionmaker[Session], clock: 
     return worker.run_once()
 
 
-def _shape(value: Any) -> Any:
+def shape(value: Any) -> Any:
     """What a response looks like, without its random values."""
     if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
+        return {k: shape(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shape(v) for v in value]
+        return [shape(v) for v in value]
     if isinstance(value, str):
         return re.sub(r"[A-Za-z0-9_-]", "x", value)
     return type(value).__name__
@@ -66,7 +66,7 @@ def test_duress_login_is_indistinguishable_from_a_pin_login(
     decoy = login(client, handle, SURVIVOR_DURESS_PIN)
     assert real.status_code == decoy.status_code == 200
     assert list(real.json) == list(decoy.json)
-    assert _shape(real.json) == _shape(decoy.json)
+    assert shape(real.json) == shape(decoy.json)
     for key in ("access_token", "refresh_token"):
         assert TOKEN.match(real.json[key])
         assert TOKEN.match(decoy.json[key])
@@ -95,7 +95,7 @@ def test_duress_login_is_indistinguishable_from_a_pin_login(
         "/v1/survivor/token/refresh", json={"refresh_token": decoy.json["refresh_token"]}
     )
     assert ra.status_code == rb.status_code == 200
-    assert _shape(ra.json) == _shape(rb.json)
+    assert shape(ra.json) == shape(rb.json)
 
 
 def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction(
