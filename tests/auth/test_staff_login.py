@@ -11,13 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from auth import recovery
+from auth import attempts, recovery
+from auth.attempts import CLIENT_ADDRESS, STAFF_ACCOUNT
 from auth.models import StaffSession
-from auth.staff_sessions import ADDRESS_THROTTLE, account_key, address_key
+from auth.staff_sessions import account_subject
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.notices import StaffNotice
 from core.runtime import Runtime
+from tests.auth.attempt_probes import count, counter
 from tests.auth.factories_staff import (
     Staff,
     code,
@@ -36,6 +38,21 @@ def _code_step(client: FlaskClient, ticket: str, **factor: str) -> TestResponse:
 
 def _password_step(client: FlaskClient, email: str, password: str) -> TestResponse:
     return post(client, "/v1/staff/login", {"email": email, "password": password})
+
+
+def _fail_account(runtime: Runtime, db_session: Session, email: str, times: int) -> None:
+    """``times`` failed attempts at the account in a row, each after the last lock ran out."""
+    subject = account_subject(email)
+    for _ in range(times):
+        wait = attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, subject)
+        if wait:
+            assert isinstance(runtime.clock, FrozenClock)
+            runtime.clock.advance(seconds=wait)
+        assert attempts.take(runtime, db_session, [(STAFF_ACCOUNT, subject)]) is not None
+
+
+def _retry_after(runtime: Runtime, db_session: Session, email: str) -> float:
+    return attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, account_subject(email))
 
 
 def _events(db_session: Session, action: str) -> list[AuditEvent]:
@@ -118,7 +135,10 @@ def test_every_failure_is_byte_identical(
     failures["wrong password"] = _password_step(client, alice.email, "not the password at all")
     failures["disabled"] = _password_step(client, disabled.email, disabled.password)
 
-    failures["wrong code"] = _code_step(client, login_ticket(client, alice), code="000000")
+    # (Several members, so that no account reaches its allowance of attempts before the end:
+    # a right password counts as an attempt until the code is right too.)
+    carol = make_member(db_session, runtime)
+    failures["wrong code"] = _code_step(client, login_ticket(client, carol), code="000000")
     used = fresh_code(alice.seed, clock)
     assert _code_step(client, login_ticket(client, alice), code=used).status_code == 200
     failures["replayed code"] = _code_step(client, login_ticket(client, alice), code=used)
@@ -127,9 +147,11 @@ def test_every_failure_is_byte_identical(
         login_ticket(client, alice),
         code=code(alice.seed, clock.now() - dt.timedelta(seconds=60)),
     )
-    ticket = login_ticket(client, alice)
+    dave = make_member(db_session, runtime)
+    assert dave.seed is not None
+    ticket = login_ticket(client, dave)
     clock.advance(minutes=5, seconds=1)
-    failures["expired ticket"] = _code_step(client, ticket, code=code(alice.seed, clock.now()))
+    failures["expired ticket"] = _code_step(client, ticket, code=code(dave.seed, clock.now()))
     failures["unknown ticket"] = _code_step(client, "st_" + "x" * 43, code="123456")
     late = make_member(db_session, runtime)
     assert late.seed is not None
@@ -140,9 +162,8 @@ def test_every_failure_is_byte_identical(
         client, ticket, code=code(late.seed, clock.now())
     )
 
-    throttle = runtime.extensions["throttle"]
-    for _ in range(12):  # far beyond the free failures: a delay of minutes
-        throttle.record_failure(account_key(alice.email))
+    _fail_account(runtime, db_session, alice.email, 12)  # far beyond the allowance
+    assert _retry_after(runtime, db_session, alice.email) >= 5 * 60  # a delay of minutes
     failures["throttled (right password)"] = _password_step(client, alice.email, alice.password)
 
     reference = failures["unknown user"]
@@ -211,8 +232,7 @@ def test_unknown_user_and_wrong_password_both_run_argon2(
     assert _password_step(client, alice.email, "some password 1").status_code == 401
     assert calls == [alice.member.password_hash]
     calls.clear()
-    for _ in range(12):
-        runtime.extensions["throttle"].record_failure(account_key(alice.email))
+    _fail_account(runtime, db_session, alice.email, 12)
     assert _password_step(client, alice.email, alice.password).status_code == 401
     assert calls == [None]  # throttled attempts cost the same too
 
@@ -222,23 +242,31 @@ def test_throttle_is_keyed_by_lower_cased_email_and_by_address(
 ) -> None:
     alice = make_member(db_session, runtime, email="alice.w@lantern.test")
     bob = make_member(db_session, runtime)
-    for _ in range(100):
-        runtime.extensions["throttle"].record_failure(account_key("ALICE.W@Lantern.test"))
-    assert runtime.extensions["throttle"].retry_after(account_key(alice.email)) > 0
+    _fail_account(runtime, db_session, "ALICE.W@Lantern.test", 4)
+    assert _retry_after(runtime, db_session, alice.email) == 2
     assert _password_step(client, alice.email, alice.password).status_code == 401
     # Another account from the same address is unaffected...
     assert _password_step(client, bob.email, bob.password).status_code == 200
-    # ...until the address itself has failed too often.
-    for _ in range(40):
-        runtime.extensions[ADDRESS_THROTTLE].record_failure(address_key("127.0.0.1"))
+    # ...until the address itself has used up its allowance (here: unknown accounts).
+    for i in range(CLIENT_ADDRESS.allowance):
+        assert (
+            _password_step(client, f"nobody{i}@lantern.test", "a wrong password").status_code == 401
+        )
+    assert count(runtime, db_session, CLIENT_ADDRESS, "staff-login:127.0.0.1") == 20
     assert _password_step(client, bob.email, bob.password).status_code == 401
+    # The refused attempt took nothing at bob's account: only the right password before did.
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(bob.email)) == 1
 
 
-def test_failures_are_counted_for_unknown_emails_too(client: FlaskClient, runtime: Runtime) -> None:
-    throttle = runtime.extensions["throttle"]
+def test_failures_are_counted_for_unknown_emails_too(
+    client: FlaskClient, db_session: Session, runtime: Runtime
+) -> None:
     for _ in range(3):
         _password_step(client, "Nobody@lantern.test", "a wrong password")
-    assert throttle.failures(account_key("nobody@lantern.test")) == 3
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject("nobody@lantern.test")) == 3
+    # The lock itself says nothing about who has an account: the 4th locks either way.
+    _password_step(client, "nobody@lantern.test", "a wrong password")
+    assert _retry_after(runtime, db_session, "nobody@lantern.test") == 2
 
 
 def test_code_step_throttles_the_account(
@@ -247,17 +275,23 @@ def test_code_step_throttles_the_account(
     alice = make_member(db_session, runtime)
     assert alice.seed is not None
     ticket = login_ticket(client, alice)
-    for _ in range(4):
+    # The right password keeps its slot until the second factor is right too: a stolen
+    # password must not reopen the code guessing.
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) == 1
+    for _ in range(3):
         assert _code_step(client, ticket, code="000000").status_code == 401
-    throttle = runtime.extensions["throttle"]
-    assert throttle.failures(account_key(alice.email)) == 4
-    assert throttle.retry_after(account_key(alice.email)) > 0
-    # While throttled, even the right code is refused (and not counted again), in the same
-    # words as any other failure.
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) == 4
+    assert _retry_after(runtime, db_session, alice.email) == 2
+    # While throttled, even the right code is refused (and not counted), in the same words as
+    # any other failure.
     throttled = _code_step(client, ticket, code=code(alice.seed, clock.now()))
     assert throttled.status_code == 401
     assert throttled.data == _password_step(client, "nobody@lantern.test", "x").data
-    assert throttle.failures(account_key(alice.email)) == 4
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) == 4
+    # Once the lock has run out, the same ticket and a fresh code go through.
+    clock.advance(seconds=2)
+    assert _code_step(client, ticket, code=fresh_code(alice.seed, clock)).status_code == 200
+    assert counter(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) is None
 
 
 def test_successful_login_clears_the_account_failures(
@@ -265,9 +299,30 @@ def test_successful_login_clears_the_account_failures(
 ) -> None:
     alice = make_member(db_session, runtime)
     _password_step(client, alice.email, "a wrong password")
-    assert runtime.extensions["throttle"].failures(account_key(alice.email)) == 1
+    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) == 1
     login(client, alice, clock)
-    assert runtime.extensions["throttle"].failures(account_key(alice.email)) == 0
+    assert counter(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) is None
+
+
+def test_after_a_guessing_spree_the_right_password_and_code_still_log_in(
+    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Someone spent an evening guessing alice's password; each lock has run out.
+
+    Her right password is checked and answered with a ticket; the slot it took stays counted
+    (a stolen password must not reopen code guessing), but the lock that slot set must not
+    refuse her code: if it outlasts the 5-minute ticket she can never log in again while
+    anyone keeps guessing at least once an hour.
+    """
+    alice = make_member(db_session, runtime)
+    assert alice.seed is not None
+    _fail_account(runtime, db_session, alice.email, 11)
+    clock.advance(seconds=_retry_after(runtime, db_session, alice.email))
+    ticket = login_ticket(client, alice)
+    clock.advance(seconds=30)  # she reads the code off her phone
+    r = _code_step(client, ticket, code=code(alice.seed, clock.now()))
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert counter(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)) is None
 
 
 def _with_codes(db_session: Session, runtime: Runtime, staff: Staff) -> list[str]:

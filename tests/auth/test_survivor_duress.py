@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
-from auth import survivor_sessions
+from auth import decoys, survivor_sessions
 from auth.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
 from auth.models import Survivor, SurvivorDevice
 from core.audit import AuditEvent
@@ -21,6 +20,7 @@ from core.jobs import DONE, Job, JobContext
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.worker import Worker
+from tests.auth.attempt_probes import pin_retry_after
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
     SURVIVOR_PIN,
@@ -47,12 +47,12 @@ def run_worker(runtime: Runtime, session_factory: sessionmaker[Session], clock: 
     return worker.run_once()
 
 
-def _shape(value: Any) -> Any:
+def shape(value: Any) -> Any:
     """What a response looks like, without its random values."""
     if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
+        return {k: shape(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shape(v) for v in value]
+        return [shape(v) for v in value]
     if isinstance(value, str):
         return re.sub(r"[A-Za-z0-9_-]", "x", value)
     return type(value).__name__
@@ -66,7 +66,7 @@ def test_duress_login_is_indistinguishable_from_a_pin_login(
     decoy = login(client, handle, SURVIVOR_DURESS_PIN)
     assert real.status_code == decoy.status_code == 200
     assert list(real.json) == list(decoy.json)
-    assert _shape(real.json) == _shape(decoy.json)
+    assert shape(real.json) == shape(decoy.json)
     for key in ("access_token", "refresh_token"):
         assert TOKEN.match(real.json[key])
         assert TOKEN.match(decoy.json[key])
@@ -95,7 +95,7 @@ def test_duress_login_is_indistinguishable_from_a_pin_login(
         "/v1/survivor/token/refresh", json={"refresh_token": decoy.json["refresh_token"]}
     )
     assert ra.status_code == rb.status_code == 200
-    assert _shape(ra.json) == _shape(rb.json)
+    assert shape(ra.json) == shape(rb.json)
 
 
 def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction(
@@ -103,27 +103,31 @@ def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     assert login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200
+    # The device is opened on the decoy account; the real account gets none.
+    decoy = decoys.decoy_account(db_session, survivor.id)
+    assert decoy is not None
     device = db_session.scalars(
-        select(SurvivorDevice).where(SurvivorDevice.survivor_id == survivor.id)
+        select(SurvivorDevice).where(SurvivorDevice.survivor_id == decoy.id)
     ).one()
     assert device.decoy is True
+    assert (
+        db_session.scalars(
+            select(SurvivorDevice).where(SurvivorDevice.survivor_id == survivor.id)
+        ).all()
+        == []
+    )
     job = db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).one()
     assert job.payload == {"survivor_id": str(survivor.id), "device_id": str(device.id)}
     assert job.dedupe_key == f"duress:{device.id}"
 
     # Same transaction: undo the login's transaction and the alert goes with the device.
-    other, other_handle = make_survivor_account(db_session, runtime)
+    _, other_handle = make_survivor_account(db_session, runtime)
     nested = db_session.begin_nested()
     survivor_sessions.login(db_session, runtime, other_handle, SURVIVOR_DURESS_PIN, None, "x")
     assert db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all().__len__() == 2
     nested.rollback()
     assert len(db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all()) == 1
-    assert (
-        db_session.scalars(
-            select(SurvivorDevice).where(SurvivorDevice.survivor_id == other.id)
-        ).all()
-        == []
-    )
+    assert db_session.scalars(select(SurvivorDevice).where(SurvivorDevice.decoy)).all() == [device]
 
 
 def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
@@ -278,13 +282,13 @@ def test_no_trace_of_the_duress_reaches_anything_the_survivor_can_read(
         assert b"duress" not in devices.data
 
 
-def test_decoy_session_writes_answer_like_real_ones_and_change_nothing(
+def test_decoy_session_writes_change_the_decoy_and_nothing_real(
     client: FlaskClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     elsewhere, _ = make_device(db_session, runtime, survivor.id)
     decoy = auth_header(login(client, handle, SURVIVOR_DURESS_PIN).json["access_token"])
-    pin_hash, duress_hash = survivor.pin_hash, survivor.duress_pin_hash
+    pin_hash = survivor.pin_hash
 
     # The device list shows only the device in hand.
     listed = client.get("/v1/survivor/devices", headers=decoy).json
@@ -292,15 +296,7 @@ def test_decoy_session_writes_answer_like_real_ones_and_change_nothing(
     assert listed[0]["current"] is True
     assert listed[0]["label"] == "Weather"
 
-    # PIN change "succeeds" when given the PIN the decoy was opened with.
-    r = client.post(
-        "/v1/survivor/pin",
-        json={"current_pin": SURVIVOR_DURESS_PIN, "new_pin": "602718"},
-        headers=decoy,
-    )
-    assert r.status_code == 204
-    assert r.data == b""
-    # The rules still answer as they would in a real session.
+    # The rules answer as they would in a real session.
     weak = client.post(
         "/v1/survivor/pin",
         json={"current_pin": SURVIVOR_DURESS_PIN, "new_pin": "111111"},
@@ -312,29 +308,44 @@ def test_decoy_session_writes_answer_like_real_ones_and_change_nothing(
         "/v1/survivor/pin", json={"current_pin": SURVIVOR_PIN, "new_pin": "602718"}, headers=decoy
     )
     assert wrong.status_code == 403
-
+    # A PIN change succeeds when given the PIN the decoy was opened with...
+    r = client.post(
+        "/v1/survivor/pin",
+        json={"current_pin": SURVIVOR_DURESS_PIN, "new_pin": "602718"},
+        headers=decoy,
+    )
+    assert r.status_code == 204
+    assert r.data == b""
+    # ...and from then on the new PIN is the decoy's current PIN, as it would be for real.
     for body in ({"duress_pin": "913572"}, {"duress_pin": None}):
         r = client.put(
-            "/v1/survivor/duress-pin",
-            json={"current_pin": SURVIVOR_DURESS_PIN, **body},
-            headers=decoy,
+            "/v1/survivor/duress-pin", json={"current_pin": "602718", **body}, headers=decoy
         )
         assert r.status_code == 204
+    # The real account's devices are not the decoy's to see or end.
     assert client.delete(f"/v1/survivor/devices/{elsewhere.id}", headers=decoy).status_code == 404
 
     db_session.expire_all()
     fresh = db_session.get(Survivor, survivor.id)
     assert fresh is not None
-    assert (fresh.pin_hash, fresh.duress_pin_hash) == (pin_hash, duress_hash)
+    assert fresh.pin_hash == pin_hash
     assert db_session.get(SurvivorDevice, elsewhere.id).revoked_at is None  # type: ignore[union-attr]
-    actions = set(db_session.scalars(select(AuditEvent.action)))
-    assert not actions & {
+    # Whatever was recorded was recorded against the decoy account, never the real one.
+    real_events = set(
+        db_session.scalars(select(AuditEvent.action).where(AuditEvent.survivor_id == survivor.id))
+    )
+    assert not real_events & {
         "survivor.pin_changed",
         "survivor.duress_pin_set",
+        "survivor.duress_pin_removed",
         "survivor.device_ended",
     }
-    # The real PIN still logs in to the real account.
+    # The real PIN still logs in to the real account, the new decoy PIN to the decoy.
     assert login(client, handle, SURVIVOR_PIN, addr="10.9.0.2").status_code == 200
+    again = login(client, handle, "602718", addr="10.9.0.3")
+    assert again.status_code == 200
+    listed = client.get("/v1/survivor/devices", headers=auth_header(again.json["access_token"]))
+    assert len(listed.json) == 2  # the decoy device in hand before, and this one
 
 
 def test_wrong_current_pin_answers_the_same_in_decoy_and_real_sessions(
@@ -354,8 +365,10 @@ def test_duress_pin_typed_at_a_locked_account_still_raises_the_alarm(
     client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
-    survivor.locked_until = clock.now() + dt.timedelta(minutes=10)
-    db_session.flush()
+    for i in range(5):  # five wrong PINs in a row: locked for 30 s
+        assert login(client, handle, "550917", addr=f"10.9.2.{i}").status_code == 401
+    assert pin_retry_after(runtime, db_session, survivor.id) == 30
+    assert db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all() == []
     wrong = login(client, handle, "550917", addr="10.9.1.1")
     r = login(client, handle, SURVIVOR_DURESS_PIN, addr="10.9.1.2")
     assert r.status_code == 401
@@ -365,6 +378,9 @@ def test_duress_pin_typed_at_a_locked_account_still_raises_the_alarm(
     # Typed again within five minutes: still one alert.
     login(client, handle, SURVIVOR_DURESS_PIN, addr="10.9.1.3")
     assert len(db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all()) == 1
+    # Refused, and no device was opened on either account; the lock is what it was.
+    assert db_session.scalars(select(SurvivorDevice)).all() == []
+    assert pin_retry_after(runtime, db_session, survivor.id) == 30
 
 
 def test_quick_exit_from_a_decoy_session_ends_every_session(

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth import attempts, decoys
 from auth.models import CaseloadEntry, EnrollmentCode, Survivor, SurvivorDevice
 from auth.survivor_enrollment import CROCKFORD, code_digest, normalize_code
 from auth.survivor_pins import pin_problem
@@ -18,6 +19,7 @@ from core.clock import FrozenClock
 from core.crypto import token_digest
 from core.runtime import Runtime
 from core.vault import DataKey
+from tests.auth.attempt_probes import count
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
 
 CODES = "/v1/staff/enrollment-codes"
@@ -116,7 +118,15 @@ def test_redeeming_creates_account_caseload_data_key_and_working_session(
     assert survivor.phone_enc is None
     assert survivor.phone_index is None
     assert runtime.hasher.verify(survivor.pin_hash, "482915")
-    assert runtime.hasher.verify(survivor.duress_pin_hash, "731064")
+    # The duress PIN is the PIN of the survivor's decoy account: no handle, no caseload.
+    decoy = decoys.decoy_account(db_session, survivor.id)
+    assert decoy is not None
+    assert runtime.hasher.verify(decoy.pin_hash, "731064")
+    assert decoy.handle_digest is None
+    assert (
+        db_session.scalars(select(CaseloadEntry).where(CaseloadEntry.survivor_id == decoy.id)).all()
+        == []
+    )
     entry = db_session.scalars(
         select(CaseloadEntry).where(CaseloadEntry.survivor_id == survivor.id)
     ).one()
@@ -189,24 +199,45 @@ def test_used_unknown_expired_and_garbage_codes_answer_byte_identically(
 
 
 def test_redemption_is_throttled_per_client_address_and_per_code(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, token = make_staff(db_session, runtime)
     good = new_code(client, token)
-    bad = [enroll(client, f"ZZZZ-ZZZZ-ZZ{c}{c}", addr="10.3.0.1") for c in "ABCD"]
-    # The fourth failure starts a delay: now even a valid code from that address is refused,
-    # with the very same answer as an unknown code.
+    allowance = attempts.TOKEN_ADDRESS.allowance
+    bad = [
+        enroll(client, f"ZZZZ-ZZZZ-Z{i:02d}".replace("0", "A"), addr="10.3.0.1")
+        for i in range(allowance)
+    ]
+    assert {r.status_code for r in bad} == {400}
+    # The allowance is used up: now even a valid code from that address is refused, with the
+    # very same answer as an unknown code, and that refusal is not counted.
     refused = enroll(client, good, addr="10.3.0.1")
     assert refused.status_code == 400
     assert refused.data == bad[0].data
+    address = "enroll-client:10.3.0.1"
+    assert count(runtime, db_session, attempts.TOKEN_ADDRESS, address) == allowance
+    assert attempts.retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, address) == 2
+    # The code itself was not spent by the refused attempt: it works from another address.
     assert enroll(client, good, addr="10.3.0.2").status_code == 201
 
-    # Per code: failures against one code from many addresses are counted against the code.
-    throttle = runtime.extensions["throttle"]
+    # Per code: attempts at one code from many addresses are counted against the code, and
+    # once its allowance is used up the code is refused from any address, valid or not.
+    target = new_code(client, token)
+    code_key = "enroll-code:" + code_digest(runtime, target.replace("-", ""))
+    for _ in range(allowance):
+        assert attempts.take(runtime, db_session, [(attempts.TOKEN_ADDRESS, code_key)])
+    fresh_address = enroll(client, target, addr="10.4.0.1")
+    assert fresh_address.status_code == 400
+    assert fresh_address.data == bad[0].data
+    clock.advance(
+        seconds=attempts.retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, code_key)
+    )
+    assert enroll(client, target, addr="10.4.0.2").status_code == 201
+    # Spent codes tried again from many addresses count against the code too.
     for i in range(3):
-        enroll(client, good, addr=f"10.4.0.{i}")
-    key = "enroll-code:" + code_digest(runtime, good.replace("-", ""))
-    assert throttle.failures(key) == 3
+        assert enroll(client, good, addr=f"10.5.0.{i}").status_code == 400
+    used_key = "enroll-code:" + code_digest(runtime, good.replace("-", ""))
+    assert count(runtime, db_session, attempts.TOKEN_ADDRESS, used_key) == 3
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth import attempts, decoys
 from auth.models import SurvivorDevice
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import random_token
 from core.notices import StaffNotice
 from core.runtime import Runtime
+from tests.auth.attempt_probes import pin_count, pin_retry_after
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
     SURVIVOR_PIN,
@@ -30,7 +32,7 @@ _addr = iter(range(1, 1_000_000))
 
 
 def fresh_addr() -> str:
-    """A new client address, so the per-address throttle stays out of per-account tests."""
+    """A new client address, so the per-address count stays out of per-account tests."""
     n = next(_addr)
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
@@ -81,6 +83,12 @@ def test_pin_login_issues_a_real_device_session(
     assert event.details == {}
 
 
+def lock_account(client: FlaskClient, handle: str) -> None:
+    """Five wrong PINs in a row (from five addresses): the 5th sets the 30 s lock."""
+    for _ in range(5):
+        assert login(client, handle, "839201").status_code == 401
+
+
 def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     client: FlaskClient,
     db_session: Session,
@@ -88,9 +96,11 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     clock: FrozenClock,
     verify_calls: list[bool],
 ) -> None:
-    survivor, handle = make_survivor_account(db_session, runtime)
+    _, handle = make_survivor_account(db_session, runtime)
     other, no_duress_handle = make_survivor_account(db_session, runtime)
-    other.duress_pin_hash = None
+    no_decoy = decoys.decoy_account(db_session, other.id)
+    assert no_decoy is not None
+    db_session.delete(no_decoy)  # an account that never had a duress PIN: no decoy account
     db_session.flush()
 
     unknown = login(client, random_token(), SURVIVOR_PIN)
@@ -101,18 +111,18 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     verify_calls.clear()
     wrong_no_duress = login(client, no_duress_handle, "839201")
     no_duress_calls = verify_calls[:]
-    verify_calls.clear()
 
-    survivor.locked_until = clock.now() + dt.timedelta(minutes=5)
-    db_session.flush()
+    lock_account(client, handle)
+    verify_calls.clear()
     locked_right_pin = login(client, handle, SURVIVOR_PIN)
     locked_calls = verify_calls[:]
     verify_calls.clear()
 
-    # Per-address throttle: four failures from one address, then the right PIN from there.
+    # Per-address lock: the allowance of failures from one address (unknown handles, so no
+    # account is locked), then the right PIN of an unlocked account from there.
     addr = fresh_addr()
-    for _ in range(4):
-        login(client, no_duress_handle, "839201", addr=addr)
+    for _ in range(attempts.CLIENT_ADDRESS.allowance):
+        login(client, random_token(), "839201", addr=addr)
     verify_calls.clear()
     throttled_right_pin = login(client, no_duress_handle, SURVIVOR_PIN, addr=addr)
     throttled_calls = verify_calls[:]
@@ -123,12 +133,15 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     assert b"request_id" not in unknown.data
     headers = [{k: v for k, v in r.headers if k != "X-Request-Id"} for r in answers]
     assert all(h == headers[0] for h in headers)
-    # Always two argon2 verifies (PIN, duress PIN); a dummy hash stands in for what is missing.
-    assert unknown_calls == [False, False]
-    assert wrong_calls == [True, True]
-    assert no_duress_calls == [True, False]
-    assert locked_calls == [True, True]
-    assert throttled_calls == [True, False]
+    # Always three argon2 verifies (the PIN, the decoy's, the decoy's decoy's); a dummy hash
+    # stands in for what is missing, and for the real PIN while the account is locked.
+    assert unknown_calls == [False, False, False]
+    assert wrong_calls == [True, True, False]
+    assert no_duress_calls == [True, False, False]
+    assert locked_calls == [False, True, False]
+    assert throttled_calls == [False, False, False]
+    # The address was refused before the account was counted: its record is untouched.
+    assert pin_count(runtime, db_session, other.id) == 1
 
 
 def test_repeated_failures_lock_with_growing_delays(
@@ -137,34 +150,33 @@ def test_repeated_failures_lock_with_growing_delays(
     survivor, handle = make_survivor_account(db_session, runtime)
     for _ in range(4):
         assert login(client, handle, "839201").status_code == 401
-    db_session.refresh(survivor)
-    assert survivor.pin_failures == 4
-    assert survivor.locked_until is None
-    # The right PIN still works before the lock...
+    assert pin_count(runtime, db_session, survivor.id) == 4
+    assert pin_retry_after(runtime, db_session, survivor.id) == 0
+    # The right PIN still works before the lock, and the account starts again from nothing.
     assert login(client, handle, SURVIVOR_PIN).status_code == 200
-    db_session.refresh(survivor)
-    assert survivor.pin_failures == 0
+    assert pin_count(runtime, db_session, survivor.id) == 0
 
     delays = []
     for _ in range(7):
         login(client, handle, "839201")
-        db_session.refresh(survivor)
-        if survivor.locked_until is not None:
-            delays.append((survivor.locked_until - clock.now()).total_seconds())
-            clock.set(survivor.locked_until)  # wait it out, then guess again
+        wait = pin_retry_after(runtime, db_session, survivor.id)
+        if wait:
+            delays.append(wait)
+            clock.advance(seconds=wait)  # wait it out, then guess again
     assert delays == [30, 60, 120]  # the 5th, 6th and 7th failures lock, each twice as long
 
-    # While locked, even the right PIN is refused (and that attempt is not counted).
-    failures = survivor.pin_failures
+    # While locked, even the right PIN is refused, and that attempt is not counted.
     login(client, handle, "839201")
-    db_session.refresh(survivor)
-    assert survivor.locked_until is not None
-    assert survivor.locked_until > clock.now()
+    failures = pin_count(runtime, db_session, survivor.id)
+    assert failures == 8
+    assert pin_retry_after(runtime, db_session, survivor.id) == 240
+    clock.advance(seconds=239)
     assert login(client, handle, SURVIVOR_PIN).status_code == 401
-    db_session.refresh(survivor)
-    assert survivor.pin_failures == failures + 1
-    clock.set(survivor.locked_until)
+    assert pin_count(runtime, db_session, survivor.id) == failures
+    assert pin_retry_after(runtime, db_session, survivor.id) == 1
+    clock.advance(seconds=1)
     assert login(client, handle, SURVIVOR_PIN).status_code == 200
+    assert pin_count(runtime, db_session, survivor.id) == 0
 
 
 def test_advocates_are_told_at_the_fifth_failure_and_every_fifth_after(
@@ -182,9 +194,7 @@ def test_advocates_are_told_at_the_fifth_failure_and_every_fifth_after(
 
     def fail_once() -> Any:
         r = login(client, handle, "839201")
-        db_session.refresh(survivor)
-        if survivor.locked_until is not None:
-            clock.set(survivor.locked_until)
+        clock.advance(seconds=pin_retry_after(runtime, db_session, survivor.id))
         return r
 
     answers = [fail_once() for _ in range(4)]

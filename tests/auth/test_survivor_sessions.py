@@ -11,11 +11,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth import attempts, decoys
 from auth.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import token_digest
 from core.runtime import Runtime
+from tests.auth.attempt_probes import pin_count, pin_retry_after
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
     SURVIVOR_PIN,
@@ -311,7 +313,7 @@ def test_change_pin_needs_the_current_pin_and_ends_other_sessions(
 
 
 def test_in_session_pin_checks_are_throttled(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     me = auth_header(token)
@@ -319,16 +321,57 @@ def test_in_session_pin_checks_are_throttled(
         client.post(
             "/v1/survivor/pin", json={"current_pin": f"55091{i}", "new_pin": "602718"}, headers=me
         )
-        for i in range(4)
+        for i in range(attempts.SURVIVOR_PIN.allowance)
     ]
-    # After the free failures, even the right PIN is refused for a while, with the same answer.
+    assert {r.status_code for r in answers} == {403}
+    assert pin_count(runtime, db_session, survivor.id) == 5
+    # After the allowance, even the right PIN is refused for a while, with the same answer,
+    # and without being counted.
     right = client.post(
         "/v1/survivor/pin", json={"current_pin": SURVIVOR_PIN, "new_pin": "602718"}, headers=me
     )
     assert right.status_code == 403
     assert right.data == answers[0].data
+    assert pin_count(runtime, db_session, survivor.id) == 5
     db_session.expire_all()
     assert runtime.hasher.verify(db_session.get(Survivor, survivor.id).pin_hash, SURVIVOR_PIN)  # type: ignore[union-attr]
+    # Once the lock has run out, the right PIN is checked again and accepted.
+    clock.advance(seconds=pin_retry_after(runtime, db_session, survivor.id))
+    right = client.post(
+        "/v1/survivor/pin", json={"current_pin": SURVIVOR_PIN, "new_pin": "602718"}, headers=me
+    )
+    assert right.status_code == 204
+    assert pin_count(runtime, db_session, survivor.id) == 0
+
+
+def test_in_session_checks_and_login_share_one_lock(
+    client: FlaskClient, db_session: Session, runtime: Runtime
+) -> None:
+    """A live session is not a second, separate guessing channel for the same PIN."""
+    survivor, handle = make_survivor_account(db_session, runtime)
+    me = auth_header(login(client, handle)["access_token"])
+    decoy = auth_header(login(client, handle, pin=SURVIVOR_DURESS_PIN)["access_token"])
+    # Two wrong PINs at login, two in the real session, one in the decoy session...
+    for _ in range(2):
+        r = client.post("/v1/survivor/login", json={"account_handle": handle, "pin": "550917"})
+        assert r.status_code == 401
+    for headers in (me, me, decoy):
+        r = client.put(
+            "/v1/survivor/duress-pin",
+            json={"current_pin": "550917", "duress_pin": "913572"},
+            headers=headers,
+        )
+        assert r.status_code == 403
+    assert pin_count(runtime, db_session, survivor.id) == 5
+    # ...and the account is locked everywhere: at login and in both sessions.
+    assert pin_retry_after(runtime, db_session, survivor.id) == 30
+    r = client.post("/v1/survivor/login", json={"account_handle": handle, "pin": SURVIVOR_PIN})
+    assert r.status_code == 401
+    for headers, pin in ((me, SURVIVOR_PIN), (decoy, SURVIVOR_DURESS_PIN)):
+        r = client.post(
+            "/v1/survivor/pin", json={"current_pin": pin, "new_pin": "602718"}, headers=headers
+        )
+        assert r.status_code == 403
 
 
 def test_set_and_remove_the_duress_pin(
@@ -353,18 +396,20 @@ def test_set_and_remove_the_duress_pin(
         ).status_code
         == 204
     )
-    db_session.expire_all()
-    assert runtime.hasher.verify(db_session.get(Survivor, survivor.id).duress_pin_hash, "913572")  # type: ignore[union-attr]
+    decoy = decoys.decoy_account(db_session, survivor.id)
+    assert decoy is not None
+    db_session.refresh(decoy)
+    assert runtime.hasher.verify(decoy.pin_hash, "913572")
     r = client.post("/v1/survivor/login", json={"account_handle": handle, "pin": "913572"})
     assert r.status_code == 200
-    assert (
-        db_session.scalars(
-            select(SurvivorDevice.decoy).where(
-                SurvivorDevice.access_digest == token_digest(r.json["access_token"])
-            )
-        ).one()
-        is True
-    )
+    opened = db_session.scalars(
+        select(SurvivorDevice).where(
+            SurvivorDevice.access_digest == token_digest(r.json["access_token"])
+        )
+    ).one()
+    assert (opened.decoy, opened.survivor_id) == (True, decoy.id)
+    duress_session = auth_header(r.json["access_token"])
+    assert client.get(DEVICES, headers=duress_session).status_code == 200
 
     assert (
         client.put(
@@ -372,8 +417,11 @@ def test_set_and_remove_the_duress_pin(
         ).status_code
         == 204
     )
-    db_session.expire_all()
-    assert db_session.get(Survivor, survivor.id).duress_pin_hash is None  # type: ignore[union-attr]
+    db_session.refresh(decoy)
+    assert decoy.pin_hash is None  # the decoy is kept, unreachable, in case it is set again
+    # The session opened with the removed duress PIN ends with it; the real one does not.
+    assert client.get(DEVICES, headers=duress_session).status_code == 401
+    assert client.get(DEVICES, headers=me).status_code == 200
     r = client.post("/v1/survivor/login", json={"account_handle": handle, "pin": "913572"})
     assert r.status_code == 401
     # Audited for staff, but never against the survivor's own record.
