@@ -92,6 +92,7 @@ class Slot:
     policy: AttemptPolicy
     key: str  # keyed digest of policy and subject
     number: int  # this attempt's place in the run of attempts without a success
+    locked_until: dt.datetime | None = None  # the lock this slot set
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +121,10 @@ def _own_transaction(rt: Runtime, session: Session) -> Iterator[Session]:
         own.commit()
 
 
-def _take_one(s: Session, policy: AttemptPolicy, key: str, now: dt.datetime) -> int | None:
-    insert = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)
+def _take_one(
+    s: Session, policy: AttemptPolicy, key: str, now: dt.datetime
+) -> tuple[int, dt.datetime | None] | None:
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(AttemptCounter)
         .values(key=key, attempts=1, locked_until=None, last_attempt_at=now)
@@ -144,14 +147,15 @@ def _take_one(s: Session, policy: AttemptPolicy, key: str, now: dt.datetime) -> 
     if number is None:
         return None
     lock = policy.lock_after(number)
+    until = now + lock if lock else None
     # Same transaction, row already locked by the upsert: nobody sees the count without it.
     s.execute(
         update(AttemptCounter)
         .where(AttemptCounter.key == key)
-        .values(locked_until=now + lock if lock else None)
+        .values(locked_until=until)
         .execution_options(synchronize_session=False)
     )
-    return int(number)
+    return int(number), until
 
 
 def _give_back(s: Session, slot: Slot, *, clear: bool) -> None:
@@ -169,6 +173,7 @@ def _give_back(s: Session, slot: Slot, *, clear: bool) -> None:
             attempts=AttemptCounter.attempts - 1,
             locked_until=case(
                 (AttemptCounter.attempts - 1 < slot.policy.allowance, None),
+                (AttemptCounter.locked_until == slot.locked_until, None),
                 else_=AttemptCounter.locked_until,
             ),
         )
@@ -189,27 +194,51 @@ def take(
     with _own_transaction(rt, session) as s:
         for policy, subject in subjects:
             key = _digest(rt, policy, subject)
-            number = _take_one(s, policy, key, now)
-            if number is None:
+            got = _take_one(s, policy, key, now)
+            if got is None:
                 for slot in slots:
                     _give_back(s, slot, clear=False)
                 return None
-            slots.append(Slot(policy, key, number))
+            slots.append(Slot(policy, key, got[0], got[1]))
     return Taken(tuple(slots))
 
 
 def succeeded(
-    rt: Runtime, session: Session, taken: Taken, *, only: AttemptPolicy | None = None
+    rt: Runtime,
+    session: Session,
+    taken: Taken,
+    *,
+    only: AttemptPolicy | None = None,
+    proves_owner: bool = True,
 ) -> None:
     """The secret was right: accounts start again from nothing, addresses take this one back.
 
     ``only`` limits that to one policy's slots (a right password gives the address its slot
     back while the account's stays taken until the second factor is right too).
+    ``proves_owner=False`` (a duress PIN, which opens a decoy) gives back only this slot: the
+    wrong guesses before it stay counted.
     """
     with _own_transaction(rt, session) as s:
         for slot in taken.slots:
             if only is None or slot.policy is only:
-                _give_back(s, slot, clear=slot.policy.clear_on_success)
+                _give_back(s, slot, clear=slot.policy.clear_on_success and proves_owner)
+
+
+def unlock(rt: Runtime, session: Session, taken: Taken, policy: AttemptPolicy) -> None:
+    """Lift the lock ``policy``'s slot set (if no later attempt replaced it), keeping the slot
+    counted: a right password must not leave its owner locked out of the code step."""
+    with _own_transaction(rt, session) as s:
+        for slot in taken.slots:
+            if slot.policy is policy and slot.locked_until is not None:
+                s.execute(
+                    update(AttemptCounter)
+                    .where(
+                        AttemptCounter.key == slot.key,
+                        AttemptCounter.locked_until == slot.locked_until,
+                    )
+                    .values(locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
 
 
 def clear(rt: Runtime, session: Session, policy: AttemptPolicy, subject: str) -> None:

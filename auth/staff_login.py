@@ -112,6 +112,7 @@ def begin_login(
     # The password is right: the address gets its slot back, but the account keeps it until
     # the second factor is given too, or a stolen password would reopen the code guessing.
     attempts.succeeded(rt, session, taken, only=attempts.CLIENT_ADDRESS)
+    attempts.unlock(rt, session, taken, attempts.STAFF_ACCOUNT)
 
     now = rt.clock.now()
     enrolled = member.totp_enrolled_at is not None

@@ -229,9 +229,7 @@ def reauthenticate(
     Throttled per account like a login: a stolen session must not become a password oracle.
     """
     member = _member(session, principal.staff_id)
-    taken = attempts.take(
-        rt, session, [(attempts.STAFF_ACCOUNT, account_subject(member.email))]
-    )
+    taken = attempts.take(rt, session, [(attempts.STAFF_ACCOUNT, account_subject(member.email))])
     now = rt.clock.now()
     reason: str | None = None
     if taken is None:

@@ -180,7 +180,8 @@ def _check_current_pin(
         if taken is not None:
             note_wrong_pin(session, runtime.clock, owner.id, taken.number(attempts.SURVIVOR_PIN))
         raise PinIncorrect("The current PIN is not right.")
-    attempts.succeeded(runtime, session, taken)
+    # In a decoy, the slot is given back without wiping the wrong PINs before it (see login).
+    attempts.succeeded(runtime, session, taken, proves_owner=account.decoy_of is None)
     return account
 
 
@@ -221,6 +222,10 @@ def change_pin(
             "The PIN must differ from the duress PIN.",
             errors={"new_pin": ["Must differ from your duress PIN."]},
         )
+    # And always a second: in a decoy, whether the new PIN is also the real PIN (which it may
+    # be: refusing it would tell the person at the phone the real PIN). Only staff learn it.
+    owner = decoys.owner_of(session, account)
+    is_real_pin = verify_pin(runtime, owner.pin_hash if account.decoy_of is not None else None, new)
     now = runtime.clock.now()
     account.pin_hash = hash_pin(runtime, new)
     _end_other_devices(session, account.id, principal.device_id, now, "pin_changed")
@@ -234,7 +239,8 @@ def change_pin(
         survivor_id=account.id,
     )
     if account.decoy_of is not None:
-        owner = decoys.owner_of(session, account)
+        # The survivor's duress PIN no longer works; if the new one is her real PIN, her real
+        # PIN now opens the decoy (``survivor_sessions._match``) and she needs her advocate.
         notify_staff(
             session,
             runtime.clock,
@@ -242,7 +248,7 @@ def change_pin(
             "duress_pin_changed_in_decoy",
             urgency="urgent",
             survivor_id=owner.id,
-            details={},
+            details={"real_pin_opens_decoy": True} if is_real_pin else {},
         )
 
 

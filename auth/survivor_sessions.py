@@ -149,7 +149,7 @@ def login(
 
     if taken is None or matched is None:
         failed_attempt = taken.number(attempts.SURVIVOR_PIN) if taken else None
-        _record_failure(session, runtime, owner, failed_attempt)
+        _record_failure(session, runtime, owner, failed_attempt, accounts)
         if owner is not None and matched is not None:
             # A duress PIN typed while locked is still a cry for help; the person at the
             # phone sees the same refusal as ever.
@@ -157,8 +157,11 @@ def login(
         raise SurvivorLoginFailed()
 
     assert owner is not None  # a PIN matched an account of the family
-    attempts.succeeded(runtime, session, taken)
     is_decoy = matched.id != owner.id
+    # A duress PIN gives back its own slot but does not wipe the wrong PINs before it, or the
+    # decoy would let whoever holds it guess the real PIN without limit. The price: someone
+    # who mixes wrong guesses with duress logins meets the lock sooner than with the real PIN.
+    attempts.succeeded(runtime, session, taken, proves_owner=not is_decoy)
     if matched.pin_hash is not None and runtime.hasher.needs_rehash(matched.pin_hash):
         matched.pin_hash = hash_pin(runtime, pin)
     issued = open_device(session, runtime, matched.id, device_label, decoy=is_decoy)
@@ -188,29 +191,42 @@ def _match(
     or is locked. While locked, the real PIN is not checked at all; the decoys' PINs still are,
     because a duress PIN typed at a locked account must still raise the alarm (and the answer is
     the same refusal whatever they match).
+
+    The deepest match wins. Whoever holds a decoy can set its PIN to anything; if the real PIN
+    won a tie, setting the decoy's PIN to a guess and logging in with it would test the guess
+    without ever counting a failure. So a PIN that opens a decoy always opens the decoy, even
+    when it is also the real PIN (the owner's advocates are told when that happens).
     """
     hashes: list[str | None] = [a.pin_hash for a in accounts]
     hashes += [None] * (1 + decoys.MAX_DEPTH - len(hashes))
     matched: Survivor | None = None
     for level, stored in enumerate(hashes):
         ok = verify_pin(runtime, stored if (level or real_allowed) else None, pin)
-        if ok and matched is None and level < len(accounts):
+        if ok and level < len(accounts):
             matched = accounts[level]
     return matched
 
 
 def _record_failure(
-    session: Session, runtime: Runtime, owner: Survivor | None, attempt: int | None
+    session: Session,
+    runtime: Runtime,
+    owner: Survivor | None,
+    attempt: int | None,
+    accounts: list[Survivor],
 ) -> None:
-    audit.record(
-        session,
-        runtime.clock,
-        audit.Actor.system(),
-        "survivor.login_failed",
-        subject_kind="survivor" if owner else None,
-        subject_id=owner.id if owner else None,
-        survivor_id=owner.id if owner else None,
-    )
+    # Against every account of the family: a real account's access log lists failed logins,
+    # so the decoy's must list the ones typed at its phone too.
+    family: list[Survivor | None] = list(accounts) or [None]
+    for account in family:
+        audit.record(
+            session,
+            runtime.clock,
+            audit.Actor.system(),
+            "survivor.login_failed",
+            subject_kind="survivor" if account else None,
+            subject_id=account.id if account else None,
+            survivor_id=account.id if account else None,
+        )
     if owner is not None and attempt is not None:
         note_wrong_pin(session, runtime.clock, owner.id, attempt)
 
