@@ -468,13 +468,14 @@ def test_in_session_pin_checks_do_the_same_work_in_real_and_decoy_sessions(
     _, handle = make_survivor_account(db_session, runtime)
     real = session_of(client, handle, SURVIVOR_PIN)
     decoy = session_of(client, handle, SURVIVOR_DURESS_PIN)
-    # A wrong current PIN costs one verify; a change costs two (the current PIN, and that the
-    # new one is not the duress PIN), whether or not the account has one (the decoy has none).
+    # A wrong current PIN costs one verify; a change costs three (the current PIN, that the
+    # new one is not the duress PIN, and, told only to staff, whether a decoy's new PIN is the
+    # real one), whether or not the account has a duress PIN (the decoy has none).
     cases = [
         (real, WRONG_PIN, NEW_PIN, 403, 1),
         (decoy, WRONG_PIN, NEW_PIN, 403, 1),
-        (real, SURVIVOR_PIN, NEW_PIN, 204, 2),
-        (decoy, SURVIVOR_DURESS_PIN, "804613", 204, 2),
+        (real, SURVIVOR_PIN, NEW_PIN, 204, 3),
+        (decoy, SURVIVOR_DURESS_PIN, "804613", 204, 3),
     ]
     for headers, current, new, status, verifies in cases:
         verify_counts[-1] = 0
