@@ -8,6 +8,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.access import allow
+from auth.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
 from safety_plans.routes_common import (
@@ -57,6 +59,7 @@ WRITE_ERRORS = (412, 422, 428)
 # --- the survivor's own plan ----------------------------------------------------------------
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan")
 class SurvivorPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -76,6 +79,7 @@ class SurvivorPlan(MethodView):
         return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions")
 class SurvivorPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
@@ -86,6 +90,7 @@ class SurvivorPlanVersions(MethodView):
         return {"versions": plans.list_versions(s, rt, access)}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions/<uuid:version_id>")
 class SurvivorPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -96,6 +101,7 @@ class SurvivorPlanVersion(MethodView):
         return _dump(plans.get_version(s, rt, access, version_id))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions/<uuid:version_id>/restore")
 class SurvivorPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
@@ -107,6 +113,7 @@ class SurvivorPlanRestore(MethodView):
         return _dump(plans.restore_version(s, rt, access, version_id, if_match()))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/advocate-sharing")
 class SurvivorSharing(MethodView):
     @blp.response(200, SharingSchema)
@@ -131,6 +138,7 @@ class SurvivorSharing(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/priorities")
 class SurvivorPriorities(MethodView):
     @blp.response(200, PrioritiesSchema)
@@ -149,6 +157,7 @@ class SurvivorPriorities(MethodView):
         return {"priorities": profile.set_priorities(s, rt, access, body["priorities"])}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/decoy-plan")
 class SurvivorDecoyPlan(MethodView):
     @blp.response(200, DecoyPlanSchema)
@@ -172,6 +181,7 @@ class SurvivorDecoyPlan(MethodView):
 STAFF = "/staff/survivors/<uuid:survivor_id>/safety-plan"
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF)
 class StaffPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -191,6 +201,7 @@ class StaffPlan(MethodView):
         return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions")
 class StaffPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
@@ -201,6 +212,7 @@ class StaffPlanVersions(MethodView):
         return {"versions": plans.list_versions(s, rt, access)}
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions/<uuid:version_id>")
 class StaffPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -211,6 +223,7 @@ class StaffPlanVersion(MethodView):
         return _dump(plans.get_version(s, rt, access, version_id))
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions/<uuid:version_id>/restore")
 class StaffPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])

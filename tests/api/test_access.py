@@ -7,6 +7,7 @@ this file: without a credential it must answer 401, or be named in ``PUBLIC_ENDP
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -48,6 +49,11 @@ def url_for_rule(rule: Rule) -> str:
     built = rule.build(values, append_unknown=False)
     assert built is not None, rule.rule
     return built[1]
+
+
+def openapi_path(rule: Rule) -> str:
+    """The rule's path as the OpenAPI contract spells it (``{name}`` for each parameter)."""
+    return re.sub(r"<(?:[^<>]*:)?(\w+)>", r"{\1}", rule.rule)
 
 
 def private_cases(app: Flask) -> Iterator[tuple[str, str, str, bool]]:
