@@ -9,22 +9,24 @@ P1_NOSCOPE, a live key of P1 that holds no scope.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.access import rule_for
-from auth.authn import PARTNER_PREFIX, authenticate
-from auth.models import CaseloadEntry, PartnerAgency, PartnerApiKey, StaffMember, Survivor
+from auth.authn import authenticate
+from auth.models import CaseloadEntry, PartnerAgency, StaffMember, Survivor
 from auth.partners import PARTNER_SCOPES
-from core.crypto import random_token, token_digest
 from core.errors import LanternError
-from core.ids import new_id
 from core.runtime import Runtime
-from tests.factories import make_agency, make_device, make_staff, make_survivor
+from tests.factories import (
+    make_agency,
+    make_device,
+    make_partner_key,
+    make_staff,
+    make_survivor,
+)
 
 
 @dataclass
@@ -40,25 +42,6 @@ class World:
     p1: PartnerAgency
     p2: PartnerAgency
     tokens: dict[str, str | None] = field(default_factory=dict)
-
-
-def partner_key(
-    session: Session, runtime: Runtime, agency: PartnerAgency, scopes: Iterable[str]
-) -> str:
-    """A further live key of ``agency``; returns it as ``pk_<keyid>.<secret>``."""
-    key_id, secret = secrets.token_hex(8), random_token(32)
-    session.add(
-        PartnerApiKey(
-            id=new_id(),
-            agency_id=agency.id,
-            key_id=key_id,
-            secret_digest=token_digest(secret),
-            scopes=list(scopes),
-            created_at=runtime.clock.now(),
-        )
-    )
-    session.flush()
-    return f"{PARTNER_PREFIX}{key_id}.{secret}"
 
 
 def build_world(session: Session, runtime: Runtime) -> World:
@@ -77,7 +60,7 @@ def build_world(session: Session, runtime: Runtime) -> World:
     )
     p1, p1_key = make_agency(session, runtime, name="P1", scopes=sorted(PARTNER_SCOPES))
     p2, p2_key = make_agency(session, runtime, name="P2", scopes=sorted(PARTNER_SCOPES))
-    p1_noscope_key = partner_key(session, runtime, p1, ())
+    p1_noscope_key = make_partner_key(session, runtime, p1, ())
     session.flush()
     tokens: dict[str, str | None] = {
         "S1": s1_token,

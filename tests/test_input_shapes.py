@@ -10,7 +10,6 @@ a 4xx problem+json, never a 5xx; on PostgreSQL this also proves that no NUL reac
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,27 +25,16 @@ from core.runtime import Runtime
 from tests.api.test_access import openapi_path, url_for_rule
 from tests.factories import auth_header
 from tests.identities import World, admits, build_world
+from tests.input_shapes import (
+    BODY_SHAPES,
+    KEY_SHAPES,
+    QUERY_SHAPES,
+    leaves,
+    objects,
+    with_key,
+    with_value,
+)
 
-# JSON text put where a value goes. A placeholder string marks the spot in the dumped body.
-BODY_SHAPES = {
-    "lone-surrogate": '"\\ud800"',
-    "low-surrogate-in-text": '"ok \\udc00 ok"',
-    "nul": '"a\\u0000b"',
-    "deep": "[" * 326 + "]" * 326,
-    "huge-int": "9" * 5000,
-    "int64-overflow": str(2**63),
-    "infinity": "1e999",
-    "nan": "NaN",
-}
-KEY_SHAPES = {"surrogate-key": '"\\ud800"', "nul-key": '"k\\u0000"'}
-QUERY_SHAPES = {
-    "nul": "%00",
-    "huge-int": "9" * 5000,
-    "invalid-utf8-surrogate": "%ED%A0%80",
-    "infinity": "1e999",
-    "nan": "NaN",
-}
-MARK = "\ue000shape\ue000"
 # Who is tried first for an endpoint: the first identity its access rule admits.
 PREFERRED = ("S1", "A1", "SUP", "ADM", "PENDING_ADV", "P1")
 
@@ -87,50 +75,6 @@ def example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
     return {"uuid": str(uuid.uuid4()), "date": "2026-01-05", "email": "a@lantern.test"}.get(
         schema.get("format", ""), "2026-01-05T12:00:00Z" if schema.get("format") else "x"
     )
-
-
-def leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every place a value sits, containers included (a shape may replace a whole list)."""
-    if path:
-        yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from leaves(item, (*path, index))
-
-
-def objects(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(value, dict):
-        yield path
-        for key, item in value.items():
-            yield from objects(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from objects(item, (*path, index))
-
-
-def _replaced(body: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copy = json.loads(json.dumps(body))
-    target = copy
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-    return copy
-
-
-def with_value(body: Any, path: tuple[Any, ...], shape: str) -> str:
-    return json.dumps(_replaced(body, path, MARK)).replace(json.dumps(MARK), shape)
-
-
-def with_key(body: Any, path: tuple[Any, ...], shape: str) -> str:
-    target = body
-    for step in path:
-        target = target[step]
-    return json.dumps(_replaced(body, path, {**target, MARK: 1})).replace(json.dumps(MARK), shape)
 
 
 def _operations(app: Flask) -> Iterator[tuple[Any, str, dict[str, Any]]]:

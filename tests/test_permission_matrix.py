@@ -51,8 +51,8 @@ from core.notices import notify_staff
 from core.runtime import Runtime
 from tests.checkins import matrix as checkins_matrix
 from tests.coordination import matrix as coordination_matrix
-from tests.factories import auth_header, make_device
-from tests.identities import World, build_world, partner_key
+from tests.factories import auth_header, make_device, make_partner_key
+from tests.identities import World, build_world
 from tests.safety_plans import matrix as safety_plans_matrix
 
 PRINCIPALS = (
@@ -75,7 +75,7 @@ SIGNED_IN = tuple(p for p in PRINCIPALS if p != "ANON")
 
 def _partner_key(w: World, agency: PartnerAgency) -> str:
     """A fresh key of ``agency`` holding every scope; returns its public key id."""
-    token = partner_key(w.session, w.runtime, agency, sorted(PARTNER_SCOPES))
+    token = make_partner_key(w.session, w.runtime, agency, sorted(PARTNER_SCOPES))
     return token.removeprefix(PARTNER_PREFIX).split(".")[0]
 
 

@@ -79,12 +79,18 @@ def test_a_deep_body_is_refused_whole(
     assert_no_crash_logged(captured_logs)
 
 
-def test_survivor_content_routes_refuse_crashing_json_after_login(
-    client: FlaskClient, db_session: Session, runtime: Runtime, captured_logs: CapturedLogs
-) -> None:
+@pytest.fixture
+def token(db_session: Session, runtime: Runtime) -> str:
+    """A survivor's access token (on an advocate's caseload), committed for the app to see."""
     advocate, _ = make_staff(db_session, runtime)
-    _, token = make_survivor(db_session, runtime, advocate=advocate)
+    _, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
     db_session.commit()
+    return survivor_token
+
+
+def test_survivor_content_routes_refuse_crashing_json_after_login(
+    client: FlaskClient, token: str, captured_logs: CapturedLogs
+) -> None:
     for path, template in {
         "/v1/survivor/messages": '{"body": %s}',
         "/v1/survivor/journal/entries": '{"description": %s}',
@@ -101,11 +107,8 @@ def test_survivor_content_routes_refuse_crashing_json_after_login(
 
 
 def test_query_strings_with_the_same_shapes_are_refused(
-    client: FlaskClient, db_session: Session, runtime: Runtime, captured_logs: CapturedLogs
+    client: FlaskClient, token: str, captured_logs: CapturedLogs
 ) -> None:
-    advocate, _ = make_staff(db_session, runtime)
-    _, token = make_survivor(db_session, runtime, advocate=advocate)
-    db_session.commit()
     # Query strings are text: a lone surrogate cannot be spelled in UTF-8 (%ED%A0%80 is
     # invalid and decodes to U+FFFD), NUL can, and so can a 5,000-digit number.
     for query in ("limit=" + HUGE, "limit=%00", "cursor=%ED%A0%80", "limit=1e999", "limit=NaN"):
@@ -120,6 +123,14 @@ def test_headers_with_odd_bytes_are_refused_cleanly(
     for value in ("Bearer sa_\xff\xfe", "Bearer " + "9" * 5000, "Bearer pk_\x7f.\x01"):
         r = client.get("/v1/survivor/messages", headers={"Authorization": value})
         assert_clean_refusal(r, statuses=(401,))
+    for value in ("\xff\xfe", "9" * 5000, "\x7f\x01"):
+        r = client.post(
+            "/v1/sms/inbound",
+            data="Body=x",
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": value},
+        )
+        assert_clean_refusal(r, statuses=(403,))
     assert_no_crash_logged(captured_logs)
 
 
