@@ -8,7 +8,8 @@ JSON nested 1,000 deep and with a body that is not JSON at all. An identity the 
 access rule refuses must get the very same 401 or 403 problem for every one of them (never a
 400, 404, 413, 415 or 422 that would tell it about the input); an identity it admits must get
 a validation answer for the invalid input (so the inputs here really are invalid, and the
-refusals above mean something).
+refusals above mean something). A survivor's decoy (duress) session is admitted exactly where
+her real one is, so that nothing tells the person holding the phone it is a decoy.
 
 ``FAMILIES`` is a second statement of who may be admitted under each URL prefix, independent
 of the rules: a rule admitting anyone else there fails the test.
@@ -145,6 +146,10 @@ def test_the_wrong_caller_is_refused_before_any_input_is_read(
         url = url_for_rule(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             takes_body, query = inputs.get((openapi_path(rule), method), (False, []))
+            if admits(app, world, rule.endpoint, method, "S1") != admits(
+                app, world, rule.endpoint, method, "S1_DECOY"
+            ):
+                violations.append(f"{method} {rule.rule}: the decoy session is told apart")
             for who in IDENTITIES:
                 admitted = admits(app, world, rule.endpoint, method, who)
                 if admitted and who not in family:

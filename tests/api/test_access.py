@@ -247,3 +247,22 @@ def test_the_wrong_identity_gets_the_same_refusal_whatever_it_sends(
                 answers.add((r.status_code, r.json["type"], r.json["detail"]))
         assert len(answers) == 1, (method, urls, answers)
         assert next(iter(answers))[0] == 403
+
+
+def test_a_view_asking_for_another_kind_than_its_rule_admits_fails_loudly(
+    app: Flask, db_session: Session, runtime: Runtime
+) -> None:
+    # admitted() narrows the type; it never decides a second time, so a mismatch is a bug.
+    from auth.permissions import SURVIVOR
+    from auth.principals import StaffPrincipal
+
+    @app.route("/mismatch", endpoint="mismatch", methods=["POST"])
+    @access.allow(SURVIVOR)
+    def mismatch() -> str:
+        return str(access.admitted(StaffPrincipal).staff_id)
+
+    _, token = make_survivor(db_session, runtime)
+    db_session.commit()
+    r = app.test_client().post("/mismatch", headers=auth_header(token))
+    assert r.status_code == 500
+    assert r.mimetype == PROBLEM_MIME

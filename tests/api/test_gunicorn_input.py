@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def gunicorn(tmp_path: Path) -> Iterator[tuple[str, Proc]]:
     port = free_port()
     env = lantern_env(tmp_path, url, port)
     generate_keys(env)
-    argv = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--timeout", "30"]
+    argv = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "30"]
     proc = spawn("gunicorn", [*argv, "wsgi:app"], env, tmp_path)
     base = f"http://127.0.0.1:{port}"
 
@@ -53,15 +54,22 @@ def gunicorn(tmp_path: Path) -> Iterator[tuple[str, Proc]]:
         proc.stop()
 
 
+def _post(base: str, body: bytes) -> requests.Response:
+    return requests.post(
+        base + "/v1/survivor/login",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=20,
+    )
+
+
 def test_gunicorn_answers_crashing_json_with_our_problem(gunicorn: tuple[str, Proc]) -> None:
     base, proc = gunicorn
-    for name, body in BODIES.items():
-        r = requests.post(
-            base + "/v1/survivor/login",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            timeout=10,
-        )
+    # Each shape three times, in parallel, over separate connections.
+    names = sorted(BODIES) * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda name: _post(base, BODIES[name]), names))
+    for name, r in zip(names, answers, strict=True):
         assert r.status_code == 422, (name, r.status_code, r.text[:200])
         assert r.headers["Content-Type"] == PROBLEM_MIME, name
         assert r.headers["Cache-Control"] == "no-store", name
