@@ -1,17 +1,27 @@
-"""Deny by default: every endpoint needs an authenticated principal unless named here.
+"""Deny by default, before anything else looks at the request.
 
-The allowlist is one reviewed list; ``tests/api/test_access.py`` walks ``app.url_map`` and
-fails when an endpoint is public without being on it.
+1. Every endpoint needs an authenticated principal unless it is on the one reviewed allowlist
+   below (``PUBLIC_ENDPOINTS``).
+2. Every other endpoint declares who may call it, with ``@allow(rule)`` on its view class (or on
+   one method, where a class mixes callers). The rule (``auth.permissions``: survivor, staff of
+   some roles, a partner key with a scope...) is checked here, right after authentication and
+   before any body or query is parsed: the wrong caller gets the same 403 whatever it sends,
+   and learns nothing of the route's schema. An endpoint without a rule refuses everyone.
+
+``tests/api/test_access.py`` walks ``app.url_map`` against both.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 
-from core.errors import NotAuthenticated
+from core.errors import Forbidden, NotAuthenticated
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
     {
@@ -38,7 +48,45 @@ Authenticator = Callable[[], Any]
 AUTHENTICATORS_KEY = "lantern.authenticators"
 
 
+P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
+V = TypeVar("V")
+
+_RULE_ATTR = "_lantern_access_rule"
+
+
+class AccessRule(Protocol[P_co]):
+    """Who may call an endpoint: ``admit`` returns the typed principal or raises the refusal
+    (``Forbidden``, or another 403 LanternError). It looks at the principal only."""
+
+    def admit(self, principal: Any) -> P_co: ...
+
+
+def allow(rule: AccessRule[Any]) -> Callable[[V], V]:
+    """Declare who may call a view: on a MethodView class (every method) or on one method."""
+
+    def declare(view: V) -> V:
+        setattr(view, _RULE_ATTR, rule)
+        return view
+
+    return declare
+
+
+def rule_for(app: Flask, endpoint: str, method: str) -> AccessRule[Any] | None:
+    """The rule declared for one endpoint and method, or None (nobody may call it)."""
+    view = app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return getattr(view, _RULE_ATTR, None)
+    handler = getattr(view_class, method.lower(), None)
+    if handler is None and method == "HEAD":
+        handler = getattr(view_class, "get", None)  # as MethodView dispatches it
+    rule: AccessRule[Any] | None = getattr(handler, _RULE_ATTR, None)
+    return rule if rule is not None else getattr(view_class, _RULE_ATTR, None)
+
+
 def authenticate() -> None:
+    """Who is calling, and may they call this endpoint at all (kind, role, scope)."""
     if request.routing_exception is not None or request.endpoint is None:
         return  # 404 and 405 are answered as such, before any credential is looked at
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -51,8 +99,34 @@ def authenticate() -> None:
         principal = authenticator()
         if principal is not None:
             g.principal = principal
+            _admit(principal)
             return
     raise NotAuthenticated()
+
+
+def _admit(principal: Any) -> None:
+    assert request.endpoint is not None
+    rule = rule_for(current_app, request.endpoint, request.method)
+    if rule is None:
+        log.error(
+            "endpoint without an access rule",
+            extra={"event": "access_rule_missing", "endpoint": request.endpoint},
+        )
+        raise Forbidden("Nobody may call this endpoint.")
+    g.lantern_admitted = rule.admit(principal)
+
+
+def admitted(kind: type[P]) -> P:
+    """The principal this request was admitted as, by its endpoint's rule, typed as ``kind``.
+
+    The view's typed accessor: it decides nothing again (kind, role and scope were settled
+    before the arguments were parsed). A view expecting another kind than its rule admits is a
+    programming error, not a refusal.
+    """
+    principal = g.get("lantern_admitted")
+    if not isinstance(principal, kind):
+        raise RuntimeError(f"{request.endpoint} admits no {kind.__name__}; check its rule")
+    return principal
 
 
 def current_principal() -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import access, db, problems, security
+from api import access, db, json_input, problems, security
 from api.logs import configure_logging
 from api.openapi import LanternApi
 from api.registry import register_blueprints, register_extensions
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
+    app.json = json_input.JSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:
         # Only as many X-Forwarded-* hops as there are proxies we run are believed.
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.before_request(access.authenticate)
     app.before_request(security.check_content_type)
     app.before_request(security.read_chunked_body)
+    # Last: a body is parsed only once the caller is known to be allowed to send it.
+    app.before_request(json_input.check_json_body)
     # Flask runs after_request and teardown functions in reverse order of registration. The
     # unit of work must finish first, because a failed commit replaces the response, and the
     # replacement still needs the security headers and the request id.

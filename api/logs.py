@@ -9,7 +9,6 @@ so is every value the client sent in the query string or the body already read.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 from flask import g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
+from api import json_input
 from core.context import current_request_id
 
 REDACTED = "[redacted]"
@@ -117,7 +117,7 @@ def _sent_values() -> tuple[str, ...]:
         values.add(text)
         # Not JSON: the whole body is masked, which is all that can be said of it.
         with contextlib.suppress(ValueError):
-            values.update(_leaves(json.loads(text)))
+            values.update(_leaves(json_input.loads(body)))
     sent = sorted((v for v in values if len(v) >= _MIN_SENT_LENGTH), key=len, reverse=True)
     g.lantern_log_sent = (body, sent)
     return tuple(sent)

@@ -25,13 +25,19 @@ PROBLEM_SCHEMA_NAME = "Problem"
 
 
 class LanternContractPlugin(BasePlugin):  # type: ignore[misc]
-    """Two facts every operation states the same way, so no view has to remember them.
+    """Facts every operation states the same way, so no view has to remember them.
 
     - The operations of ``api.access.PUBLIC_ENDPOINTS`` need no credential; the allowlist stays
       the one place that says what is public, and the contract follows it.
+    - Every other operation says who may call it (``x-lantern-access``, from its access rule)
+      and that it answers 401 without a credential and 403 to the wrong caller.
     - An error response documented with only a description (``@blp.alt_response(403,
       description=...)``) is a problem+json body, since that is what every error is.
     """
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__()
+        self._app = app
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
@@ -40,9 +46,17 @@ class LanternContractPlugin(BasePlugin):  # type: ignore[misc]
             return
         rule = kwargs.get("rule")
         public = rule is not None and rule.endpoint in access.PUBLIC_ENDPOINTS
-        for operation in operations.values():
+        for method, operation in operations.items():
             if public:
                 operation["security"] = []
+            elif rule is not None:
+                declared = access.rule_for(self._app, rule.endpoint, method.upper())
+                operation["x-lantern-access"] = str(declared) if declared else "nobody"
+                responses = operation.setdefault("responses", {})
+                documented = {str(status) for status in responses}
+                for status, name in (("401", "UNAUTHORIZED"), ("403", "FORBIDDEN")):
+                    if status not in documented:
+                        responses[status] = name
             for status, response in operation.get("responses", {}).items():
                 undescribed = isinstance(response, dict) and not {"$ref", "content"} & set(response)
                 if _is_error(str(status)) and undescribed:
@@ -60,7 +74,8 @@ class LanternApi(Api):  # type: ignore[misc]
         # Deny by default, stated in the contract too: every operation needs a bearer credential
         # (staff session, survivor access token or partner API key) unless it is public.
         options.setdefault("security", [{BEARER_SCHEME: []}])
-        options["extra_plugins"] = [*options.get("extra_plugins", ()), LanternContractPlugin()]
+        plugin = LanternContractPlugin(self._app)
+        options["extra_plugins"] = [*options.get("extra_plugins", ()), plugin]
         super()._init_spec(**options)
         self.spec.components.security_scheme(
             BEARER_SCHEME,

@@ -8,9 +8,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import session
 from auth import access_log
+from auth.permissions import SURVIVOR
 from auth.route_docs import refusal
 from core.schemas import Schema
 
@@ -50,6 +51,7 @@ class AccessLogPageSchema(Schema):
     next_cursor = fields.UUID(allow_none=True, required=True)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/access-log")
 class AccessLog(MethodView):
     @blp.arguments(AccessLogQuerySchema, location="query")

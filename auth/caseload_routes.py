@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
 from auth import break_glass, caseload
 from auth.caseload_schemas import (
@@ -21,11 +21,13 @@ from auth.caseload_schemas import (
     SurvivorSummarySchema,
 )
 from auth.models import CaseloadEntry
+from auth.permissions import CASEWORKER, SUPERVISOR
 from auth.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/caseload")
 class MyCaseload(MethodView):
     @blp.response(200, CaseloadSchema)
@@ -35,6 +37,7 @@ class MyCaseload(MethodView):
         return {"items": caseload.my_caseload(session(), current_principal())}
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/survivors/<uuid:survivor_id>")
 class SurvivorRecord(MethodView):
     @blp.response(200, SurvivorSummarySchema)
@@ -47,6 +50,7 @@ class SurvivorRecord(MethodView):
         )
 
 
+@allow(SUPERVISOR)
 @blp.route("/supervisor/survivors/<uuid:survivor_id>/advocates")
 class SurvivorAdvocates(MethodView):
     @blp.response(200, AssignmentListSchema)
@@ -68,6 +72,7 @@ class SurvivorAdvocates(MethodView):
         )
 
 
+@allow(SUPERVISOR)
 @blp.route("/supervisor/survivors/<uuid:survivor_id>/advocates/<uuid:staff_id>")
 class SurvivorAdvocate(MethodView):
     @blp.response(204)
@@ -79,6 +84,7 @@ class SurvivorAdvocate(MethodView):
         caseload.unassign(session(), runtime().clock, current_principal(), survivor_id, staff_id)
 
 
+@allow(SUPERVISOR)
 @blp.route("/supervisor/survivors/<uuid:survivor_id>/break-glass")
 class BreakGlass(MethodView):
     @blp.arguments(BreakGlassRequestSchema)

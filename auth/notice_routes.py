@@ -9,9 +9,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
 from auth import notice_inbox
+from auth.permissions import STAFF
 from auth.route_docs import refusal
 from core.notices import URGENCIES, StaffNotice
 from core.schemas import Schema
@@ -41,6 +42,7 @@ class NoticePageSchema(Schema):
     next_cursor = fields.UUID(allow_none=True, required=True)
 
 
+@allow(STAFF)
 @blp.route("/staff/notices")
 class Notices(MethodView):
     @blp.arguments(NoticeQuerySchema, location="query")
@@ -59,6 +61,7 @@ class Notices(MethodView):
         return {"items": items, "next_cursor": cursor}
 
 
+@allow(STAFF)
 @blp.route("/staff/notices/<uuid:notice_id>/read")
 class NoticeRead(MethodView):
     @blp.response(200, NoticeSchema)

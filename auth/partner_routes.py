@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
 from auth import partners
 from auth.models import PartnerAgency, PartnerApiKey
@@ -23,6 +23,7 @@ from auth.partner_schemas import (
     KeySchema,
     PartnerMeSchema,
 )
+from auth.permissions import ADMIN, PARTNER
 from auth.route_docs import refusal
 
 admin_blp = Blueprint(
@@ -58,6 +59,7 @@ def _issued_out(issued: partners.IssuedKey) -> dict[str, Any]:
     }
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/agencies")
 class Agencies(MethodView):
     @admin_blp.response(200, AgencyListSchema)
@@ -74,6 +76,7 @@ class Agencies(MethodView):
         return partners.create_agency(session(), runtime().clock, current_principal(), data)
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/agencies/<uuid:agency_id>")
 class Agency(MethodView):
     @admin_blp.response(200, AgencySchema)
@@ -94,6 +97,7 @@ class Agency(MethodView):
         )
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/agencies/<uuid:agency_id>/disable")
 class AgencyDisable(MethodView):
     @admin_blp.response(200, AgencySchema)
@@ -104,6 +108,7 @@ class AgencyDisable(MethodView):
         return partners.disable_agency(session(), runtime().clock, current_principal(), agency_id)
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/agencies/<uuid:agency_id>/api-keys")
 class AgencyKeys(MethodView):
     @admin_blp.response(200, KeyListSchema)
@@ -133,6 +138,7 @@ class AgencyKeys(MethodView):
         return _issued_out(issued)
 
 
+@allow(ADMIN)
 @admin_blp.route(f"/admin/agencies/<uuid:agency_id>/api-keys/{_KEY}/rotate")
 class AgencyKeyRotate(MethodView):
     @admin_blp.response(201, IssuedKeySchema)
@@ -147,6 +153,7 @@ class AgencyKeyRotate(MethodView):
         return _issued_out(issued)
 
 
+@allow(ADMIN)
 @admin_blp.route(f"/admin/agencies/<uuid:agency_id>/api-keys/{_KEY}/revoke")
 class AgencyKeyRevoke(MethodView):
     @admin_blp.response(200, KeySchema)
@@ -160,6 +167,7 @@ class AgencyKeyRevoke(MethodView):
         return _key_out(key, partners.successor_key_ids(session(), [key]))
 
 
+@allow(PARTNER)
 @partner_blp.route("/partner/me")
 class PartnerMe(MethodView):
     @partner_blp.response(200, PartnerMeSchema)

@@ -6,8 +6,13 @@
 - Admins manage accounts and agencies and never reach survivor content.
 - Partner keys reach partner endpoints only, as their own agency.
 
-A refusal for a survivor the caller may not see is a 404, so that ids cannot be probed.
-Every staff access to survivor data is written to the audit log here.
+Two steps, in this order. Every endpoint declares who may call it (an access rule below:
+survivor, staff of some roles, a staff session still enrolling, a partner key with a scope),
+and ``api.access`` checks that rule right after authentication, before the body or query is
+parsed, so that nobody learns a route's schema without the right to call it. The services then
+decide which survivor's record the caller reaches (``require_survivor_access``). A refusal for
+a survivor the caller may not see is a 404, so that ids cannot be probed. Every staff access to
+survivor data is written to the audit log here.
 """
 
 from __future__ import annotations
@@ -99,6 +104,98 @@ def require_partner(principal: Any, scope: str | None = None) -> PartnerPrincipa
     if scope is not None and scope not in principal.scopes:
         raise Forbidden("This API key lacks the scope for this endpoint.")
     return principal
+
+
+# --- access rules: who may call an endpoint (``api.access.allow`` declares one per endpoint) --
+
+
+@dataclass(frozen=True, slots=True)
+class Survivors:
+    """The survivor's app; a decoy (duress) session too, since it must look the same."""
+
+    def admit(self, principal: Any) -> SurvivorPrincipal:
+        return require_survivor(principal)
+
+    def __str__(self) -> str:
+        return "survivor"
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """Fully signed-in staff (password and TOTP) of one of ``roles``; any role when empty."""
+
+    roles: tuple[str, ...] = ()
+
+    def admit(self, principal: Any) -> StaffPrincipal:
+        return require_staff(principal, *self.roles)
+
+    def __str__(self) -> str:
+        return f"staff: {', '.join(self.roles)}" if self.roles else "staff: any role"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollingStaff:
+    """A staff session that may only enrol an authenticator (first login, or a started reset)."""
+
+    def admit(self, principal: Any) -> PendingStaffPrincipal:
+        if isinstance(principal, PendingStaffPrincipal):
+            return principal
+        require_staff(principal)  # refuses everyone but staff with the usual answer
+        raise Forbidden("Enrolment needs a login without an authenticator, or a started reset.")
+
+    def __str__(self) -> str:
+        return "staff session still enrolling TOTP"
+
+
+@dataclass(frozen=True, slots=True)
+class AnyStaffSession:
+    """A staff member's own session, enrolled or still enrolling (who am I, log out)."""
+
+    def admit(self, principal: Any) -> StaffPrincipal | PendingStaffPrincipal:
+        if isinstance(principal, PendingStaffPrincipal):
+            return principal
+        return require_staff(principal)
+
+    def __str__(self) -> str:
+        return "staff: any role, or a session still enrolling TOTP"
+
+
+@dataclass(frozen=True, slots=True)
+class Partners:
+    """A partner agency's API key, holding ``scope`` when one is named."""
+
+    scope: str | None = None
+
+    def admit(self, principal: Any) -> PartnerPrincipal:
+        return require_partner(principal, self.scope)
+
+    def __str__(self) -> str:
+        return f"partner key with {self.scope}" if self.scope else "partner key"
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivorsOrStaff:
+    """Reference data for the survivor's app and the staff console (no partner, no one else)."""
+
+    def admit(self, principal: Any) -> SurvivorPrincipal | StaffPrincipal:
+        if isinstance(principal, SurvivorPrincipal):
+            return principal
+        return require_staff(principal)
+
+    def __str__(self) -> str:
+        return "survivor, or staff: any role"
+
+
+SURVIVOR = Survivors()
+STAFF = Staff()
+#: Advocates and supervisors: who works a caseload (admins never reach survivor content).
+CASEWORKER = Staff(("advocate", "supervisor"))
+SUPERVISOR = Staff(("supervisor",))
+ADMIN = Staff(("admin",))
+ENROLLING_STAFF = EnrollingStaff()
+STAFF_SESSION = AnyStaffSession()
+PARTNER = Partners()
+SURVIVOR_OR_STAFF = SurvivorsOrStaff()
 
 
 def is_on_caseload(session: Session, staff_id: uuid.UUID, survivor_id: uuid.UUID) -> bool:

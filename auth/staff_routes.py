@@ -10,11 +10,17 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import admitted, allow, current_principal
 from api.db import runtime, session
 from auth import staff_accounts, staff_enrolment, staff_login, staff_phone, staff_sessions
 from auth.models import StaffMember
-from auth.permissions import require_fresh_second_factor, require_staff
+from auth.permissions import (
+    ADMIN,
+    ENROLLING_STAFF,
+    STAFF,
+    STAFF_SESSION,
+    require_fresh_second_factor,
+)
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.route_docs import refusal
 from auth.staff_schemas import (
@@ -40,7 +46,6 @@ from auth.staff_schemas import (
     StaffTotpProvisioningSchema,
     StaffTotpResetSchema,
 )
-from core.errors import Forbidden
 
 blp = Blueprint("staff", __name__, description="Staff login, TOTP, sessions and credentials")
 admin_blp = Blueprint(
@@ -51,22 +56,16 @@ _LOGIN_FAILED = "Login failed (every reason answers the same)"
 
 
 def _pending_or_staff() -> StaffPrincipal | PendingStaffPrincipal:
-    principal = current_principal()
-    if isinstance(principal, PendingStaffPrincipal):
-        return principal
-    return require_staff(principal)
-
-
-def _pending() -> PendingStaffPrincipal:
-    principal = current_principal()
-    if not isinstance(principal, PendingStaffPrincipal):
-        require_staff(principal)  # refuses non-staff with the usual answer
-        raise Forbidden("Enrolment needs a login without an authenticator, or a started reset.")
+    principal: StaffPrincipal | PendingStaffPrincipal = current_principal()  # STAFF_SESSION
     return principal
 
 
+def _pending() -> PendingStaffPrincipal:
+    return admitted(PendingStaffPrincipal)
+
+
 def _admin() -> StaffPrincipal:
-    return require_staff(current_principal(), "admin")
+    return admitted(StaffPrincipal)
 
 
 def _summary(member: StaffMember) -> dict[str, Any]:
@@ -142,6 +141,7 @@ class InvitationAccept(MethodView):
 # --- TOTP enrolment -------------------------------------------------------------------------
 
 
+@allow(ENROLLING_STAFF)
 @blp.route("/staff/totp/enroll")
 class TotpEnroll(MethodView):
     @blp.response(200, StaffTotpProvisioningSchema)
@@ -152,6 +152,7 @@ class TotpEnroll(MethodView):
         return staff_enrolment.start_enrolment(session(), runtime(), _pending())
 
 
+@allow(ENROLLING_STAFF)
 @blp.route("/staff/totp/confirm")
 class TotpConfirm(MethodView):
     @blp.arguments(StaffCodeSchema)
@@ -169,6 +170,7 @@ class TotpConfirm(MethodView):
         }
 
 
+@allow(STAFF)
 @blp.route("/staff/totp/reset")
 class TotpReset(MethodView):
     @blp.arguments(StaffTotpResetSchema)
@@ -180,7 +182,7 @@ class TotpReset(MethodView):
         staff_sessions.start_totp_reset(
             session(),
             runtime(),
-            require_staff(current_principal()),
+            admitted(StaffPrincipal),
             current_password=data["current_password"],
             code=data.get("code"),
             recovery_code=data.get("recovery_code"),
@@ -191,6 +193,7 @@ class TotpReset(MethodView):
 # --- own sessions and credentials -----------------------------------------------------------
 
 
+@allow(STAFF_SESSION)
 @blp.route("/staff/me")
 class Me(MethodView):
     @blp.response(200, StaffMeSchema)
@@ -204,6 +207,7 @@ class Me(MethodView):
         }
 
 
+@allow(STAFF_SESSION)
 @blp.route("/staff/logout")
 class Logout(MethodView):
     @blp.response(204)
@@ -212,12 +216,13 @@ class Logout(MethodView):
         staff_sessions.logout(session(), runtime(), _pending_or_staff())
 
 
+@allow(STAFF)
 @blp.route("/staff/sessions")
 class Sessions(MethodView):
     @blp.response(200, StaffSessionListSchema)
     def get(self) -> dict[str, Any]:
         """My live sessions (this one marked `current`)."""
-        principal = require_staff(current_principal())
+        principal = admitted(StaffPrincipal)
         rows = staff_sessions.live_sessions(session(), runtime(), principal.staff_id)
         return {
             "sessions": [
@@ -234,15 +239,17 @@ class Sessions(MethodView):
         }
 
 
+@allow(STAFF)
 @blp.route("/staff/sessions/end-others")
 class EndOtherSessions(MethodView):
     @blp.response(200, StaffSessionsEndedSchema)
     def post(self) -> dict[str, int]:
         """Log out my other sessions."""
-        principal = require_staff(current_principal())
+        principal = admitted(StaffPrincipal)
         return {"ended": staff_sessions.end_other_sessions(session(), runtime(), principal)}
 
 
+@allow(STAFF)
 @blp.route("/staff/password")
 class PasswordChange(MethodView):
     @blp.arguments(StaffPasswordChangeSchema)
@@ -253,7 +260,7 @@ class PasswordChange(MethodView):
         ended = staff_sessions.change_password(
             session(),
             runtime(),
-            require_staff(current_principal()),
+            admitted(StaffPrincipal),
             current_password=data["current_password"],
             code=data["code"],
             new_password=data["new_password"],
@@ -261,6 +268,7 @@ class PasswordChange(MethodView):
         return {"ended": ended}
 
 
+@allow(STAFF)
 @blp.route("/staff/step-up")
 class StepUp(MethodView):
     @blp.arguments(StaffCodeSchema)
@@ -268,15 +276,14 @@ class StepUp(MethodView):
     @refusal(blp, 403, "Code not accepted")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Give a fresh code: sensitive actions are allowed for the next 15 minutes."""
-        at = staff_sessions.step_up(
-            session(), runtime(), require_staff(current_principal()), data["code"]
-        )
+        at = staff_sessions.step_up(session(), runtime(), admitted(StaffPrincipal), data["code"])
         return {"second_factor_at": at}
 
 
 # --- admin ----------------------------------------------------------------------------------
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/invitations")
 class Invitations(MethodView):
     @admin_blp.arguments(StaffInvitationCreateSchema)
@@ -306,6 +313,7 @@ class Invitations(MethodView):
         }
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/staff")
 class StaffList(MethodView):
     @admin_blp.response(200, StaffListSchema)
@@ -316,6 +324,7 @@ class StaffList(MethodView):
         return {"staff": [_summary(m) for m in staff_accounts.list_staff(session())]}
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/staff/<uuid:staff_id>/disable")
 class StaffDisable(MethodView):
     @admin_blp.response(200, StaffSummarySchema)
@@ -331,6 +340,7 @@ class StaffDisable(MethodView):
         return _summary(staff_accounts.disable_staff(session(), rt, principal, staff_id))
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/staff/<uuid:staff_id>/sessions/end")
 class StaffSessionsEnd(MethodView):
     @admin_blp.response(200, StaffSessionsEndedSchema)
@@ -341,6 +351,7 @@ class StaffSessionsEnd(MethodView):
         return {"ended": staff_accounts.end_sessions_of(session(), runtime(), _admin(), staff_id)}
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/staff/<uuid:staff_id>/reset-second-factor")
 class StaffResetSecondFactor(MethodView):
     @admin_blp.response(200, StaffSummarySchema)
@@ -356,6 +367,7 @@ class StaffResetSecondFactor(MethodView):
         return _summary(staff_accounts.reset_second_factor(session(), rt, principal, staff_id))
 
 
+@allow(ADMIN)
 @admin_blp.route("/admin/staff/<uuid:staff_id>/enable")
 class StaffEnable(MethodView):
     @admin_blp.response(200, StaffSummarySchema)
@@ -370,12 +382,13 @@ class StaffEnable(MethodView):
         return _summary(staff_accounts.enable_staff(session(), rt, principal, staff_id))
 
 
+@allow(STAFF)
 @blp.route("/staff/me/duty")
 class Duty(MethodView):
     @blp.response(200, DutySchema)
     def get(self) -> dict[str, Any]:
         """Am I on duty, and which phone gets urgent escalations (masked)."""
-        principal = require_staff(current_principal())
+        principal = admitted(StaffPrincipal)
         member = staff_sessions.whoami(session(), principal)[0]
         return {"on_duty": member.on_duty, "phone": staff_phone.masked(runtime().keyring, member)}
 
@@ -384,7 +397,7 @@ class Duty(MethodView):
     @refusal(blp, 422, "Not a phone number")
     def put(self, data: dict[str, Any]) -> dict[str, Any]:
         """Go on or off duty; set or clear the phone urgent escalations are texted to."""
-        principal = require_staff(current_principal())
+        principal = admitted(StaffPrincipal)
         rt = runtime()
         member = staff_phone.set_duty(
             session(),

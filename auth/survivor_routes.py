@@ -14,10 +14,11 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import admitted, allow, current_principal
 from api.db import runtime, session
 from auth import survivor_devices, survivor_enrollment, survivor_pins, survivor_sessions
-from auth.permissions import require_survivor
+from auth.permissions import CASEWORKER, SURVIVOR
+from auth.principals import SurvivorPrincipal
 from auth.survivor_schemas import (
     EnrollmentCodeSchema,
     SurvivorDeviceSchema,
@@ -50,6 +51,7 @@ def _tokens(issued: survivor_sessions.IssuedTokens) -> dict[str, Any]:
     }
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/enrollment-codes")
 class EnrollmentCodes(MethodView):
     @blp.response(201, EnrollmentCodeSchema)
@@ -100,6 +102,7 @@ class Refresh(MethodView):
         return _tokens(survivor_sessions.refresh(session(), runtime(), data["refresh_token"]))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/quick-exit")
 class QuickExit(MethodView):
     @blp.response(204)
@@ -107,9 +110,10 @@ class QuickExit(MethodView):
     @blp.alt_response(403, description="Not a survivor session")
     def post(self) -> None:
         """End every device session of this survivor at once."""
-        survivor_sessions.quick_exit(session(), runtime(), require_survivor(current_principal()))
+        survivor_sessions.quick_exit(session(), runtime(), admitted(SurvivorPrincipal))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/pin")
 class Pin(MethodView):
     @blp.arguments(SurvivorPinChangeSchema)
@@ -121,12 +125,13 @@ class Pin(MethodView):
         survivor_pins.change_pin(
             session(),
             runtime(),
-            require_survivor(current_principal()),
+            admitted(SurvivorPrincipal),
             data["current_pin"],
             data["new_pin"],
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/duress-pin")
 class DuressPin(MethodView):
     @blp.arguments(SurvivorDuressPinSchema)
@@ -138,12 +143,13 @@ class DuressPin(MethodView):
         survivor_pins.set_duress_pin(
             session(),
             runtime(),
-            require_survivor(current_principal()),
+            admitted(SurvivorPrincipal),
             data["current_pin"],
             data["duress_pin"],
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/devices")
 class Devices(MethodView):
     @blp.response(200, SurvivorDeviceSchema(many=True))
@@ -151,11 +157,10 @@ class Devices(MethodView):
     @blp.alt_response(403, description="Not a survivor session")
     def get(self) -> list[survivor_devices.DeviceView]:
         """The survivor's active device sessions."""
-        return survivor_devices.list_devices(
-            session(), runtime(), require_survivor(current_principal())
-        )
+        return survivor_devices.list_devices(session(), runtime(), admitted(SurvivorPrincipal))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/devices/<uuid:device_id>")
 class Device(MethodView):
     @blp.response(204)
@@ -164,6 +169,4 @@ class Device(MethodView):
     @blp.alt_response(404, description="No such device session of yours")
     def delete(self, device_id: uuid.UUID) -> None:
         """End one of the survivor's device sessions."""
-        survivor_devices.end_device(
-            session(), runtime(), require_survivor(current_principal()), device_id
-        )
+        survivor_devices.end_device(session(), runtime(), admitted(SurvivorPrincipal), device_id)

@@ -9,9 +9,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
-from auth.permissions import require_fresh_second_factor, require_staff
+from auth.permissions import ADMIN, require_fresh_second_factor
+from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
 from coordination.routes_common import deps
 from coordination.schemas import (
@@ -30,6 +31,7 @@ blp = Blueprint(
 _W = "/admin/agencies/<uuid:agency_id>/webhook"
 
 
+@allow(ADMIN)
 @blp.route(_W)
 class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
@@ -37,7 +39,6 @@ class Webhook(MethodView):
     @blp.alt_response(404, description="No such agency")
     def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """The agency's webhook endpoint (never its secret)."""
-        require_staff(current_principal(), "admin")
         return webhooks.get(session(), runtime().clock, agency_id)
 
     @blp.arguments(WebhookSetSchema)
@@ -47,7 +48,7 @@ class Webhook(MethodView):
     @blp.alt_response(422, description="The URL is not https or reaches an internal address")
     def put(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
         """Set the endpoint (re-enables it); the first time, the signing secret is shown once."""
-        principal = require_staff(current_principal(), "admin")
+        principal = admitted(StaffPrincipal)
         rt = runtime()
         return webhooks.set_url(
             session(), rt.clock, deps(), principal.actor, agency_id, data["url"], _served_at()
@@ -58,7 +59,7 @@ class Webhook(MethodView):
     @blp.alt_response(404, description="No such agency")
     def delete(self, agency_id: uuid.UUID) -> None:
         """Remove the endpoint; the agency can still pull its alerts."""
-        principal = require_staff(current_principal(), "admin")
+        principal = admitted(StaffPrincipal)
         webhooks.remove(session(), runtime().clock, principal.actor, agency_id)
 
 
@@ -79,6 +80,7 @@ def _served_at() -> tuple[Endpoint, ...]:
     return ()
 
 
+@allow(ADMIN)
 @blp.route(f"{_W}/secrets/rotate")
 class WebhookRotate(MethodView):
     @blp.response(200, WebhookSchema)
@@ -87,13 +89,14 @@ class WebhookRotate(MethodView):
     @blp.alt_response(404, description="No such agency or no endpoint")
     def post(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """A new signing secret, shown once; the old one keeps signing for 24 hours."""
-        principal = require_staff(current_principal(), "admin")
+        principal = admitted(StaffPrincipal)
         require_fresh_second_factor(principal, runtime().clock)
         return webhooks.rotate_secret(
             session(), runtime().clock, deps(), principal.actor, agency_id
         )
 
 
+@allow(ADMIN)
 @blp.route("/admin/deliveries")
 class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
@@ -101,11 +104,11 @@ class Deliveries(MethodView):
     @blp.alt_response(403, description="Not an admin")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Webhook deliveries (no payloads), newest first; filter by state or agency."""
-        require_staff(current_principal(), "admin")
         rows = deliveries.list_for_admin(session(), **query)
         return {"items": [deliveries.view(session(), d) for d in rows]}
 
 
+@allow(ADMIN)
 @blp.route("/admin/deliveries/<uuid:delivery_id>/redeliver")
 class Redeliver(MethodView):
     @blp.response(200, DeliverySchema)
@@ -114,6 +117,6 @@ class Redeliver(MethodView):
     @blp.alt_response(409, description="Cancelled, or the agency has no endpoint")
     def post(self, delivery_id: uuid.UUID) -> dict[str, Any]:
         """Send again with the same webhook-id."""
-        principal = require_staff(current_principal(), "admin")
+        principal = admitted(StaffPrincipal)
         delivery = deliveries.redeliver(session(), runtime().clock, principal.actor, delivery_id)
         return deliveries.view(session(), delivery)

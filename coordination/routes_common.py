@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from api.access import current_principal
+from api.access import admitted
 from api.db import runtime, session
-from auth.permissions import (
-    SurvivorAccess,
-    require_staff,
-    require_survivor,
-    require_survivor_access,
-)
+from auth.permissions import SurvivorAccess, require_survivor_access
+from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps, deps_from
 
 
@@ -21,7 +17,7 @@ def deps() -> CoordinationDeps:
 
 def me() -> SurvivorAccess:
     """The survivor's own record (from their app)."""
-    principal = require_survivor(current_principal())
+    principal = admitted(SurvivorPrincipal)
     return require_survivor_access(
         session(), runtime().clock, principal, principal.survivor_id, action="coordination.read"
     )
@@ -29,7 +25,7 @@ def me() -> SurvivorAccess:
 
 def staff_access(survivor_id: uuid.UUID, action: str, *, write: bool = False) -> SurvivorAccess:
     """An advocate or supervisor reaching a survivor on their caseload (audited)."""
-    principal = require_staff(current_principal(), "advocate", "supervisor")
+    principal = admitted(StaffPrincipal)  # CASEWORKER or SUPERVISOR
     return require_survivor_access(
         session(), runtime().clock, principal, survivor_id, action=action, write=write
     )

@@ -8,9 +8,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
-from auth.permissions import require_partner
+from auth.permissions import Partners
+from auth.principals import PartnerPrincipal
 from coordination import alerts, events
 from coordination.routes_common import deps
 from coordination.schemas import (
@@ -36,6 +37,7 @@ Without a webhook, pull `GET /v1/partner/alerts` with the returned cursor and ac
 blp = Blueprint("coordination_partner", __name__, description=_DESCRIPTION)
 
 
+@allow(Partners("alerts:read"))
 @blp.route("/partner/alerts")
 class PartnerAlerts(MethodView):
     @blp.arguments(PartnerAlertQuerySchema, location="query")
@@ -43,7 +45,7 @@ class PartnerAlerts(MethodView):
     @blp.alt_response(403, description="Not a partner key with alerts:read")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """This agency's alerts after a cursor, oldest first (for agencies without webhooks)."""
-        principal = require_partner(current_principal(), "alerts:read")
+        principal = admitted(PartnerPrincipal)
         return alerts.pull(
             session(),
             runtime().clock,
@@ -54,6 +56,7 @@ class PartnerAlerts(MethodView):
         )
 
 
+@allow(Partners("alerts:ack"))
 @blp.route("/partner/alerts/<uuid:alert_id>/ack")
 class PartnerAlertAck(MethodView):
     @blp.response(200, AckSchema)
@@ -61,11 +64,12 @@ class PartnerAlertAck(MethodView):
     @blp.alt_response(404, description="No such alert for this agency")
     def post(self, alert_id: uuid.UUID) -> dict[str, Any]:
         """Acknowledge one of this agency's alerts."""
-        principal = require_partner(current_principal(), "alerts:ack")
+        principal = admitted(PartnerPrincipal)
         delivery = alerts.acknowledge(session(), runtime().clock, principal, alert_id)
         return {"alert_id": delivery.id, "acknowledged_at": delivery.acked_at}
 
 
+@allow(Partners("events:write"))
 @blp.route("/partner/events")
 class PartnerEvents(MethodView):
     @blp.arguments(EventInSchema)
@@ -76,7 +80,7 @@ class PartnerEvents(MethodView):
     @blp.alt_response(409, description="This event id was used for a different event")
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Report an event about the abuser against this agency's reference."""
-        principal = require_partner(current_principal(), "events:write")
+        principal = admitted(PartnerPrincipal)
         event, new = events.receive(session(), runtime().clock, deps(), principal, data)
         body = {
             "id": event.id,

@@ -9,9 +9,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow
 from api.db import runtime, session
-from auth.permissions import require_staff
+from auth.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
 from coordination.routes_common import deps, staff_access
 from coordination.schemas import (
@@ -34,6 +34,7 @@ blp = Blueprint(
 _S = "/staff/survivors/<uuid:survivor_id>"
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/consents")
 class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
@@ -57,6 +58,7 @@ class Consents(MethodView):
         return consents.view(s, clock, d, consent)
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/consents/<uuid:consent_id>/revoke")
 class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
@@ -69,6 +71,7 @@ class ConsentRevoke(MethodView):
         return consents.view(s, clock, d, consents.revoke(s, clock, access, consent_id))
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/alerts")
 class Alerts(MethodView):
     @blp.arguments(AlertCreateSchema)
@@ -90,6 +93,7 @@ class Alerts(MethodView):
         }
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/disclosures")
 class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
@@ -101,6 +105,7 @@ class Disclosures(MethodView):
         return {"items": disclosures.list_for(session(), deps(), access)}
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/agency-events")
 class AgencyEvents(MethodView):
     @blp.response(200, AgencyEventListSchema)
@@ -112,6 +117,7 @@ class AgencyEvents(MethodView):
         return {"items": events.list_for_staff(session(), deps(), access)}
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/lawful-shares")
 class LawfulShares(MethodView):
     @blp.response(200, LawfulShareListSchema)
@@ -141,13 +147,13 @@ class LawfulShares(MethodView):
 
 
 def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> dict[str, Any]:
-    require_staff(current_principal(), "supervisor")
     access = staff_access(survivor_id, "lawful_share.decide")
     s = session()
     share = lawful_basis.decide(s, runtime().clock, access, share_id, approve=approve)
     return lawful_basis.view(s, deps(), share)
 
 
+@allow(SUPERVISOR)
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/approve")
 class LawfulShareApprove(MethodView):
     @blp.response(200, LawfulShareSchema)
@@ -159,6 +165,7 @@ class LawfulShareApprove(MethodView):
         return _decide(survivor_id, share_id, True)
 
 
+@allow(SUPERVISOR)
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/reject")
 class LawfulShareReject(MethodView):
     @blp.response(200, LawfulShareSchema)
@@ -170,6 +177,7 @@ class LawfulShareReject(MethodView):
         return _decide(survivor_id, share_id, False)
 
 
+@allow(CASEWORKER)
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/withdraw")
 class LawfulShareWithdraw(MethodView):
     @blp.response(200, LawfulShareSchema)

@@ -9,7 +9,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.access import allow
 from api.db import runtime, session
+from auth.permissions import SURVIVOR
 from coordination import consents, disclosures, survivor_notices
 from coordination.routes_common import deps, me
 from coordination.schemas import (
@@ -30,6 +32,7 @@ blp = Blueprint(
 )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/agencies")
 class Agencies(MethodView):
     @blp.response(200, AgencyBriefListSchema)
@@ -39,6 +42,7 @@ class Agencies(MethodView):
         return {"items": consents.agencies_for(session(), me())}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/consents/preview")
 class ConsentPreview(MethodView):
     @blp.arguments(ConsentPreviewSchema)
@@ -60,6 +64,7 @@ class ConsentPreview(MethodView):
         }
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/consents")
 class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
@@ -81,6 +86,7 @@ class Consents(MethodView):
         return consents.view(s, clock, d, consent)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/consents/<uuid:consent_id>/confirm")
 class ConsentConfirm(MethodView):
     @blp.arguments(ConsentConfirmSchema)
@@ -95,6 +101,7 @@ class ConsentConfirm(MethodView):
         return consents.view(s, clock, d, consent)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/consents/<uuid:consent_id>/revoke")
 class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
@@ -107,6 +114,7 @@ class ConsentRevoke(MethodView):
         return consents.view(s, clock, d, consent)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/disclosures")
 class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
@@ -116,6 +124,7 @@ class Disclosures(MethodView):
         return {"items": disclosures.list_for(session(), deps(), me())}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/sharing-notices")
 class Notices(MethodView):
     @blp.response(200, SurvivorNoticeListSchema)
@@ -125,6 +134,7 @@ class Notices(MethodView):
         return {"items": survivor_notices.list_for(session(), me())}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/sharing-preferences")
 class Preferences(MethodView):
     @blp.response(200, PreferencesSchema)

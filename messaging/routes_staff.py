@@ -8,8 +8,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
+from auth.permissions import CASEWORKER
 from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
@@ -36,6 +37,7 @@ def _alt(*statuses: str) -> Any:
     return deco
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/survivors/<uuid:survivor_id>/messages")
 class StaffMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
@@ -72,6 +74,7 @@ class StaffMessages(MethodView):
         )
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/survivors/<uuid:survivor_id>/messages/read")
 class StaffMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
@@ -84,6 +87,7 @@ class StaffMessagesRead(MethodView):
         )
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/messages/unread")
 class StaffUnread(MethodView):
     @blp.response(200, StaffUnreadSchema)

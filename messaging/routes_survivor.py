@@ -7,8 +7,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
+from auth.permissions import SURVIVOR
 from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
@@ -40,6 +41,7 @@ def _alt(*statuses: str) -> Any:
 _CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/messages")
 class SurvivorMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
@@ -69,6 +71,7 @@ class SurvivorMessages(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/messages/read")
 class SurvivorMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
@@ -81,6 +84,7 @@ class SurvivorMessagesRead(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/messages/unread")
 class SurvivorMessagesUnread(MethodView):
     @blp.response(200, MessagesUnreadSchema)
@@ -90,6 +94,7 @@ class SurvivorMessagesUnread(MethodView):
         return service.survivor_unread(session(), runtime().clock, current_principal())
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/messages/settings")
 class SurvivorMessageSettings(MethodView):
     @blp.response(200, MessageSettingsSchema)
@@ -107,6 +112,7 @@ class SurvivorMessageSettings(MethodView):
         return service.survivor_set_settings(session(), runtime().clock, current_principal(), data)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/messages/clear")
 class SurvivorMessagesClear(MethodView):
     @blp.response(204)
@@ -116,6 +122,7 @@ class SurvivorMessagesClear(MethodView):
         service.survivor_clear(session(), runtime().clock, current_principal())
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/phone")
 class SurvivorPhone(MethodView):
     @blp.arguments(SurvivorPhoneSchema)

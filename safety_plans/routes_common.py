@@ -10,14 +10,10 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from api.access import current_principal
+from api.access import admitted
 from api.db import runtime, session
-from auth.permissions import (
-    SurvivorAccess,
-    require_staff,
-    require_survivor,
-    require_survivor_access,
-)
+from auth.permissions import SurvivorAccess, require_survivor_access
+from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core.limits import RETRY_AFTER_HEADER
 from core.runtime import Runtime
 
@@ -45,7 +41,7 @@ def errors(blp: Blueprint, *extra: int) -> Callable[[Any], Any]:
 
 def survivor_access(action: str, *, write: bool = False) -> tuple[Session, Runtime, SurvivorAccess]:
     """The survivor acting on their own record (no survivor id in the path)."""
-    principal = require_survivor(current_principal())
+    principal = admitted(SurvivorPrincipal)
     s, rt = session(), runtime()
     access = require_survivor_access(
         s, rt.clock, principal, principal.survivor_id, action=action, write=write
@@ -62,7 +58,7 @@ def staff_access(
 ) -> tuple[Session, Runtime, SurvivorAccess]:
     """An advocate on the survivor's caseload (audited by the permissions module, naming the
     one object read when there is one)."""
-    principal = require_staff(current_principal())
+    principal = admitted(StaffPrincipal)
     s, rt = session(), runtime()
     kind, subject_id = subject if subject else (None, None)
     access = require_survivor_access(

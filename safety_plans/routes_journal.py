@@ -9,7 +9,9 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.access import allow
 from api.db import runtime
+from auth.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
 from safety_plans.routes_common import errors, staff_access, survivor_access
@@ -49,6 +51,7 @@ def _binary(data: bytes, mimetype: str, filename: str) -> Response:
     return response
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/journal/entries")
 class SurvivorEntries(MethodView):
     @blp.response(200, EntryListSchema)
@@ -67,6 +70,7 @@ class SurvivorEntries(MethodView):
         return journal.create_entry(s, rt, access, body).dump()
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/journal/entries/<uuid:entry_id>")
 class SurvivorEntry(MethodView):
     @blp.response(200, EntrySchema)
@@ -85,6 +89,7 @@ class SurvivorEntry(MethodView):
         return None
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/journal/attachments")
 class SurvivorAttachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
@@ -101,6 +106,7 @@ class SurvivorAttachments(MethodView):
         return attachments.upload(s, rt, storage(), access, data)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/journal/attachments/<uuid:attachment_id>")
 class SurvivorAttachment(MethodView):
     @blp.response(200, BINARY, content_type="application/octet-stream")
@@ -112,6 +118,7 @@ class SurvivorAttachment(MethodView):
         return _binary(data, "application/octet-stream", info.id.hex)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/journal/export")
 class SurvivorExport(MethodView):
     @blp.response(200, BINARY, content_type="application/zip")
@@ -125,6 +132,7 @@ class SurvivorExport(MethodView):
 STAFF = "/staff/survivors/<uuid:survivor_id>/journal"
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/entries")
 class StaffEntries(MethodView):
     @blp.response(200, EntryListSchema)
@@ -135,6 +143,7 @@ class StaffEntries(MethodView):
         return {"entries": [v.dump() for v in journal.list_entries(s, rt, access)]}
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/entries/<uuid:entry_id>")
 class StaffEntry(MethodView):
     @blp.response(200, EntrySchema)
@@ -145,6 +154,7 @@ class StaffEntry(MethodView):
         return journal.get_entry(s, rt, access, entry_id).dump()
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/attachments/<uuid:attachment_id>")
 class StaffAttachment(MethodView):
     @blp.response(200, BINARY, content_type="application/octet-stream")
@@ -158,6 +168,7 @@ class StaffAttachment(MethodView):
         return _binary(data, "application/octet-stream", info.id.hex)
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/export")
 class StaffExport(MethodView):
     @blp.response(200, BINARY, content_type="application/zip")

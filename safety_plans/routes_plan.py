@@ -8,6 +8,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.access import allow
+from auth.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
 from safety_plans.routes_common import (
@@ -50,6 +52,7 @@ def _errors(*extra: int) -> Any:
 # --- the survivor's own plan ----------------------------------------------------------------
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan")
 class SurvivorPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -69,6 +72,7 @@ class SurvivorPlan(MethodView):
         return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions")
 class SurvivorPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
@@ -79,6 +83,7 @@ class SurvivorPlanVersions(MethodView):
         return {"versions": plans.list_versions(s, rt, access)}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions/<uuid:version_id>")
 class SurvivorPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -89,6 +94,7 @@ class SurvivorPlanVersion(MethodView):
         return _dump(plans.get_version(s, rt, access, version_id))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/versions/<uuid:version_id>/restore")
 class SurvivorPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
@@ -100,6 +106,7 @@ class SurvivorPlanRestore(MethodView):
         return _dump(plans.restore_version(s, rt, access, version_id, if_match()))
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/advocate-sharing")
 class SurvivorSharing(MethodView):
     @blp.response(200, SharingSchema)
@@ -124,6 +131,7 @@ class SurvivorSharing(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/priorities")
 class SurvivorPriorities(MethodView):
     @blp.response(200, PrioritiesSchema)
@@ -142,6 +150,7 @@ class SurvivorPriorities(MethodView):
         return {"priorities": profile.set_priorities(s, rt, access, body["priorities"])}
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/decoy-plan")
 class SurvivorDecoyPlan(MethodView):
     @blp.response(200, DecoyPlanSchema)
@@ -165,6 +174,7 @@ class SurvivorDecoyPlan(MethodView):
 STAFF = "/staff/survivors/<uuid:survivor_id>/safety-plan"
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF)
 class StaffPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -184,6 +194,7 @@ class StaffPlan(MethodView):
         return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions")
 class StaffPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
@@ -194,6 +205,7 @@ class StaffPlanVersions(MethodView):
         return {"versions": plans.list_versions(s, rt, access)}
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions/<uuid:version_id>")
 class StaffPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
@@ -204,6 +216,7 @@ class StaffPlanVersion(MethodView):
         return _dump(plans.get_version(s, rt, access, version_id))
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/versions/<uuid:version_id>/restore")
 class StaffPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])

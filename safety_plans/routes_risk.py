@@ -8,10 +8,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow
 from api.db import runtime
-from auth.permissions import require_staff
-from auth.principals import SurvivorPrincipal
+from auth.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
 from safety_plans.instruments import Instrument
@@ -57,30 +56,23 @@ def _errors(*extra: int) -> Any:
     return errors(blp, *extra)
 
 
-def _reader() -> None:
-    """Instruments are public knowledge, but only for the survivor app and staff console."""
-    principal = current_principal()
-    if not isinstance(principal, SurvivorPrincipal):
-        require_staff(principal)
-
-
+@allow(SURVIVOR_OR_STAFF)
 @blp.route("/instruments")
 class Instruments(MethodView):
     @blp.response(200, InstrumentListSchema)
     @_errors()
     def get(self) -> Any:
         """The risk instruments this service has loaded (with source and licence notes)."""
-        _reader()
         return {"instruments": [i.spec for i in catalogue().values()]}
 
 
+@allow(SURVIVOR_OR_STAFF)
 @blp.route("/instruments/<string(maxlength=64):instrument_id>")
 class InstrumentOne(MethodView):
     @blp.response(200, InstrumentSchema)
     @_errors()
     def get(self, instrument_id: str) -> Any:
         """One instrument: items, answer types, bands and triggers."""
-        _reader()
         instrument: Instrument = assessments.instrument_of(catalogue(), instrument_id)
         return instrument.spec
 
@@ -88,6 +80,7 @@ class InstrumentOne(MethodView):
 # --- the survivor's own ---------------------------------------------------------------------
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/assessments")
 class SurvivorAssessments(MethodView):
     @blp.response(200, AssessmentListSchema)
@@ -114,6 +107,7 @@ class SurvivorAssessments(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/assessments/<uuid:assessment_id>")
 class SurvivorAssessment(MethodView):
     @blp.response(200, AssessmentSchema)
@@ -124,6 +118,7 @@ class SurvivorAssessment(MethodView):
         return assessments.get_assessment(s, rt, access, assessment_id)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/recommendations")
 class SurvivorRecommendations(MethodView):
     @blp.response(200, RecommendationListSchema)
@@ -134,6 +129,7 @@ class SurvivorRecommendations(MethodView):
         return recommendations.tailored(s, rt, access)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/safety-plan/recommendations")
 class SurvivorAdopt(MethodView):
     @blp.arguments(AdoptSchema)
@@ -152,6 +148,7 @@ class SurvivorAdopt(MethodView):
 STAFF = "/staff/survivors/<uuid:survivor_id>"
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/assessments")
 class StaffAssessments(MethodView):
     @blp.response(200, AssessmentListSchema)
@@ -179,6 +176,7 @@ class StaffAssessments(MethodView):
         )
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/assessments/<uuid:assessment_id>")
 class StaffAssessment(MethodView):
     @blp.response(200, AssessmentSchema)
@@ -189,6 +187,7 @@ class StaffAssessment(MethodView):
         return assessments.get_assessment(s, rt, access, assessment_id)
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/marac-eligibility")
 class StaffMarac(MethodView):
     @blp.response(200, MaracSchema)
@@ -199,6 +198,7 @@ class StaffMarac(MethodView):
         return assessments.marac_status(s, rt, access)
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/recommendations")
 class StaffRecommendations(MethodView):
     @blp.response(200, RecommendationListSchema)
@@ -209,6 +209,7 @@ class StaffRecommendations(MethodView):
         return recommendations.tailored(s, rt, access)
 
 
+@allow(CASEWORKER)
 @blp.route(STAFF + "/safety-plan/recommendations")
 class StaffAdopt(MethodView):
     @blp.arguments(AdoptSchema)

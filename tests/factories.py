@@ -180,6 +180,13 @@ def make_agency(
     agency = PartnerAgency(id=new_id(), name=name, kind=kind, created_at=now)
     session.add(agency)
     session.flush()
+    return agency, make_partner_key(session, runtime, agency, scopes)
+
+
+def make_partner_key(
+    session: Session, runtime: Runtime, agency: PartnerAgency, scopes: Iterable[str]
+) -> str:
+    """A further live key of ``agency``; returns it as ``pk_<keyid>.<secret>``."""
     key_id = secrets.token_hex(8)
     secret = random_token(32)
     session.add(
@@ -189,8 +196,8 @@ def make_agency(
             key_id=key_id,
             secret_digest=token_digest(secret),
             scopes=list(scopes),
-            created_at=now,
+            created_at=runtime.clock.now(),
         )
     )
     session.flush()
-    return agency, f"{PARTNER_PREFIX}{key_id}.{secret}"
+    return f"{PARTNER_PREFIX}{key_id}.{secret}"

@@ -2,11 +2,15 @@
 
 Each operation gets a bounded number of generated cases, sent in-process with the
 credential ``headers_for(path)`` chooses; every response must be no server error, a
-documented status, a documented content type and a body matching the schema.
+documented status, a documented content type and a body matching the schema. Each case is
+then sent once more with one of the input shapes that once crashed the service (a lone
+surrogate, deep nesting, a huge integer, NUL...: ``tests/input_shapes.py``) put in place of one
+of its JSON fields or query parameters; that must be a 4xx problem.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tests.input_shapes import BODY_SHAPES, QUERY_VALUES, leaves, with_value
 
 # Not "positive data acceptance": a schema-valid request can rightly be refused by a business
 # rule (a weak PIN, a PUT without If-Match), which that check would count as a failure.
@@ -79,5 +85,43 @@ def fuzz_operation(op: Any, headers: dict[str, str], max_examples: int, report: 
             case.validate_response(response, checks=CHECKS)
         except (Failure, FailureGroup) as exc:
             report.failures.append((op.method, op.path, response.status_code, str(exc)[:300]))
+        failure = send_a_shape(case)
+        if failure:
+            report.failures.append((op.method, op.path, *failure))
 
     run()
+
+
+def send_a_shape(case: Any, **call: Any) -> tuple[int, str] | None:
+    """Send ``case`` again with one input shape in one JSON field or query parameter.
+
+    Which shape and where is chosen from the case itself, so that hypothesis generates (and
+    shrinks) exactly the cases it would without this step.
+
+    Returns (status, what was sent) when the answer is not a clean refusal: a body shape must
+    be a 4xx problem, a query shape no server error (and NUL a 4xx). ``call`` goes to
+    ``case.call`` (``app=`` for a schema loaded from a file).
+    """
+    if case.method.upper() != case.operation.method.upper():
+        return None  # schemathesis also tries methods the operation lacks (405, OPTIONS)
+    headers = {**(case.headers or {}), **call.pop("headers", {})}
+    choose = random.Random(repr((case.path_parameters, case.query, case.body))).choice
+    body = case.body
+    if isinstance(body, (dict, list)) and "json" in (case.media_type or ""):
+        path = choose([(), *leaves(body)])
+        name = choose(sorted(BODY_SHAPES))
+        raw = with_value(body, path, BODY_SHAPES[name]).encode()
+        r = case.call(data=raw, headers={**headers, "Content-Type": "application/json"}, **call)
+        refused = 400 <= r.status_code < 500
+        what = f"{name} at {path}"
+    elif case.query:
+        param = choose(sorted(case.query))
+        name = choose(sorted(QUERY_VALUES))
+        r = case.call(params={param: QUERY_VALUES[name]}, headers=headers, **call)
+        refused = 400 <= r.status_code < 500 if name == "nul" else r.status_code < 500
+        what = f"{name} in ?{param}"
+    else:
+        return None
+    # schemathesis keeps headers with lower-case names and lists of values.
+    problem = r.status_code < 400 or r.headers.get("content-type") == ["application/problem+json"]
+    return None if refused and problem else (r.status_code, what)

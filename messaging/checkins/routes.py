@@ -8,14 +8,16 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import current_principal
+from api.access import allow, current_principal
 from api.db import runtime, session
+from auth.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
 from messaging.checkins.templates import TEMPLATES
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/settings")
 class Settings(MethodView):
     @blp.response(200, schemas.SettingsSchema)
@@ -30,6 +32,7 @@ class Settings(MethodView):
         return service.update_settings(session(), runtime(), current_principal(), data)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/templates")
 class Templates(MethodView):
     @blp.response(200, schemas.TemplateSchema(many=True))
@@ -38,6 +41,7 @@ class Templates(MethodView):
         return [{"id": k, "text": v} for k, v in TEMPLATES.items()]
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins")
 class Schedules(MethodView):
     @blp.response(200, schemas.ScheduleSchema(many=True))
@@ -52,6 +56,7 @@ class Schedules(MethodView):
         return service.create_schedule(session(), runtime(), current_principal(), data)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/<uuid:schedule_id>")
 class Schedule(MethodView):
     @blp.response(204)
@@ -60,6 +65,7 @@ class Schedule(MethodView):
         service.cancel_schedule(session(), runtime(), current_principal(), schedule_id)
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/pending")
 class Pending(MethodView):
     @blp.response(200, schemas.OccurrenceSchema(many=True))
@@ -68,6 +74,7 @@ class Pending(MethodView):
         return service.pending(session(), runtime(), current_principal())
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/occurrences/<uuid:occurrence_id>/answer")
 class Answer(MethodView):
     @blp.arguments(schemas.AnswerSchema)
@@ -79,6 +86,7 @@ class Answer(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/occurrences/<uuid:occurrence_id>/snooze")
 class Snooze(MethodView):
     @blp.arguments(schemas.SnoozeSchema)
@@ -90,6 +98,7 @@ class Snooze(MethodView):
         )
 
 
+@allow(SURVIVOR)
 @blp.route("/survivor/check-ins/safe-now")
 class SafeNow(MethodView):
     @blp.response(200, schemas.SafeNowSchema)
@@ -98,6 +107,7 @@ class SafeNow(MethodView):
         return service.safe_now(session(), runtime(), current_principal())
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/escalations")
 class Queue(MethodView):
     @blp.arguments(schemas.QueueQuerySchema, location="query")
@@ -109,6 +119,7 @@ class Queue(MethodView):
         )
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/escalations/<uuid:escalation_id>/acknowledge")
 class Acknowledge(MethodView):
     @blp.response(200, schemas.EscalationSchema)
@@ -117,6 +128,7 @@ class Acknowledge(MethodView):
         return service.acknowledge(session(), runtime(), current_principal(), escalation_id)
 
 
+@allow(CASEWORKER)
 @blp.route("/staff/escalations/<uuid:escalation_id>/resolve")
 class Resolve(MethodView):
     @blp.arguments(schemas.ResolveSchema)

@@ -7,12 +7,14 @@ this file: without a credential it must answer 401, or be named in ``PUBLIC_ENDP
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import (
     AnyConverter,
@@ -24,7 +26,9 @@ from werkzeug.routing.converters import (
 
 from api import access, security
 from api.problems import PROBLEM_MIME, TYPE_PREFIX
-from tests.api.conftest import add_probes
+from core.runtime import Runtime
+from tests.api.conftest import CapturedLogs, add_probes
+from tests.factories import auth_header, make_agency, make_staff, make_survivor
 
 
 def placeholder(rule: Rule, name: str) -> object:
@@ -48,6 +52,11 @@ def url_for_rule(rule: Rule) -> str:
     built = rule.build(values, append_unknown=False)
     assert built is not None, rule.rule
     return built[1]
+
+
+def openapi_path(rule: Rule) -> str:
+    """The rule's path as the OpenAPI contract spells it (``{name}`` for each parameter)."""
+    return re.sub(r"<(?:[^<>]*:)?(\w+)>", r"{\1}", rule.rule)
 
 
 def private_cases(app: Flask) -> Iterator[tuple[str, str, str, bool]]:
@@ -155,3 +164,105 @@ def test_unknown_path_and_wrong_method_are_answered_before_credentials(app: Flas
     r = client.delete(url_for_rule(private))
     assert r.status_code == 405
     assert "GET" in r.headers["Allow"] or "POST" in r.headers["Allow"]
+
+
+# --- access rules: who may call each endpoint, decided before any input is read --------------
+
+
+def test_every_endpoint_declares_who_may_call_it(app: Flask) -> None:
+    missing, public_with_rule = [], []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"OPTIONS"}):
+            declared = access.rule_for(app, rule.endpoint, method)
+            if rule.endpoint in access.PUBLIC_ENDPOINTS:
+                if declared is not None:
+                    public_with_rule.append(f"{method} {rule.rule}")
+            elif declared is None:
+                missing.append(f"{method} {rule.rule} ({rule.endpoint})")
+    assert not missing, "no access rule (api.access.allow), so nobody may call:\n" + "\n".join(
+        missing
+    )
+    assert not public_with_rule, f"public, yet with a rule that never runs: {public_with_rule}"
+
+
+def test_an_endpoint_without_a_rule_refuses_everyone(
+    app: Flask, db_session: Session, runtime: Runtime, captured_logs: CapturedLogs
+) -> None:
+    add_probes(app)  # probe.private declares no rule
+    app_client = app.test_client()
+    _, staff_token = make_staff(db_session, runtime, role="admin")
+    _, survivor_token = make_survivor(db_session, runtime)
+    db_session.commit()
+    assert access.rule_for(app, "probe.private", "GET") is None
+    for token in (staff_token, survivor_token):
+        r = app_client.post("/probe/private", json={"anything": 1}, headers=auth_header(token))
+        assert r.status_code == 403
+        assert r.json["type"] == TYPE_PREFIX + "forbidden"
+    assert any(rec.get("event") == "access_rule_missing" for rec in captured_logs.records())
+
+
+def test_a_method_rule_overrides_its_class_rule(app: Flask) -> None:
+    from flask.views import MethodView
+
+    from auth.permissions import ADMIN, SURVIVOR
+
+    @access.allow(SURVIVOR)
+    class Mixed(MethodView):
+        def get(self) -> str:
+            return "survivor"
+
+        @access.allow(ADMIN)
+        def post(self) -> str:
+            return "admin"
+
+    app.add_url_rule("/mixed", view_func=Mixed.as_view("mixed"))
+    assert access.rule_for(app, "mixed", "GET") is SURVIVOR
+    assert access.rule_for(app, "mixed", "HEAD") is SURVIVOR
+    assert access.rule_for(app, "mixed", "POST") is ADMIN
+
+
+def test_the_wrong_identity_gets_the_same_refusal_whatever_it_sends(
+    client: FlaskClient, db_session: Session, runtime: Runtime
+) -> None:
+    # The outside test's own cases: a survivor token got 422 for an invalid body and 403 for a
+    # valid one, so the body's schema could be learned without the right to call the route.
+    agency, _ = make_agency(db_session, runtime)
+    _, survivor_token = make_survivor(db_session, runtime)
+    _, advocate_token = make_staff(db_session, runtime)
+    db_session.commit()
+    patch = f"/v1/admin/agencies/{agency.id}"
+    resolve = f"/v1/staff/escalations/{uuid.uuid4()}/resolve"
+    cases = [
+        (survivor_token, "PATCH", [patch], [{"name": ""}, {"name": "X"}, [], None]),
+        (advocate_token, "PATCH", [patch], [{"name": ""}, {"name": "X"}, [], None]),
+        (survivor_token, "GET", ["/v1/partner/alerts?limit=0", "/v1/partner/alerts"], [None]),
+        (survivor_token, "GET", ["/v1/staff/notices?limit=0", "/v1/staff/notices"], [None]),
+        (survivor_token, "POST", [resolve], [{"note": 5}, {"note": "x"}, None]),
+    ]
+    for token, method, urls, bodies in cases:
+        answers = set()
+        for url in urls:
+            for body in bodies:
+                r = client.open(url, method=method, json=body, headers=auth_header(token))
+                answers.add((r.status_code, r.json["type"], r.json["detail"]))
+        assert len(answers) == 1, (method, urls, answers)
+        assert next(iter(answers))[0] == 403
+
+
+def test_a_view_asking_for_another_kind_than_its_rule_admits_fails_loudly(
+    app: Flask, db_session: Session, runtime: Runtime
+) -> None:
+    # admitted() narrows the type; it never decides a second time, so a mismatch is a bug.
+    from auth.permissions import SURVIVOR
+    from auth.principals import StaffPrincipal
+
+    @app.route("/mismatch", endpoint="mismatch", methods=["POST"])
+    @access.allow(SURVIVOR)
+    def mismatch() -> str:
+        return str(access.admitted(StaffPrincipal).staff_id)
+
+    _, token = make_survivor(db_session, runtime)
+    db_session.commit()
+    r = app.test_client().post("/mismatch", headers=auth_header(token))
+    assert r.status_code == 500
+    assert r.mimetype == PROBLEM_MIME

@@ -1,7 +1,8 @@
 """schemathesis over the whole contract, in-process (WSGI), with zero failures allowed.
 
 Every operation gets generated requests, valid and invalid; every response must be
-documented, of the documented content type and schema, and never a server error. The
+documented, of the documented content type and schema, and never a server error. A second
+pass puts the input shapes that once crashed the service into the generated requests. The
 requests carry ``auth_headers``: empty for now, so authenticated operations are checked on
 their refusal path; give that fixture a credential (or parametrize it by role) to take the
 fuzzing past authentication.
@@ -25,9 +26,11 @@ from core.crypto import KeyRing, SecretHasher
 from core.db import make_session_factory
 from core.runtime import build_runtime
 from tests.conftest import make_settings
+from tests.fuzzing import send_a_shape
 
 # Bounded so that the suite stays fast on a small machine; raise locally to dig deeper.
 MAX_EXAMPLES = 25
+SHAPE_EXAMPLES = 8
 
 # The committed contract, which test_openapi.py proves equal to what the app serves. Loading it
 # at collection gives one test per operation without building an app at import time.
@@ -93,3 +96,19 @@ def auth_headers() -> dict[str, str]:
 )
 def test_contract(case: Case, fuzz_app: Flask, auth_headers: dict[str, str]) -> None:
     case.call_and_validate(app=fuzz_app, headers=auth_headers)
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=SHAPE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+    derandomize=True,
+)
+def test_contract_refuses_crashing_input(
+    case: Case, fuzz_app: Flask, auth_headers: dict[str, str]
+) -> None:
+    """Each generated case, with one input shape that once crashed the service put in one of
+    its fields (tests/input_shapes.py): a 4xx problem, never a server error."""
+    failure = send_a_shape(case, app=fuzz_app, headers=auth_headers)
+    assert failure is None, failure

@@ -233,14 +233,12 @@ def test_admins_never_read_survivor_records(
     # Even an admin placed on a caseload by a bad row gets nothing: the role decides.
     survivor, _ = make_survivor(db_session, runtime, advocate=admin)
     other_advocate, _ = make_staff(db_session, runtime)
+    # The role is refused before anything is looked up: the same 403 for any id.
     r = client.get(f"/v1/staff/survivors/{survivor.id}", headers=auth_header(admin_token))
-    assert r.status_code == 404
-    assert (
-        client.get(
-            f"/v1/staff/survivors/{other_advocate.id}", headers=auth_header(admin_token)
-        ).status_code
-        == 404
-    )
+    assert r.status_code == 403
+    other = client.get(f"/v1/staff/survivors/{other_advocate.id}", headers=auth_header(admin_token))
+    assert other.status_code == 403
+    assert other.json["detail"] == r.json["detail"]
     # Admins cannot open break-glass either.
     r = client.post(
         f"/v1/supervisor/survivors/{survivor.id}/break-glass",

@@ -7,48 +7,13 @@ coordination rows are proven even while another domain's rows are unfinished.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from auth.models import CaseloadEntry
-from auth.partners import PARTNER_SCOPES
 from core.runtime import Runtime
 from tests import test_permission_matrix as m
-from tests.factories import make_agency, make_staff, make_survivor
-
-
-def _world(db_session: Session, runtime: Runtime) -> Any:
-    a1, a1_token = make_staff(db_session, runtime, role="advocate")
-    a2, a2_token = make_staff(db_session, runtime, role="advocate")
-    sup, sup_token = make_staff(db_session, runtime, role="supervisor")
-    adm, adm_token = make_staff(db_session, runtime, role="admin")
-    pending_adv, pending_adv_token = make_staff(db_session, runtime, enrolled=False)
-    _, pending_adm_token = make_staff(db_session, runtime, role="admin", enrolled=False)
-    s1, s1_token = make_survivor(db_session, runtime, advocate=a1)
-    s2, s2_token = make_survivor(db_session, runtime, advocate=a2)
-    db_session.add(
-        CaseloadEntry(survivor_id=s1.id, staff_id=pending_adv.id, assigned_at=runtime.clock.now())
-    )
-    p1, p1_key = make_agency(db_session, runtime, name="P1", scopes=sorted(PARTNER_SCOPES))
-    p2, p2_key = make_agency(db_session, runtime, name="P2", scopes=sorted(PARTNER_SCOPES))
-    db_session.flush()
-    tokens = {
-        "S1": s1_token,
-        "S2": s2_token,
-        "A1": a1_token,
-        "A2": a2_token,
-        "SUP": sup_token,
-        "ADM": adm_token,
-        "PENDING_ADV": pending_adv_token,
-        "PENDING_ADM": pending_adm_token,
-        "P1": p1_key,
-        "P2": p2_key,
-        "ANON": None,
-    }
-    return m.World(db_session, runtime, s1, s2, a1, a2, sup, adm, p1, p2, tokens)
+from tests.identities import build_world
 
 
 def _ours(app: Flask) -> list[m.Route]:
@@ -67,7 +32,7 @@ def test_coordination_routes_have_families_and_factories(app: Flask) -> None:
 def test_no_principal_reaches_another_partys_coordination_object(
     app: Flask, client: FlaskClient, db_session: Session, runtime: Runtime
 ) -> None:
-    w = _world(db_session, runtime)
+    w = build_world(db_session, runtime)
     violations: list[str] = []
     calls = 0
     for route in _ours(app):
