@@ -126,13 +126,15 @@ def phone(p: Phone) -> None:
     p.get(PENDING)
     p.delete(f"{S}/phone")
     p.delete(f"{S}/phone", note="again")
-    # With no number on file, a text check-in cannot reach the phone: it is missed at once.
+    # With no number on file, a text check-in cannot reach the phone: it is missed at once
+    # (or, should scheduling it be refused, refused alike in both runs).
     unsent = p.post(CHECKINS, json={"kind": "one_off", "due_at": _later(p, minutes=10)}).json
     p.travel()
-    [waiting] = [o for o in p.get(PENDING).json if o["schedule_id"] == unsent["id"]]
+    waiting = [o for o in p.get(PENDING).json if o["schedule_id"] == unsent.get("id")]
     p.travel(minutes=10)
     p.get(PENDING)
-    p.post(f"{OCCURRENCES}/{waiting['id']}/answer", json={"answer": "safe"})
+    for occ in waiting:
+        p.post(f"{OCCURRENCES}/{occ['id']}/answer", json={"answer": "safe"})
     p.get(CHECKINS)
     p.get(ACCESS_LOG)
 
