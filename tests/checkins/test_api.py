@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, CheckinSettings
+from messaging.checkins.models import CheckinOccurrence, CheckinSettings
 from messaging.checkins.templates import DENY_WORDS, TEMPLATES
 from tests.checkins.conftest import World
+from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids
 from tests.factories import auth_header, make_device, make_staff
 
 
@@ -132,46 +133,103 @@ def test_every_template_is_neutral() -> None:
         assert "www" not in lowered
 
 
-def test_decoy_session_sees_nothing_real_and_changes_nothing(
+def _decoy(db_session: Session, world: World) -> dict[str, str]:
+    _, token = make_device(db_session, world.runtime, world.survivor.id, decoy=True)
+    db_session.commit()
+    return auth_header(token)
+
+
+def test_decoy_check_ins_are_its_own_run_as_real_and_reach_nobody(
     client: FlaskClient, world: World, db_session: Session
 ) -> None:
     _setup(client, world.survivor_token)
     real = auth_header(world.survivor_token)
-    due = (world.clock.now() + dt.timedelta(hours=1)).isoformat()
-    assert (
-        client.post(
-            "/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=real
-        ).status_code
-        == 201
+    # The real check-in is due after everything below, so all that happens to it is the
+    # decoy's doing.
+    real_due = (world.clock.now() + dt.timedelta(days=7)).isoformat()
+    r = client.post(
+        "/v1/survivor/check-ins", json={"kind": "one_off", "due_at": real_due}, headers=real
     )
+    assert r.status_code == 201
     world.run_jobs()
-    _, decoy_token = make_device(db_session, world.runtime, world.survivor.id, decoy=True)
-    db_session.commit()
-    decoy = auth_header(decoy_token)
+    due = (world.clock.now() + dt.timedelta(hours=1)).isoformat()
+    decoy = _decoy(db_session, world)
+    exits = Exits.take(db_session, world.runtime)
+    # The real check-ins are not the decoy's to see or cancel.
     assert client.get("/v1/survivor/check-ins", headers=decoy).json == []
     assert client.get("/v1/survivor/check-ins/pending", headers=decoy).json == []
+    assert client.delete(f"/v1/survivor/check-ins/{r.json['id']}", headers=decoy).status_code == 404
     settings = client.get("/v1/survivor/check-ins/settings", headers=decoy).json
     assert settings["reply_codes_set"] is False
     assert settings["timezone"] == "UTC"
-    before = db_session.scalar(select(func.count()).select_from(CheckinSchedule))
-    r = client.post(
-        "/v1/survivor/check-ins", json={"kind": "one_off", "due_at": due}, headers=decoy
+    # The decoy's own settings and check-ins are kept, come due and are answered as real ones.
+    r = client.put(
+        "/v1/survivor/check-ins/settings",
+        json={"safe_reply": "5", "help_reply": "6", "grace_minutes": 15},
+        headers=decoy,
     )
-    assert r.status_code == 201
-    assert (
-        client.put(
-            "/v1/survivor/check-ins/settings", json={"paused": True}, headers=decoy
-        ).status_code
-        == 200
-    )
-    assert client.post("/v1/survivor/check-ins/safe-now", headers=decoy).json == {"answered": 0}
+    assert r.json["reply_codes_set"] is True
+    assert client.get("/v1/survivor/check-ins/settings", headers=decoy).json == r.json
+    app_checkin = {"kind": "one_off", "channel": "app", "due_at": due}
+    mine = client.post("/v1/survivor/check-ins", json=app_checkin, headers=decoy)
+    assert mine.status_code == 201
+    assert client.get("/v1/survivor/check-ins", headers=decoy).json == [mine.json]
+    world.run_jobs()
+    [waiting] = client.get("/v1/survivor/check-ins/pending", headers=decoy).json
+    assert (waiting["schedule_id"], waiting["state"]) == (mine.json["id"], "scheduled")
+    world.travel(hours=1)
+    world.run_jobs()
+    decoy = _decoy(db_session, world)  # access tokens last 15 minutes: a new duress login
+    [sent] = client.get("/v1/survivor/check-ins/pending", headers=decoy).json
+    assert sent["state"] == "sent"
+    assert client.post("/v1/survivor/check-ins/safe-now", headers=decoy).json == {"answered": 1}
+    assert client.get("/v1/survivor/check-ins/pending", headers=decoy).json == []
+    # One left to run out is missed without anyone being told.
+    later = (world.clock.now() + dt.timedelta(minutes=10)).isoformat()
+    client.post("/v1/survivor/check-ins", json=app_checkin | {"due_at": later}, headers=decoy)
+    world.run_jobs()
+    world.travel(hours=1)
+    world.run_jobs()
+    decoy = _decoy(db_session, world)
+    assert client.get("/v1/survivor/check-ins/pending", headers=decoy).json == []
+    # The real settings and check-in are untouched; nothing reached a person.
     db_session.expire_all()
-    assert db_session.scalar(select(func.count()).select_from(CheckinSchedule)) == before
     row = db_session.get(CheckinSettings, world.survivor.id)
     assert row is not None
-    assert row.paused is False
-    occ = db_session.scalars(select(CheckinOccurrence)).one()
-    assert occ.state == "scheduled"
+    assert row.grace_minutes == 15
+    real_occurrences = db_session.scalars(
+        select(CheckinOccurrence).where(CheckinOccurrence.survivor_id == world.survivor.id)
+    ).all()
+    assert [(o.state, o.answered_at) for o in real_occurrences] == [("scheduled", None)]
+    world.travel(days=2)
+    world.run_jobs()
+    assert_only_the_alarm_left(db_session, world.runtime, exits, world.survivor.id)
+    decoy_id = decoy_ids(db_session, world.survivor.id)[0]
+    assert [c for c in world.sms.to_survivors if c[0] == decoy_id] == []
+    assert [c for c in world.welfare.calls if c[0] == decoy_id] == []
+
+
+def test_a_help_answer_in_a_decoy_reads_as_in_a_real_account(
+    client: FlaskClient, world: World, db_session: Session
+) -> None:
+    """A real help answer escalates, and the app shows it escalated; so must the decoy's,
+    without telling anyone (nobody is, but the answer must not give that away)."""
+    answers = []
+    for decoy in (False, True):
+        h = _decoy(db_session, world) if decoy else auth_header(world.survivor_token)
+        due = (world.clock.now() + dt.timedelta(minutes=10)).isoformat()
+        checkin = {"kind": "one_off", "channel": "app", "due_at": due}
+        assert client.post("/v1/survivor/check-ins", json=checkin, headers=h).status_code == 201
+        world.run_jobs()
+        world.travel(minutes=10)
+        world.run_jobs()
+        [occ] = client.get("/v1/survivor/check-ins/pending", headers=h).json
+        path = f"/v1/survivor/check-ins/occurrences/{occ['id']}/answer"
+        help_ = client.post(path, json={"answer": "help"}, headers=h).json
+        late = client.post(path, json={"answer": "safe"}, headers=h).json
+        answers.append((help_["state"], late["state"]))
+    assert answers[0] == ("escalated", "escalated")
+    assert answers[1] == answers[0]
 
 
 def test_advocate_queue_acknowledge_resolve(

@@ -8,9 +8,12 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from coordination.alerts import create_alert
 from coordination.models import Consent
+from core.audit import Actor
 from core.crypto import digest_items
 from tests.coordination.conftest import World
+from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_device
 
 
@@ -200,22 +203,64 @@ def test_expired_consent_stops_by_itself(client: FlaskClient, world: World) -> N
     assert [(x["id"], x["state"]) for x in listed["items"]] == [(str(consent.id), "expired")]
 
 
-def test_decoy_session_sees_nothing_and_changes_nothing(client: FlaskClient, world: World) -> None:
+def test_decoy_consents_are_its_own_and_no_agency_hears(client: FlaskClient, world: World) -> None:
+    world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, decoy = make_device(world.session, world.runtime, world.survivor.id, decoy=True)
-    h = auth_header(decoy)
+    h, real = auth_header(decoy), auth_header(world.survivor_token)
+    exits = Exits.take(world.session, world.runtime)
+    # The real consent is not the decoy's to see, confirm or revoke.
     assert client.get("/v1/survivor/consents", headers=h).json == {"items": []}
-    assert client.get("/v1/survivor/agencies", headers=h).json == {"items": []}
     assert client.get("/v1/survivor/disclosures", headers=h).json == {"items": []}
     assert client.post(f"/v1/survivor/consents/{consent.id}/revoke", headers=h).status_code == 404
-    real_preview = _preview(client, world).json
-    assert _give(client, world, real_preview, token=decoy).status_code == 404
+    receipt = {"receipt_hash": consent.receipt_hash}
+    r = client.post(f"/v1/survivor/consents/{consent.id}/confirm", json=receipt, headers=h)
+    assert r.status_code == 404
+    # The agencies to choose from are the same as in a real session...
+    agencies = client.get("/v1/survivor/agencies", headers=h).json
+    assert agencies == client.get("/v1/survivor/agencies", headers=real).json
+    # ...and the decoy's own consents are previewed, given, listed and revoked as real ones.
+    ask = {"agency_id": str(world.police.id), "kinds": ["risk_level"], "purpose": "MARAC"}
+    terms = client.post("/v1/survivor/consents/preview", json=ask, headers=h)
+    assert terms.status_code == 200
+    given = _give(client, world, terms.json, token=decoy)
+    assert given.status_code == 201
+    assert given.json["state"] == "active"
+    assert client.get("/v1/survivor/consents", headers=h).json == {"items": [given.json]}
+    revoked = client.post(f"/v1/survivor/consents/{given.json['id']}/revoke", headers=h)
+    assert revoked.json["state"] == "revoked"
+    world.clock.advance(seconds=1)
+    kept = _give(client, world, terms.json, token=decoy).json
+    listed = client.get("/v1/survivor/consents", headers=h).json["items"]
+    assert [(c["id"], c["state"]) for c in listed] == [
+        (kept["id"], "active"),
+        (given.json["id"], "revoked"),
+    ]
+    # An alert about the decoy (a high risk result raises one) reaches no agency, even one
+    # the decoy consented to tell and that has a webhook.
+    decoy_id = decoy_ids(world.session, world.survivor.id)[0]
+    _, sent = create_alert(
+        world.session,
+        world.clock,
+        world.deps,
+        decoy_id,
+        "risk_level",
+        {"level": "high", "marac_referral": True},
+        Actor.system(),
+    )
+    assert sent == []
+    world.session.commit()
+    run_all_jobs(world.runtime)
+    assert world.sender.sent == []
+    police = client.get("/v1/partner/alerts", headers=auth_header(world.police_key)).json
+    assert police["items"] == []
+    assert client.get("/v1/survivor/disclosures", headers=h).json == {"items": []}
+    # The real consent is untouched.
     world.session.expire_all()
     assert world.session.get(Consent, consent.id).state == "active"  # type: ignore[union-attr]
-    assert world.session.scalar(select(func.count()).select_from(Consent)) == 1
-    # The real session sees the real world.
-    real = client.get("/v1/survivor/agencies", headers=auth_header(world.survivor_token)).json
-    assert {a["name"] for a in real["items"]} == {"Police", "Refuge"}
+    mine = client.get("/v1/survivor/consents", headers=real).json["items"]
+    assert [c["id"] for c in mine] == [str(consent.id)]
+    assert_only_the_alarm_left(world.session, world.runtime, exits, world.survivor.id)
 
 
 def test_one_survivor_cannot_touch_anothers_consent(client: FlaskClient, world: World) -> None:

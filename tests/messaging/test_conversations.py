@@ -17,6 +17,7 @@ from core.runtime import Runtime
 from messaging import conversations as conv
 from messaging.models import ConversationMessage, MessageReceipt
 from messaging.push import NEUTRAL_TEXT, RecordingPushSender
+from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_agency, make_device, make_staff, make_survivor
 from tests.messaging.conftest import RunJobs
 
@@ -227,32 +228,54 @@ def test_clear_deletes_everything_at_once(
     assert _unread_for(client, team.h1, team.survivor.id) == 0
 
 
-def test_decoy_session_sees_an_empty_conversation_and_sends_nowhere(
+def test_decoy_conversation_is_its_own_and_reaches_nobody(
     client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "real"}, headers=team.s), 201)
     runtime.clock.advance(seconds=1)
     _ok(client.post(_staff_path(team), json={"body": "real reply"}, headers=team.h1), 201)
     runtime.clock.advance(seconds=1)
+    run_all_jobs(runtime)  # the real reply's push goes before the decoy starts
+    exits = Exits.take(db_session, runtime)
+    unread_before = _unread_for(client, team.h1, team.survivor.id)
     page = _ok(client.get("/v1/survivor/messages", headers=team.decoy))
     assert page == {"items": [], "next_cursor": None}
+    # What the decoy sends is kept in its own conversation, shaped like a real message.
     sent = _ok(client.post("/v1/survivor/messages", json={"body": "x"}, headers=team.decoy), 201)
     real = _ok(client.post("/v1/survivor/messages", json={"body": "y"}, headers=team.s), 201)
     assert set(sent) == set(real)
     assert sent["from"] == "me"
+    runtime.clock.advance(seconds=1)
+    again = _ok(client.post("/v1/survivor/messages", json={"body": "z"}, headers=team.decoy), 201)
+    listed = _ok(client.get("/v1/survivor/messages", headers=team.decoy))
+    assert [m["body"] for m in listed["items"]] == ["z", "x"]
+    assert listed["items"][1] == sent
     assert _ok(client.get("/v1/survivor/messages/unread", headers=team.decoy)) == {"unread": 0}
-    r = client.put(
-        "/v1/survivor/messages/settings", json={"disappear_after": "1h"}, headers=team.decoy
-    )
-    assert _ok(r) == {"disappear_after": "1h", "reply_by_sms": False}
-    assert client.post("/v1/survivor/messages/clear", headers=team.decoy).status_code == 204
-    r = client.post("/v1/survivor/messages/read", json={"up_to": real["id"]}, headers=team.decoy)
+    r = client.post("/v1/survivor/messages/read", json={"up_to": again["id"]}, headers=team.decoy)
     assert _ok(r) == {"unread": 0}
+    # A real message id is not the decoy's to mark.
+    r = client.post("/v1/survivor/messages/read", json={"up_to": real["id"]}, headers=team.decoy)
+    assert (
+        r.status_code
+        == client.post(
+            "/v1/survivor/messages/read", json={"up_to": str(uuid.uuid4())}, headers=team.decoy
+        ).status_code
+    )
+    r = client.put(
+        "/v1/survivor/messages/settings",
+        json={"disappear_after": "1h", "reply_by_sms": True},
+        headers=team.decoy,
+    )
+    assert _ok(r) == {"disappear_after": "1h", "reply_by_sms": True}
+    settings = _ok(client.get("/v1/survivor/messages/settings", headers=team.decoy))
+    assert settings == {"disappear_after": "1h", "reply_by_sms": True}
     assert (
         client.post("/v1/survivor/messages", json={"body": ""}, headers=team.decoy).status_code
         == 422
     )
-    # Nothing the decoy did reached the real conversation.
+    assert client.post("/v1/survivor/messages/clear", headers=team.decoy).status_code == 204
+    assert _ok(client.get("/v1/survivor/messages", headers=team.decoy))["items"] == []
+    # Nothing the decoy did reached the real conversation or its settings...
     bodies = [m["body"] for m in _ok(client.get("/v1/survivor/messages", headers=team.s))["items"]]
     assert bodies == ["y", "real reply", "real"]
     assert _ok(client.get("/v1/survivor/messages/settings", headers=team.s)) == {
@@ -260,6 +283,16 @@ def test_decoy_session_sees_an_empty_conversation_and_sends_nowhere(
         "reply_by_sms": False,
     }
     assert _ok(client.get("/v1/survivor/messages/unread", headers=team.s)) == {"unread": 1}
+    # ...nor the advocates: their counts move only for the real "y", and the decoy account's
+    # conversation is nobody's to read.
+    assert _unread_for(client, team.h1, team.survivor.id) == unread_before + 1
+    staff_view = _ok(client.get("/v1/staff/messages/unread", headers=team.h1))["items"]
+    assert [i["survivor_id"] for i in staff_view] == [str(team.survivor.id)]
+    decoy_id = decoy_ids(db_session, team.survivor.id)[0]
+    r = client.get(f"/v1/staff/survivors/{decoy_id}/messages", headers=team.h1)
+    assert r.status_code == 404
+    run_all_jobs(runtime)
+    assert_only_the_alarm_left(db_session, runtime, exits, team.survivor.id)
 
 
 def test_staff_need_step_up_caseload_and_role(

@@ -17,6 +17,7 @@ from core.runtime import Runtime
 from core.worker import Worker
 from safety_plans import assessments
 from safety_plans.setup import register_jobs
+from tests.decoy_exits import Exits, assert_only_the_alarm_left, run_all_jobs
 from tests.factories import auth_header, make_agency
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_instruments import dash_answers, lap_answers
@@ -162,25 +163,42 @@ def test_invalid_answers_are_422(client: FlaskClient, party: Party) -> None:
     assert r.status_code == 404
 
 
-def test_decoy_session_assessment_keeps_nothing_and_alerts_nobody(
-    client: FlaskClient, party: Party, db_session: Session
+def test_decoy_session_assessment_is_kept_in_the_decoy_and_alerts_nobody(
+    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     real = client.post(
         MINE,
         json={"instrument_id": "dash", "answers": dash_answers(2)},
         headers=party.survivor_headers,
     )
-    r = client.post(
-        MINE,
-        json={"instrument_id": "dash", "answers": dash_answers(20)},
-        headers=party.decoy_headers,
-    )
+    d = party.decoy_headers
+    # The decoy has an agency it consented to tell its risk level, so an alert would have
+    # somewhere to go if the exits let it.
+    agency, _key = make_agency(db_session, runtime)
+    db_session.commit()
+    ask = {"agency_id": str(agency.id), "kinds": ["risk_level"], "purpose": "MARAC"}
+    terms = client.post("/v1/survivor/consents/preview", json=ask, headers=d).json
+    give = ask | {"expires_at": terms["expires_at"], "text_hash": terms["text_hash"]}
+    assert client.post("/v1/survivor/consents", json=give, headers=d).status_code == 201
+    exits = Exits.take(db_session, runtime)
+
+    r = client.post(MINE, json={"instrument_id": "dash", "answers": dash_answers(20)}, headers=d)
     assert r.status_code == 201
     assert r.json["result"]["band"] == "high"
-    assert _alert_jobs(db_session) == []
-    assert client.get(MINE, headers=party.decoy_headers).json == {"assessments": []}
-    assert client.get(f"{MINE}/{real.json['id']}", headers=party.decoy_headers).status_code == 404
-    assert len(client.get(MINE, headers=party.survivor_headers).json["assessments"]) == 1
+    assert set(r.json) == set(real.json)
+    # It reads back in the decoy as it would in a real account; the real history is not
+    # shown there, and is untouched.
+    assert client.get(MINE, headers=d).json == {"assessments": [r.json]}
+    assert client.get(f"{MINE}/{r.json['id']}", headers=d).json == r.json
+    assert client.get(f"{MINE}/{real.json['id']}", headers=d).status_code == 404
+    mine = client.get(MINE, headers=party.survivor_headers).json["assessments"]
+    assert [a["id"] for a in mine] == [real.json["id"]]
+    marac = client.get(_staff(party) + "/marac-eligibility", headers=party.advocate_headers).json
+    assert marac["eligible"] is False
+    # The referral it queued runs, and reaches no advocate and no agency.
+    assert len(_alert_jobs(db_session)) == 1
+    run_all_jobs(runtime)
+    assert_only_the_alarm_left(db_session, runtime, exits, party.survivor.id)
 
 
 def test_weighted_instrument_loaded_from_settings_directory(runtime: Runtime, party: Party) -> None:

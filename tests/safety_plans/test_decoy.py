@@ -1,9 +1,16 @@
-"""Duress (decoy) sessions never see or change the real plan, and look like real ones."""
+"""Duress (decoy) sessions work on the decoy account: what they write persists there and reads
+back as in a real account; the real plan and journal are never shown, changed or reached."""
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
+import io
+import zipfile
 
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from core.runtime import Runtime
+from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.safety_plans.conftest import Party
 
 PLAN = "/v1/survivor/safety-plan"
@@ -40,44 +47,66 @@ def test_decoy_session_sees_default_shopping_list_not_the_real_plan(
     assert client.get(f"{PLAN}/versions/{real_id}", headers=party.decoy_headers).status_code == 404
 
 
-def test_decoy_writes_answer_as_saved_but_change_nothing(client: FlaskClient, party: Party) -> None:
+def test_decoy_plan_writes_persist_in_the_decoy_and_never_touch_the_real_plan(
+    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+) -> None:
     _save_real(client, party, "REAL-CANARY")
-    decoy = client.get(PLAN, headers=party.decoy_headers)
+    real_before = client.get(PLAN, headers=party.survivor_headers)
+    d = party.decoy_headers
+    exits = Exits.take(db_session, runtime)
+    decoy = client.get(PLAN, headers=d)
     sections = decoy.json["sections"] | {"notes": [{"text": "abuser typed this"}]}
-    assert (
-        client.put(PLAN, json={"sections": sections}, headers=party.decoy_headers).status_code
-        == 428
-    )
+    assert client.put(PLAN, json={"sections": sections}, headers=d).status_code == 428
     r = client.put(
-        PLAN,
-        json={"sections": sections},
-        headers=party.decoy_headers | {"If-Match": decoy.headers["ETag"]},
+        PLAN, json={"sections": sections}, headers=d | {"If-Match": decoy.headers["ETag"]}
     )
     assert r.status_code == 200
-    assert r.json["sections"]["notes"] == [{"text": "abuser typed this"}]
-    assert r.headers["ETag"] != decoy.headers["ETag"]
+    assert r.json["version"]["number"] == 2
+    # A stale ETag is refused as in a real account, and what was saved reads back.
+    stale = client.put(
+        PLAN, json={"sections": sections}, headers=d | {"If-Match": decoy.headers["ETag"]}
+    )
+    assert stale.status_code == 412
+    saved = client.get(PLAN, headers=d)
+    assert saved.json == r.json
+    assert saved.headers["ETag"] == r.headers["ETag"]
+    versions = client.get(PLAN + "/versions", headers=d).json["versions"]
+    assert [v["number"] for v in versions] == [2, 1]
     restore = client.post(
         f"{PLAN}/versions/{decoy.json['version']['id']}/restore",
-        headers=party.decoy_headers | {"If-Match": decoy.headers["ETag"]},
+        headers=d | {"If-Match": r.headers["ETag"]},
     )
     assert restore.status_code == 200
-    # The real plan is untouched, and so is the decoy.
-    real = client.get(PLAN, headers=party.survivor_headers).json
-    assert real["sections"]["notes"] == [{"text": "REAL-CANARY"}]
-    assert real["version"]["number"] == 2
+    assert restore.json["version"]["number"] == 3
+    assert client.get(PLAN, headers=d).json["sections"] == decoy.json["sections"]
+    # The sharing switches and the decoy plan read back in the decoy as they were set there.
+    r = client.patch("/v1/survivor/advocate-sharing", json={"plan_shared": False}, headers=d)
+    assert r.json["plan_shared"] is False
+    assert client.get("/v1/survivor/advocate-sharing", headers=d).json["plan_shared"] is False
+    chosen = {"sections": decoy.json["sections"] | {"notes": [{"text": "Book club"}]}}
+    assert client.put("/v1/survivor/decoy-plan", json=chosen, headers=d).status_code == 200
+    assert client.get("/v1/survivor/decoy-plan", headers=d).json == chosen
+    # The real plan, its history, its switches and its decoy choice are untouched; the
+    # advocate sees the real plan, and no plan at all for the decoy account.
+    assert client.get(PLAN, headers=party.survivor_headers).json == real_before.json
     assert len(client.get(PLAN + "/versions", headers=party.survivor_headers).json["versions"]) == 2
-    assert client.get(PLAN, headers=party.decoy_headers).json == decoy.json
-    # Switches and the decoy itself cannot be changed from a duress session.
-    client.patch(
-        "/v1/survivor/advocate-sharing", json={"plan_shared": False}, headers=party.decoy_headers
+    sharing = client.get("/v1/survivor/advocate-sharing", headers=party.survivor_headers).json
+    assert sharing["plan_shared"] is True
+    real_choice = client.get("/v1/survivor/decoy-plan", headers=party.survivor_headers).json
+    assert {"text": "Milk", "checked": False} in real_choice["sections"]["notes"]
+    staff = client.get(
+        f"/v1/staff/survivors/{party.survivor.id}/safety-plan", headers=party.advocate_headers
     )
-    assert client.get("/v1/survivor/advocate-sharing", headers=party.survivor_headers).json[
-        "plan_shared"
-    ]
-    client.put("/v1/survivor/decoy-plan", json={"sections": sections}, headers=party.decoy_headers)
+    assert staff.json["sections"]["notes"] == [{"text": "REAL-CANARY"}]
+    decoy_id = decoy_ids(db_session, party.survivor.id)[0]
     assert (
-        client.get(PLAN, headers=party.decoy_headers).json["sections"]["notes"][0]["text"] == "Milk"
+        client.get(
+            f"/v1/staff/survivors/{decoy_id}/safety-plan", headers=party.advocate_headers
+        ).status_code
+        == 404
     )
+    run_all_jobs(runtime)
+    assert_only_the_alarm_left(db_session, runtime, exits, party.survivor.id)
 
 
 def test_survivor_chosen_decoy_plan_is_served(client: FlaskClient, party: Party) -> None:
@@ -94,36 +123,52 @@ def test_survivor_chosen_decoy_plan_is_served(client: FlaskClient, party: Party)
     assert "REAL-CANARY" not in served.get_data(as_text=True)
 
 
-def test_decoy_session_never_sees_or_changes_the_journal(client: FlaskClient, party: Party) -> None:
-    import io
-    import zipfile
-
+def test_decoy_journal_is_its_own_and_never_touches_the_real_one(
+    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+) -> None:
     from safety_plans.bundle import verify
-    from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry, upload
+    from tests.safety_plans.test_journal import ENTRIES, JPEG, PDF, UPLOAD, entry, upload
 
     h, d = party.survivor_headers, party.decoy_headers
     photo = upload(client, h, JPEG).json
     real = client.post(
         ENTRIES, json=entry(description="REAL-CANARY", attachment_ids=[photo["id"]]), headers=h
     ).json
+    exits = Exits.take(db_session, runtime)
     assert client.get(ENTRIES, headers=d).json == {"entries": []}
     assert client.get(f"{ENTRIES}/{real['id']}", headers=d).status_code == 404
     assert client.get(f"{UPLOAD}/{photo['id']}", headers=d).status_code == 404
-    # Writes look accepted but nothing is kept.
-    fake = client.post(ENTRIES, json=entry(description="typed under duress"), headers=d)
-    assert fake.status_code == 201
-    assert set(fake.json) == set(real)
-    assert upload(client, d, JPEG).status_code == 201
-    assert client.delete(f"{ENTRIES}/{real['id']}", headers=d).status_code == 204
+    # What the decoy writes is kept in the decoy, with an entry's whole shape.
+    scan = upload(client, d, PDF).json
+    kept = client.post(
+        ENTRIES,
+        json=entry(description="typed under duress", attachment_ids=[scan["id"]]),
+        headers=d,
+    )
+    assert kept.status_code == 201
+    assert set(kept.json) == set(real)
+    assert kept.json["seq"] == 1
+    assert client.get(ENTRIES, headers=d).json == {"entries": [kept.json]}
+    assert client.get(f"{ENTRIES}/{kept.json['id']}", headers=d).json == kept.json
+    assert client.get(f"{UPLOAD}/{scan['id']}", headers=d).data == PDF
+    # The real entry is not the decoy's to delete; its own is, as in a real account.
+    assert client.delete(f"{ENTRIES}/{real['id']}", headers=d).status_code == 404
+    extra = client.post(ENTRIES, json=entry(description="delete me"), headers=d).json
+    assert client.delete(f"{ENTRIES}/{extra['id']}", headers=d).status_code == 204
+    assert client.get(f"{ENTRIES}/{extra['id']}", headers=d).json["deleted"] is True
+    # The real journal is untouched.
     mine = client.get(ENTRIES, headers=h).json["entries"]
     assert [(e["id"], e["deleted"], e["description"]) for e in mine] == [
         (real["id"], False, "REAL-CANARY")
     ]
     assert client.get(f"{UPLOAD}/{photo['id']}", headers=h).data == JPEG
-    # The export from a decoy session is an empty, valid journal.
+    # The decoy's export is its own journal, valid, with its attachment; never the real one.
     bundle = client.get("/v1/survivor/journal/export", headers=d)
     assert bundle.status_code == 200
     assert b"REAL-CANARY" not in bundle.data
     with zipfile.ZipFile(io.BytesIO(bundle.data)) as zf:
-        assert b"REAL-CANARY" not in zf.read("entries.json")
+        assert b"typed under duress" in zf.read("entries.json")
+        assert zf.read(f"attachments/{scan['id']}") == PDF
     assert verify(io.BytesIO(bundle.data)).ok
+    run_all_jobs(runtime)
+    assert_only_the_alarm_left(db_session, runtime, exits, party.survivor.id)
