@@ -123,8 +123,10 @@ def create_alert(
         "alert.created",
         subject_kind="alert",
         subject_id=alert.id,
-        # A duress must leave no trace the survivor's (possibly coerced) app can list.
-        survivor_id=None if kind == "duress" else survivor_id,
+        # An alarm (a duress, a welfare check after an escalation) must leave no trace the
+        # survivor's (possibly coerced) app can list; what an agency was told still shows in
+        # the disclosure log, which she chose by consenting.
+        survivor_id=None if kind in ("duress", "welfare_check") else survivor_id,
         details={"kind": kind, "deliveries": len(deliveries)},
     )
     return alert, deliveries

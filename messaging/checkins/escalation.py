@@ -48,6 +48,8 @@ def escalate(
     reach nobody (``auth.decoys``); the real owner's advocates already had the duress alert.
     """
     if decoys.is_decoy_account(session, survivor_id):
+        if occurrence is not None:
+            occurrence.state = states.ESCALATED  # what a real account's check-in shows
         return None
     if occurrence is not None and occurrence.escalation_id is not None:
         existing = session.get(Escalation, occurrence.escalation_id)

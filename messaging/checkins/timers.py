@@ -92,7 +92,11 @@ def _send_one(
         return None
     survivor = session.get(Survivor, occ.survivor_id)  # loaded with the batch: no query
     if survivor is not None and survivor.decoy_of is not None:
-        # A decoy account never texts anyone (``auth.decoys``); its check-in runs as if sent.
+        # A decoy account never texts anyone (``auth.decoys``); its check-in runs as if sent,
+        # or, with no number on file, fails as a real account's would.
+        if survivor.phone_enc is None:
+            sms_failed(session, clock, sms, occ, "no_phone")
+            return None
         transition(session, clock, occ, states.SENT, SYSTEM, channel="sms")
         return None
     try:
