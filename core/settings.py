@@ -82,6 +82,28 @@ class Settings:
         "required (or a keys file)",
         secret=True,
     )
+    audit_keys: str = _setting(
+        "",
+        "HMAC keys that chain the audit log, as `id:base64url,id:base64url` (primary first; "
+        "keep the old ones, they verify the events they keyed); overrides the keys file's.",
+        "required (or in the keys file)",
+        secret=True,
+    )
+    audit_unkeyed_events: int = _setting(
+        0,
+        "How many events at the start of the audit log were written before the chain was "
+        "keyed (a database older than the audit key: `lantern audit verify` tells the number). "
+        "Any other unkeyed event is a break in the chain.",
+        minimum=0,
+    )
+    evidence_keys: str = _setting(
+        "",
+        "Ed25519 keys that sign journal exports, as `id:base64url` private keys (primary "
+        "first; the others stay published) or `id:public:base64url` for a retired key; "
+        "overrides the keys file's.",
+        "required (or in the keys file)",
+        secret=True,
+    )
     max_body_bytes: int = _setting(
         1_048_576, "Largest request body accepted, in bytes (at least 1024).", minimum=1024
     )
@@ -241,6 +263,16 @@ class Settings:
             problems.append(
                 "real keys are required: set LANTERN_KEYS_FILE or LANTERN_KEKS and "
                 "LANTERN_INDEX_KEY (development keys are refused)"
+            )
+        elif self.keks and self.index_key:
+            # Keys from the environment; a keys file's own are checked as it is read.
+            problems.extend(
+                f"{name} must be set ({what}; `lantern keys generate` prints one)"
+                for name, value, what in (
+                    ("LANTERN_AUDIT_KEYS", self.audit_keys, "the audit chain's HMAC key"),
+                    ("LANTERN_EVIDENCE_KEYS", self.evidence_keys, "the export signing key"),
+                )
+                if not value
             )
         if self.sms_backend == "twilio" and not (
             self.twilio_account_sid

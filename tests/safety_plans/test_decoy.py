@@ -126,4 +126,4 @@ def test_decoy_session_never_sees_or_changes_the_journal(client: FlaskClient, pa
     assert b"REAL-CANARY" not in bundle.data
     with zipfile.ZipFile(io.BytesIO(bundle.data)) as zf:
         assert b"REAL-CANARY" not in zf.read("entries.json")
-    assert verify(io.BytesIO(bundle.data)).ok
+    assert verify(io.BytesIO(bundle.data)).chain_ok  # signed too: test_export_signature.py
