@@ -82,13 +82,14 @@ def audit_verify() -> None:
         result = audit.verify(session, unkeyed_events=allowed)
         prefix = audit.unkeyed_prefix(session) if result.reason == audit.NOT_KEYED else 0
     if result.ok:
-        keyed = result.checked - result.unkeyed
-        note = (
-            f" ({result.unkeyed} from before the chain was keyed, protected by the first of "
-            f"the {keyed} keyed ones)"
-            if result.unkeyed
-            else ""
-        )
+        note = ""
+        if result.unkeyed:
+            protected = (
+                "protected by the first keyed event"
+                if result.checked > result.unkeyed
+                else "not protected until an event is keyed"
+            )
+            note = f", {result.unkeyed} from before the chain was keyed ({protected})"
         click.echo(f"audit chain intact: {result.checked} events{note}")
         return
     click.echo(f"audit chain BROKEN at event {result.first_broken_seq}: {result.reason}", err=True)

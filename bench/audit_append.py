@@ -1,30 +1,29 @@
 """Micro-benchmark of the audit chain's append cost (not a test; issue 12 section 8).
 
-    .venv/bin/python -m bench.audit_append [postgresql://postgres@127.0.0.1:5432/postgres]
+    [LANTERN_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test] \
+        .venv/bin/python -m bench.audit_append
 
-Prints, per backend: the cost of hashing one event, and events per second for one event per
-transaction and for 50 events per transaction (the check-in burst's shape), each the median
-of five rounds on a freshly migrated database of its own.
+Prints, per backend: the cost of hashing one event, and events per second (and the client
+process's CPU time per event, which other load on a shared machine disturbs less) for one event
+per transaction and for 50 events per transaction (the check-in burst's shape), each the
+median of five rounds on a freshly migrated database of its own.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, text
-
-from api.migrate import upgrade
 from core import audit
 from core.audit import Actor, AuditEvent
 from core.clock import SystemClock
 from core.crypto import KeyRing
 from core.db import make_engine, make_session_factory
+from tests.conftest import PG_URL, create_database
 
 ROUNDS = 5
 
@@ -64,65 +63,54 @@ def _factory_kwargs(ring: KeyRing) -> dict[str, Any]:
     return {"info": info(_keys(ring))} if info else {}
 
 
-def _rate(url: str, ring: KeyRing, per_tx: int, txs: int) -> float:
+def _rate(url: str, ring: KeyRing, per_tx: int, txs: int) -> tuple[float, float]:
     engine = make_engine(url)
     factory = make_session_factory(engine, **_factory_kwargs(ring))
     clock = SystemClock()
     actor = Actor("staff", uuid.uuid4())
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(txs):
             with factory() as s:
                 for i in range(per_tx):
                     audit.record(
-                        s, clock, actor, "plan.read", subject_kind="safety_plan",
-                        subject_id=uuid.uuid4(), survivor_id=uuid.uuid4(),
+                        s,
+                        clock,
+                        actor,
+                        "plan.read",
+                        subject_kind="safety_plan",
+                        subject_id=uuid.uuid4(),
+                        survivor_id=uuid.uuid4(),
                         details={"section": i, "fields": ["risks", "contacts"]},
                     )
                 s.commit()
-        return per_tx * txs / (time.perf_counter() - t0)
+        n = per_tx * txs
+        return n / (time.perf_counter() - t0), (time.process_time() - c0) / n * 1e6
     finally:
         engine.dispose()
 
 
-def _fresh(backend: str, admin: str, tmp: Path) -> tuple[str, Any]:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-        upgrade(url)
-        return url, lambda: None
-    parsed = make_url(admin).set(drivername="postgresql+psycopg")
-    name = f"lantern_bench_{uuid.uuid4().hex[:8]}"
-    eng = make_engine(parsed.render_as_string(hide_password=False), pool=False)
-    with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-
-    def drop() -> None:
-        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
-
-    return url, drop
-
-
 def main() -> None:
-    admin = sys.argv[1] if len(sys.argv) > 1 else ""
     ring = KeyRing.generate()
     print(f"hash one event: {statistics.median(_hash_cost(ring) for _ in range(ROUNDS)):.1f} us")
-    backends = ["sqlite"] + (["postgresql"] if admin else [])
+    backends = ["sqlite"] + (["postgresql"] if PG_URL else [])
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             for per_tx, txs in ((1, 300), (50, 20)):
-                rates = []
+                rates, cpu = [], []
                 for _ in range(ROUNDS):
-                    url, drop = _fresh(backend, admin, Path(tmp))
+                    url, drop = create_database(backend, Path(tmp))
                     try:
-                        rates.append(_rate(url, ring, per_tx, txs))
+                        rate, cpu_us = _rate(url, ring, per_tx, txs)
                     finally:
                         drop()
-                print(f"{backend}: {per_tx} event(s)/transaction: "
-                      f"{statistics.median(rates):,.0f} events/s (median of {ROUNDS})")
+                    rates.append(rate)
+                    cpu.append(cpu_us)
+                print(
+                    f"{backend}: {per_tx} event(s)/transaction: "
+                    f"{statistics.median(rates):,.0f} events/s, "
+                    f"{statistics.median(cpu):,.0f} us client CPU per event (median of {ROUNDS})"
+                )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,9 @@ class Settings:
     )
     keys_file: str = _setting(
         "",
-        "JSON file holding the key-encryption keys and the index key. Empty in development "
-        "means `instance/dev-keys.json`, generated on first use.",
+        "JSON file holding the key-encryption keys, the index key, the audit keys and the "
+        "evidence keys. Empty in development means `instance/dev-keys.json`, generated on "
+        "first use (and extended, with a warning, when an older Lantern wrote it).",
         "required unless `LANTERN_KEKS` and `LANTERN_INDEX_KEY` are set",
     )
     keks: str = _setting(
