@@ -43,7 +43,7 @@ from sqlalchemy.orm import (
 
 from core.clock import Clock
 from core.context import current_request_id
-from core.crypto import AuditChainKeys, audit_mac
+from core.crypto import AuditChainKeys
 from core.db import Base, is_postgres
 from core.errors import ConfigurationError
 from core.ids import new_id
@@ -124,24 +124,19 @@ def _message(prev_hash: str, fields: dict[str, Any]) -> bytes:
     return (prev_hash + canonical).encode()
 
 
-def _unkeyed_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    """The link of an event written before the chain was keyed (anyone can compute it)."""
-    return hashlib.sha256(_message(prev_hash, fields)).hexdigest()
-
-
 def chain_hash(keys: AuditChainKeys, event: AuditEvent) -> str | None:
-    """The link ``event`` must carry, or None when its key is not among ``keys``."""
-    fields = _fields(event)
+    """The link ``event`` must carry, or None when its key is not among ``keys``.
+
+    An event from before the chain was keyed has a plain SHA-256 link (anyone can compute it).
+    """
+    message = _message(event.prev_hash, _fields(event))
     if event.key_id is None:
-        return _unkeyed_hash(event.prev_hash, fields)
-    key = keys.get(event.key_id)
-    return None if key is None else audit_mac(key, _message(event.prev_hash, fields))
+        return hashlib.sha256(message).hexdigest()
+    return keys.mac(event.key_id, message)
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:
-    # key_id is hashed only when present, so unkeyed events keep the links they were given.
-    keyed = {"key_id": event.key_id} if event.key_id is not None else {}
-    return keyed | {
+    fields = {
         "seq": event.seq,
         "id": str(event.id),
         "occurred_at": event.occurred_at.isoformat(),
@@ -154,6 +149,10 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "details": event.details or {},
     }
+    # Hashed only when present, so that unkeyed events keep the links they were given.
+    if event.key_id is not None:
+        fields["key_id"] = event.key_id
+    return fields
 
 
 def _lock_head(session: Session) -> AuditHead:
@@ -219,13 +218,16 @@ def write_pending(session: Session) -> None:
     pending: list[tuple[SessionTransaction, AuditEvent]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    key_id, key = _session_keys(session).primary  # before the head is locked
+    keys = _session_keys(session)
+    key_id = keys.primary_id  # before the head is locked
     head = _lock_head(session)
     for _owner, audit_event in pending:
         audit_event.seq = head.last_seq + 1
         audit_event.prev_hash = head.last_hash
         audit_event.key_id = key_id
-        audit_event.hash = audit_mac(key, _message(audit_event.prev_hash, _fields(audit_event)))
+        link = keys.mac(key_id, _message(audit_event.prev_hash, _fields(audit_event)))
+        assert link is not None  # the primary key is always among the keys
+        audit_event.hash = link
         head.last_seq, head.last_hash = audit_event.seq, audit_event.hash
         session.add(audit_event)
     session.flush()

@@ -475,26 +475,33 @@ class AuditChainKeys:
     """The audit chain's HMAC keys (primary first), and nothing else of the key ring."""
 
     keys: tuple[tuple[str, bytes], ...] = field(repr=False)
+    # One keyed HMAC state per key, copied for each event: keying HMAC anew for every event
+    # would cost more than the hash itself, and the chain is appended while the head is locked.
+    _keyed: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keyed = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self.keys}
+        object.__setattr__(self, "_keyed", keyed)
 
     def __repr__(self) -> str:
         return f"AuditChainKeys(ids={[kid for kid, _ in self.keys]!r})"
 
     @property
-    def primary(self) -> tuple[str, bytes]:
+    def primary_id(self) -> str:
         if not self.keys:
             raise ConfigurationError("no audit key is configured (LANTERN_AUDIT_KEYS)")
-        return self.keys[0]
+        return self.keys[0][0]
 
-    def get(self, key_id: str) -> bytes | None:
-        for kid, key in self.keys:
-            if kid == key_id:
-                return key
-        return None
-
-
-def audit_mac(key: bytes, data: bytes) -> str:
-    """The audit chain's link: HMAC-SHA256 of ``data``, hex (the width of the old SHA-256)."""
-    return hmac.digest(key, data, "sha256").hex()
+    def mac(self, key_id: str, data: bytes) -> str | None:
+        """HMAC-SHA256 of ``data`` under key ``key_id``, hex (the width of the old SHA-256
+        links); None when no key has that id."""
+        keyed = self._keyed.get(key_id)
+        if keyed is None:
+            return None
+        state = keyed.copy()
+        state.update(data)
+        digest: str = state.hexdigest()
+        return digest
 
 
 @dataclass(frozen=True)

@@ -463,7 +463,7 @@ def test_verify_while_others_append_reports_no_false_break(
 ) -> None:
     # Audit verification runs as a periodic job beside live traffic: events committed while
     # it walks the chain must not look like a broken chain.
-    stop = threading.Event()
+    stop, started = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
     def append() -> None:
@@ -473,13 +473,19 @@ def test_verify_while_others_append_reports_no_false_break(
                 with factory() as s:
                     audit.record(s, SystemClock(), Actor.system(), "tick")
                     s.commit()
+                started.set()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
+        finally:
+            started.set()
 
     writer = threading.Thread(target=append)
     writer.start()
     factory = keyed(engine_factory(committed_db), keyring)
     try:
+        # Walks begin once there is something to walk (a slow writer thread made the last
+        # assertion below fail now and then).
+        assert started.wait(30)
         results = []
         for _ in range(30):
             with factory() as s:

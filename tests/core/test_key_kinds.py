@@ -3,6 +3,7 @@ refused when missing in production, and added loudly to an older development key
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -118,8 +119,17 @@ def test_evidence_signatures_verify_and_any_change_fails(data: bytes, flip: int)
 
 def test_audit_links_depend_on_the_key() -> None:
     a, b = crypto.random_key(), crypto.random_key()
-    assert crypto.audit_mac(a, b"x") != crypto.audit_mac(b, b"x")
-    assert len(crypto.audit_mac(a, b"x")) == 64  # as wide as the unkeyed SHA-256 links
+    keys = crypto.AuditChainKeys((("a1", a), ("a2", b)))
+    assert keys.primary_id == "a1"
+    first = keys.mac("a1", b"x")
+    assert first == hmac.new(a, b"x", "sha256").hexdigest()  # HMAC-SHA256, nothing home-made
+    assert keys.mac("a1", b"x") == first  # the keyed state is copied, never used up
+    assert keys.mac("a2", b"x") != first
+    assert keys.mac("a1", b"y") != first
+    assert keys.mac("a3", b"x") is None
+    assert len(first) == 64  # as wide as the unkeyed SHA-256 links
+    with pytest.raises(ConfigurationError):
+        _ = crypto.AuditChainKeys(()).primary_id
 
 
 # --- where the keys come from -------------------------------------------------------------------
