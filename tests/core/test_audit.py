@@ -432,9 +432,11 @@ def test_concurrent_appends_keep_one_unbroken_chain(
     per_thread, threads = 40, 2
     barrier = threading.Barrier(threads)
     errors: list[BaseException] = []
+    # One set of audit keys for every thread, as one process's sessions share them.
+    info = audit.session_info(keyring.audit_chain_keys())
 
     def append(name: str) -> None:
-        factory = keyed(engine_factory(committed_db), keyring)
+        factory = make_session_factory(engine_factory(committed_db), info=info)
         clock = SystemClock()
         try:
             barrier.wait(10)
