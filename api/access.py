@@ -39,6 +39,9 @@ PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
         "staff.Login",
         "staff.LoginCode",
         "staff.InvitationAccept",
+        # The public halves of the journal export signing keys: whoever holds an exported
+        # bundle (a court, a lawyer) must be able to verify it without any account.
+        "evidence_keys.EvidenceKeys",
     }
 )
 

@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api import migrate
 from api import openapi as contract
+from api.cli_journal import journal
 from api.cli_keys import keys
 from api.logs import configure_logging
 from core import audit
@@ -39,6 +40,7 @@ def main() -> None:
 
 
 main.add_command(keys)
+main.add_command(journal)
 
 
 # --- database -------------------------------------------------------------------------------
@@ -72,37 +74,33 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify() -> None:
-    """Check every link of the audit chain; exit 1 at the first broken one."""
-    with _runtime().session_factory() as session:
-        result = audit.verify(session)
+    """Check every link of the audit chain (keyed with the audit keys); exit 1 at the first
+    broken one."""
+    runtime = _runtime()
+    allowed = runtime.settings.audit_unkeyed_events
+    with runtime.session_factory() as session:
+        result = audit.verify(session, unkeyed_events=allowed)
+        prefix = audit.unkeyed_prefix(session) if result.reason == audit.NOT_KEYED else 0
     if result.ok:
-        click.echo(f"audit chain intact: {result.checked} events")
+        note = ""
+        if result.unkeyed:
+            protected = (
+                "protected by the first keyed event"
+                if result.checked > result.unkeyed
+                else "not protected until an event is keyed"
+            )
+            note = f", {result.unkeyed} from before the chain was keyed ({protected})"
+        click.echo(f"audit chain intact: {result.checked} events{note}")
         return
     click.echo(f"audit chain BROKEN at event {result.first_broken_seq}: {result.reason}", err=True)
-    sys.exit(1)
-
-
-# --- journal --------------------------------------------------------------------------------
-
-
-@main.group("journal")
-def journal_group() -> None:
-    """Evidence journal exports."""
-
-
-@journal_group.command("verify")
-@click.argument("bundle_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-def journal_verify(bundle_file: str) -> None:
-    """Check an exported journal offline; exit 1 naming each altered or missing entry."""
-    from safety_plans.bundle import verify
-
-    report = verify(bundle_file)
-    if report.ok:
-        click.echo(f"journal intact: {report.checked} chain links verified")
-        return
-    for who, reason in report.problems:
-        click.echo(f"{who}: {reason}", err=True)
-    click.echo(f"journal verification FAILED: {len(report.problems)} problem(s)", err=True)
+    if result.first_broken_seq is not None and result.first_broken_seq <= prefix:
+        # The one case an honest log can look like this: a database from before the upgrade.
+        click.echo(
+            f"The first {prefix} events have no audit key. Only if this database was in use "
+            "before Lantern keyed its audit log (and nobody rewrote it since), set "
+            f"LANTERN_AUDIT_UNKEYED_EVENTS={prefix}; otherwise the log has been rewritten.",
+            err=True,
+        )
     sys.exit(1)
 
 

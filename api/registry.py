@@ -53,6 +53,7 @@ BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("safety_plans.routes_plan", "blp", "/v1"),
     ("safety_plans.routes_risk", "blp", "/v1"),
     ("safety_plans.routes_journal", "blp", "/v1"),
+    ("safety_plans.routes_evidence", "blp", "/v1"),
     ("auth.survivor_routes", "blp", "/v1"),
     ("messaging.checkins.routes", "blp", "/v1"),
     ("messaging.routes_survivor", "blp", "/v1"),

@@ -10,12 +10,21 @@ write until the end of a transaction that may go on to wait for other locks, so 
 writers (a burst of check-ins, many requests) do not queue behind one another's whole
 transaction. The chain's order is commit order; an event rolled back (with its transaction or
 its savepoint) is never written.
+
+Each link is an HMAC-SHA256 under an audit key kept outside the database (with the key's id on
+the event, so the key can be rotated), not a plain hash: someone who can write to the database
+but does not hold the key cannot rewrite an event and recompute the chain after it. A session
+gets the keys from its factory (``session_info``); a session without them cannot commit an
+event. Events written before the chain was keyed (``key_id`` empty) keep their plain SHA-256
+links: they may only open the log (``unkeyed_events`` of them, a number kept outside the
+database), and the first keyed event, chained onto the last of them, protects them all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -23,15 +32,26 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, select
 from sqlalchemy import event as orm_event
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    sessionmaker,
+)
 
 from core.clock import Clock
 from core.context import current_request_id
+from core.crypto import AuditChainKeys
 from core.db import Base, is_postgres
+from core.errors import ConfigurationError
 from core.ids import new_id
 
 GENESIS = "0" * 64
 _PENDING = "lantern.audit.pending"
+_KEYS = "lantern.audit.keys"
+NOT_KEYED = "event not keyed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +85,8 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that made ``hash``; empty for events written before the chain was keyed.
+    key_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -77,13 +99,44 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
-def _event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+def session_info(keys: AuditChainKeys) -> dict[str, Any]:
+    """What a session factory needs (``sessionmaker(info=...)``) to chain audit events."""
+    return {_KEYS: keys}
+
+
+def bind_keys(factory: sessionmaker[Session], keys: AuditChainKeys) -> None:
+    """Give every session ``factory`` makes from now on the audit keys."""
+    factory.configure(info={**factory.kw.get("info", {}), **session_info(keys)})
+
+
+def _session_keys(session: Session) -> AuditChainKeys:
+    keys: AuditChainKeys | None = session.info.get(_KEYS)
+    if keys is None:
+        # Fail closed: an event chained without the key could be rewritten by anyone.
+        raise ConfigurationError(
+            "this session has no audit key: build sessions with the runtime's session factory"
+        )
+    return keys
+
+
+def _message(prev_hash: str, fields: dict[str, Any]) -> bytes:
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return (prev_hash + canonical).encode()
+
+
+def chain_hash(keys: AuditChainKeys, event: AuditEvent) -> str | None:
+    """The link ``event`` must carry, or None when its key is not among ``keys``.
+
+    An event from before the chain was keyed has a plain SHA-256 link (anyone can compute it).
+    """
+    message = _message(event.prev_hash, _fields(event))
+    if event.key_id is None:
+        return hashlib.sha256(message).hexdigest()
+    return keys.mac(event.key_id, message)
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:
-    return {
+    fields = {
         "seq": event.seq,
         "id": str(event.id),
         "occurred_at": event.occurred_at.isoformat(),
@@ -96,6 +149,10 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "details": event.details or {},
     }
+    # Hashed only when present, so that unkeyed events keep the links they were given.
+    if event.key_id is not None:
+        fields["key_id"] = event.key_id
+    return fields
 
 
 def _lock_head(session: Session) -> AuditHead:
@@ -161,11 +218,16 @@ def write_pending(session: Session) -> None:
     pending: list[tuple[SessionTransaction, AuditEvent]] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    keys = _session_keys(session)
+    key_id = keys.primary_id  # before the head is locked
     head = _lock_head(session)
     for _owner, audit_event in pending:
         audit_event.seq = head.last_seq + 1
         audit_event.prev_hash = head.last_hash
-        audit_event.hash = _event_hash(audit_event.prev_hash, _fields(audit_event))
+        audit_event.key_id = key_id
+        link = keys.mac(key_id, _message(audit_event.prev_hash, _fields(audit_event)))
+        assert link is not None  # the primary key is always among the keys
+        audit_event.hash = link
         head.last_seq, head.last_hash = audit_event.seq, audit_event.hash
         session.add(audit_event)
     session.flush()
@@ -209,10 +271,23 @@ class VerifyResult:
     checked: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    # Events at the start of the log written before the chain was keyed.
+    unkeyed: int = 0
 
 
-def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
-    """Walk the chain from the start; report the first event that breaks it."""
+def verify(
+    session: Session,
+    batch_size: int = 1000,
+    *,
+    unkeyed_events: int = 0,
+    keys: AuditChainKeys | None = None,
+) -> VerifyResult:
+    """Walk the chain from the start; report the first event that breaks it.
+
+    ``unkeyed_events`` is how many events at the start may predate the audit key; ``keys``
+    defaults to the session's.
+    """
+    keys = keys or _session_keys(session)
     # The head is read first and bounds the walk: events appended while we walk are newer
     # than this head and are checked next time, instead of looking like a mismatch.
     # populate_existing everywhere: what counts is what the database holds now, not copies a
@@ -223,7 +298,7 @@ def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
         select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
     ).one_or_none()
     head_seq = head.last_seq if head is not None else None
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    prev_hash, expected_seq, checked, unkeyed = GENESIS, 1, 0, 0
     last_seen = 0
     while True:
         stmt = (
@@ -239,23 +314,61 @@ def verify(session: Session, batch_size: int = 1000) -> VerifyResult:
         if not events:
             break
         for event in events:
-            if event.seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq, "event missing")
-            if event.prev_hash != prev_hash:
-                return VerifyResult(False, checked, event.seq, "link to previous event broken")
-            if _event_hash(event.prev_hash, _fields(event)) != event.hash:
-                return VerifyResult(False, checked, event.seq, "event altered")
+            broken = _check(event, expected_seq, prev_hash, keys, unkeyed, unkeyed_events)
+            if broken is not None:
+                return VerifyResult(False, checked, broken[0], broken[1], unkeyed)
+            unkeyed += event.key_id is None
             prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
             last_seen = event.seq
     if head is None:
         if checked:
             # The migration creates the head; events without one means it was deleted, which
             # is how a truncated tail would otherwise go unnoticed.
-            return VerifyResult(False, checked, checked + 1, "chain head missing")
+            return VerifyResult(False, checked, checked + 1, "chain head missing", unkeyed)
         return VerifyResult(True, 0)
     if head.last_seq != checked:
-        return VerifyResult(False, checked, checked + 1, "newest events missing")
+        return VerifyResult(False, checked, checked + 1, "newest events missing", unkeyed)
     if head.last_hash != prev_hash:
         # The newest event was rewritten with a recomputed hash: only the head still knows.
-        return VerifyResult(False, checked, checked, "newest event does not match the head")
-    return VerifyResult(True, checked)
+        return VerifyResult(
+            False, checked, checked, "newest event does not match the head", unkeyed
+        )
+    return VerifyResult(True, checked, unkeyed=unkeyed)
+
+
+def _check(
+    event: AuditEvent,
+    expected_seq: int,
+    prev_hash: str,
+    keys: AuditChainKeys,
+    unkeyed_so_far: int,
+    unkeyed_allowed: int,
+) -> tuple[int, str] | None:
+    """(seq, reason) when ``event`` breaks the chain, else None."""
+    if event.seq != expected_seq:
+        return expected_seq, "event missing"
+    if event.prev_hash != prev_hash:
+        return event.seq, "link to previous event broken"
+    if event.key_id is None and (unkeyed_so_far != event.seq - 1 or event.seq > unkeyed_allowed):
+        # Only an opening run of at most unkeyed_allowed events may be unkeyed; anything else
+        # is an event rewritten (and re-chained) by someone without the key.
+        return event.seq, NOT_KEYED
+    expected = chain_hash(keys, event)
+    if expected is None:
+        return event.seq, f"event keyed with audit key {event.key_id!r}, which is not configured"
+    if not hmac.compare_digest(expected.encode(), event.hash.encode()):
+        return event.seq, "event altered"
+    return None
+
+
+def unkeyed_prefix(session: Session) -> int:
+    """How many events open the log before the first keyed one (all of them if none is)."""
+    first_keyed = session.scalar(
+        select(AuditEvent.seq)
+        .where(AuditEvent.key_id.is_not(None))
+        .order_by(AuditEvent.seq)
+        .limit(1)
+    )
+    if first_keyed is not None:
+        return first_keyed - 1
+    return session.scalar(select(AuditHead.last_seq).where(AuditHead.id == 1)) or 0

@@ -8,6 +8,10 @@
 - Blind indexes and keyed hashes: HMAC-SHA256 under a purpose key derived (HKDF) from the index
   key, which is separate from every KEK.
 - Passwords, PINs and other low-entropy secrets: argon2id. High-entropy tokens: SHA-256.
+- The audit log's hash chain: HMAC-SHA256 under an audit key kept outside the database (so
+  that someone who can only write to the database cannot recompute it), with a key id per event.
+- Evidence (journal exports): Ed25519 signatures by a service signing key; the public halves
+  are published so that anyone can verify a bundle offline.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import phonenumbers
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -89,35 +95,54 @@ def sha256_hex(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class KeyRing:
-    """Key-encryption keys (primary first) and the index key."""
+    """Every key kept outside the database: key-encryption keys (primary first), the index key,
+    the audit chain's HMAC keys (primary first) and the evidence signing keys (primary first).
+
+    Old audit keys stay to verify the events they keyed; old evidence keys stay published (a
+    retired one keeps only its public half) so that the bundles they signed still verify.
+    """
 
     # repr=False: a key ring printed in a traceback, a debugger or a log line must show ids,
     # never key bytes.
     keks: tuple[tuple[str, bytes], ...] = field(repr=False)
     index_key: bytes = field(repr=False)
+    audit_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    evidence_keys: tuple[EvidenceKey, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
-        return f"KeyRing(kek_ids={[kid for kid, _ in self.keks]!r})"
+        return (
+            f"KeyRing(kek_ids={[kid for kid, _ in self.keks]!r}, "
+            f"audit_key_ids={[kid for kid, _ in self.audit_keys]!r}, "
+            f"evidence_key_ids={[k.key_id for k in self.evidence_keys]!r})"
+        )
 
     def __post_init__(self) -> None:
         if not self.keks:
             raise ConfigurationError("the key ring needs at least one key-encryption key")
-        ids = [kid for kid, _ in self.keks]
+        ids = [
+            *(kid for kid, _ in self.keks),
+            *(kid for kid, _ in self.audit_keys),
+            *(k.key_id for k in self.evidence_keys),
+        ]
         if len(set(ids)) != len(ids):
-            raise ConfigurationError("key-encryption key ids must be unique")
-        for kid, key in self.keks:
-            if not kid or len(kid.encode()) > _MAX_KEK_ID or ":" in kid or "," in kid:
-                raise ConfigurationError("a key-encryption key id must be 1-64 plain characters")
+            # One id space, so that `lantern keys retire ID` can never pick the wrong kind.
+            raise ConfigurationError("key ids must be unique across every kind of key")
+        for kid, key in (*self.keks, *self.audit_keys):
+            _check_key_id(kid)
             if len(key) != KEY_BYTES:
-                raise ConfigurationError(f"key-encryption key {kid!r} must be 32 bytes")
-        # One key under two ids would make retiring one of them meaningless (crypto-shredding
-        # of backups relies on a retired KEK being gone).
-        if len({key for _, key in self.keks}) != len(self.keks):
-            raise ConfigurationError("key-encryption keys must differ from each other")
+                raise ConfigurationError(f"key {kid!r} must be 32 bytes")
+        # One key under two ids (or for two purposes) would make retiring one of them
+        # meaningless (crypto-shredding of backups relies on a retired KEK being gone), and an
+        # audit key equal to a KEK would hand the audit chain to whoever holds that KEK.
+        symmetric = [key for _, key in (*self.keks, *self.audit_keys)]
+        if len(set(symmetric)) != len(symmetric):
+            raise ConfigurationError("key-encryption and audit keys must differ from each other")
         if len(self.index_key) != KEY_BYTES:
             raise ConfigurationError("the index key must be 32 bytes")
-        if any(hmac.compare_digest(self.index_key, key) for _, key in self.keks):
-            raise ConfigurationError("the index key must differ from every key-encryption key")
+        if any(hmac.compare_digest(self.index_key, key) for key in symmetric):
+            raise ConfigurationError("the index key must differ from every other key")
+        if self.evidence_keys and self.evidence_keys[0].private is None:
+            raise ConfigurationError("the primary evidence key must have its private half")
 
     @property
     def primary_id(self) -> str:
@@ -144,33 +169,83 @@ class KeyRing:
         data = value.encode("utf-8") if isinstance(value, str) else value
         return hmac.new(self.purpose_key(purpose), data, hashlib.sha256).hexdigest()
 
+    def audit_chain_keys(self) -> AuditChainKeys:
+        """The audit keys alone, for the sessions that chain events (never the KEKs)."""
+        return AuditChainKeys(self.audit_keys)
+
+    @property
+    def signing_key(self) -> EvidenceKey:
+        """The evidence key that signs new exports."""
+        if not self.evidence_keys:
+            raise ConfigurationError("no evidence signing key is configured")
+        return self.evidence_keys[0]
+
+    def missing(self) -> tuple[str, ...]:
+        """The settings naming the kinds of key this ring lacks (the KEKs it always has)."""
+        absent = []
+        if not self.audit_keys:
+            absent.append("LANTERN_AUDIT_KEYS")
+        if not self.evidence_keys:
+            absent.append("LANTERN_EVIDENCE_KEYS")
+        return tuple(absent)
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "keks": [{"id": kid, "key": b64encode(key)} for kid, key in self.keks],
-                "index_key": b64encode(self.index_key),
-            },
-            indent=2,
-        )
+        data: dict[str, Any] = {
+            "keks": [{"id": kid, "key": b64encode(key)} for kid, key in self.keks],
+            "index_key": b64encode(self.index_key),
+        }
+        if self.audit_keys:
+            data["audit_keys"] = [{"id": kid, "key": b64encode(k)} for kid, k in self.audit_keys]
+        if self.evidence_keys:
+            data["evidence_keys"] = [k.to_dict() for k in self.evidence_keys]
+        return json.dumps(data, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> KeyRing:
         try:
             data = json.loads(text)
-            keks = tuple((str(k["id"]), b64decode(k["key"])) for k in data["keks"])
-            return cls(keks=keks, index_key=b64decode(data["index_key"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            return cls(
+                keks=tuple((str(k["id"]), b64decode(k["key"])) for k in data["keks"]),
+                index_key=b64decode(data["index_key"]),
+                # Absent from keys files written before the audit chain was keyed and exports
+                # were signed; development extends such a file, production refuses it.
+                audit_keys=tuple(
+                    (str(k["id"]), b64decode(k["key"])) for k in data.get("audit_keys", ())
+                ),
+                evidence_keys=tuple(
+                    EvidenceKey.from_dict(k) for k in data.get("evidence_keys", ())
+                ),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigurationError("the keys file is not valid") from exc
 
     @classmethod
     def generate(cls, kek_id: str | None = None) -> KeyRing:
-        return cls(keks=((kek_id or new_kek_id(), random_key()),), index_key=random_key())
+        return cls(
+            keks=((kek_id or new_kek_id(), random_key()),), index_key=random_key()
+        ).with_missing_keys()
+
+    def with_missing_keys(self) -> KeyRing:
+        """The same ring with an audit key and an evidence key added where it has none."""
+        ring = self
+        if not ring.audit_keys:
+            ring = ring.with_new_audit_key()
+        if not ring.evidence_keys:
+            ring = ring.with_new_evidence_key()
+        return ring
 
     def with_new_primary(self, kek_id: str | None = None) -> KeyRing:
         """The same ring with a fresh primary KEK in front; old KEKs stay for reading."""
-        return KeyRing(
-            keks=((kek_id or new_kek_id(), random_key()), *self.keks), index_key=self.index_key
-        )
+        return replace(self, keks=((kek_id or new_kek_id(), random_key()), *self.keks))
+
+    def with_new_audit_key(self, key_id: str | None = None) -> KeyRing:
+        """A fresh primary audit key in front; old ones stay to verify what they keyed."""
+        new = (key_id or _new_id("a"), random_key())
+        return replace(self, audit_keys=(new, *self.audit_keys))
+
+    def with_new_evidence_key(self, key_id: str | None = None) -> KeyRing:
+        """A fresh primary signing key in front; old ones stay published."""
+        return replace(self, evidence_keys=(EvidenceKey.generate(key_id), *self.evidence_keys))
 
     def without(self, kek_id: str) -> KeyRing:
         """The same ring with ``kek_id`` retired (destroyed): what it wrapped is gone for good.
@@ -183,14 +258,33 @@ class KeyRing:
         if kek_id == self.primary_id:
             raise ConfigurationError("the primary key-encryption key cannot be retired")
         self.kek(kek_id)  # CryptoError when it is not in the ring
-        return KeyRing(
-            keks=tuple((kid, key) for kid, key in self.keks if kid != kek_id),
-            index_key=self.index_key,
+        return replace(self, keks=tuple((kid, key) for kid, key in self.keks if kid != kek_id))
+
+    def retire_evidence_key(self, key_id: str) -> KeyRing:
+        """Destroy an old evidence key's private half; its public half stays published."""
+        if self.evidence_keys and key_id == self.evidence_keys[0].key_id:
+            raise ConfigurationError("the primary evidence key cannot be retired")
+        if key_id not in {k.key_id for k in self.evidence_keys}:
+            raise CryptoError(f"evidence key {key_id!r} is not in the key ring")
+        return replace(
+            self,
+            evidence_keys=tuple(
+                k.public_only() if k.key_id == key_id else k for k in self.evidence_keys
+            ),
         )
 
 
+def _check_key_id(kid: str) -> None:
+    if not kid or len(kid.encode()) > _MAX_KEK_ID or ":" in kid or "," in kid:
+        raise ConfigurationError("a key id must be 1-64 plain characters")
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(4)
+
+
 def new_kek_id() -> str:
-    return "k" + secrets.token_hex(4)
+    return _new_id("k")
 
 
 # --- envelope encryption --------------------------------------------------------------------
@@ -367,3 +461,141 @@ def digest_items(items: Iterable[tuple[str, object]] | Mapping[str, object]) -> 
     """SHA-256 over a canonical JSON form: consent receipts, hash chains."""
     data = dict(items)
     return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
+# --- the audit chain's key and evidence signatures ------------------------------------------
+
+AUDIT_MAC_ALGORITHM = "HMAC-SHA256"
+EVIDENCE_ALGORITHM = "Ed25519"
+EVIDENCE_SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True)
+class AuditChainKeys:
+    """The audit chain's HMAC keys (primary first), and nothing else of the key ring."""
+
+    keys: tuple[tuple[str, bytes], ...] = field(repr=False)
+    # One keyed HMAC state per key, copied for each event: keying HMAC anew for every event
+    # would cost more than the hash itself, and the chain is appended while the head is locked.
+    _keyed: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keyed = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self.keys}
+        object.__setattr__(self, "_keyed", keyed)
+
+    def __repr__(self) -> str:
+        return f"AuditChainKeys(ids={[kid for kid, _ in self.keys]!r})"
+
+    @property
+    def primary_id(self) -> str:
+        if not self.keys:
+            raise ConfigurationError("no audit key is configured (LANTERN_AUDIT_KEYS)")
+        return self.keys[0][0]
+
+    def mac(self, key_id: str, data: bytes) -> str | None:
+        """HMAC-SHA256 of ``data`` under key ``key_id``, hex (the width of the old SHA-256
+        links); None when no key has that id."""
+        keyed = self._keyed.get(key_id)
+        if keyed is None:
+            return None
+        state = keyed.copy()
+        state.update(data)
+        digest: str = state.hexdigest()
+        return digest
+
+
+@dataclass(frozen=True)
+class EvidenceKey:
+    """An Ed25519 key that signs journal exports; a retired one keeps only its public half."""
+
+    key_id: str
+    public: bytes
+    private: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_key_id(self.key_id)
+        if len(self.public) != KEY_BYTES:
+            raise ConfigurationError(f"evidence key {self.key_id!r}: public key must be 32 bytes")
+        if self.private is not None:
+            if len(self.private) != KEY_BYTES:
+                raise ConfigurationError(f"evidence key {self.key_id!r} must be 32 bytes")
+            if not hmac.compare_digest(evidence_public_key(self.private), self.public):
+                raise ConfigurationError(f"evidence key {self.key_id!r}: halves do not match")
+
+    @classmethod
+    def from_private(cls, key_id: str, private: bytes) -> EvidenceKey:
+        if len(private) != KEY_BYTES:
+            raise ConfigurationError(f"evidence key {key_id!r} must be 32 bytes")
+        return cls(key_id, evidence_public_key(private), private)
+
+    @classmethod
+    def generate(cls, key_id: str | None = None) -> EvidenceKey:
+        private = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return cls.from_private(key_id or _new_id("e"), private)
+
+    def public_only(self) -> EvidenceKey:
+        return EvidenceKey(self.key_id, self.public)
+
+    def sign(self, data: bytes) -> bytes:
+        if self.private is None:
+            raise ConfigurationError(f"evidence key {self.key_id!r} is retired: it cannot sign")
+        return Ed25519PrivateKey.from_private_bytes(self.private).sign(data)
+
+    def public_pem(self) -> str:
+        """The public half as a PEM SubjectPublicKeyInfo (what `openssl pkeyutl` reads)."""
+        return evidence_public_pem(self.public)
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"id": self.key_id, "public_key": b64encode(self.public)}
+        if self.private is not None:
+            data["private_key"] = b64encode(self.private)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvidenceKey:
+        key_id = str(data["id"])
+        if "private_key" in data:
+            key = cls.from_private(key_id, b64decode(data["private_key"]))
+            if "public_key" in data and b64decode(data["public_key"]) != key.public:
+                raise ConfigurationError(f"evidence key {key_id!r}: halves do not match")
+            return key
+        return cls(key_id, b64decode(data["public_key"]))
+
+
+def evidence_public_key(private: bytes) -> bytes:
+    return (
+        Ed25519PrivateKey.from_private_bytes(private)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+
+
+def evidence_public_pem(public: bytes) -> str:
+    return (
+        Ed25519PublicKey.from_public_bytes(public)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+
+
+def evidence_public_from_pem(pem: bytes) -> bytes:
+    """The raw public key from a PEM file; ValueError when it is not an Ed25519 public key."""
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def verify_evidence(public: bytes, signature: bytes, data: bytes) -> bool:
+    """True when ``signature`` is ``public``'s Ed25519 signature of ``data``; never raises."""
+    if len(public) != KEY_BYTES or len(signature) != EVIDENCE_SIGNATURE_BYTES:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

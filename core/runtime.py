@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import audit
 from core.clock import Clock, SystemClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
@@ -51,11 +52,14 @@ def build_runtime(
         settings.resolved_database_url, pool_size=max(5, settings.worker_threads + 2)
     )
     keyring = keyring or load_keyring(settings)
+    session_factory = session_factory or make_session_factory(engine)
+    # Every session this process opens chains audit events under the primary audit key.
+    audit.bind_keys(session_factory, keyring.audit_chain_keys())
     return Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
-        session_factory=session_factory or make_session_factory(engine),
+        session_factory=session_factory,
         keyring=keyring,
         vault=Vault(keyring, clock),
         hasher=hasher or SecretHasher.from_settings(settings),

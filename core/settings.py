@@ -65,8 +65,9 @@ class Settings:
     )
     keys_file: str = _setting(
         "",
-        "JSON file holding the key-encryption keys and the index key. Empty in development "
-        "means `instance/dev-keys.json`, generated on first use.",
+        "JSON file holding the key-encryption keys, the index key, the audit keys and the "
+        "evidence keys. Empty in development means `instance/dev-keys.json`, generated on "
+        "first use (and extended, with a warning, when an older Lantern wrote it).",
         "required unless `LANTERN_KEKS` and `LANTERN_INDEX_KEY` are set",
     )
     keks: str = _setting(
@@ -80,6 +81,28 @@ class Settings:
         "",
         "Base64url key for blind indexes and keyed hashes (separate from every KEK).",
         "required (or a keys file)",
+        secret=True,
+    )
+    audit_keys: str = _setting(
+        "",
+        "HMAC keys that chain the audit log, as `id:base64url,id:base64url` (primary first; "
+        "keep the old ones, they verify the events they keyed); overrides the keys file's.",
+        "required (or in the keys file)",
+        secret=True,
+    )
+    audit_unkeyed_events: int = _setting(
+        0,
+        "How many events at the start of the audit log were written before the chain was "
+        "keyed (a database older than the audit key: `lantern audit verify` tells the number). "
+        "Any other unkeyed event is a break in the chain.",
+        minimum=0,
+    )
+    evidence_keys: str = _setting(
+        "",
+        "Ed25519 keys that sign journal exports, as `id:base64url` private keys (primary "
+        "first; the others stay published) or `id:public:base64url` for a retired key; "
+        "overrides the keys file's.",
+        "required (or in the keys file)",
         secret=True,
     )
     max_body_bytes: int = _setting(
@@ -289,6 +312,16 @@ class Settings:
             problems.append(
                 "real keys are required: set LANTERN_KEYS_FILE or LANTERN_KEKS and "
                 "LANTERN_INDEX_KEY (development keys are refused)"
+            )
+        elif self.keks and self.index_key:
+            # Keys from the environment; a keys file's own are checked as it is read.
+            problems.extend(
+                f"{name} must be set ({what}; `lantern keys generate` prints one)"
+                for name, value, what in (
+                    ("LANTERN_AUDIT_KEYS", self.audit_keys, "the audit chain's HMAC key"),
+                    ("LANTERN_EVIDENCE_KEYS", self.evidence_keys, "the export signing key"),
+                )
+                if not value
             )
         if self.sms_backend != "twilio":
             # The console sender records texts and sends none: check-ins would never reach the

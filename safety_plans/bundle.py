@@ -1,9 +1,16 @@
 """Journal export bundles (a zip) and their offline verification.
 
-Layout: ``manifest.json`` (every chain link and the head), ``entries.json`` (each entry's full
-canonical content, ``null`` for a deleted entry) and ``attachments/<id>`` (the plaintext
-files). ``verify`` needs no key and no database: it recomputes every digest and link and
-names each entry that is altered, missing or out of the chain.
+Layout: ``manifest.json`` (every chain link and the head), ``signature.json`` (the service's
+Ed25519 signature of ``manifest.json``'s exact bytes, with the signing key's id and public
+half), ``entries.json`` (each entry's full canonical content, ``null`` for a deleted entry) and
+``attachments/<id>`` (the plaintext files).
+
+``verify`` needs no database and no secret: it recomputes every digest and link and names each
+entry that is altered, missing or out of the chain. The chain proves order, not origin (anyone
+can build a consistent chain), so it also checks the signature against public keys the
+verifier trusts (given by hand, or published by Lantern at ``GET /v1/evidence-keys`` and
+pinned): the manifest holds every link and digest, so its signature covers every entry and
+attachment.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -19,13 +27,27 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from auth.permissions import SurvivorAccess
-from core import audit
+from core import audit, crypto
 from core.runtime import Runtime
 from safety_plans import attachments, chain, journal, profile
 from safety_plans.models import JournalAttachment
 from safety_plans.storage import AttachmentStorage
 
 FORMAT = "lantern-journal-export/1"
+SIGNATURE_FORMAT = "lantern-journal-signature/1"
+SIGNED_FILE = "manifest.json"
+SIGNATURE_FILE = "signature.json"
+
+# What the signature check found (the CLI's exit code follows it).
+SIGNED = "signed"  # by a trusted key
+FORGED = "forged"  # the signature does not match the manifest
+RESIGNED = "re-signed"  # a valid signature, by a key that is not trusted
+UNSIGNED = "unsigned"  # no signature: never signed, or stripped
+NOT_CHECKED = "not checked"  # no trusted key was given
+
+# A public key the verifier trusts, with the key id it is trusted under (None: any id, as for
+# a PEM file, which names none).
+TrustedKey = tuple[str | None, bytes]
 
 
 def export(
@@ -35,51 +57,63 @@ def export(
     links: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     files: dict[str, bytes] = {}
-    last_seq, last_hash = 0, chain.GENESIS
-    if not access.decoy:
-        profile.require_staff_sharing(session, runtime, access, journal=True)
-        sid = access.survivor_id
-        for row in journal.chain_rows(session, sid):
-            links.append(
-                {
-                    "seq": row.seq,
-                    "id": str(row.id),
-                    "entry_type": row.entry_type,
-                    "refers_to": str(row.refers_to) if row.refers_to else None,
-                    "recorded_at": row.recorded_at.isoformat(),
-                    "content_digest": row.content_digest,
-                    "prev_hash": row.prev_hash,
-                    "chain_hash": row.chain_hash,
-                    "deleted": row.deleted_at is not None,
-                }
-            )
-            content = journal.open_content(session, runtime, row)
-            entries.append({"id": str(row.id), "content": content})
-            for item in (content or {}).get("attachments", []):
-                att = session.get(JournalAttachment, uuid.UUID(item["id"]))
-                if att is not None and att.key_enc is not None:
-                    files[item["id"]] = attachments.read(session, runtime, storage, att)
-        last_seq, last_hash = journal.head_of(session, sid)
-        # The head in the tamper-evident audit log lets a court compare an export with the
-        # server's record even if someone rewrote the whole bundle consistently.
-        audit.record(
-            session,
-            runtime.clock,
-            access.actor,
-            "journal.exported",
-            subject_kind="journal",
-            survivor_id=sid,
-            details={"last_seq": last_seq, "head_hash": last_hash},
+    profile.require_staff_sharing(session, runtime, access, journal=True)
+    sid = access.survivor_id
+    for row in journal.chain_rows(session, sid):
+        links.append(
+            {
+                "seq": row.seq,
+                "id": str(row.id),
+                "entry_type": row.entry_type,
+                "refers_to": str(row.refers_to) if row.refers_to else None,
+                "recorded_at": row.recorded_at.isoformat(),
+                "content_digest": row.content_digest,
+                "prev_hash": row.prev_hash,
+                "chain_hash": row.chain_hash,
+                "deleted": row.deleted_at is not None,
+            }
         )
+        content = journal.open_content(session, runtime, row)
+        entries.append({"id": str(row.id), "content": content})
+        for item in (content or {}).get("attachments", []):
+            att = session.get(JournalAttachment, uuid.UUID(item["id"]))
+            if att is not None and att.key_enc is not None:
+                files[item["id"]] = attachments.read(session, runtime, storage, att)
+    last_seq, last_hash = journal.head_of(session, sid)
+    # The head in the tamper-evident audit log lets a court compare an export with the
+    # server's record even if someone rewrote the whole bundle consistently.
+    audit.record(
+        session,
+        runtime.clock,
+        access.actor,
+        "journal.exported",
+        subject_kind="journal",
+        survivor_id=sid,
+        details={"last_seq": last_seq, "head_hash": last_hash},
+    )
+    # A decoy session exports its decoy account's journal, signed like any other: from the
+    # phone, nothing may tell it apart from a real one.
+    key = runtime.keyring.signing_key
     manifest = {
         "format": FORMAT,
         "exported_at": runtime.clock.now().isoformat(),
         "links": links,
         "head": {"last_seq": last_seq, "last_hash": last_hash},
+        "signed_by": {"key_id": key.key_id, "algorithm": crypto.EVIDENCE_ALGORITHM},
+    }
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    signature = {
+        "format": SIGNATURE_FORMAT,
+        "signed_file": SIGNED_FILE,
+        "algorithm": crypto.EVIDENCE_ALGORITHM,
+        "key_id": key.key_id,
+        "public_key": crypto.b64encode(key.public),
+        "signature": crypto.b64encode(key.sign(manifest_bytes)),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+        zf.writestr(SIGNED_FILE, manifest_bytes)
+        zf.writestr(SIGNATURE_FILE, json.dumps(signature, indent=2, sort_keys=True))
         zf.writestr(
             "entries.json", json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False)
         )
@@ -88,14 +122,29 @@ def export(
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Seal:
+    """What the signature check found: a status above, the key id it names, and why."""
+
+    status: str
+    key_id: str | None = None
+    detail: str = ""
+
+
 @dataclass
 class Report:
     checked: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)  # (entry id or seq, reason)
+    seal: Seal = field(default_factory=lambda: Seal(NOT_CHECKED))
+
+    @property
+    def chain_ok(self) -> bool:
+        return not self.problems
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """The chain holds and a trusted key signed it."""
+        return self.chain_ok and self.seal.status == SIGNED
 
     def fail(self, who: str, reason: str) -> None:
         self.problems.append((who, reason))
@@ -111,8 +160,9 @@ def _load(zf: zipfile.ZipFile, name: str, report: Report) -> Any:
     return None
 
 
-def verify(source: str | Path | IO[bytes]) -> Report:
-    """Check a bundle offline; the report names every altered, missing or unchained entry."""
+def verify(source: str | Path | IO[bytes], trusted: Sequence[TrustedKey] | None = None) -> Report:
+    """Check a bundle offline; the report names every altered, missing or unchained entry,
+    and, with ``trusted`` keys, whether one of them signed it."""
     report = Report()
     try:
         zf = zipfile.ZipFile(source)
@@ -120,7 +170,9 @@ def verify(source: str | Path | IO[bytes]) -> Report:
         report.fail("bundle", "not a readable zip file")
         return report
     with zf:
-        manifest = _load(zf, "manifest.json", report)
+        if trusted is not None:
+            report.seal = _check_seal(zf, trusted)
+        manifest = _load(zf, SIGNED_FILE, report)
         entries = _load(zf, "entries.json", report)
         if manifest is None or entries is None:
             return report
@@ -129,6 +181,80 @@ def verify(source: str | Path | IO[bytes]) -> Report:
         except (KeyError, TypeError, ValueError, AttributeError):
             report.fail("bundle", "manifest or entries are malformed")
     return report
+
+
+def _check_seal(zf: zipfile.ZipFile, trusted: Sequence[TrustedKey]) -> Seal:
+    try:
+        signed = zf.read(SIGNED_FILE)
+        raw = zf.read(SIGNATURE_FILE)
+    except KeyError:
+        return Seal(UNSIGNED, detail="the bundle carries no signature")
+    try:
+        doc = json.loads(raw)
+        if not doc.get("signature"):
+            return Seal(UNSIGNED, detail="the signature has been removed")
+        key_id = str(doc["key_id"])
+        signature = crypto.b64decode(doc["signature"])
+        embedded = crypto.b64decode(doc["public_key"])
+        manifest = json.loads(signed)
+        signed_by = manifest.get("signed_by") or {}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return Seal(FORGED, detail="signature does not match (the signature is malformed)")
+    if doc.get("algorithm") != crypto.EVIDENCE_ALGORITHM:
+        return Seal(FORGED, key_id, "signature does not match (unknown algorithm)")
+    if any(
+        crypto.verify_evidence(public, signature, signed)
+        for trusted_id, public in trusted
+        if trusted_id in (None, key_id)
+    ):
+        if signed_by.get("key_id") != key_id:
+            return Seal(FORGED, key_id, "signature does not match (the key ids differ)")
+        return Seal(SIGNED, key_id, f"signed by trusted key {key_id}")
+    if crypto.verify_evidence(embedded, signature, signed):
+        # Someone made a consistent bundle and signed it with a key of their own (or a
+        # Lantern key the verifier does not trust yet: the message says which).
+        return Seal(
+            RESIGNED,
+            key_id,
+            f"re-signed: a valid signature by a key that is not trusted (key id {key_id!r}, "
+            f"public key {doc['public_key']})",
+        )
+    return Seal(FORGED, key_id, "signature does not match: the manifest was altered")
+
+
+def published_keys(ring: crypto.KeyRing) -> list[dict[str, Any]]:
+    """Every evidence key's public half, for ``GET /v1/evidence-keys`` (never a private one)."""
+    return [
+        {
+            "key_id": key.key_id,
+            "algorithm": crypto.EVIDENCE_ALGORITHM,
+            "public_key": crypto.b64encode(key.public),
+            "public_key_pem": key.public_pem(),
+            "current": key.key_id == ring.signing_key.key_id,
+        }
+        for key in ring.evidence_keys
+    ]
+
+
+def public_keys(document: Any) -> list[TrustedKey]:
+    """Public keys by key id from a ``GET /v1/evidence-keys`` document (or a pin file's copy).
+
+    Raises ValueError on anything else, so that no malformed key is ever trusted.
+    """
+    try:
+        keys: list[TrustedKey] = []
+        for item in document["keys"]:
+            if item["algorithm"] != crypto.EVIDENCE_ALGORITHM:
+                raise ValueError(f"unknown algorithm {item['algorithm']!r}")
+            public = crypto.b64decode(str(item["public_key"]))
+            if len(public) != crypto.KEY_BYTES:
+                raise ValueError("a public key is not 32 bytes")
+            keys.append((str(item["key_id"]), public))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError("not a list of Lantern evidence keys") from exc
+    if not keys:
+        raise ValueError("no evidence keys")
+    return keys
 
 
 def _check(

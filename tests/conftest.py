@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.migrate import upgrade
+from core import audit
 from core.clock import FrozenClock
-from core.crypto import KeyRing, SecretHasher, b64encode
+from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
+from core.keyfiles import environment_values
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings, load_settings
 
@@ -85,13 +87,11 @@ def keyring() -> KeyRing:
 
 
 def make_settings(tmp: Path, database_url: str, keyring: KeyRing, **overrides: object) -> Settings:
-    keks = ",".join(f"{kid}:{b64encode(key)}" for kid, key in keyring.keks)
     values: dict[str, object] = {
         "env": "test",
         "instance_path": str(tmp),
         "database_url": database_url,
-        "keks": keks,
-        "index_key": b64encode(keyring.index_key),
+        **environment_values(keyring),
         "public_base_url": "https://lantern.test",
         "log_level": "INFO",
         # Fast argon2 for tests only; production refuses anything below OWASP's floor.
@@ -127,8 +127,12 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def session_factory(connection: Connection) -> sessionmaker[Session]:
-    return make_session_factory(connection, join_transaction_mode="create_savepoint")
+def session_factory(connection: Connection, keyring: KeyRing) -> sessionmaker[Session]:
+    return make_session_factory(
+        connection,
+        join_transaction_mode="create_savepoint",
+        info=audit.session_info(keyring.audit_chain_keys()),
+    )
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from core.crypto import OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME_COST, KeyRing, b64encode
+from core.crypto import OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME_COST, KeyRing
 from core.errors import ConfigurationError
+from core.keyfiles import environment_values
 from core.settings import Settings, load_settings
 
 PG_URL = "postgresql+psycopg://lantern@db.invalid:5432/lantern"
@@ -23,8 +24,7 @@ def production_values(tmp_path: Path, keyring: KeyRing) -> dict[str, Any]:
         "env": "production",
         "database_url": PG_URL,
         "public_base_url": "https://lantern.example.org",
-        "keks": ",".join(f"{kid}:{b64encode(key)}" for kid, key in keyring.keks),
-        "index_key": b64encode(keyring.index_key),
+        **environment_values(keyring),  # KEKs, index, audit and evidence keys
         "instance_path": str(tmp_path / "instance"),
         "argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST,
         "argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB,

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from auth.models import Survivor
 from core.audit import Actor
 from core.clock import FrozenClock, SystemClock
-from core.crypto import KeyRing, SecretHasher, b64encode
+from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
+from core.keyfiles import environment_values
 from core.runtime import build_runtime
 from core.settings import Settings
 from messaging.checkins import setup, states
@@ -41,8 +42,7 @@ def _env(url: str, ring: KeyRing, tmp: Path) -> dict[str, str]:
     env.update(
         LANTERN_ENV="test",
         LANTERN_DATABASE_URL=url,
-        LANTERN_KEKS=",".join(f"{k}:{b64encode(v)}" for k, v in ring.keks),
-        LANTERN_INDEX_KEY=b64encode(ring.index_key),
+        **{f"LANTERN_{k.upper()}": v for k, v in environment_values(ring).items()},
         LANTERN_INSTANCE_PATH=str(tmp),
         LANTERN_JOB_LEASE_SECONDS="3",
         LANTERN_JOB_POLL_SECONDS="0.2",

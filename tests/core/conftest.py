@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import audit
+from core.crypto import KeyRing
 from core.db import make_engine, make_session_factory
 
 PG_ONLY = "PostgreSQL only: SQLite has one writer at a time, so this race cannot happen there"
@@ -27,9 +29,11 @@ def committed_engine(committed_db: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def committed_sessions(committed_engine: Engine) -> sessionmaker[Session]:
+def committed_sessions(committed_engine: Engine, keyring: KeyRing) -> sessionmaker[Session]:
     """Sessions whose commits are real, on this test's own database."""
-    return make_session_factory(committed_engine)
+    return make_session_factory(
+        committed_engine, info=audit.session_info(keyring.audit_chain_keys())
+    )
 
 
 @pytest.fixture

@@ -503,14 +503,13 @@ def _env_keks(ring: KeyRing) -> str:
 
 def test_load_keyring_from_environment(tmp_path: Path) -> None:
     ring = KeyRing.generate("k1").with_new_primary("k2")
-    settings = _settings(
-        tmp_path,
-        env="production",
-        keks=_env_keks(ring),
-        index_key=crypto.b64encode(ring.index_key),
-    )
+    settings = _settings(tmp_path, env="production", **keyfiles.environment_values(ring))
     assert keyfiles.load_keyring(settings) == ring
     assert not (tmp_path / "instance").exists()  # no development file on the way
+    # KEKs without the audit and evidence keys are refused, naming what is missing.
+    half = settings.replace(audit_keys="", evidence_keys="")
+    with pytest.raises(ConfigurationError, match="LANTERN_AUDIT_KEYS and LANTERN_EVIDENCE_KEYS"):
+        keyfiles.load_keyring(half)
 
 
 def test_load_keyring_environment_errors_never_echo_keys(tmp_path: Path) -> None:

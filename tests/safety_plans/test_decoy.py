@@ -169,6 +169,6 @@ def test_decoy_journal_is_its_own_and_never_touches_the_real_one(
     with zipfile.ZipFile(io.BytesIO(bundle.data)) as zf:
         assert b"typed under duress" in zf.read("entries.json")
         assert zf.read(f"attachments/{scan['id']}") == PDF
-    assert verify(io.BytesIO(bundle.data)).ok
+    assert verify(io.BytesIO(bundle.data)).chain_ok  # signed too: test_export_signature.py
     run_all_jobs(runtime)
     assert_only_the_alarm_left(db_session, runtime, exits, party.survivor.id)

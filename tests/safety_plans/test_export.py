@@ -15,11 +15,22 @@ from sqlalchemy.orm import Session
 
 from api.cli import main
 from core.audit import AuditEvent
-from safety_plans.bundle import verify
+from core.crypto import KeyRing, b64encode
+from safety_plans.bundle import SIGNED, TrustedKey, verify
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_journal import ENTRIES, JPEG, entry, upload
 
 EXPORT = "/v1/survivor/journal/export"
+
+
+def trusted(ring: KeyRing) -> list[TrustedKey]:
+    """The service's public evidence keys, as a verifier who trusts them holds them."""
+    return [(k.key_id, k.public) for k in ring.evidence_keys]
+
+
+def key_options(ring: KeyRing) -> list[str]:
+    """`--key ID:BASE64URL` for each public evidence key, as a court would pass them."""
+    return [f"--key={k.key_id}:{b64encode(k.public)}" for k in ring.evidence_keys]
 
 
 def _journal(client: FlaskClient, party: Party) -> list[dict[str, Any]]:
@@ -46,14 +57,16 @@ def _rewrite(bundle: bytes, change: Any) -> bytes:
 
 
 def test_export_verifies_and_records_head_in_audit(
-    client: FlaskClient, party: Party, db_session: Session, tmp_path: Path
+    client: FlaskClient, party: Party, db_session: Session, tmp_path: Path, keyring: KeyRing
 ) -> None:
     _journal(client, party)
     r = client.get(EXPORT, headers=party.survivor_headers)
     assert r.status_code == 200
     assert r.mimetype == "application/zip"
-    report = verify(io.BytesIO(r.data))
-    assert report.ok, report.problems
+    report = verify(io.BytesIO(r.data), trusted(keyring))
+    assert report.ok, (report.problems, report.seal)
+    assert report.seal.status == SIGNED
+    assert report.seal.key_id == keyring.signing_key.key_id
     assert report.checked == 6  # five entries and one deletion link
     with zipfile.ZipFile(io.BytesIO(r.data)) as zf:
         assert len([n for n in zf.namelist() if n.startswith("attachments/")]) == 1
@@ -64,13 +77,14 @@ def test_export_verifies_and_records_head_in_audit(
     assert event.details == {"last_seq": 6, "head_hash": manifest["head"]["last_hash"]}
     path = tmp_path / "journal.zip"
     path.write_bytes(r.data)
-    result = CliRunner().invoke(main, ["journal", "verify", str(path)])
+    result = CliRunner().invoke(main, ["journal", "verify", str(path), *key_options(keyring)])
     assert result.exit_code == 0, result.output
     assert "6 chain links verified" in result.output
+    assert f"signed by trusted key {keyring.signing_key.key_id}" in result.output
 
 
 def test_one_changed_byte_fails_and_names_the_entry(
-    client: FlaskClient, party: Party, tmp_path: Path
+    client: FlaskClient, party: Party, tmp_path: Path, keyring: KeyRing
 ) -> None:
     made = _journal(client, party)
     bundle = client.get(EXPORT, headers=party.survivor_headers).data
@@ -87,7 +101,8 @@ def test_one_changed_byte_fails_and_names_the_entry(
     assert report.problems == [(target, "entry altered")]
     path = tmp_path / "tampered.zip"
     path.write_bytes(_rewrite(bundle, flip))
-    result = CliRunner().invoke(main, ["journal", "verify", str(path)])
+    result = CliRunner().invoke(main, ["journal", "verify", str(path), *key_options(keyring)])
+    # The manifest is untouched, so its signature holds: the chain names the altered entry.
     assert result.exit_code == 1
     assert f"{target}: entry altered" in result.output
 
