@@ -48,7 +48,11 @@ class AttemptPolicy:
     #: The wait after the ``allowance``-th attempt; it doubles with each attempt after.
     first_lock: dt.timedelta
     max_lock: dt.timedelta
-    #: A key that saw no attempt for this long starts again from nothing.
+    #: How long a run of attempts is remembered. For an account, counted from the last
+    #: attempt: whoever keeps guessing is never forgotten and stays at the longest lock. For an
+    #: address (``clear_on_success`` False), counted from the run's first attempt: the
+    #: successes of a busy shared address (an office, a mobile carrier's gateway) keep it busy
+    #: all day, and must not keep its old failures alive with them.
     forget_after: dt.timedelta
     #: True for an account (a success proves the holder); False for a client address, where
     #: one good login must not launder a spraying machine's record: it only takes itself back.
@@ -74,17 +78,29 @@ SURVIVOR_PIN = AttemptPolicy(
 STAFF_ACCOUNT = AttemptPolicy(
     "staff-account", 4, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, True
 )
-#: One client address. Lenient: a whole office or refuge may share one address.
+#: One client address, at staff login. Lenient: a whole office may share one address; it stops
+#: one machine spraying common passwords over many staff accounts (emails can be guessed).
 CLIENT_ADDRESS = AttemptPolicy(
     "client-address", 20, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
 )
+#: One client address, at survivor login. Very lenient: survivors' phones share carrier
+#: gateways (CGNAT) and refuges' networks, and an account handle is a random 256-bit token that
+#: cannot be sprayed, so each account's own PIN allowance is the real defence; this only slows
+#: one machine hammering the endpoint.
+APP_ADDRESS = AttemptPolicy("app-address", 200, dt.timedelta(seconds=1), _MINUTE, _HOUR, False)
 #: Codes and tokens that are single-use and long (enrolment codes, invitations), per address:
 #: they cannot be guessed, so this only stops a machine from trying.
 TOKEN_ADDRESS = AttemptPolicy(
     "token-address", 10, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
 )
 
-POLICIES: tuple[AttemptPolicy, ...] = (SURVIVOR_PIN, STAFF_ACCOUNT, CLIENT_ADDRESS, TOKEN_ADDRESS)
+POLICIES: tuple[AttemptPolicy, ...] = (
+    SURVIVOR_PIN,
+    STAFF_ACCOUNT,
+    CLIENT_ADDRESS,
+    APP_ADDRESS,
+    TOKEN_ADDRESS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +141,19 @@ def _take_one(
     s: Session, policy: AttemptPolicy, key: str, now: dt.datetime
 ) -> tuple[int, dt.datetime | None] | None:
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    window_over = _COUNTERS.c.window_started_at < now - policy.forget_after
     stmt = (
         insert(AttemptCounter)
-        .values(key=key, attempts=1, locked_until=None, last_attempt_at=now)
+        .values(key=key, attempts=1, locked_until=None, window_started_at=now)
         .on_conflict_do_update(
             index_elements=[_COUNTERS.c.key],
             set_={
-                "attempts": case(
-                    (_COUNTERS.c.last_attempt_at < now - policy.forget_after, 1),
-                    else_=_COUNTERS.c.attempts + 1,
+                "attempts": case((window_over, 1), else_=_COUNTERS.c.attempts + 1),
+                "window_started_at": (
+                    now
+                    if policy.clear_on_success
+                    else case((window_over, now), else_=_COUNTERS.c.window_started_at)
                 ),
-                "last_attempt_at": now,
             },
             # While locked the row is left alone: no slot, and a refused attempt does not
             # lengthen the wait a real user is sitting out.
@@ -264,13 +282,13 @@ PRUNE_JOB = "auth.attempts_prune"
 
 
 def prune(session: Session, now: dt.datetime) -> int:
-    """Delete counters no policy remembers any more (quiet for longer than the longest
+    """Delete counters no policy remembers any more (a window older than the longest
     ``forget_after``, and not locked)."""
     oldest = now - max(p.forget_after for p in POLICIES)
     result = session.execute(
         delete(AttemptCounter)
         .where(
-            AttemptCounter.last_attempt_at < oldest,
+            AttemptCounter.window_started_at < oldest,
             or_(AttemptCounter.locked_until.is_(None), AttemptCounter.locked_until <= now),
         )
         .execution_options(synchronize_session=False)

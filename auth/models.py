@@ -148,7 +148,9 @@ class AttemptCounter(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[dt.datetime | None]
-    last_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # Where ``AttemptPolicy.forget_after`` counts from: an account's last attempt, or the
+    # first attempt of an address's run.
+    window_started_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class CaseloadEntry(Base):

@@ -141,7 +141,7 @@ def login(
         runtime,
         session,
         [
-            (attempts.CLIENT_ADDRESS, f"survivor-login:{client}"),
+            (attempts.APP_ADDRESS, f"survivor-login:{client}"),
             (attempts.SURVIVOR_PIN, account_subject),
         ],
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.registry import job_registry
 from auth import attempts
 from auth.attempts import (
+    APP_ADDRESS,
     CLIENT_ADDRESS,
     STAFF_ACCOUNT,
     SURVIVOR_PIN,
@@ -50,7 +51,7 @@ def _fill(runtime: Runtime, session: Session, policy: AttemptPolicy, subject: st
 
 
 def _state(row: AttemptCounter | None) -> tuple[int, dt.datetime | None, dt.datetime] | None:
-    return None if row is None else (row.attempts, row.locked_until, row.last_attempt_at)
+    return None if row is None else (row.attempts, row.locked_until, row.window_started_at)
 
 
 # --- the policies -----------------------------------------------------------------------------
@@ -80,7 +81,12 @@ def test_address_and_token_policies_are_lenient_but_bounded() -> None:
     assert TOKEN_ADDRESS.lock_after(10) == 2 * S
     # Only accounts start again after a success: an address shared by an office or a refuge
     # must not have a spraying machine's record laundered by one good login.
-    assert [p.clear_on_success for p in attempts.POLICIES] == [True, True, False, False]
+    assert [p.clear_on_success for p in attempts.POLICIES] == [True, True, False, False, False]
+    # The survivors' app address is lenient: carrier gateways and refuges share addresses, and
+    # a handle cannot be sprayed; each account's own PIN allowance is the defence there.
+    assert APP_ADDRESS.lock_after(199) == dt.timedelta(0)
+    assert APP_ADDRESS.lock_after(200) == S
+    assert APP_ADDRESS.max_lock == 60 * S
     # A key remembers for longer than its longest lock, so waiting out a lock never resets it.
     for policy in attempts.POLICIES:
         assert policy.forget_after > policy.max_lock
@@ -268,6 +274,23 @@ def test_a_key_quiet_for_forget_after_starts_again(
     assert attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, "staff:b@lantern.test") == 0
 
 
+def test_a_busy_shared_address_still_forgets_old_failures(
+    db_session: Session, runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Successes keep a shared address (an office, a carrier's gateway) busy all day; the
+    window is counted from the run's first attempt, so its failures are still forgotten."""
+    subject = "staff-login:192.0.2.44"
+    _fill(runtime, db_session, CLIENT_ADDRESS, subject, CLIENT_ADDRESS.allowance - 1)
+    for _ in range(120):  # two hours of people logging in, one a minute
+        clock.advance(seconds=60)
+        taken = attempts.take(runtime, db_session, [(CLIENT_ADDRESS, subject)])
+        assert taken is not None
+        attempts.succeeded(runtime, db_session, taken)
+    # The failures of the first hour are gone: a wrong password now is the first of a new run.
+    assert _take(runtime, db_session, (CLIENT_ADDRESS, subject)) == 1
+    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, subject) == 0
+
+
 # --- keys and housekeeping ----------------------------------------------------------------------
 
 
@@ -295,16 +318,16 @@ def test_prune_forgets_quiet_unlocked_keys_only(
     longest = max(p.forget_after for p in attempts.POLICIES)
     rows = {
         "old": AttemptCounter(
-            key="a" * 64, attempts=3, locked_until=None, last_attempt_at=now - longest - S
+            key="a" * 64, attempts=3, locked_until=None, window_started_at=now - longest - S
         ),
         "old lock ended": AttemptCounter(
-            key="b" * 64, attempts=9, locked_until=now - S, last_attempt_at=now - longest - S
+            key="b" * 64, attempts=9, locked_until=now - S, window_started_at=now - longest - S
         ),
         "old, still locked": AttemptCounter(
-            key="c" * 64, attempts=40, locked_until=now + S, last_attempt_at=now - longest - S
+            key="c" * 64, attempts=40, locked_until=now + S, window_started_at=now - longest - S
         ),
         "recent": AttemptCounter(
-            key="d" * 64, attempts=1, locked_until=None, last_attempt_at=now - longest + S
+            key="d" * 64, attempts=1, locked_until=None, window_started_at=now - longest + S
         ),
     }
     db_session.add_all(rows.values())
@@ -316,7 +339,7 @@ def test_prune_forgets_quiet_unlocked_keys_only(
     # The worker runs it on its own, as a periodic job.
     db_session.add(
         AttemptCounter(
-            key="e" * 64, attempts=1, locked_until=None, last_attempt_at=now - 2 * longest
+            key="e" * 64, attempts=1, locked_until=None, window_started_at=now - 2 * longest
         )
     )
     db_session.commit()

@@ -121,7 +121,7 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     # Per-address lock: the allowance of failures from one address (unknown handles, so no
     # account is locked), then the right PIN of an unlocked account from there.
     addr = fresh_addr()
-    for _ in range(attempts.CLIENT_ADDRESS.allowance):
+    for _ in range(attempts.APP_ADDRESS.allowance):
         login(client, random_token(), "839201", addr=addr)
     verify_calls.clear()
     throttled_right_pin = login(client, no_duress_handle, SURVIVOR_PIN, addr=addr)
