@@ -57,6 +57,9 @@ class AttemptPolicy:
     #: True for an account (a success proves the holder); False for a client address, where
     #: one good login must not launder a spraying machine's record: it only takes itself back.
     clear_on_success: bool
+    #: Cleared only by the real PIN: a duress PIN (which opens a decoy) gives back its own slot
+    #: and leaves the wrong guesses before it counted (see ``SURVIVOR_PIN_BACKSTOP``).
+    cleared_only_by_owner: bool = False
 
     def lock_after(self, attempt: int) -> dt.timedelta:
         """The wait the ``attempt``-th attempt in a row earns if it fails."""
@@ -73,6 +76,20 @@ _HOUR = dt.timedelta(hours=1)
 #: A survivor's PIN, across login and every in-session PIN check of the account and its decoy.
 SURVIVOR_PIN = AttemptPolicy(
     "survivor-pin", 5, dt.timedelta(seconds=30), _HOUR, dt.timedelta(days=1), True
+)
+#: Every wrong PIN since the real PIN was last given. A duress login clears ``SURVIVOR_PIN``
+#: like any right PIN (a real account and its decoy must lock alike, or whoever tests the
+#: decoy finds it out); without this backstop, four wrong guesses and a duress login, repeated,
+#: would guess the real PIN forever. It allows far more than anyone using the app ever needs,
+#: then locks for hours; her advocates hear of every fifth wrong PIN either way.
+SURVIVOR_PIN_BACKSTOP = AttemptPolicy(
+    "survivor-pin-backstop",
+    50,
+    _HOUR,
+    dt.timedelta(days=1),
+    dt.timedelta(days=7),
+    True,
+    cleared_only_by_owner=True,
 )
 #: A staff account: password, TOTP and recovery codes, step-up and re-authentication.
 STAFF_ACCOUNT = AttemptPolicy(
@@ -96,6 +113,7 @@ TOKEN_ADDRESS = AttemptPolicy(
 
 POLICIES: tuple[AttemptPolicy, ...] = (
     SURVIVOR_PIN,
+    SURVIVOR_PIN_BACKSTOP,
     STAFF_ACCOUNT,
     CLIENT_ADDRESS,
     APP_ADDRESS,
@@ -233,13 +251,16 @@ def succeeded(
 
     ``only`` limits that to one policy's slots (a right password gives the address its slot
     back while the account's stays taken until the second factor is right too).
-    ``proves_owner=False`` (a duress PIN, which opens a decoy) gives back only this slot: the
-    wrong guesses before it stay counted.
+    ``proves_owner=False`` (a duress PIN, which opens a decoy) gives back only its own slot
+    under a policy ``cleared_only_by_owner``: the wrong guesses before it stay counted there.
     """
     with _own_transaction(rt, session) as s:
         for slot in taken.slots:
             if only is None or slot.policy is only:
-                _give_back(s, slot, clear=slot.policy.clear_on_success and proves_owner)
+                clear = slot.policy.clear_on_success and (
+                    proves_owner or not slot.policy.cleared_only_by_owner
+                )
+                _give_back(s, slot, clear=clear)
 
 
 def unlock(rt: Runtime, session: Session, taken: Taken, policy: AttemptPolicy) -> None:

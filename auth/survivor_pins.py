@@ -146,8 +146,17 @@ def verify_pin(runtime: Runtime, stored_hash: str | None, pin: str) -> bool:
 NOTIFY_EVERY = 5
 
 
+def pin_subjects(account_subject: str) -> list[tuple[attempts.AttemptPolicy, str]]:
+    """What a guess at an account's PIN is counted under, at login and in a session alike."""
+    return [
+        (attempts.SURVIVOR_PIN, account_subject),
+        (attempts.SURVIVOR_PIN_BACKSTOP, account_subject),
+    ]
+
+
 def note_wrong_pin(session: Session, clock: Clock, owner_id: uuid.UUID, attempt: int) -> None:
-    """Tell the owner's advocates when guessing goes on (every ``NOTIFY_EVERY``-th in a row)."""
+    """Tell the owner's advocates when guessing goes on: every ``NOTIFY_EVERY``-th wrong PIN
+    since the real PIN was last given (duress logins between them do not reset it)."""
     if attempt % NOTIFY_EVERY == 0:
         notify_staff(
             session,
@@ -174,13 +183,14 @@ def _check_current_pin(
     if account is None:
         raise NotAuthenticated()
     owner = decoys.owner_of(session, account)
-    taken = attempts.take(runtime, session, [(attempts.SURVIVOR_PIN, f"survivor:{owner.id}")])
+    taken = attempts.take(runtime, session, pin_subjects(f"survivor:{owner.id}"))
     ok = verify_pin(runtime, account.pin_hash if taken else None, current_pin)
     if taken is None or not ok:
         if taken is not None:
-            note_wrong_pin(session, runtime.clock, owner.id, taken.number(attempts.SURVIVOR_PIN))
+            attempt = taken.number(attempts.SURVIVOR_PIN_BACKSTOP)
+            note_wrong_pin(session, runtime.clock, owner.id, attempt)
         raise PinIncorrect("The current PIN is not right.")
-    # In a decoy, the slot is given back without wiping the wrong PINs before it (see login).
+    # In a decoy, the backstop count of guesses at the real PIN stays (see login).
     attempts.succeeded(runtime, session, taken, proves_owner=account.decoy_of is None)
     return account
 

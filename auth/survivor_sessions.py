@@ -29,7 +29,7 @@ from auth import attempts, decoys, duress
 from auth.authn import SURVIVOR_ACCESS_PREFIX, SURVIVOR_REFRESH_PREFIX, new_token
 from auth.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from auth.principals import SurvivorPrincipal
-from auth.survivor_pins import hash_pin, note_wrong_pin, verify_pin
+from auth.survivor_pins import hash_pin, note_wrong_pin, pin_subjects, verify_pin
 from core import audit
 from core.crypto import Binding, token_digest
 from core.errors import LanternError, NotAuthenticated
@@ -140,15 +140,12 @@ def login(
     taken = attempts.take(
         runtime,
         session,
-        [
-            (attempts.APP_ADDRESS, f"survivor-login:{client}"),
-            (attempts.SURVIVOR_PIN, account_subject),
-        ],
+        [(attempts.APP_ADDRESS, f"survivor-login:{client}"), *pin_subjects(account_subject)],
     )
     matched = _match(runtime, accounts, pin, real_allowed=taken is not None)
 
     if taken is None or matched is None:
-        failed_attempt = taken.number(attempts.SURVIVOR_PIN) if taken else None
+        failed_attempt = taken.number(attempts.SURVIVOR_PIN_BACKSTOP) if taken else None
         _record_failure(session, runtime, owner, failed_attempt, accounts)
         if owner is not None and matched is not None:
             # A duress PIN typed while locked is still a cry for help; the person at the
@@ -158,9 +155,8 @@ def login(
 
     assert owner is not None  # a PIN matched an account of the family
     is_decoy = matched.id != owner.id
-    # A duress PIN gives back its own slot but does not wipe the wrong PINs before it, or the
-    # decoy would let whoever holds it guess the real PIN without limit. The price: someone
-    # who mixes wrong guesses with duress logins meets the lock sooner than with the real PIN.
+    # A duress PIN clears the lock a person at the phone can see, as the real PIN would, but
+    # not the backstop count of guesses at the real PIN (``attempts.SURVIVOR_PIN_BACKSTOP``).
     attempts.succeeded(runtime, session, taken, proves_owner=not is_decoy)
     if matched.pin_hash is not None and runtime.hasher.needs_rehash(matched.pin_hash):
         matched.pin_hash = hash_pin(runtime, pin)

@@ -29,7 +29,11 @@ from messaging.models import OutboundSms
 from messaging.push import RecordingPushSender
 
 #: Staff notices about the real owner that a decoy session may cause: the alarm.
-OWNER_ALARM_NOTICES = frozenset({"duress", "escalation.duress", "duress_pin_changed_in_decoy"})
+#: ``pin_guessing``: wrong PINs typed at her account, in a decoy or not, count toward telling her
+#: advocates (a duress login does not reset that count: auth.attempts.SURVIVOR_PIN_BACKSTOP).
+OWNER_ALARM_NOTICES = frozenset(
+    {"duress", "escalation.duress", "duress_pin_changed_in_decoy", "pin_guessing"}
+)
 #: What the duress alarm may raise for partner agencies that the owner consented to tell.
 OWNER_ALARM_ALERTS = frozenset({"duress", "welfare_check"})
 

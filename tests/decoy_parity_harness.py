@@ -36,7 +36,7 @@ _HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")  # an id in its short form (file names
 _TOKEN = re.compile(r"\bs[ar]_[A-Za-z0-9_\-]+")
 _HASH = re.compile(r"\b[0-9a-f]{64}\b")
 #: Keys whose values are opaque per request or per run, whatever their shape.
-_OPAQUE_KEYS = frozenset({"request_id", "next_cursor"})
+_OPAQUE_KEYS = frozenset({"request_id", "next_cursor", "signature"})
 #: Response headers the app reads (the rest are the same security headers on every answer).
 _HEADERS = ("ETag", "Location", "Retry-After", "Content-Disposition", "WWW-Authenticate")
 
@@ -73,7 +73,7 @@ class Normaliser:
 
 def _zip_summary(norm: Normaliser, data: bytes) -> dict[str, Any]:
     """A journal export as its members: JSON members normalised, others by digest."""
-    out: dict[str, Any] = {"verifies": verify(io.BytesIO(data)).ok}
+    out: dict[str, Any] = {"verifies": verify(io.BytesIO(data)).chain_ok}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for name in zf.namelist():
             raw = zf.read(name)

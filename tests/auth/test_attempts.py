@@ -81,7 +81,23 @@ def test_address_and_token_policies_are_lenient_but_bounded() -> None:
     assert TOKEN_ADDRESS.lock_after(10) == 2 * S
     # Only accounts start again after a success: an address shared by an office or a refuge
     # must not have a spraying machine's record laundered by one good login.
-    assert [p.clear_on_success for p in attempts.POLICIES] == [True, True, False, False, False]
+    assert [p.clear_on_success for p in attempts.POLICIES] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    # Only the real PIN clears the backstop of guesses at it (a duress login does not).
+    assert [p.cleared_only_by_owner for p in attempts.POLICIES] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     # The survivors' app address is lenient: carrier gateways and refuges share addresses, and
     # a handle cannot be sprayed; each account's own PIN allowance is the defence there.
     assert APP_ADDRESS.lock_after(199) == dt.timedelta(0)

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from auth import decoys
+from auth import attempts, decoys
 from auth.duress import DURESS_ALERT
 from auth.models import Survivor, SurvivorDevice
 from core.crypto import random_token, token_digest
 from core.jobs import Job
 from core.notices import StaffNotice
 from core.runtime import Runtime
-from tests.auth.attempt_probes import pin_count, pin_retry_after
+from tests.auth.attempt_probes import count, pin_retry_after
 from tests.auth.test_survivor_duress import shape
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
@@ -338,17 +338,41 @@ def test_failed_logins_show_in_the_decoys_access_log_as_they_would_in_a_real_one
 def test_a_decoy_login_does_not_reset_the_guesses_at_the_real_pin(
     client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
-    """The duress PIN proves only the duress PIN: a success with it must not wipe the count
-    of wrong guesses at the real PIN, or 4 guesses + 1 duress login, repeated, guess forever."""
+    """The duress PIN proves only the duress PIN. It clears the lock the phone can see, as
+    the real PIN would (a decoy must lock like a real account), but not the backstop count of
+    guesses at the real PIN: 4 guesses + 1 duress login, repeated, must not guess forever."""
     survivor, handle, advocate = family
-    for _ in range(4):
+    backstop = attempts.SURVIVOR_PIN_BACKSTOP
+    guesses = 0
+    while _login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200:
+        assert guesses < backstop.allowance + 4, "duress logins reset the guessing"
+        for _ in range(4):
+            assert _login(client, handle, WRONG_PIN).status_code == 401
+            guesses += 1
+    # The backstop locked the account at its allowance (the rest of that round was refused
+    # unseen), for hours, right PIN included.
+    assert backstop.allowance <= guesses < backstop.allowance + 4
+    wait = attempts.retry_after(runtime, db_session, backstop, f"survivor:{survivor.id}")
+    assert wait >= backstop.first_lock.total_seconds() - 1
+    assert _login(client, handle, SURVIVOR_PIN).status_code == 401
+    # Her advocate heard of it at every fifth wrong PIN, duress logins or not.
+    told = _notices(db_session, "pin_guessing")
+    assert len(told) >= backstop.allowance // 5 - 1
+    assert {n.recipient_id for n in told} == {advocate.id}
+
+
+def test_a_real_login_clears_the_backstop(
+    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+) -> None:
+    survivor, handle, _ = family
+    for _ in range(3):
         assert _login(client, handle, WRONG_PIN).status_code == 401
     assert _login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200
-    assert _login(client, handle, "550918").status_code == 401
-    # That was the 5th wrong guess in a row: the account is locked, the advocate told.
-    assert pin_retry_after(runtime, db_session, survivor.id) > 0
-    assert _login(client, handle, SURVIVOR_PIN).status_code == 401
-    assert [n.recipient_id for n in _notices(db_session, "pin_guessing")] == [advocate.id]
+    subject = f"survivor:{survivor.id}"
+    assert count(runtime, db_session, attempts.SURVIVOR_PIN_BACKSTOP, subject) == 3
+    assert count(runtime, db_session, attempts.SURVIVOR_PIN, subject) == 0  # cleared
+    assert _login(client, handle, SURVIVOR_PIN).status_code == 200
+    assert count(runtime, db_session, attempts.SURVIVOR_PIN_BACKSTOP, subject) == 0
 
 
 def test_a_pin_check_in_a_decoy_session_does_not_reset_the_guesses_at_the_real_pin(
@@ -358,14 +382,12 @@ def test_a_pin_check_in_a_decoy_session_does_not_reset_the_guesses_at_the_real_p
     decoy = session_of(client, handle, SURVIVOR_DURESS_PIN)
     for _ in range(4):
         assert _login(client, handle, WRONG_PIN).status_code == 401
-    assert pin_count(runtime, db_session, survivor.id) == 4
+    subject = f"survivor:{survivor.id}"
     r = client.put(
         DURESS_PIN, json={"current_pin": SURVIVOR_DURESS_PIN, "duress_pin": "736251"}, headers=decoy
     )
     assert r.status_code == 204
-    assert pin_count(runtime, db_session, survivor.id) >= 4
-    assert _login(client, handle, "550918").status_code == 401
-    assert _login(client, handle, SURVIVOR_PIN).status_code == 401
+    assert count(runtime, db_session, attempts.SURVIVOR_PIN_BACKSTOP, subject) == 4
 
 
 @pytest.mark.parametrize("route", ["change-pin", "set-duress-pin"])
