@@ -23,6 +23,8 @@ the verify.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,10 +34,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from auth.models import AttemptCounter
+from core.errors import TooManyRequests
 from core.jobs import JobContext, JobRegistry
 from core.runtime import Runtime
 
 _COUNTERS = AttemptCounter.__table__
+
+
+class TooManyAttempts(TooManyRequests):
+    """Refused under a policy that is ``refused_openly``: slow down, and say for how long."""
+
+    type_slug = "too-many-attempts"
+    title = "Too many attempts"
+    keep_changes = True  # slots given back on the way must stay given back
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,11 @@ class AttemptPolicy:
     #: Cleared only by the real PIN: a duress PIN (which opens a decoy) gives back its own slot
     #: and leaves the wrong guesses before it counted (see ``SURVIVOR_PIN_BACKSTOP``).
     cleared_only_by_owner: bool = False
+    #: A refusal is answered at once, as ``TooManyAttempts`` (429 with Retry-After), before
+    #: any secret is hashed: the count belongs to the caller (their own network address, or
+    #: the PIN changes of their own session), so telling them tells nothing about an account,
+    #: and a locked machine must not cost the service an argon2 hash a request.
+    refused_openly: bool = False
 
     def lock_after(self, attempt: int) -> dt.timedelta:
         """The wait the ``attempt``-th attempt in a row earns if it fails."""
@@ -91,33 +107,59 @@ SURVIVOR_PIN_BACKSTOP = AttemptPolicy(
     True,
     cleared_only_by_owner=True,
 )
-#: A staff account: password, TOTP and recovery codes, step-up and re-authentication.
+#: A staff account as tried from one place (an address, or one session for re-authentication):
+#: password, TOTP and recovery codes, step-up. Counted per place, so that a stranger who knows
+#: an advocate's email (emails can be guessed) locks out his own address, not her office.
 STAFF_ACCOUNT = AttemptPolicy(
     "staff-account", 4, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, True
+)
+#: The same account from everywhere: what a guesser spread over many addresses meets. Far more
+#: than a person ever needs, so that keeping an advocate out takes a sustained attack.
+STAFF_ACCOUNT_TOTAL = AttemptPolicy(
+    "staff-account-total", 50, 15 * _MINUTE, 4 * _HOUR, dt.timedelta(days=1), True
+)
+#: PIN changes of one survivor account (real and decoy alike), right or not. A change compares
+#: the new PIN with the duress PIN; whoever forced the real PIN must not be able to try PIN
+#: after PIN until that comparison gives the duress PIN away.
+PIN_CHANGES = AttemptPolicy(
+    "survivor-pin-changes",
+    5,
+    _HOUR,
+    12 * _HOUR,
+    dt.timedelta(days=1),
+    False,
+    refused_openly=True,
 )
 #: One client address, at staff login. Lenient: a whole office may share one address; it stops
 #: one machine spraying common passwords over many staff accounts (emails can be guessed).
 CLIENT_ADDRESS = AttemptPolicy(
-    "client-address", 20, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
+    "client-address", 20, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False, refused_openly=True
 )
 #: One client address, at survivor login. Very lenient: survivors' phones share carrier
 #: gateways (CGNAT) and refuges' networks, and an account handle is a random 256-bit token that
 #: cannot be sprayed, so each account's own PIN allowance is the real defence; this only slows
 #: one machine hammering the endpoint.
-APP_ADDRESS = AttemptPolicy("app-address", 200, dt.timedelta(seconds=1), _MINUTE, _HOUR, False)
+APP_ADDRESS = AttemptPolicy(
+    "app-address", 200, dt.timedelta(seconds=1), _MINUTE, _HOUR, False, refused_openly=True
+)
 #: Codes and tokens that are single-use and long (enrolment codes, invitations), per address:
 #: they cannot be guessed, so this only stops a machine from trying.
 TOKEN_ADDRESS = AttemptPolicy(
-    "token-address", 10, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False
+    "token-address", 10, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False, refused_openly=True
 )
+#: One such code, from anywhere: refused like a wrong code (it is the secret being tried).
+TOKEN = AttemptPolicy("token", 10, dt.timedelta(seconds=2), 15 * _MINUTE, _HOUR, False)
 
 POLICIES: tuple[AttemptPolicy, ...] = (
     SURVIVOR_PIN,
     SURVIVOR_PIN_BACKSTOP,
+    PIN_CHANGES,
     STAFF_ACCOUNT,
+    STAFF_ACCOUNT_TOTAL,
     CLIENT_ADDRESS,
     APP_ADDRESS,
     TOKEN_ADDRESS,
+    TOKEN,
 )
 
 
@@ -137,6 +179,23 @@ class Taken:
 
     def number(self, policy: AttemptPolicy) -> int:
         return next(s.number for s in self.slots if s.policy is policy)
+
+
+def network_of(address: str | None) -> str:
+    """The network one machine controls, as an address subject: an IPv6 host holds a whole /64
+    (2**64 addresses to send each guess from), so IPv6 counts by /64; an IPv4-mapped address
+    counts as its IPv4 address."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "unparsable"  # one bucket for whatever a proxy passed through
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _digest(rt: Runtime, policy: AttemptPolicy, subject: str) -> str:
@@ -223,10 +282,13 @@ def take(
     """Take a slot under every (policy, subject), or None when any of them is locked.
 
     A refused attempt leaves every counter as it was (slots already taken for it are given
-    back), so that waiting out a lock is enough to be let in again.
+    back), so that waiting out a lock is enough to be let in again. Under a policy that is
+    ``refused_openly`` the refusal is raised as ``TooManyAttempts`` instead: list such
+    subjects first, so that nothing else is counted for a caller turned away at the door.
     """
     now = rt.clock.now()
     slots: list[Slot] = []
+    refused: tuple[AttemptPolicy, str] | None = None
     with _own_transaction(rt, session) as s:
         for policy, subject in subjects:
             key = _digest(rt, policy, subject)
@@ -234,9 +296,20 @@ def take(
             if got is None:
                 for slot in slots:
                     _give_back(s, slot, clear=False)
-                return None
+                refused = (policy, key)
+                break
             slots.append(Slot(policy, key, got[0], got[1]))
-    return Taken(tuple(slots))
+    if refused is None:
+        return Taken(tuple(slots))
+    policy, key = refused
+    if policy.refused_openly:
+        row = session.get(AttemptCounter, key, populate_existing=True)
+        wait = (row.locked_until - now).total_seconds() if row and row.locked_until else 1.0
+        raise TooManyAttempts(
+            "Too many attempts from here; wait a moment before trying again.",
+            retry_after=max(1, math.ceil(wait)),
+        )
+    return None
 
 
 def succeeded(

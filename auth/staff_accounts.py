@@ -208,7 +208,7 @@ def accept_invitation(
     """
     now = rt.clock.now()
     taken = attempts.take(
-        rt, session, [(attempts.TOKEN_ADDRESS, "invitation:" + (client_address or "unknown"))]
+        rt, session, [(attempts.TOKEN_ADDRESS, "invitation:" + attempts.network_of(client_address))]
     )
     if taken is None:
         raise InvitationNotValid("The invitation is unknown, used or expired; ask for a new one.")

@@ -113,6 +113,7 @@ def begin_login(
     # the second factor is given too, or a stolen password would reopen the code guessing.
     attempts.succeeded(rt, session, taken, only=attempts.CLIENT_ADDRESS)
     attempts.unlock(rt, session, taken, attempts.STAFF_ACCOUNT)
+    attempts.unlock(rt, session, taken, attempts.STAFF_ACCOUNT_TOTAL)
 
     now = rt.clock.now()
     enrolled = member.totp_enrolled_at is not None

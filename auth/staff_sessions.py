@@ -59,14 +59,21 @@ class IssuedSession:
 def login_subjects(
     email: str | None, address: str | None
 ) -> list[tuple[attempts.AttemptPolicy, str]]:
-    """What one login step is counted under: the client address, and the account when known.
+    """What one login step is counted under: the client's network first (refused openly), then
+    the account as tried from there, then the account from everywhere.
 
     The account is counted by email even when no such account exists, so the lock itself says
-    nothing about who has an account.
+    nothing about who has an account; and per network, so that a stranger who knows an
+    advocate's email locks out his own network, not her office (the total catches a guesser
+    spread over many networks).
     """
-    subjects = [(attempts.CLIENT_ADDRESS, "staff-login:" + (address or "unknown"))]
+    network = attempts.network_of(address)
+    subjects = [(attempts.CLIENT_ADDRESS, "staff-login:" + network)]
     if email is not None:
-        subjects.append((attempts.STAFF_ACCOUNT, account_subject(email)))
+        subjects += [
+            (attempts.STAFF_ACCOUNT, f"{account_subject(email)}|{network}"),
+            (attempts.STAFF_ACCOUNT_TOTAL, account_subject(email)),
+        ]
     return subjects
 
 
@@ -229,7 +236,16 @@ def reauthenticate(
     Throttled per account like a login: a stolen session must not become a password oracle.
     """
     member = _member(session, principal.staff_id)
-    taken = attempts.take(rt, session, [(attempts.STAFF_ACCOUNT, account_subject(member.email))])
+    # Per session (a stolen one is a password oracle) and for the account from everywhere.
+    account = account_subject(member.email)
+    taken = attempts.take(
+        rt,
+        session,
+        [
+            (attempts.STAFF_ACCOUNT, f"{account}|session:{principal.session_id}"),
+            (attempts.STAFF_ACCOUNT_TOTAL, account),
+        ],
+    )
     now = rt.clock.now()
     reason: str | None = None
     if taken is None:

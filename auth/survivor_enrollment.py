@@ -133,8 +133,8 @@ def redeem(
         runtime,
         session,
         [
-            (attempts.TOKEN_ADDRESS, f"enroll-client:{client}"),
-            (attempts.TOKEN_ADDRESS, f"enroll-code:{digest}"),
+            (attempts.TOKEN_ADDRESS, "enroll-client:" + attempts.network_of(client)),
+            (attempts.TOKEN, f"enroll-code:{digest}"),
         ],
     )
     if taken is None:

@@ -224,6 +224,11 @@ def change_pin(
     """
     account = _check_current_pin(session, runtime, principal, current_pin)
     new = check_new_pin(new_pin, "new_pin")
+    # Counted whether it succeeds or not (and never given back), per account, in real and
+    # decoy accounts alike: the comparison below would otherwise let whoever forced the real
+    # PIN try PIN after PIN until "must differ from your duress PIN" gave the duress PIN away.
+    attempts.take(runtime, session, [(attempts.PIN_CHANGES, f"survivor:{account.id}")])
+    owner = decoys.owner_of(session, account)
     decoy = decoys.decoy_account(session, account.id)
     # Always one verify, against a dummy when there is no duress PIN: the time taken must not
     # tell whoever holds this session whether a duress PIN exists.
@@ -234,7 +239,6 @@ def change_pin(
         )
     # And always a second: in a decoy, whether the new PIN is also the real PIN (which it may
     # be: refusing it would tell the person at the phone the real PIN). Only staff learn it.
-    owner = decoys.owner_of(session, account)
     is_real_pin = verify_pin(runtime, owner.pin_hash if account.decoy_of is not None else None, new)
     now = runtime.clock.now()
     account.pin_hash = hash_pin(runtime, new)

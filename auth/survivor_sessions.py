@@ -135,12 +135,17 @@ def login(
         owner = None
     accounts = decoys.family(session, owner) if owner is not None else []
     # The account is guessed at under one key whether or not it exists, so the lock itself
-    # tells nothing; the address is counted too, so one machine cannot spray many accounts.
+    # tells nothing. The caller's network is counted first and refused openly (429, before any
+    # PIN is hashed): a machine hammering the endpoint learns only its own state and costs no
+    # argon2; a survivor's own account is protected by its own allowance.
     account_subject = f"survivor:{owner.id}" if owner else f"survivor-handle:{account_handle}"
     taken = attempts.take(
         runtime,
         session,
-        [(attempts.APP_ADDRESS, f"survivor-login:{client}"), *pin_subjects(account_subject)],
+        [
+            (attempts.APP_ADDRESS, "survivor-login:" + attempts.network_of(client)),
+            *pin_subjects(account_subject),
+        ],
     )
     matched = _match(runtime, accounts, pin, real_allowed=taken is not None)
 

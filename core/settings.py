@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.errors import ConfigurationError
 
@@ -177,7 +178,9 @@ class Settings:
         "", "E.164 sender number, used when no Messaging Service SID is set."
     )
     twilio_api_base_url: str = _setting(
-        "", "Override of Twilio's API base URL (a local mock, e.g. `http://127.0.0.1:4010`)."
+        "",
+        "Override of Twilio's API base URL (a local mock, e.g. `http://127.0.0.1:4010`).",
+        "empty (or `https://api.twilio.com`)",
     )
     twilio_redact: bool = _setting(
         True, "Blank each SMS body at Twilio once it has been delivered."
@@ -336,6 +339,15 @@ class Settings:
                 "LANTERN_SMS_BACKEND=twilio needs LANTERN_TWILIO_ACCOUNT_SID, "
                 "LANTERN_TWILIO_AUTH_TOKEN and LANTERN_TWILIO_MESSAGING_SERVICE_SID (or "
                 "LANTERN_TWILIO_FROM_NUMBER)"
+            )
+        twilio = urlsplit(self.twilio_api_base_url)
+        if self.twilio_api_base_url and (twilio.scheme, twilio.hostname) != (
+            "https",
+            "api.twilio.com",
+        ):
+            # A local mock (Prism) in production: texts would reach no phone.
+            problems.append(
+                "LANTERN_TWILIO_API_BASE_URL must be empty (Twilio's own API) in production"
             )
         if self.webhook_sender != "http":
             problems.append("LANTERN_WEBHOOK_SENDER must be http (the fake sends nothing)")

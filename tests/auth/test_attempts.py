@@ -81,23 +81,19 @@ def test_address_and_token_policies_are_lenient_but_bounded() -> None:
     assert TOKEN_ADDRESS.lock_after(10) == 2 * S
     # Only accounts start again after a success: an address shared by an office or a refuge
     # must not have a spraying machine's record laundered by one good login.
-    assert [p.clear_on_success for p in attempts.POLICIES] == [
-        True,
-        True,
-        True,
-        False,
-        False,
-        False,
-    ]
+    by_name = {p.name: p for p in attempts.POLICIES}
+    accounts = {"survivor-pin", "survivor-pin-backstop", "staff-account", "staff-account-total"}
+    assert {n for n, p in by_name.items() if p.clear_on_success} == accounts
     # Only the real PIN clears the backstop of guesses at it (a duress login does not).
-    assert [p.cleared_only_by_owner for p in attempts.POLICIES] == [
-        False,
-        True,
-        False,
-        False,
-        False,
-        False,
-    ]
+    assert {n for n, p in by_name.items() if p.cleared_only_by_owner} == {"survivor-pin-backstop"}
+    # What belongs to the caller (its network, its own PIN changes) is refused openly, before
+    # any secret is hashed; what an account or a code is guessed under is refused uniformly.
+    assert {n for n, p in by_name.items() if p.refused_openly} == {
+        "client-address",
+        "app-address",
+        "token-address",
+        "survivor-pin-changes",
+    }
     # The survivors' app address is lenient: carrier gateways and refuges share addresses, and
     # a handle cannot be sprayed; each account's own PIN allowance is the defence there.
     assert APP_ADDRESS.lock_after(199) == dt.timedelta(0)

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.attempts import STAFF_ACCOUNT
+from auth.attempts import STAFF_ACCOUNT_TOTAL
 from auth.models import StaffSession
 from auth.staff_sessions import account_subject
 from core.audit import AuditEvent
@@ -126,7 +126,7 @@ def test_password_change_needs_password_and_fresh_code_and_ends_other_sessions(
 
     assert change("not my password!", fresh_code(staff.seed, clock), NEW_PASSWORD) == 403
     assert change(staff.password, "000000", NEW_PASSWORD) == 403
-    assert count(runtime, db_session, STAFF_ACCOUNT, account_subject(staff.email)) == 2
+    assert count(runtime, db_session, STAFF_ACCOUNT_TOTAL, account_subject(staff.email)) == 2
     # A refused new password does not use up the code: the same code then works.
     code = fresh_code(staff.seed, clock)
     assert change(staff.password, code, "password1234") == 422

@@ -209,11 +209,12 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
         for i in range(allowance)
     ]
     assert {r.status_code for r in bad} == {400}
-    # The allowance is used up: now even a valid code from that address is refused, with the
-    # very same answer as an unknown code, and that refusal is not counted.
+    # The allowance is used up: now even a valid code from that address is refused, openly
+    # (429 with Retry-After: the address's own state, before the code is looked at), and that
+    # refusal is not counted.
     refused = enroll(client, good, addr="10.3.0.1")
-    assert refused.status_code == 400
-    assert refused.data == bad[0].data
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
     address = "enroll-client:10.3.0.1"
     assert count(runtime, db_session, attempts.TOKEN_ADDRESS, address) == allowance
     assert attempts.retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, address) == 2
@@ -224,20 +225,20 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
     # once its allowance is used up the code is refused from any address, valid or not.
     target = new_code(client, token)
     code_key = "enroll-code:" + code_digest(runtime, target.replace("-", ""))
-    for _ in range(allowance):
-        assert attempts.take(runtime, db_session, [(attempts.TOKEN_ADDRESS, code_key)])
+    for _ in range(attempts.TOKEN.allowance):
+        assert attempts.take(runtime, db_session, [(attempts.TOKEN, code_key)])
     fresh_address = enroll(client, target, addr="10.4.0.1")
     assert fresh_address.status_code == 400
     assert fresh_address.data == bad[0].data
     clock.advance(
-        seconds=attempts.retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, code_key)
+        seconds=attempts.retry_after(runtime, db_session, attempts.TOKEN, code_key)
     )
     assert enroll(client, target, addr="10.4.0.2").status_code == 201
     # Spent codes tried again from many addresses count against the code too.
     for i in range(3):
         assert enroll(client, good, addr=f"10.5.0.{i}").status_code == 400
     used_key = "enroll-code:" + code_digest(runtime, good.replace("-", ""))
-    assert count(runtime, db_session, attempts.TOKEN_ADDRESS, used_key) == 3
+    assert count(runtime, db_session, attempts.TOKEN, used_key) == 3
 
 
 @pytest.mark.parametrize(

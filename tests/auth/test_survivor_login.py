@@ -127,7 +127,7 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     throttled_right_pin = login(client, no_duress_handle, SURVIVOR_PIN, addr=addr)
     throttled_calls = verify_calls[:]
 
-    answers = [unknown, wrong, wrong_no_duress, locked_right_pin, throttled_right_pin]
+    answers = [unknown, wrong, wrong_no_duress, locked_right_pin]
     assert {r.status_code for r in answers} == {401}
     assert len({r.data for r in answers}) == 1, [r.data for r in answers]
     assert b"request_id" not in unknown.data
@@ -139,7 +139,16 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
     assert wrong_calls == [True, True, False]
     assert no_duress_calls == [True, False, False]
     assert locked_calls == [False, True, False]
-    assert throttled_calls == [False, False, False]
+    # A locked address is the caller's own state: refused openly at the door (429 with
+    # Retry-After), before any PIN is hashed, the same for every handle, known or not.
+    assert throttled_right_pin.status_code == 429
+    assert int(throttled_right_pin.headers["Retry-After"]) > 0
+    assert throttled_calls == []
+    unknown_there = login(client, random_token(), SURVIVOR_PIN, addr=addr)
+    assert (unknown_there.status_code, unknown_there.json["type"]) == (
+        throttled_right_pin.status_code,
+        throttled_right_pin.json["type"],
+    )
     # The address was refused before the account was counted: its record is untouched.
     assert pin_count(runtime, db_session, other.id) == 1
 
