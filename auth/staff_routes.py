@@ -22,7 +22,7 @@ from auth.permissions import (
     require_fresh_second_factor,
 )
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
-from auth.route_docs import refusal
+from auth.route_docs import refusal, slowed_down
 from auth.staff_schemas import (
     DutySchema,
     DutyUpdateSchema,
@@ -82,11 +82,15 @@ def _summary(member: StaffMember) -> dict[str, Any]:
 # --- login (public) -------------------------------------------------------------------------
 
 
+_slow_down = slowed_down(blp)
+
+
 @blp.route("/staff/login")
 class Login(MethodView):
     @blp.arguments(StaffLoginSchema)
     @blp.response(200, StaffLoginTicketSchema)
     @refusal(blp, 401, _LOGIN_FAILED)
+    @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Step one: email and password. Answers a 5-minute ticket for the code step, or an
         enrolment token (`next: enroll`) when no authenticator is enrolled yet."""
@@ -105,6 +109,7 @@ class LoginCode(MethodView):
     @blp.arguments(StaffLoginCodeSchema)
     @blp.response(200, StaffSessionTokenSchema)
     @refusal(blp, 401, _LOGIN_FAILED)
+    @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Step two: an authenticator code (or one recovery code) turns the ticket into a
         session; the ticket stops working."""
@@ -125,6 +130,7 @@ class InvitationAccept(MethodView):
     @blp.response(201, StaffSummarySchema)
     @refusal(blp, 404, "Unknown, used, revoked or expired invitation")
     @refusal(blp, 409, "The email already has an account")
+    @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create the invited account (no authenticator yet: log in and enrol next)."""
         member = staff_accounts.accept_invitation(

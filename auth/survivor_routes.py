@@ -19,6 +19,7 @@ from api.db import runtime, session
 from auth import survivor_devices, survivor_enrollment, survivor_pins, survivor_sessions
 from auth.permissions import CASEWORKER, SURVIVOR
 from auth.principals import SurvivorPrincipal
+from auth.route_docs import slowed_down
 from auth.survivor_schemas import (
     EnrollmentCodeSchema,
     SurvivorDeviceSchema,
@@ -30,6 +31,7 @@ from auth.survivor_schemas import (
     SurvivorRefreshSchema,
     SurvivorTokensSchema,
 )
+from core.limits import RETRY_AFTER_HEADER
 
 blp = Blueprint(
     "survivor_auth",
@@ -63,11 +65,15 @@ class EnrollmentCodes(MethodView):
         return {"code": new.code, "expires_at": new.expires_at}
 
 
+_slow_down = slowed_down(blp)
+
+
 @blp.route("/survivor/enroll")
 class Enroll(MethodView):
     @blp.arguments(SurvivorEnrollSchema)
     @blp.response(201, SurvivorEnrolledSchema)
     @blp.alt_response(400, description="The code is unknown, used or expired")
+    @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""
         enrolled = survivor_enrollment.redeem(session(), runtime(), client=_client(), **data)
@@ -79,6 +85,7 @@ class Login(MethodView):
     @blp.arguments(SurvivorLoginSchema)
     @blp.response(200, SurvivorTokensSchema)
     @blp.alt_response(401, description="Not accepted (every failure answers the same)")
+    @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Log a device in with the account handle and PIN."""
         issued = survivor_sessions.login(
@@ -120,6 +127,11 @@ class Pin(MethodView):
     @blp.response(204)
     @blp.alt_response(401, description="Not authenticated")
     @blp.alt_response(403, description="The current PIN is not right")
+    @blp.alt_response(
+        429,
+        description="Too many PIN changes today; try again after Retry-After seconds",
+        headers=RETRY_AFTER_HEADER,
+    )
     def post(self, data: dict[str, Any]) -> None:
         """Change the PIN (needs the current PIN); other device sessions end."""
         survivor_pins.change_pin(
