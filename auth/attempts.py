@@ -218,18 +218,21 @@ def _take_one(
     s: Session, policy: AttemptPolicy, key: str, now: dt.datetime
 ) -> tuple[int, dt.datetime | None] | None:
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    window_over = _COUNTERS.c.window_started_at < now - policy.forget_after
+    forgotten = _COUNTERS.c.forget_at < now
+    forget_at = now + policy.forget_after
     stmt = (
         insert(AttemptCounter)
-        .values(key=key, attempts=1, locked_until=None, window_started_at=now)
+        .values(key=key, attempts=1, locked_until=None, forget_at=forget_at)
         .on_conflict_do_update(
             index_elements=[_COUNTERS.c.key],
             set_={
-                "attempts": case((window_over, 1), else_=_COUNTERS.c.attempts + 1),
-                "window_started_at": (
-                    now
+                "attempts": case((forgotten, 1), else_=_COUNTERS.c.attempts + 1),
+                # An account is remembered from its last attempt, an address from the first
+                # of its run (see ``AttemptPolicy.forget_after``).
+                "forget_at": (
+                    forget_at
                     if policy.clear_on_success
-                    else case((window_over, now), else_=_COUNTERS.c.window_started_at)
+                    else case((forgotten, forget_at), else_=_COUNTERS.c.forget_at)
                 ),
             },
             # While locked the row is left alone: no slot, and a refused attempt does not
@@ -376,13 +379,12 @@ PRUNE_JOB = "auth.attempts_prune"
 
 
 def prune(session: Session, now: dt.datetime) -> int:
-    """Delete counters no policy remembers any more (a window older than the longest
-    ``forget_after``, and not locked)."""
-    oldest = now - max(p.forget_after for p in POLICIES)
+    """Delete the counters their policy no longer remembers (and not locked), each by its own
+    policy's time, so guesses at made-up handles or emails are not kept a week."""
     result = session.execute(
         delete(AttemptCounter)
         .where(
-            AttemptCounter.window_started_at < oldest,
+            AttemptCounter.forget_at < now,
             or_(AttemptCounter.locked_until.is_(None), AttemptCounter.locked_until <= now),
         )
         .execution_options(synchronize_session=False)

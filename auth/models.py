@@ -148,9 +148,9 @@ class AttemptCounter(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[dt.datetime | None]
-    # Where ``AttemptPolicy.forget_after`` counts from: an account's last attempt, or the
-    # first attempt of an address's run.
-    window_started_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # When this run of attempts is forgotten (``AttemptPolicy.forget_after`` after an
+    # account's last attempt, or after the first attempt of an address's run).
+    forget_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class CaseloadEntry(Base):

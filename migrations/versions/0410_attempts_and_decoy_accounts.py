@@ -34,12 +34,12 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("locked_until", core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("window_started_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("forget_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_attempt_counters")),
     )
     with op.batch_alter_table("attempt_counters") as batch:
         batch.create_index(
-            batch.f("ix_attempt_counters_window_started_at"), ["window_started_at"], unique=False
+            batch.f("ix_attempt_counters_forget_at"), ["forget_at"], unique=False
         )
 
     with op.batch_alter_table("survivors") as batch:
@@ -115,5 +115,5 @@ def downgrade() -> None:
         batch.alter_column("pin_hash", existing_type=sa.String(length=200), nullable=False)
         batch.alter_column("handle_digest", existing_type=sa.String(length=64), nullable=False)
     with op.batch_alter_table("attempt_counters") as batch:
-        batch.drop_index(batch.f("ix_attempt_counters_window_started_at"))
+        batch.drop_index(batch.f("ix_attempt_counters_forget_at"))
     op.drop_table("attempt_counters")

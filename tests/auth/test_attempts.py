@@ -20,6 +20,7 @@ from auth.attempts import (
     CLIENT_ADDRESS,
     STAFF_ACCOUNT,
     SURVIVOR_PIN,
+    SURVIVOR_PIN_BACKSTOP,
     TOKEN_ADDRESS,
     AttemptPolicy,
 )
@@ -51,7 +52,7 @@ def _fill(runtime: Runtime, session: Session, policy: AttemptPolicy, subject: st
 
 
 def _state(row: AttemptCounter | None) -> tuple[int, dt.datetime | None, dt.datetime] | None:
-    return None if row is None else (row.attempts, row.locked_until, row.window_started_at)
+    return None if row is None else (row.attempts, row.locked_until, row.forget_at)
 
 
 # --- the policies -----------------------------------------------------------------------------
@@ -320,26 +321,23 @@ def test_keys_are_keyed_digests_never_the_subject(
     assert other.keyed_digest("attempts", f"staff-account\x00{subject}") not in keys
 
 
-def test_prune_forgets_quiet_unlocked_keys_only(
+def test_prune_forgets_what_each_policy_forgets_and_keeps_locks(
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,
     session_factory: sessionmaker[Session],
 ) -> None:
     now = clock.now()
-    longest = max(p.forget_after for p in attempts.POLICIES)
     rows = {
-        "old": AttemptCounter(
-            key="a" * 64, attempts=3, locked_until=None, window_started_at=now - longest - S
+        "forgotten": AttemptCounter(key="a" * 64, attempts=3, locked_until=None, forget_at=now - S),
+        "forgotten, lock ended": AttemptCounter(
+            key="b" * 64, attempts=9, locked_until=now - S, forget_at=now - S
         ),
-        "old lock ended": AttemptCounter(
-            key="b" * 64, attempts=9, locked_until=now - S, window_started_at=now - longest - S
+        "forgotten, still locked": AttemptCounter(
+            key="c" * 64, attempts=40, locked_until=now + S, forget_at=now - S
         ),
-        "old, still locked": AttemptCounter(
-            key="c" * 64, attempts=40, locked_until=now + S, window_started_at=now - longest - S
-        ),
-        "recent": AttemptCounter(
-            key="d" * 64, attempts=1, locked_until=None, window_started_at=now - longest + S
+        "remembered": AttemptCounter(
+            key="d" * 64, attempts=1, locked_until=None, forget_at=now + S
         ),
     }
     db_session.add_all(rows.values())
@@ -347,19 +345,25 @@ def test_prune_forgets_quiet_unlocked_keys_only(
     assert attempts.prune(db_session, now) == 2
     left = set(db_session.scalars(select(AttemptCounter.key)))
     assert left == {"c" * 64, "d" * 64}
+    # Each row by its own policy: a made-up staff email is forgotten after an hour, not the
+    # week the survivors' backstop remembers.
+    _take(runtime, db_session, (STAFF_ACCOUNT, "staff:nobody@example.org"))
+    _take(runtime, db_session, (SURVIVOR_PIN_BACKSTOP, "survivor-handle:made-up"))
+    clock.advance(seconds=STAFF_ACCOUNT.forget_after.total_seconds() + 1)
+    attempts.prune(db_session, clock.now())
+    assert counter(runtime, db_session, STAFF_ACCOUNT, "staff:nobody@example.org") is None
+    assert counter(runtime, db_session, SURVIVOR_PIN_BACKSTOP, "survivor-handle:made-up")
 
     # The worker runs it on its own, as a periodic job.
     db_session.add(
-        AttemptCounter(
-            key="e" * 64, attempts=1, locked_until=None, window_started_at=now - 2 * longest
-        )
+        AttemptCounter(key="e" * 64, attempts=1, locked_until=None, forget_at=clock.now() - S)
     )
     db_session.commit()
     registry = job_registry(runtime)
     assert registry.types[attempts.PRUNE_JOB].every_seconds == 3600
     Worker(session_factory, registry, clock, runtime.extensions).run_once()
     db_session.expire_all()
-    assert set(db_session.scalars(select(AttemptCounter.key))) == {"c" * 64, "d" * 64}
+    assert "e" * 64 not in set(db_session.scalars(select(AttemptCounter.key)))
 
 
 # --- where the slot is committed ------------------------------------------------------------------
