@@ -80,6 +80,9 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int = 5) -> Engine:
         kwargs["connect_args"] = {"connect_timeout": 5}
         if pool:
             kwargs["pool_size"] = pool_size
+            # Room for bursts: a login holds two connections at once (its own, and the short
+            # transaction that takes its attempt slot: auth.attempts).
+            kwargs["max_overflow"] = pool_size + 10
     if not pool:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)

@@ -194,6 +194,9 @@ def claim_for_entry(
             JournalAttachment.entry_id.is_(None),
             JournalAttachment.key_enc.is_not(None),
         )
+        # Locked, as the sweep locks what it shreds: an entry never claims an upload the sweep
+        # is shredding at the same moment (on PostgreSQL the loser sees the winner's row).
+        .with_for_update()
     ).all()
     if len(rows) != len(set(ids)):
         raise InvalidInput(
@@ -275,6 +278,8 @@ def sweep_handler(ctx: JobContext, payload: dict[str, Any]) -> None:
                 JournalAttachment.created_at < cutoff,
             )
             .limit(SWEEP_BATCH)
+            # An entry claiming one of these right now holds its row: skip it this round.
+            .with_for_update(skip_locked=True)
         ).all()
         if not rows:
             break
