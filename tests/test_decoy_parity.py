@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from auth.models import Survivor, SurvivorDevice
 from coordination.deps import deps_from
+from coordination.models import Alert
 from coordination.webhooks import set_url
 from coordination.webhooks_http import FakeWebhookSender
 from core.audit import Actor
@@ -354,9 +355,12 @@ def test_a_check_in_missed_in_a_decoy_shows_the_welfare_check_a_real_one_shows(
         "consent",
         "out",
     )
-    # The real line is what the police's endpoint really took; the decoy's reached nobody.
+    # The real line is what the police's endpoint really took; the decoy's reached nobody, and
+    # no alert was even raised about the decoy.
     taken = [json.loads(request.body)["type"] for request in world.police_hook.sent]
     assert taken == ["alert.welfare_check"]
+    raised = select(Alert.id).where(Alert.survivor_id.in_(decoy_ids(world.session, world.owner.id)))
+    assert world.session.scalars(raised).all() == []
 
 
 def test_a_pin_changed_in_a_decoy_opens_the_decoy_and_the_advocate_is_told(

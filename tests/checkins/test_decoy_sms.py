@@ -35,6 +35,7 @@ from core.settings import Settings
 from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.models import ConversationMessage, InboundSms, OutboundSms, SmsPhoneState
+from messaging.sms.sending import queue_survivor_sms
 from tests.checkins.sms_world import twilio_app
 from tests.conftest import make_settings
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
@@ -428,3 +429,18 @@ def test_a_decoys_reply_arriving_five_times_at_once_answers_once(
             assert s.scalar(select(func.count()).select_from(ConversationMessage)) == 0
     finally:
         engine.dispose()
+
+
+def test_a_decoy_is_texted_its_own_check_ins_and_nothing_else(w: Phones) -> None:
+    """Even a reply an advocate could never send (a decoy is nobody's case) would not go."""
+    w.set_up(w.decoy_h, DECOY)
+    for purpose in ("conversation", "advocate_alert"):
+        row = queue_survivor_sms(
+            w.session, w.clock, w.runtime.vault, w.decoy_id, body="On my way", purpose=purpose
+        )
+        assert row is None
+    row = queue_survivor_sms(
+        w.session, w.clock, w.runtime.vault, w.decoy_id, body="Reminder", purpose="check_in"
+    )
+    assert row is not None
+    assert row.to_index == phone_index(w.runtime.keyring, DECOY)  # what STOP is mirrored by
