@@ -9,14 +9,24 @@ conversation, a phone number set must be there next time.
 So a decoy is a whole survivor account of its own (``Survivor.decoy_of`` names its owner), with
 its own data key, plan, journal, messages, check-ins and consents, and every service serves it
 like any other account: there is no "decoy" branch to forget in a new feature. What keeps it
-harmless is that nothing it does reaches a person:
+harmless is that nothing it does reaches a person who could tell it from a real account:
 
 - it has no caseload entry, so no staff member can open it, and notices about it have nobody
   to go to (``notice_recipients``);
-- partner agencies never hear of it (``coordination`` refuses to raise an alert for it);
-- it never sends a text or a push (the SMS and push senders skip it), and its phone number is
-  kept without a blind index, so no inbound text is ever routed to it;
-- check-ins it schedules come due in the app and are never escalated.
+- partner agencies never hear of it (``coordination`` raises no delivery for it);
+- its check-ins are texted, as a real account's are, to the number set in it, and nothing else
+  is ever texted to it (``messaging.sms.sending.DECOY_PURPOSES``: never a conversation reply,
+  never a staff text about it); it is never sent a push. A real account texts whatever number
+  is entered, so this reaches nobody new;
+- its number is found under a blind index of its own (``core.crypto.decoy_phone_index``),
+  never the real one: it never makes a real survivor's number shared, and an inbound text
+  reaches it only when it is one of its own reply codes, no real holder's, answering something
+  of its own (``messaging/sms/webhooks.py``). STOP and START act on the number (a decoy's
+  texts stop as a real account's would); delivery failures end its check-ins as any;
+- its check-ins are never escalated: a missed one, or a help reply, reads back escalated as a
+  real one does, and when a real account's welfare check would go to the agency it consented
+  to (nobody having acknowledged the escalation in time), its disclosure log gains the same
+  lines, while no agency is asked (``coordination.decoy_disclosures``).
 
 A decoy can itself have a decoy (a duress PIN set inside a duress session must also open a
 decoy). Login checks a fixed number of PINs, so decoys nest at most ``MAX_DEPTH`` deep; a
@@ -87,7 +97,8 @@ def depth(session: Session, survivor: Survivor) -> int:
 
 
 def is_decoy_account(session: Session, survivor_id: uuid.UUID) -> bool:
-    """True for a decoy account: nothing it does may reach staff, agencies or a phone."""
+    """True for a decoy account: nothing it does may reach staff or agencies, and only its own
+    check-ins its own phone."""
     decoy_of = session.scalar(select(Survivor.decoy_of).where(Survivor.id == survivor_id))
     return decoy_of is not None
 

@@ -121,12 +121,17 @@ class Survivor(Base):
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Not unique: two survivors may share a household phone, and refusing the second would
     # tell her the number is known here (messaging/sms/webhooks.py routes shared numbers). A
-    # decoy account's number is kept without it, so no inbound text ever reaches a decoy.
+    # decoy account's number is never indexed here, so it can never make a real survivor's
+    # number shared, nor be found by what looks for real survivors...
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    # ...but here, under a key of its own (``core.crypto.decoy_phone_index``): only for its own
+    # check-in reply codes, which no real holder's code matches (messaging/sms/webhooks.py).
+    decoy_phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     # Set on a decoy account: the account whose duress PIN opens it. A decoy account is a
     # whole survivor record of its own (plan, journal, messages...), so everything done in a
     # duress session reads back as it would in a real one; it has no caseload, and nothing it
-    # does reaches staff, partner agencies or a phone (see ``auth.decoys``).
+    # does reaches staff or partner agencies; it texts only its own check-ins to its own
+    # number (see ``auth.decoys``).
     decoy_of: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("survivors.id", ondelete="CASCADE"), unique=True
     )

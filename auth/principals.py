@@ -42,7 +42,8 @@ class PendingStaffPrincipal:
 class SurvivorPrincipal:
     """A survivor's device session. ``decoy`` is True after a duress PIN: ``survivor_id`` is
     then the decoy account's (``auth.decoys``), which services serve like any other account;
-    only what would reach another person (staff, agencies, a phone) is held back."""
+    only what would reach another person (staff, agencies) is held back: its own check-ins
+    are texted, as a real account's are, to the number set in it."""
 
     survivor_id: uuid.UUID
     device_id: uuid.UUID

@@ -132,6 +132,37 @@ def create_alert(
     return alert, deliveries
 
 
+Recipient = tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]
+
+
+def recipients(
+    session: Session,
+    survivor_id: uuid.UUID,
+    kind: str,
+    now: dt.datetime,
+    only_agency_id: uuid.UUID | None = None,
+) -> list[Recipient]:
+    """Each agency that may hear an alert of ``kind`` about the survivor now, with the consent
+    (preferred) or lawful-basis share it would rely on: ``(agency, consent, share)``."""
+    consent_kind = ALERT_CONSENT_KIND[kind]
+    bases: dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]] = {}
+    for share in lawful_basis.shares_in_force(session, survivor_id, now):
+        if consent_kind in share.kinds:
+            bases.setdefault(share.agency_id, (None, share.id))
+    for consent in consents.consents_in_force(session, survivor_id, now):
+        if consent_kind in consent.kinds:
+            bases[consent.agency_id] = (consent.id, None)
+    found: list[Recipient] = []
+    for agency_id, (consent_id, share_id) in sorted(bases.items(), key=lambda kv: str(kv[0])):
+        if only_agency_id is not None and agency_id != only_agency_id:
+            continue
+        agency = session.get(PartnerAgency, agency_id)
+        if agency is None or agency.disabled_at is not None:
+            continue
+        found.append((agency_id, consent_id, share_id))
+    return found
+
+
 def _fan_out(
     session: Session,
     clock: Clock,
@@ -144,22 +175,10 @@ def _fan_out(
         # A decoy account's consents read back like any, but no agency ever hears of it.
         return []
     now = clock.now()
-    consent_kind = ALERT_CONSENT_KIND[alert.kind]
-    # Which agencies may hear this kind now, and on what basis (consent preferred).
-    bases: dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]] = {}
-    for share in lawful_basis.shares_in_force(session, alert.survivor_id, now):
-        if consent_kind in share.kinds:
-            bases.setdefault(share.agency_id, (None, share.id))
-    for consent in consents.consents_in_force(session, alert.survivor_id, now):
-        if consent_kind in consent.kinds:
-            bases[consent.agency_id] = (consent.id, None)
     deliveries = []
-    for agency_id, (consent_id, share_id) in sorted(bases.items(), key=lambda kv: str(kv[0])):
-        if only_agency_id is not None and agency_id != only_agency_id:
-            continue
-        agency = session.get(PartnerAgency, agency_id)
-        if agency is None or agency.disabled_at is not None:
-            continue
+    for agency_id, consent_id, share_id in recipients(
+        session, alert.survivor_id, alert.kind, now, only_agency_id
+    ):
         reference = ensure_reference(session, clock, deps.keyring, agency_id, alert.survivor_id)
         delivery_id = new_id()
         body = {

@@ -1,7 +1,8 @@
 """The disclosure log: every alert delivered, event received and non-consented share, with
 the consent or lawful basis it relied on. The survivor lists their own; advocates their
-caseload's. A decoy session reads its decoy account's log, which is always empty: nothing
-is ever disclosed about a decoy account."""
+caseload's. A decoy session reads its decoy account's log: nothing is ever disclosed about a
+decoy account, but where a real account's log would show a welfare check sent to the agency
+it consented to, so does the decoy's (``coordination.decoy_disclosures``)."""
 
 from __future__ import annotations
 
@@ -58,25 +59,49 @@ def record(
 
 def record_alert(session: Session, clock: Clock, delivery: Delivery, kind: str) -> None:
     """Log an alert's first disclosure to its agency, with the consent or share it relied on."""
-    record(
+    record_alert_to(
         session,
         clock,
         survivor_id=delivery.survivor_id,
         agency_id=delivery.agency_id,
-        direction="out",
-        what="alert",
-        # A duress alert is logged as the welfare check it was consented as: the survivor's
-        # log may be read under coercion and must not show that a duress PIN was used.
-        kind=ALERT_CONSENT_KIND[kind],
-        basis="consent" if delivery.consent_id else _share_basis(session, delivery),
+        kind=kind,
         subject_id=delivery.id,
         consent_id=delivery.consent_id,
         lawful_share_id=delivery.lawful_share_id,
     )
 
 
-def _share_basis(session: Session, delivery: Delivery) -> str:
-    share = session.get(LawfulShare, delivery.lawful_share_id) if delivery.lawful_share_id else None
+def record_alert_to(
+    session: Session,
+    clock: Clock,
+    *,
+    survivor_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    kind: str,
+    subject_id: uuid.UUID,
+    consent_id: uuid.UUID | None,
+    lawful_share_id: uuid.UUID | None,
+) -> Disclosure:
+    """The line an alert of ``kind`` sent to ``agency_id`` writes, whatever carried it."""
+    return record(
+        session,
+        clock,
+        survivor_id=survivor_id,
+        agency_id=agency_id,
+        direction="out",
+        what="alert",
+        # A duress alert is logged as the welfare check it was consented as: the survivor's
+        # log may be read under coercion and must not show that a duress PIN was used.
+        kind=ALERT_CONSENT_KIND[kind],
+        basis="consent" if consent_id else _share_basis(session, lawful_share_id),
+        subject_id=subject_id,
+        consent_id=consent_id,
+        lawful_share_id=lawful_share_id,
+    )
+
+
+def _share_basis(session: Session, lawful_share_id: uuid.UUID | None) -> str:
+    share = session.get(LawfulShare, lawful_share_id) if lawful_share_id else None
     return share.basis if share else "unknown"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from coordination import deliveries, survivor_notices
+from coordination import decoy_disclosures, deliveries, survivor_notices
 from coordination.alerts import create_alert
 from coordination.deps import EXTENSION_KEY, CoordinationDeps, deps_from
 from coordination.urls import parse_allowlist
@@ -23,7 +23,7 @@ EXPIRY_EVERY_SECONDS = 3600.0
 
 def install(runtime: Runtime) -> CoordinationDeps:
     """Put the coordination collaborators (webhook sender chosen by settings) in the runtime,
-    with the duress listener and the check-ins' welfare-alert port."""
+    with the duress listener and the check-ins' welfare-alert ports (real and decoy)."""
     existing = runtime.extensions.get(EXTENSION_KEY)
     if isinstance(existing, CoordinationDeps):
         return existing
@@ -36,6 +36,7 @@ def install(runtime: Runtime) -> CoordinationDeps:
     )
     runtime.extensions[EXTENSION_KEY] = deps
     runtime.extensions.setdefault("welfare_alerts", WelfareAlerts(deps))
+    runtime.extensions.setdefault("decoy_welfare_checks", decoy_welfare_checks)
     listeners = runtime.extensions.setdefault("duress_listeners", [])
     if duress_listener not in listeners:
         listeners.append(duress_listener)
@@ -103,6 +104,18 @@ class WelfareAlerts:
             only_agency_id=agency_id,
         )
         return "alerted" if sent else "no_consent"
+
+
+def decoy_welfare_checks(
+    session: Session,
+    clock: Clock,
+    survivor_id: uuid.UUID,
+    cause_id: uuid.UUID,
+    agency_id: uuid.UUID | None,
+) -> None:
+    """Check-ins' ``DecoyWelfareChecks`` port: a decoy's disclosure log shows the welfare check
+    a real account's would, and no agency hears anything (``coordination.decoy_disclosures``)."""
+    decoy_disclosures.welfare_check_as_delivered(session, clock, survivor_id, cause_id, agency_id)
 
 
 def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:

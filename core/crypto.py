@@ -410,6 +410,13 @@ def phone_index(ring: KeyRing, e164: str) -> str:
     return ring.keyed_digest("phone-index", e164)
 
 
+def decoy_phone_index(ring: KeyRing, e164: str) -> str:
+    """A decoy account's blind index for its number, under a purpose key of its own: the same
+    number never has the same index in a decoy and in a real account, so a decoy's number can
+    never be found where real survivors' numbers are."""
+    return ring.keyed_digest("decoy-phone-index", e164)
+
+
 # --- password hashing -----------------------------------------------------------------------
 
 

@@ -6,8 +6,11 @@ same work, whoever else holds it: a refusal would tell whoever forced the PIN th
 is known to a domestic-abuse service. How a text from a shared number is routed is in
 ``messaging/sms/webhooks.py``.
 
-A decoy account's number is sealed like any, but kept without a blind index: no inbound text
-can ever be routed to a decoy, and nothing is ever texted to it (``auth.decoys``).
+A decoy account's number is sealed like any, and texted its own check-ins like any (a real
+account texts whatever number is entered, so this reaches nobody new). It is found under a
+blind index of its own (``core.crypto.decoy_phone_index``), never under ``phone_index``: a
+number set in a decoy never makes a real survivor's number shared, and only the decoy's own
+check-in reply codes ever reach it (``messaging/sms/webhooks.py``, ``auth.decoys``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from auth.models import Survivor
-from core.crypto import Binding, normalize_phone, phone_index
+from core.crypto import Binding, decoy_phone_index, normalize_phone, phone_index
 from core.errors import NotFound
 from core.vault import Vault
 
@@ -34,15 +37,20 @@ def set_phone(session: Session, vault: Vault, survivor_id: uuid.UUID, raw: str) 
         raise NotFound()
     e164 = normalize_phone(raw)
     if survivor.decoy_of is not None:
-        if survivor_phone(session, vault, survivor) == e164:
+        index = decoy_phone_index(vault.ring, e164)
+        if survivor.decoy_phone_index == index:
             return False
-        index = None
+        if survivor.decoy_phone_index is None and survivor_phone(session, vault, survivor) == e164:
+            survivor.decoy_phone_index = index  # set before decoys had an index: unchanged
+            session.flush()
+            return False
+        survivor.decoy_phone_index = index
     else:
         index = phone_index(vault.ring, e164)
         if survivor.phone_index == index:
             return False
+        survivor.phone_index = index
     survivor.phone_enc = vault.seal(session, _binding(survivor_id), e164)
-    survivor.phone_index = index
     session.flush()
     return True
 
@@ -58,6 +66,7 @@ def clear_phone(session: Session, survivor_id: uuid.UUID) -> bool:
         return False
     survivor.phone_enc = None
     survivor.phone_index = None
+    survivor.decoy_phone_index = None
     session.flush()
     return True
 

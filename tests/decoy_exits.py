@@ -1,11 +1,14 @@
-"""What may leave Lantern because of a decoy (duress) session: only the alarm about its owner.
+"""What may leave Lantern because of a decoy (duress) session: only the alarm about its owner,
+and the decoy's own check-in texts to the number set in it.
 
 A decoy account is served like any other (``auth.decoys``); what keeps it harmless is at the
 exits. These helpers photograph every exit (staff notices, partner-agency deliveries, texts,
 pushes, escalations) before a decoy acts, run every job its actions queued,
 and check what appeared since: nothing about a decoy account, and about the real owner only
 the alarm itself (the duress alert a duress login raises, and the notice that the duress PIN
-was changed from inside the decoy).
+was changed from inside the decoy). The one exception is the phone the decoy is used on: a
+real account texts its check-ins to whatever number is entered, so a decoy texts its own
+check-ins (and nothing else) to the number entered in it, reaching nobody new.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from api.registry import job_registry
 from auth.models import Survivor
 from coordination.models import Alert, Delivery
 from core.clock import FrozenClock
+from core.crypto import Binding
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.worker import Worker
-from messaging.checkins.models import Escalation
+from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.models import OutboundSms
 from messaging.push import RecordingPushSender
 
@@ -101,10 +105,17 @@ class Exits:
 
 
 def assert_only_the_alarm_left(
-    session: Session, runtime: Runtime, before: Exits, owner_id: uuid.UUID
+    session: Session,
+    runtime: Runtime,
+    before: Exits,
+    owner_id: uuid.UUID,
+    *,
+    decoy_numbers: frozenset[str] = frozenset(),
 ) -> None:
     """Since ``before``: nothing about a decoy of ``owner_id`` reached staff, an agency or a
-    phone, and nothing about the owner either except the alarm. Run the jobs first."""
+    phone, and nothing about the owner either except the alarm; a decoy's own check-ins may
+    have been texted to ``decoy_numbers`` (the numbers set in it), and only those. Run the
+    jobs first."""
     session.expire_all()
     decoys = set(decoy_ids(session, owner_id))
     assert decoys, "the owner has no decoy account"
@@ -126,10 +137,20 @@ def assert_only_the_alarm_left(
             alert = session.get(Alert, d.alert_id)
             assert alert is not None
             assert alert.kind in OWNER_ALARM_ALERTS
-    # No text to the owner or a decoy; and nobody in these worlds is on duty, so even the
-    # alarm texts no staff member.
+    # No text to the owner, nor to a decoy but its own check-ins to its own number; and nobody
+    # in these worlds is on duty, so even the alarm texts no staff member.
     texts = session.scalars(select(OutboundSms).where(OutboundSms.id.not_in(before.texts))).all()
-    assert [t.purpose for t in texts if t.survivor_id in about or t.staff_id is not None] == []
+    assert [t.purpose for t in texts if t.survivor_id == owner_id or t.staff_id is not None] == []
+    for text in (t for t in texts if t.survivor_id in decoys):
+        assert text.purpose == "check_in", f"a decoy was texted a {text.purpose}"
+        assert text.reference_id is not None
+        occurrence = session.get(CheckinOccurrence, text.reference_id)
+        assert occurrence is not None
+        assert occurrence.survivor_id == text.survivor_id  # its own check-in
+        to = runtime.vault.open_text(
+            session, Binding("outbound_sms", "to_enc", text.id, text.survivor_id), text.to_enc
+        )
+        assert to in decoy_numbers, "a decoy texted a number it was not given"
     escalations = session.scalars(
         select(Escalation).where(Escalation.id.not_in(before.escalations))
     ).all()

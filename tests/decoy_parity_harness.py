@@ -5,7 +5,8 @@ A ``Phone`` is the person holding the phone, as the server sees them: an account
 PIN they believe opens it, a bearer token. Every request goes through it and is recorded (the
 route it reached, the status, the headers the app reads, the body); ids, tokens and hashes are
 replaced by placeholders numbered in order of first appearance, so that two runs that behave
-alike give equal transcripts even though their rows have different ids.
+alike give equal transcripts even though their rows have different ids. The texts the phone
+receives are recorded beside them (``record_texts``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 
 from core.clock import FrozenClock
+from messaging.sms.gateway import SentSms
 from safety_plans.bundle import verify
 
 LOGIN = "/v1/survivor/login"
@@ -145,6 +147,7 @@ class Phone:
     raw: list[bytes] = field(default_factory=list)
     routes: set[str] = field(default_factory=set)
     norm: Normaliser = field(default_factory=Normaliser)
+    texts: list[str] = field(default_factory=list)
 
     def route_of(self, method: str, path: str) -> str:
         adapter = self.app.url_map.bind("lantern.test")
@@ -208,6 +211,13 @@ class Phone:
 
     def lines(self) -> list[str]:
         return [a.line() for a in self.answers]
+
+    def record_texts(self, sent: Iterable[SentSms]) -> None:
+        """What the SMS gateway handed over while this phone ran, numbers normalised: the two
+        runs use different numbers, and what reaches each run's phone must read the same."""
+        for sms in sent:
+            to = "this phone" if sms.to == self.phone_number else "another number"
+            self.texts.append(f"to {to}: {self.norm.text(sms.body)!r}")
 
 
 def token_of(r: Reply) -> str:

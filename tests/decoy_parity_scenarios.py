@@ -206,6 +206,34 @@ def consents(p: Phone) -> None:
     p.get(ACCESS_LOG)
 
 
+def welfare(p: Phone) -> None:
+    """Consent to the police hearing of welfare checks, then let a check-in lapse. Nobody
+    acknowledges it in time (a night, a weekend), so the police are asked to check on her, and
+    her disclosure log says so."""
+    agencies = p.get(f"{S}/agencies").json["items"]
+    police = next(a["id"] for a in agencies if a["kind"] == "police")
+    ask = {"agency_id": police, "kinds": ["welfare_check"], "purpose": "Check on me"}
+    terms = p.post(f"{S}/consents/preview", json=ask).json
+    give = ask | {"expires_at": terms["expires_at"], "text_hash": terms["text_hash"]}
+    given = p.post(f"{S}/consents", json=give).json
+    app = {"kind": "one_off", "channel": "app", "due_at": _later(p, minutes=5)}
+    schedule = p.post(CHECKINS, json=app).json
+    p.travel(minutes=5)
+    [occ] = [o for o in p.get(PENDING).json if o["schedule_id"] == schedule["id"]]
+    p.travel(hours=1)  # the grace period is over: missed
+    p.get(PENDING)
+    p.get(f"{S}/disclosures")
+    # A late call for help: the escalation already open carries it (no second check).
+    p.post(f"{OCCURRENCES}/{occ['id']}/answer", json={"answer": "help"}, note="late")
+    p.travel(hours=1)  # and the second window: the police are asked
+    p.get(f"{S}/disclosures")
+    p.get(CHECKINS)
+    p.get(ACCESS_LOG)
+    # Withdrawn again, so that no later script's alarm goes to the police.
+    p.post(f"{S}/consents/{given['id']}/revoke")
+    p.get(f"{S}/disclosures")
+
+
 def journal(p: Phone) -> None:
     photo = p.post(UPLOADS, data={"file": (io.BytesIO(JPEG), "photo.jpg")}).json
     p.post(UPLOADS, data={"file": (io.BytesIO(b"MZ not a photo"), "x.exe")})
@@ -380,6 +408,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         "GET ~/sharing-notices",
         "GET ~/sharing-preferences",
         "PUT ~/sharing-preferences",
+    ),
+    _scenario(
+        welfare,
+        "GET ~/agencies",
+        "POST ~/consents/preview",
+        "POST ~/consents",
+        "POST ~/check-ins",
+        "GET ~/check-ins/pending",
+        "POST ~/check-ins/occurrences/<uuid:occurrence_id>/answer",
+        "GET ~/disclosures",
+        "POST ~/consents/<uuid:consent_id>/revoke",
     ),
     _scenario(
         journal,

@@ -16,12 +16,16 @@ decoy plan; and both A and B's decoy get the same duress PIN before the script, 
 API. What then differs between the accounts is only what must: B's real account, with its
 advocate, consents and content, which the decoy must never show.
 
+The texts each run's phone receives (the console gateway's sends, numbers normalised) must be
+equal too: a decoy texts its own check-ins to the number set in it, as a real account does.
+
 A survivor route that no scenario reaches fails ``test_every_survivor_route_is_in_a_scenario``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +36,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.models import Survivor, SurvivorDevice
+from coordination.deps import deps_from
+from coordination.models import Alert
+from coordination.webhooks import set_url
+from coordination.webhooks_http import FakeWebhookSender
+from core.audit import Actor
 from core.clock import FrozenClock
-from core.crypto import KeyRing
+from core.crypto import KeyRing, decoy_phone_index, phone_index
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.settings import Settings
 from messaging.phone import survivor_phone
+from messaging.sms.gateway import ConsoleSmsGateway
 from safety_plans.sections import template
 from tests.conftest import make_settings
+from tests.coordination.conftest import PUBLIC_IP, FakeResolver
 from tests.decoy_exits import (
     Exits,
     assert_only_the_alarm_left,
@@ -60,9 +71,11 @@ from tests.decoy_parity_scenarios import (
     VERSIONS,
     S,
     Scenario,
+    phone,
     pin,
     quick_exit,
     survivor_routes,
+    welfare,
 )
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
@@ -121,6 +134,12 @@ class World:
     clock: FrozenClock
     owner: Survivor  # B: the real account whose duress PIN opens the decoy
     owner_handle: str
+    police_hook: FakeWebhookSender  # the police's endpoint: answers 2xx
+
+    def gateway(self) -> ConsoleSmsGateway:
+        gateway = self.runtime.extensions["sms"]
+        assert isinstance(gateway, ConsoleSmsGateway)
+        return gateway
 
     def real_token(self) -> str:
         """A fresh real session of B (the decoy's quick exit may have ended the others)."""
@@ -211,11 +230,26 @@ def _fill_real_account(client: FlaskClient, h: dict[str, str], agency_id: str) -
 @pytest.fixture
 def world(app: Flask, db_session: Session, runtime: Runtime, clock: FrozenClock) -> World:
     advocate, _ = make_staff(db_session, runtime)
+    admin, _ = make_staff(db_session, runtime, role="admin")
     owner, handle = make_survivor_account(db_session, runtime, advocate)
     police, _ = make_agency(db_session, runtime, "Police", "police")
     make_agency(db_session, runtime, "Refuge", "refuge")
+    # The police take alerts at an endpoint that answers 2xx: what a real account's disclosure
+    # log shows is then what was really delivered.
+    deps = deps_from(runtime.extensions)
+    resolver = FakeResolver()
+    resolver.names["hooks.police.example"] = [PUBLIC_IP]
+    deps.sender, deps.resolver = FakeWebhookSender(), resolver
+    set_url(
+        db_session,
+        clock,
+        deps,
+        Actor("staff", admin.id),
+        police.id,
+        "https://hooks.police.example/",
+    )
     db_session.commit()
-    w = World(app, app.test_client(), db_session, runtime, clock, owner, handle)
+    w = World(app, app.test_client(), db_session, runtime, clock, owner, handle, deps.sender)
     _fill_real_account(w.client, auth_header(w.real_token()), str(police.id))
     run_all_jobs(runtime)
     return w
@@ -239,21 +273,29 @@ def _run_both(world: World, scripts: list[Scenario]) -> tuple[Phone, Phone]:
     real = world.real_phone()
     world.clock.set(start)
     decoy = world.decoy_phone()
+    sent = world.gateway().sent
     for phone_ in (real, decoy):
         world.clock.set(start + dt.timedelta(minutes=1))
+        before = len(sent)
         for scenario in scripts:
             scenario.script(phone_)
+        phone_.record_texts(sent[before:])
     return real, decoy
 
 
-def _assert_parity(world: World, scripts: list[Scenario], before: Any, exits: Exits) -> None:
+def _assert_parity(
+    world: World, scripts: list[Scenario], before: Any, exits: Exits
+) -> tuple[Phone, Phone]:
     real, decoy = _run_both(world, scripts)
     for phone_ in (real, decoy):
         for scenario in scripts:
             missed = scenario.routes - phone_.routes
             assert not missed, f"{scenario.name} did not reach {missed} ({phone_.kind})"
-    # The person at the phone can tell nothing from the answers...
+    # The person at the phone can tell nothing from the answers, nor from the texts...
     assert decoy.lines() == real.lines()
+    assert decoy.texts == real.texts
+    if phone in [s.script for s in scripts]:
+        assert real.texts, "the real phone was never texted: nothing was compared"
     assert not any(CANARY.encode() in raw for raw in decoy.raw)
     # ...nothing real changed...
     run_everything_queued(world.runtime, world.clock)
@@ -269,8 +311,11 @@ def _assert_parity(world: World, scripts: list[Scenario], before: Any, exits: Ex
     ).all()
     # Quick exit is a safety action whoever presses it: it ends the real sessions too.
     assert set(ended) <= ({"quick_exit"} if quick_exit in [s.script for s in scripts] else set())
-    # ...and only the alarm left the building.
-    assert_only_the_alarm_left(world.session, world.runtime, exits, owner.id)
+    # ...and only the alarm left the building (and the decoy's check-ins, to its phone).
+    assert_only_the_alarm_left(
+        world.session, world.runtime, exits, owner.id, decoy_numbers=frozenset({decoy.phone_number})
+    )
+    return real, decoy
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -287,6 +332,35 @@ def test_a_whole_day_in_a_decoy_reads_back_as_a_real_one(world: World) -> None:
     before = world.read_real()
     exits = Exits.take(world.session, world.runtime)
     _assert_parity(world, list(SCENARIOS), before, exits)
+
+
+def test_a_check_in_missed_in_a_decoy_shows_the_welfare_check_a_real_one_shows(
+    world: World,
+) -> None:
+    """The review's [medium] finding: a real account's missed check-in that nobody acknowledged
+    in time asks the police for a welfare check, and her disclosure log shows it; the decoy's
+    log must show the same line (agency, kind, basis, consent, time) though nobody was asked."""
+    [scenario] = [s for s in SCENARIOS if s.script is welfare]
+    before = world.read_real()
+    exits = Exits.take(world.session, world.runtime)
+    real, _decoy = _assert_parity(world, [scenario], before, exits)
+    logs = [a.body for a in real.answers if a.step.endswith(f"GET {S}/disclosures")]
+    # (Equal to the decoy's, and not two empty logs: nothing before the second window, then
+    # the check.)
+    assert [len(log["items"]) for log in logs] == [0, 1, 1]
+    [line] = logs[1]["items"]
+    assert (line["agency_kind"], line["kind"], line["basis"], line["direction"]) == (
+        "police",
+        "welfare_check",
+        "consent",
+        "out",
+    )
+    # The real line is what the police's endpoint really took; the decoy's reached nobody, and
+    # no alert was even raised about the decoy.
+    taken = [json.loads(request.body)["type"] for request in world.police_hook.sent]
+    assert taken == ["alert.welfare_check"]
+    raised = select(Alert.id).where(Alert.survivor_id.in_(decoy_ids(world.session, world.owner.id)))
+    assert world.session.scalars(raised).all() == []
 
 
 def test_a_pin_changed_in_a_decoy_opens_the_decoy_and_the_advocate_is_told(
@@ -312,9 +386,10 @@ def test_a_pin_changed_in_a_decoy_opens_the_decoy_and_the_advocate_is_told(
 
 
 def test_a_phone_number_set_in_a_decoy_is_kept_there_and_nowhere_else(world: World) -> None:
-    """What a later check-in text reads: the decoy keeps the number it was given, sealed, with
-    no blind index (so no inbound text is ever routed to a decoy: ``auth.decoys``); the real
-    number is untouched."""
+    """What a later check-in text reads: the decoy keeps the number it was given, sealed, under
+    a blind index of its own and never the real one (so it never makes a real survivor's
+    number shared, and only its own reply codes reach it: ``auth.decoys``); the real number is
+    untouched."""
     world.session.expire_all()
     owner = world.session.get(Survivor, world.owner.id)
     assert owner is not None
@@ -327,12 +402,16 @@ def test_a_phone_number_set_in_a_decoy_is_kept_there_and_nowhere_else(world: Wor
     assert account is not None
     assert survivor_phone(world.session, world.runtime.vault, account) == decoy.phone_number
     assert account.phone_index is None
+    keyring = world.runtime.keyring
+    assert account.decoy_phone_index == decoy_phone_index(keyring, decoy.phone_number)
+    assert account.decoy_phone_index != phone_index(keyring, decoy.phone_number)
     owner = world.session.get(Survivor, world.owner.id)
     assert owner is not None
     assert (owner.phone_enc, owner.phone_index) == real_number
     assert decoy.delete(f"{S}/phone").status_code == 204
     world.session.expire_all()
     assert survivor_phone(world.session, world.runtime.vault, account) is None
+    assert account.decoy_phone_index is None
 
 
 def test_pin_changes_in_a_decoy_tell_nothing_about_the_real_pin(world: World) -> None:

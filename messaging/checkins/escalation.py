@@ -2,6 +2,11 @@
 a person. First the survivor's advocates (console queue, plus SMS to on-duty advocates who set
 a phone); then, if nobody acknowledges within the survivor's second window, a welfare-check
 request to the consented partner agency.
+
+A decoy account escalates to nobody (``auth.decoys``), yet must read back as a real account
+whose escalation nobody acknowledged (a night, a weekend): its check-in shows escalated, and
+at the end of the second window its disclosure log gains the welfare check its consented
+agency would have been sent (``decoy_partner_step``), with no escalation, alert or text.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from core.notices import notify_staff
 from core.vault import Vault
 from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence, CheckinSettings, Escalation
-from messaging.checkins.ports import CheckinSms, WelfareAlerts
+from messaging.checkins.ports import CheckinSms, DecoyWelfareChecks, WelfareAlerts
 
 PARTNER_JOB = "checkins.partner_step"
+DECOY_PARTNER_JOB = "checkins.decoy_partner_step"
 URGENCY = {"duress": 3, "help_reply": 3, "missed": 2, "send_failed": 2}
 # What an on-duty advocate's phone shows: enough to act, nothing about the survivor.
 STAFF_SMS = "Urgent: a new alert is waiting in your console."
@@ -48,16 +54,14 @@ def escalate(
     reach nobody (``auth.decoys``); the real owner's advocates already had the duress alert.
     """
     if decoys.is_decoy_account(session, survivor_id):
-        if occurrence is not None:
-            occurrence.state = states.ESCALATED  # what a real account's check-in shows
+        _as_if_escalated(session, clock, survivor_id, occurrence)
         return None
     if occurrence is not None and occurrence.escalation_id is not None:
         existing = session.get(Escalation, occurrence.escalation_id)
         if existing is not None:
             return existing
     now = clock.now()
-    settings = session.get(CheckinSettings, survivor_id)
-    window = dt.timedelta(minutes=settings.second_window_minutes if settings else 30)
+    window = _second_window(session, survivor_id)
     esc = Escalation(
         id=new_id(),
         survivor_id=survivor_id,
@@ -111,6 +115,46 @@ def escalate(
         max_attempts=20,
     )
     return esc
+
+
+def _second_window(session: Session, survivor_id: uuid.UUID) -> dt.timedelta:
+    settings = session.get(CheckinSettings, survivor_id)
+    return dt.timedelta(minutes=settings.second_window_minutes if settings else 30)
+
+
+def _as_if_escalated(
+    session: Session, clock: Clock, survivor_id: uuid.UUID, occurrence: CheckinOccurrence | None
+) -> None:
+    """A decoy's escalation: the state a real check-in shows, and the partner step's timer.
+    Nobody can acknowledge it, so that step always comes; one per check-in, as a real
+    escalation is one per occurrence."""
+    cause_id = occurrence.id if occurrence is not None else new_id()
+    if occurrence is not None:
+        occurrence.state = states.ESCALATED
+    jobs.enqueue(
+        session,
+        clock,
+        DECOY_PARTNER_JOB,
+        {"survivor_id": str(survivor_id), "cause_id": str(cause_id)},
+        run_at=clock.now() + _second_window(session, survivor_id),
+        dedupe_key=f"{DECOY_PARTNER_JOB}:{cause_id}",
+        max_attempts=20,
+    )
+
+
+def decoy_partner_step(
+    session: Session,
+    clock: Clock,
+    checks: DecoyWelfareChecks | None,
+    survivor_id: uuid.UUID,
+    cause_id: uuid.UUID,
+) -> None:
+    """The decoy's end of the second window: its disclosure log gains what a real account's
+    welfare check would write there (``partner_step``), and no agency hears anything."""
+    if checks is None or not decoys.is_decoy_account(session, survivor_id):
+        return
+    settings = session.get(CheckinSettings, survivor_id)
+    checks(session, clock, survivor_id, cause_id, settings.welfare_agency_id if settings else None)
 
 
 def partner_step(

@@ -70,3 +70,18 @@ class WelfareAlerts(Protocol):
         """Ask consented partner agencies for a welfare check; returns an outcome word
         (e.g. "alerted", "no_consent")."""
         ...
+
+
+class DecoyWelfareChecks(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        clock: Clock,
+        survivor_id: uuid.UUID,
+        cause_id: uuid.UUID,
+        agency_id: uuid.UUID | None,
+    ) -> None:
+        """For a decoy account, when a real account's welfare check would be sent: write in its
+        disclosure log what a delivered welfare check would, and tell no agency anything.
+        ``cause_id`` names the missed check-in (or help reply): one check per cause."""
+        ...

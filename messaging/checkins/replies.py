@@ -49,6 +49,10 @@ def answer(
     esc = session.get(Escalation, occ.escalation_id) if occ.escalation_id else None
     if esc is not None and esc.state in OPEN:
         _late_reply(session, clock, actor, esc, answer_kind)
+    elif occ.escalation_id is None and occ.state in OPEN:
+        # A decoy's escalated check-in (it has no escalation row): open for good, since nobody
+        # acknowledges it, and a late answer, as on a real open escalation, starts nothing new.
+        return occ
     elif answer_kind == states.HELP:
         # Answered safe, resolved or cancelled: a help now is a new call for help.
         escalate(session, clock, sms, occ.survivor_id, "help_reply")

@@ -14,7 +14,13 @@ from core.clock import Clock
 from core.jobs import JobContext, JobRegistry
 from core.runtime import Runtime
 from messaging.checkins import states
-from messaging.checkins.escalation import PARTNER_JOB, escalate, partner_step
+from messaging.checkins.escalation import (
+    DECOY_PARTNER_JOB,
+    PARTNER_JOB,
+    decoy_partner_step,
+    escalate,
+    partner_step,
+)
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule
 from messaging.checkins.occurrences import (
     GENERATE_JOB,
@@ -27,7 +33,12 @@ from messaging.checkins.occurrences import (
     lock_occurrences,
     transition,
 )
-from messaging.checkins.ports import CheckinSms, SmsUnavailable, WelfareAlerts
+from messaging.checkins.ports import (
+    CheckinSms,
+    DecoyWelfareChecks,
+    SmsUnavailable,
+    WelfareAlerts,
+)
 from messaging.checkins.setup import sms_text
 
 SYSTEM = audit.Actor.system()
@@ -90,15 +101,7 @@ def _send_one(
     if occ.channel == "app":
         transition(session, clock, occ, states.SENT, SYSTEM, channel="app")
         return None
-    survivor = session.get(Survivor, occ.survivor_id)  # loaded with the batch: no query
-    if survivor is not None and survivor.decoy_of is not None:
-        # A decoy account never texts anyone (``auth.decoys``); its check-in runs as if sent,
-        # or, with no number on file, fails as a real account's would.
-        if survivor.phone_enc is None:
-            sms_failed(session, clock, sms, occ, "no_phone")
-            return None
-        transition(session, clock, occ, states.SENT, SYSTEM, channel="sms")
-        return None
+    # A decoy account's check-in is texted to its own number like any (``auth.decoys``).
     try:
         if sms is None:
             raise SmsUnavailable("no_gateway")
@@ -161,6 +164,17 @@ def partner(ctx: JobContext, payload: dict[str, Any]) -> None:
     partner_step(ctx.session, ctx.clock, welfare, uuid.UUID(payload["escalation_id"]))
 
 
+def decoy_partner(ctx: JobContext, payload: dict[str, Any]) -> None:
+    checks: DecoyWelfareChecks | None = ctx.deps.get("decoy_welfare_checks")
+    decoy_partner_step(
+        ctx.session,
+        ctx.clock,
+        checks,
+        uuid.UUID(payload["survivor_id"]),
+        uuid.UUID(payload["cause_id"]),
+    )
+
+
 def generate_ahead(ctx: JobContext, _payload: dict[str, Any]) -> None:
     generate(ctx.session, ctx.clock, ctx.deps["vault"])
 
@@ -183,5 +197,6 @@ def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
     registry.register_batch(SEND_JOB, send_due, batch_size=SEND_BATCH, max_attempts=5)
     registry.register(GRACE_JOB, grace_over, max_attempts=20)
     registry.register(PARTNER_JOB, partner, max_attempts=20)
+    registry.register(DECOY_PARTNER_JOB, decoy_partner, max_attempts=20)
     registry.register(GENERATE_JOB, generate_ahead, every_seconds=300)
     registry.register(GENERATE_ONE_JOB, generate_one, max_attempts=10)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from auth.models import Survivor
 from core import crypto, jobs
 from core.clock import Clock
-from core.crypto import Binding, phone_index
+from core.crypto import Binding, decoy_phone_index, phone_index
 from core.ids import new_id
 from core.vault import Vault
 from messaging.models import OutboundSms, SmsPhoneState, SmsStatusEvent
@@ -44,6 +44,8 @@ REDACT_JOB = "sms.redact"
 SEND_MAX_ATTEMPTS = 8
 PURPOSES = ("conversation", "check_in", "advocate_alert")
 FAILURE_HOOK_PURPOSES = frozenset({"check_in", "advocate_alert"})
+#: All a decoy account is ever texted: its own check-ins (``auth.decoys``).
+DECOY_PURPOSES = frozenset({"check_in"})
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message
 STATUS_PATH = "/v1/sms/status"
 
@@ -108,6 +110,8 @@ def queue_sms(
         survivor_id=survivor_id,
         staff_id=staff_id,
         to_enc=to_enc,
+        # The number's own index, whoever the text is for (a decoy's included): what the
+        # opt-out mirror is keyed by, so a number that sent STOP is texted by nobody.
         to_index=phone_index(vault.ring, to_e164),
         body_enc=body_enc,
         purpose=purpose,
@@ -148,14 +152,23 @@ def queue_survivor_sms(
     run_at: dt.datetime | None = None,
     send_job: bool = True,
 ) -> OutboundSms | None:
-    """Queue an SMS to the survivor's own number; None when they have none, are erased, or
-    the account is a decoy (a decoy never texts anyone: ``auth.decoys``)."""
+    """Queue an SMS to the survivor's own number; None when they have none or are erased.
+
+    A decoy account is texted its own check-ins, as a real account is, and nothing else (never
+    a conversation reply): ``auth.decoys``.
+    """
     survivor = session.get(Survivor, survivor_id)
-    if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
+    if survivor is None or survivor.erased_at is not None:
+        return None
+    decoy = survivor.decoy_of is not None
+    if decoy and purpose not in DECOY_PURPOSES:
         return None
     to = survivor_phone(session, vault, survivor)
     if to is None:
         return None
+    if decoy and survivor.decoy_phone_index is None:
+        # A number set before decoys had an index of their own: its replies must find it.
+        survivor.decoy_phone_index = decoy_phone_index(vault.ring, to)
     return queue_sms(
         session,
         clock,

@@ -33,6 +33,17 @@ about who answers a shared phone, so it is never used. So, for a shared number:
 Nothing in any of this differs for a survivor by whether someone else holds her number: not the
 answer to setting it, not her audit log, not what her advocates see about her.
 
+A decoy account (``auth.decoys``) is texted its own check-ins, so its reply codes must answer
+them, as a real account's do; but whoever set its number may have set a real survivor's, so a
+decoy never takes anything from a real holder. Its number is found under an index of its own
+(``Survivor.decoy_phone_index``), never among the holders above, so it never makes a number
+shared. A text reaches a decoy only when it is exactly one decoy's own reply code, no real
+holder's code, and answers something of that decoy's (a check-in, a call for help); anything
+else goes on as if no decoy held the number (a message, HELP or INFO never reach a decoy).
+STOP and START act on the number for its real holders as above; from a number only decoys
+hold, the opt-out is mirrored for the number and nobody is told. Either way a decoy's next
+check-in text is then not sent, and the check-in is missed, as a real account's would be.
+
 Twilio's own Advanced Opt-Out replies (to STOP/HELP) must be set to neutral text, or off, on
 the Messaging Service: Lantern answers an empty TwiML document and sends no reply itself.
 """
@@ -45,7 +56,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
@@ -54,7 +65,7 @@ from auth.models import Survivor
 from auth.permissions import advocates_of
 from core import audit, notices
 from core.clock import Clock
-from core.crypto import KeyRing, normalize_phone, phone_index
+from core.crypto import KeyRing, decoy_phone_index, normalize_phone, phone_index
 from core.errors import Forbidden, InvalidInput
 from core.ids import new_id
 from core.vault import Vault
@@ -162,10 +173,23 @@ def receive_sms(
     if not TWILIO_SID.fullmatch(message_sid):
         return  # not a message Twilio would send; nothing to deduplicate on, nothing to do
     body = (form.get("Body") or "")[: conversations.MAX_BODY_CHARS]
-    holders = _find_survivors(session, keyring, form.get("From") or "")
-    if not holders:
-        return  # no row, no notice, no log line: an unknown number leaves no trace
+    e164 = _sender(form.get("From") or "")
+    if e164 is None:
+        return
+    holders = _find_survivors(session, keyring, e164)
     outcome = _classify(body)
+    if outcome == "message" and _answers_a_decoy(
+        session, clock, keyring, deps, holders, e164, message_sid, body
+    ):
+        return
+    if not holders:
+        # Only a decoy has this number, or nobody. A decoy's STOP/START is mirrored for the
+        # number (its check-ins then stop, as a real account's would) and nobody is told; an
+        # unknown number leaves no trace.
+        opt = outcome in ("stop", "start") and bool(_decoys_holding(session, keyring, e164))
+        if opt and _record(session, clock, message_sid, None, outcome):
+            sending.set_opt_out(session, clock, phone_index(keyring, e164), outcome == "stop")
+        return
     index = holders[0].phone_index
     assert index is not None
     survivor = holders[0] if len(holders) == 1 else None
@@ -276,24 +300,70 @@ def _set_outcome(session: Session, message_sid: str, outcome: str) -> None:
     session.flush()
 
 
-def _find_survivors(session: Session, keyring: KeyRing, raw_from: str) -> list[Survivor]:
-    """Every survivor (not erased) holding this number, in a stable order."""
+def _sender(raw_from: str) -> str | None:
+    """The sender's number in E.164, or None when it is not a phone number."""
     if not raw_from or len(raw_from) > 32:
-        return []
+        return None
     try:
-        e164 = normalize_phone(raw_from)
+        return normalize_phone(raw_from)
     except InvalidInput:
-        return []
+        return None
+
+
+def _find_survivors(session: Session, keyring: KeyRing, e164: str) -> list[Survivor]:
+    """Every real survivor (not erased) holding this number, in a stable order."""
+    return _holding(session, Survivor.phone_index == phone_index(keyring, e164))
+
+
+def _decoys_holding(session: Session, keyring: KeyRing, e164: str) -> list[Survivor]:
+    """Every decoy account (not erased) whose own number this is, in a stable order."""
+    return _holding(session, Survivor.decoy_phone_index == decoy_phone_index(keyring, e164))
+
+
+def _holding(session: Session, found_by: ColumnElement[bool]) -> list[Survivor]:
     return list(
         session.scalars(
-            select(Survivor)
-            .where(
-                Survivor.phone_index == phone_index(keyring, e164),
-                Survivor.erased_at.is_(None),
-            )
-            .order_by(Survivor.id)
+            select(Survivor).where(found_by, Survivor.erased_at.is_(None)).order_by(Survivor.id)
         )
     )
+
+
+def _answers_a_decoy(
+    session: Session,
+    clock: Clock,
+    keyring: KeyRing,
+    deps: Mapping[str, Any],
+    holders: list[Survivor],
+    e164: str,
+    message_sid: str,
+    body: str,
+) -> bool:
+    """Route a text to a decoy account when it is one decoy's own reply code, no real holder's
+    code, and it answers something of the decoy's (a check-in, a call for help). True when it
+    did, or when the text was seen before; False leaves it to the real holders, as if no decoy
+    held the number (a decoy never gets a message, a keyword, or a tie)."""
+    if not body.strip():
+        return False
+    decoys = _decoys_holding(session, keyring, e164)
+    if not decoys or _claims(session, deps, holders, body):
+        return False
+    claimants = {decoy.id for decoy, _label in _claims(session, deps, decoys, body)}
+    if len(claimants) != 1:
+        return False
+    [decoy_id] = claimants
+    # A savepoint: a code that answers nothing of the decoy's is undone and goes to the real
+    # holders (a real survivor's "1" to her advocate is not lost to a decoy's safe code).
+    attempt = session.begin_nested()
+    if not _record(session, clock, message_sid, decoy_id, "routed"):
+        attempt.commit()
+        return True
+    routers: Iterable[InboundRouter] = deps.get("inbound_sms_routers", ())
+    if any(router(session, clock, decoy_id, body) for router in routers):
+        attempt.commit()
+        log.info("inbound sms", extra={"event": "sms_inbound", "outcome": "routed"})
+        return True
+    attempt.rollback()
+    return False
 
 
 def receive_status(
