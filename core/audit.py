@@ -290,10 +290,12 @@ def _before_commit(session: Session) -> None:
         write_pending(session)
 
 
-@orm_event.listens_for(Session, "after_commit")
-@orm_event.listens_for(Session, "after_rollback")
-def _after_end(session: Session) -> None:
-    session.info.pop(_UNCOMMITTED, None)
+@orm_event.listens_for(Session, "after_transaction_end")
+def _after_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: releasing or rolling back a savepoint (after_commit and
+    # after_rollback fire for those too) leaves what the transaction wrote uncommitted.
+    if transaction.parent is None:
+        session.info.pop(_UNCOMMITTED, None)
 
 
 @orm_event.listens_for(Session, "after_soft_rollback")

@@ -249,6 +249,23 @@ def test_events_not_yet_committed_are_never_checkpointed(
     assert [c["seq"] for c in _lines(checkpoints)] == [2]
 
 
+def test_a_released_savepoint_does_not_make_uncommitted_events_checkpointable(
+    db_session: Session, clock: FrozenClock, checkpoints: CheckpointLog
+) -> None:
+    _record(db_session, clock, 2)
+    assert audit.verify(db_session).ok
+    audit.record(db_session, clock, Actor.system(), "pending")
+    assert len(db_session.scalars(select(AuditEvent.seq)).all()) == 3  # written by the read
+    with db_session.begin_nested():  # as enqueue(dedupe_key=...) does inside many jobs
+        pass
+    savepoint = db_session.begin_nested()
+    savepoint.rollback()
+    assert audit.verify(db_session).ok
+    assert [c["seq"] for c in _lines(checkpoints)] == [2]
+    db_session.rollback()
+    assert audit.verify(db_session).ok
+
+
 def test_checkpoints_under_a_rotated_audit_key_keep_verifying(
     committed_db: str, engine_factory: Callable[[str], Engine], tmp_path: Path
 ) -> None:
