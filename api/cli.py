@@ -16,6 +16,7 @@ from api.cli_journal import journal
 from api.cli_keys import keys
 from api.logs import configure_logging
 from core import audit
+from core.audit_checkpoints import CheckpointLog
 from core.runtime import Runtime
 from core.settings import load_settings
 from core.worker import Worker
@@ -74,12 +75,19 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify() -> None:
-    """Check every link of the audit chain (keyed with the audit keys); exit 1 at the first
-    broken one."""
+    """Check every link of the audit chain (keyed with the audit keys) and the log against the
+    checkpoints kept outside the database; exit 1 at the first break. An intact log's head is
+    then added to the checkpoint file."""
     runtime = _runtime()
     allowed = runtime.settings.audit_unkeyed_events
+    where = CheckpointLog.path_for(runtime.settings)
     with runtime.session_factory() as session:
-        result = audit.verify(session, unkeyed_events=allowed)
+        try:
+            result = audit.verify(session, unkeyed_events=allowed)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot use the audit checkpoint file {where}: {exc.strerror or exc}"
+            ) from None
         prefix = audit.unkeyed_prefix(session) if result.reason == audit.NOT_KEYED else 0
     if result.ok:
         note = ""
@@ -91,14 +99,24 @@ def audit_verify() -> None:
             )
             note = f", {result.unkeyed} from before the chain was keyed ({protected})"
         click.echo(f"audit chain intact: {result.checked} events{note}")
+        if result.checkpoint is not None:
+            click.echo(f"checkpoint at event {result.checkpoint.seq} in {where}")
         return
-    click.echo(f"audit chain BROKEN at event {result.first_broken_seq}: {result.reason}", err=True)
+    at = f" at event {result.first_broken_seq}" if result.first_broken_seq is not None else ""
+    click.echo(f"audit chain BROKEN{at}: {result.reason}", err=True)
     if result.first_broken_seq is not None and result.first_broken_seq <= prefix:
         # The one case an honest log can look like this: a database from before the upgrade.
         click.echo(
             f"The first {prefix} events have no audit key. Only if this database was in use "
             "before Lantern keyed its audit log (and nobody rewrote it since), set "
             f"LANTERN_AUDIT_UNKEYED_EVENTS={prefix}; otherwise the log has been rewritten.",
+            err=True,
+        )
+    elif result.against_checkpoint:
+        click.echo(
+            f"The checkpoints are in {where}. Only if this database was deliberately replaced "
+            "(restored from an older backup, or started afresh) is this expected: then keep "
+            "that file as the record of the old log and start a new one.",
             err=True,
         )
     sys.exit(1)

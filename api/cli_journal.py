@@ -6,7 +6,8 @@ line (``--key ID:BASE64URL``, or ``--key-file`` with a PEM key or a saved copy o
 to a local file, which later runs use (trust on first use, like SSH's known hosts).
 
 Exit codes (the README's commands table lists them too):
-0 intact and signed by a trusted key; 1 the chain is broken (entries altered or missing);
+0 intact and signed by a trusted key; 1 the chain is broken (entries altered or missing, or
+the zip carries something no link covers);
 3 the signature does not match (altered after signing); 4 re-signed by a key that is not
 trusted; 5 unsigned, or the signature was removed; 6 no trusted key could be had.
 """

@@ -11,10 +11,11 @@ from flask import Flask, request
 
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
-from auth import attempts, duress
+from auth import attempts, duress, recovery
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
 from coordination import wiring as coordination_wiring
+from core import audit_watch
 from core.jobs import JobRegistry
 from core.runtime import Runtime
 from messaging import conversations as messaging_conversations
@@ -104,6 +105,8 @@ def register_extensions(app: Flask, runtime: Runtime) -> None:
 def job_registry(runtime: Runtime) -> JobRegistry:
     """Every job kind a worker can run, with the handlers' collaborators bound."""
     registry = JobRegistry()
+    # The hourly audit-chain verification tells the active admins of a break.
+    audit_watch.register_jobs(registry, runtime, admins=recovery.active_admin_ids)
     coordination_wiring.register_jobs(registry, runtime)
     safety_plans_setup.register_jobs(registry, runtime)
     duress.register_jobs(registry, runtime)

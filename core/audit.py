@@ -2,7 +2,11 @@
 
 Each event stores the hash of the one before it; a one-row head table stores the last sequence
 number and hash, and is locked while appending, so the chain is one line even with many
-writers, and deleting the newest event is detected as surely as editing an older one.
+writers. Deleting the newest events is found by the head, unless the head is moved back too:
+a log cut short (or emptied) that way is still a valid chain, and only a record kept outside
+the database can tell. That record is the checkpoint file (``core.audit_checkpoints``): each
+successful ``verify`` appends the head it verified, and every ``verify`` checks the log against
+every checkpoint.
 
 ``record`` only collects the event; it is chained and written just before its transaction
 commits. The head lock is therefore held for the commit alone, not from the first audited
@@ -14,8 +18,9 @@ its savepoint) is never written.
 Each link is an HMAC-SHA256 under an audit key kept outside the database (with the key's id on
 the event, so the key can be rotated), not a plain hash: someone who can write to the database
 but does not hold the key cannot rewrite an event and recompute the chain after it. A session
-gets the keys from its factory (``session_info``); a session without them cannot commit an
-event. Events written before the chain was keyed (``key_id`` empty) keep their plain SHA-256
+gets the keys and the checkpoint file from its factory (``session_info``); a session without
+the keys cannot commit an event, and one without the checkpoint file cannot verify.
+Events written before the chain was keyed (``key_id`` empty) keep their plain SHA-256
 links: they may only open the log (``unkeyed_events`` of them, a number kept outside the
 database), and the first keyed event, chained onto the last of them, protects them all.
 """
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -41,6 +45,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from core.audit_checkpoints import CheckpointLog
 from core.clock import Clock
 from core.context import current_request_id
 from core.crypto import AuditChainKeys
@@ -51,6 +56,9 @@ from core.ids import new_id
 GENESIS = "0" * 64
 _PENDING = "lantern.audit.pending"
 _KEYS = "lantern.audit.keys"
+_CHECKPOINTS = "lantern.audit.checkpoints"
+# Set while the session's transaction holds events it wrote and has not committed.
+_UNCOMMITTED = "lantern.audit.uncommitted"
 NOT_KEYED = "event not keyed"
 
 
@@ -99,17 +107,42 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
-def session_info(keys: AuditChainKeys) -> dict[str, Any]:
-    """What a session factory needs (``sessionmaker(info=...)``) to chain audit events."""
-    return {_KEYS: keys}
+def session_info(keys: AuditChainKeys, checkpoints: CheckpointLog | None = None) -> dict[str, Any]:
+    """What a session factory needs (``sessionmaker(info=...)``) to chain audit events, and
+    (with ``checkpoints``) to verify them."""
+    info: dict[str, Any] = {_KEYS: keys}
+    if checkpoints is not None:
+        info[_CHECKPOINTS] = checkpoints
+    return info
 
 
-def bind_keys(factory: sessionmaker[Session], keys: AuditChainKeys) -> None:
-    """Give every session ``factory`` makes from now on the audit keys."""
-    factory.configure(info={**factory.kw.get("info", {}), **session_info(keys)})
+def bind_keys(
+    factory: sessionmaker[Session], keys: AuditChainKeys, checkpoints: CheckpointLog
+) -> None:
+    """Give every session ``factory`` makes from now on the audit keys and checkpoint file."""
+    factory.configure(info={**factory.kw.get("info", {}), **session_info(keys, checkpoints)})
 
 
-def _session_keys(session: Session) -> AuditChainKeys:
+def session_checkpoints(session: Session) -> CheckpointLog:
+    """The checkpoint file this session verifies against."""
+    checkpoints: CheckpointLog | None = session.info.get(_CHECKPOINTS)
+    if checkpoints is None:
+        # Fail closed: without the checkpoints, a log cut short would verify as intact.
+        raise ConfigurationError(
+            "this session has no audit checkpoint file: build sessions with the runtime's "
+            "session factory"
+        )
+    return checkpoints
+
+
+def holds_uncommitted_events(session: Session) -> bool:
+    """Whether this session's transaction wrote events it has not committed (they may roll
+    back, so no checkpoint may name them yet)."""
+    return bool(session.info.get(_UNCOMMITTED))
+
+
+def session_keys(session: Session) -> AuditChainKeys:
+    """The audit keys this session chains and verifies with."""
     keys: AuditChainKeys | None = session.info.get(_KEYS)
     if keys is None:
         # Fail closed: an event chained without the key could be rewritten by anyone.
@@ -218,7 +251,7 @@ def write_pending(session: Session) -> None:
     pending: list[tuple[SessionTransaction, AuditEvent]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    keys = _session_keys(session)
+    keys = session_keys(session)
     key_id = keys.primary_id  # before the head is locked
     head = _lock_head(session)
     for _owner, audit_event in pending:
@@ -231,6 +264,7 @@ def write_pending(session: Session) -> None:
         head.last_seq, head.last_hash = audit_event.seq, audit_event.hash
         session.add(audit_event)
     session.flush()
+    session.info[_UNCOMMITTED] = True
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -256,6 +290,14 @@ def _before_commit(session: Session) -> None:
         write_pending(session)
 
 
+@orm_event.listens_for(Session, "after_transaction_end")
+def _after_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: releasing or rolling back a savepoint (after_commit and
+    # after_rollback fire for those too) leaves what the transaction wrote uncommitted.
+    if transaction.parent is None:
+        session.info.pop(_UNCOMMITTED, None)
+
+
 @orm_event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     pending = session.info.get(_PENDING)
@@ -265,110 +307,8 @@ def _after_rollback(session: Session, previous_transaction: SessionTransaction) 
         ]
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_broken_seq: int | None = None
-    reason: str | None = None
-    # Events at the start of the log written before the chain was keyed.
-    unkeyed: int = 0
-
-
-def verify(
-    session: Session,
-    batch_size: int = 1000,
-    *,
-    unkeyed_events: int = 0,
-    keys: AuditChainKeys | None = None,
-) -> VerifyResult:
-    """Walk the chain from the start; report the first event that breaks it.
-
-    ``unkeyed_events`` is how many events at the start may predate the audit key; ``keys``
-    defaults to the session's.
-    """
-    keys = keys or _session_keys(session)
-    # The head is read first and bounds the walk: events appended while we walk are newer
-    # than this head and are checked next time, instead of looking like a mismatch.
-    # populate_existing everywhere: what counts is what the database holds now, not copies a
-    # long-lived session loaded (or wrote) earlier. Events this transaction recorded are
-    # written first, as any read of the log would see them.
-    write_pending(session)
-    head = session.scalars(
-        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
-    ).one_or_none()
-    head_seq = head.last_seq if head is not None else None
-    prev_hash, expected_seq, checked, unkeyed = GENESIS, 1, 0, 0
-    last_seen = 0
-    while True:
-        stmt = (
-            select(AuditEvent)
-            .where(AuditEvent.seq > last_seen)
-            .order_by(AuditEvent.seq)
-            .limit(batch_size)
-            .execution_options(populate_existing=True)
-        )
-        if head_seq is not None:
-            stmt = stmt.where(AuditEvent.seq <= head_seq)
-        events = session.scalars(stmt).all()
-        if not events:
-            break
-        for event in events:
-            broken = _check(event, expected_seq, prev_hash, keys, unkeyed, unkeyed_events)
-            if broken is not None:
-                return VerifyResult(False, checked, broken[0], broken[1], unkeyed)
-            unkeyed += event.key_id is None
-            prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-            last_seen = event.seq
-    if head is None:
-        if checked:
-            # The migration creates the head; events without one means it was deleted, which
-            # is how a truncated tail would otherwise go unnoticed.
-            return VerifyResult(False, checked, checked + 1, "chain head missing", unkeyed)
-        return VerifyResult(True, 0)
-    if head.last_seq != checked:
-        return VerifyResult(False, checked, checked + 1, "newest events missing", unkeyed)
-    if head.last_hash != prev_hash:
-        # The newest event was rewritten with a recomputed hash: only the head still knows.
-        return VerifyResult(
-            False, checked, checked, "newest event does not match the head", unkeyed
-        )
-    return VerifyResult(True, checked, unkeyed=unkeyed)
-
-
-def _check(
-    event: AuditEvent,
-    expected_seq: int,
-    prev_hash: str,
-    keys: AuditChainKeys,
-    unkeyed_so_far: int,
-    unkeyed_allowed: int,
-) -> tuple[int, str] | None:
-    """(seq, reason) when ``event`` breaks the chain, else None."""
-    if event.seq != expected_seq:
-        return expected_seq, "event missing"
-    if event.prev_hash != prev_hash:
-        return event.seq, "link to previous event broken"
-    if event.key_id is None and (unkeyed_so_far != event.seq - 1 or event.seq > unkeyed_allowed):
-        # Only an opening run of at most unkeyed_allowed events may be unkeyed; anything else
-        # is an event rewritten (and re-chained) by someone without the key.
-        return event.seq, NOT_KEYED
-    expected = chain_hash(keys, event)
-    if expected is None:
-        return event.seq, f"event keyed with audit key {event.key_id!r}, which is not configured"
-    if not hmac.compare_digest(expected.encode(), event.hash.encode()):
-        return event.seq, "event altered"
-    return None
-
-
-def unkeyed_prefix(session: Session) -> int:
-    """How many events open the log before the first keyed one (all of them if none is)."""
-    first_keyed = session.scalar(
-        select(AuditEvent.seq)
-        .where(AuditEvent.key_id.is_not(None))
-        .order_by(AuditEvent.seq)
-        .limit(1)
-    )
-    if first_keyed is not None:
-        return first_keyed - 1
-    return session.scalar(select(AuditHead.last_seq).where(AuditHead.id == 1)) or 0
+# Verification is its own module (it also reads the checkpoint file); re-exported here so that
+# callers keep saying ``audit.verify``. Imported last: it uses the names above.
+from core.audit_verify import VerifyResult as VerifyResult  # noqa: E402
+from core.audit_verify import unkeyed_prefix as unkeyed_prefix  # noqa: E402
+from core.audit_verify import verify as verify  # noqa: E402

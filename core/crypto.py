@@ -10,6 +10,9 @@
 - Passwords, PINs and other low-entropy secrets: argon2id. High-entropy tokens: SHA-256.
 - The audit log's hash chain: HMAC-SHA256 under an audit key kept outside the database (so
   that someone who can only write to the database cannot recompute it), with a key id per event.
+  Checkpoints of the verified chain, kept in a file outside the database (so that cutting the
+  log short is found too), carry an HMAC-SHA256 under a key derived (HKDF) from the audit key,
+  so that a checkpoint can never pass for a chain link, nor a link for a checkpoint.
 - Evidence (journal exports): Ed25519 signatures by a service signing key; the public halves
   are published so that anyone can verify a bundle offline.
 """
@@ -156,13 +159,7 @@ class KeyRing:
 
     def purpose_key(self, purpose: str) -> bytes:
         """A key for one purpose (phone index, pseudonyms, reply codes...), derived by HKDF."""
-        hkdf = HKDF(
-            algorithm=hashes.SHA256(),
-            length=KEY_BYTES,
-            salt=None,
-            info=b"lantern|" + purpose.encode(),
-        )
-        return hkdf.derive(self.index_key)
+        return _derive(self.index_key, purpose)
 
     def keyed_digest(self, purpose: str, value: str | bytes) -> str:
         """HMAC-SHA256 of ``value`` under the purpose key, hex: blind indexes, keyed hashes."""
@@ -486,9 +483,16 @@ class AuditChainKeys:
     # would cost more than the hash itself, and the chain is appended while the head is locked.
     _keyed: dict[str, Any] = field(init=False, repr=False, compare=False)
 
+    _checkpoint_keyed: dict[str, Any] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         keyed = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self.keys}
         object.__setattr__(self, "_keyed", keyed)
+        checkpoint_keyed = {
+            kid: hmac.new(_derive(key, AUDIT_CHECKPOINT_PURPOSE), digestmod=hashlib.sha256)
+            for kid, key in self.keys
+        }
+        object.__setattr__(self, "_checkpoint_keyed", checkpoint_keyed)
 
     def __repr__(self) -> str:
         return f"AuditChainKeys(ids={[kid for kid, _ in self.keys]!r})"
@@ -502,13 +506,31 @@ class AuditChainKeys:
     def mac(self, key_id: str, data: bytes) -> str | None:
         """HMAC-SHA256 of ``data`` under key ``key_id``, hex (the width of the old SHA-256
         links); None when no key has that id."""
-        keyed = self._keyed.get(key_id)
-        if keyed is None:
-            return None
-        state = keyed.copy()
-        state.update(data)
-        digest: str = state.hexdigest()
-        return digest
+        return _keyed_hex(self._keyed.get(key_id), data)
+
+    def checkpoint_mac(self, key_id: str, data: bytes) -> str | None:
+        """HMAC-SHA256 of a checkpoint under the key derived from audit key ``key_id``, hex;
+        None when no key has that id."""
+        return _keyed_hex(self._checkpoint_keyed.get(key_id), data)
+
+
+AUDIT_CHECKPOINT_PURPOSE = "audit-checkpoint"
+
+
+def _derive(key: bytes, purpose: str) -> bytes:
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"lantern|" + purpose.encode()
+    )
+    return hkdf.derive(key)
+
+
+def _keyed_hex(keyed: Any, data: bytes) -> str | None:
+    if keyed is None:
+        return None
+    state = keyed.copy()
+    state.update(data)
+    digest: str = state.hexdigest()
+    return digest
 
 
 @dataclass(frozen=True)

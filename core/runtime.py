@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import audit
+from core.audit_checkpoints import CheckpointLog
 from core.clock import Clock, SystemClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
@@ -53,8 +54,13 @@ def build_runtime(
     )
     keyring = keyring or load_keyring(settings)
     session_factory = session_factory or make_session_factory(engine)
-    # Every session this process opens chains audit events under the primary audit key.
-    audit.bind_keys(session_factory, keyring.audit_chain_keys())
+    # Every session this process opens chains audit events under the primary audit key, and
+    # verifies the log against the checkpoints kept outside the database.
+    audit.bind_keys(
+        session_factory,
+        keyring.audit_chain_keys(),
+        CheckpointLog.from_settings(settings, clock),
+    )
     return Runtime(
         settings=settings,
         clock=clock,

@@ -98,6 +98,17 @@ class Settings:
         "Any other unkeyed event is a break in the chain.",
         minimum=0,
     )
+    audit_checkpoints_path: str = _setting(
+        "",
+        "Append-only file of audit checkpoints: after each successful verification (the "
+        "hourly worker job, `lantern audit verify`) the verified head of the audit log is "
+        "added, with an HMAC under the audit key, and every verification checks the log "
+        "against it, so that events cut from the end of the log, or an emptied log, are found. "
+        "Keep it off the database host, in write-once or append-only storage that every "
+        "worker, and wherever the command runs, shares: whoever can rewrite it can hide a cut. "
+        "Empty means `instance/audit-checkpoints.jsonl`.",
+        "required: a path on storage the database's users cannot write",
+    )
     evidence_keys: str = _setting(
         "",
         "Ed25519 keys that sign journal exports, as `id:base64url` private keys (primary "
@@ -325,6 +336,13 @@ class Settings:
                     ("LANTERN_EVIDENCE_KEYS", self.evidence_keys, "the export signing key"),
                 )
                 if not value
+            )
+        if not self.audit_checkpoints_path:
+            # The default lives beside the app, often on one host with the database, and in a
+            # container it vanishes with the container: the operator must choose the place.
+            problems.append(
+                "LANTERN_AUDIT_CHECKPOINTS_PATH must be set (an append-only file off the "
+                "database host; it is how a cut audit log is found)"
             )
         if self.sms_backend != "twilio":
             # The console sender records texts and sends none: check-ins would never reach the

@@ -6,15 +6,21 @@ half), ``entries.json`` (each entry's full canonical content, ``null`` for a del
 ``attachments/<id>`` (the plaintext files).
 
 ``verify`` needs no database and no secret: it recomputes every digest and link and names each
-entry that is altered, missing or out of the chain. The chain proves order, not origin (anyone
-can build a consistent chain), so it also checks the signature against public keys the
-verifier trusts (given by hand, or published by Lantern at ``GET /v1/evidence-keys`` and
-pinned): the manifest holds every link and digest, so its signature covers every entry and
-attachment.
+entry that is altered, missing or out of the chain. Nothing unchecked may ride along in a bundle
+that verifies: a zip member of a name another member has (zip tools differ on which copy they
+show), a file other than those four kinds, an attachment no entry lists, a second copy of an
+entry, a key repeated within a JSON object (parsers differ on which value they keep) or a field
+outside an entry's chained content is each a chain problem.
+
+The chain proves order, not origin (anyone can build a consistent chain), so ``verify`` also
+checks the signature against public keys the verifier trusts (given by hand, or published by
+Lantern at ``GET /v1/evidence-keys`` and pinned): the manifest holds every link and digest, so
+its signature covers every entry and attachment.
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import uuid
@@ -37,6 +43,13 @@ FORMAT = "lantern-journal-export/1"
 SIGNATURE_FORMAT = "lantern-journal-signature/1"
 SIGNED_FILE = "manifest.json"
 SIGNATURE_FILE = "signature.json"
+ENTRIES_FILE = "entries.json"
+ATTACHMENTS_DIR = "attachments/"
+# The fields of an entries.json item and of signature.json: anything else is unchecked text.
+_ENTRY_FIELDS = frozenset({"id", "content"})
+_SIGNATURE_FIELDS = frozenset(
+    {"format", "signed_file", "algorithm", "key_id", "public_key", "signature"}
+)
 
 # What the signature check found (the CLI's exit code follows it).
 SIGNED = "signed"  # by a trusted key
@@ -114,11 +127,9 @@ def export(
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(SIGNED_FILE, manifest_bytes)
         zf.writestr(SIGNATURE_FILE, json.dumps(signature, indent=2, sort_keys=True))
-        zf.writestr(
-            "entries.json", json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False)
-        )
+        zf.writestr(ENTRIES_FILE, json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False))
         for name, data in sorted(files.items()):
-            zf.writestr(f"attachments/{name}", data)
+            zf.writestr(ATTACHMENTS_DIR + name, data)
     return buffer.getvalue()
 
 
@@ -150,19 +161,43 @@ class Report:
         self.problems.append((who, reason))
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: one reader would see one value, another the other."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"repeats the key {key!r} within one object")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """JSON as every reader sees it alike: a key repeated within an object is refused."""
+    return json.loads(data, object_pairs_hook=_unique_keys)
+
+
 def _load(zf: zipfile.ZipFile, name: str, report: Report) -> Any:
     try:
-        return json.loads(zf.read(name))
+        return loads_strict(zf.read(name))
     except KeyError:
         report.fail("bundle", f"{name} is missing")
-    except ValueError:
+    except DuplicateKey as exc:
+        report.fail("bundle", f"{name} {exc}")
+    except (ValueError, RecursionError):
         report.fail("bundle", f"{name} is not valid JSON")
     return None
 
 
 def verify(source: str | Path | IO[bytes], trusted: Sequence[TrustedKey] | None = None) -> Report:
-    """Check a bundle offline; the report names every altered, missing or unchained entry,
-    and, with ``trusted`` keys, whether one of them signed it."""
+    """Check a bundle offline; the report names every altered, missing or unchained entry and
+    every file or field no link vouches for, and, with ``trusted`` keys, whether one of them
+    signed it."""
     report = Report()
     try:
         zf = zipfile.ZipFile(source)
@@ -170,17 +205,50 @@ def verify(source: str | Path | IO[bytes], trusted: Sequence[TrustedKey] | None 
         report.fail("bundle", "not a readable zip file")
         return report
     with zf:
+        _check_names(zf, report)
         if trusted is not None:
             report.seal = _check_seal(zf, trusted)
         manifest = _load(zf, SIGNED_FILE, report)
-        entries = _load(zf, "entries.json", report)
+        entries = _load(zf, ENTRIES_FILE, report)
+        if SIGNATURE_FILE in zf.namelist():
+            _check_signature_fields(_load(zf, SIGNATURE_FILE, report), report)
         if manifest is None or entries is None:
             return report
         try:
             _check(zf, manifest, entries, report)
+            _check_members(zf, entries, report)
         except (KeyError, TypeError, ValueError, AttributeError):
             report.fail("bundle", "manifest or entries are malformed")
     return report
+
+
+def _check_names(zf: zipfile.ZipFile, report: Report) -> None:
+    """Each member once, and no text in the zip's comments (neither is covered by a link)."""
+    counts = collections.Counter(info.filename for info in zf.infolist())
+    for name, count in counts.items():
+        if count > 1:
+            report.fail("bundle", f"the zip holds {count} files named {name!r}")
+    if zf.comment or any(info.comment for info in zf.infolist()):
+        report.fail("bundle", "the zip carries a comment, which no link covers")
+
+
+def _check_signature_fields(doc: Any, report: Report) -> None:
+    if isinstance(doc, dict) and (fields := sorted(set(doc) - _SIGNATURE_FIELDS)):
+        report.fail("bundle", f"{SIGNATURE_FILE} carries fields no signature covers: {fields}")
+
+
+def _check_members(zf: zipfile.ZipFile, entries: list[Any], report: Report) -> None:
+    """Refuse every file other than the manifest, the signature, the entries and the
+    attachments the entries list: nothing in the chain vouches for it."""
+    allowed = {SIGNED_FILE, SIGNATURE_FILE, ENTRIES_FILE}
+    for item in entries:
+        for attachment in (item.get("content") or {}).get("attachments", []):
+            allowed.add(ATTACHMENTS_DIR + str(attachment["id"]))
+    for info in zf.infolist():
+        # The folder itself, as a zip tool re-packing an extracted bundle may list it.
+        folder = info.filename == ATTACHMENTS_DIR and info.is_dir() and info.file_size == 0
+        if info.filename not in allowed and not folder:
+            report.fail(info.filename, "a file no entry lists: no link or signature covers it")
 
 
 def _check_seal(zf: zipfile.ZipFile, trusted: Sequence[TrustedKey]) -> Seal:
@@ -190,15 +258,15 @@ def _check_seal(zf: zipfile.ZipFile, trusted: Sequence[TrustedKey]) -> Seal:
     except KeyError:
         return Seal(UNSIGNED, detail="the bundle carries no signature")
     try:
-        doc = json.loads(raw)
+        doc = loads_strict(raw)
         if not doc.get("signature"):
             return Seal(UNSIGNED, detail="the signature has been removed")
         key_id = str(doc["key_id"])
         signature = crypto.b64decode(doc["signature"])
         embedded = crypto.b64decode(doc["public_key"])
-        manifest = json.loads(signed)
+        manifest = loads_strict(signed)
         signed_by = manifest.get("signed_by") or {}
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         return Seal(FORGED, detail="signature does not match (the signature is malformed)")
     if doc.get("algorithm") != crypto.EVIDENCE_ALGORITHM:
         return Seal(FORGED, key_id, "signature does not match (unknown algorithm)")
@@ -263,7 +331,15 @@ def _check(
     if manifest.get("format") != FORMAT:
         report.fail("bundle", "unknown bundle format")
         return
-    by_id = {str(e["id"]): e.get("content") for e in entries}
+    by_id: dict[str, Any] = {}
+    for item in entries:
+        who = str(item["id"])
+        if fields := sorted(set(item) - _ENTRY_FIELDS):
+            report.fail(who, f"entry carries fields outside the chain: {fields}")
+        if who in by_id:
+            # Only one copy can match the digest; a reader may see the other first.
+            report.fail(who, "entry appears more than once in entries.json")
+        by_id.setdefault(who, item.get("content"))
     links = sorted(manifest["links"], key=lambda link: link["seq"])
     prev_hash, expected_seq = chain.GENESIS, 1
     deleted_by_tombstone = {link["refers_to"] for link in links if link["entry_type"] == "deletion"}

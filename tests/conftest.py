@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from api.migrate import upgrade
 from core import audit
+from core.audit_checkpoints import CheckpointLog
 from core.clock import FrozenClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
@@ -127,11 +128,16 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def session_factory(connection: Connection, keyring: KeyRing) -> sessionmaker[Session]:
+def session_factory(
+    connection: Connection, keyring: KeyRing, settings: Settings, clock: FrozenClock
+) -> sessionmaker[Session]:
     return make_session_factory(
         connection,
         join_transaction_mode="create_savepoint",
-        info=audit.session_info(keyring.audit_chain_keys()),
+        # The checkpoint file of this test's own instance folder, as the runtime's sessions have.
+        info=audit.session_info(
+            keyring.audit_chain_keys(), CheckpointLog.from_settings(settings, clock)
+        ),
     )
 
 

@@ -26,6 +26,8 @@ def production_values(tmp_path: Path, keyring: KeyRing) -> dict[str, Any]:
         "public_base_url": "https://lantern.example.org",
         **environment_values(keyring),  # KEKs, index, audit and evidence keys
         "instance_path": str(tmp_path / "instance"),
+        # In production the operator names it: off the database host, append-only storage.
+        "audit_checkpoints_path": str(tmp_path / "witness" / "audit-checkpoints.jsonl"),
         "argon2_time_cost": OWASP_ARGON2_MIN_TIME_COST,
         "argon2_memory_kib": OWASP_ARGON2_MIN_MEMORY_KIB,
         "sms_backend": "twilio",
@@ -69,6 +71,9 @@ def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring:
         ({"sms_backend": "console"}, "LANTERN_SMS_BACKEND"),
         ({"twilio_auth_token": ""}, "LANTERN_TWILIO_AUTH_TOKEN"),
         ({"webhook_sender": "fake"}, "LANTERN_WEBHOOK_SENDER"),
+        # The default sits beside the app (often on the database's host, or in a container
+        # that is thrown away): a cut audit log would go unseen.
+        ({"audit_checkpoints_path": ""}, "LANTERN_AUDIT_CHECKPOINTS_PATH"),
     ],
     ids=[
         "development-keys",
@@ -82,6 +87,7 @@ def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring:
         "console-sms",
         "twilio-without-token",
         "fake-webhook-sender",
+        "no-audit-checkpoints-path",
     ],
 )
 def test_production_refuses_unsafe_settings(

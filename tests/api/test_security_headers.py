@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -69,12 +70,13 @@ def test_every_kind_of_response_has_the_security_headers(
 
 
 @pytest.mark.parametrize("kind", ["ok", "openapi", "not-found", "unauthenticated", "server-error"])
-def test_production_adds_hsts(app_with: AppFactory, kind: str) -> None:
+def test_production_adds_hsts(app_with: AppFactory, kind: str, tmp_path: Path) -> None:
     # The runtime keeps its test database and only the settings say production (with a
     # PostgreSQL URL that is never used). Production settings are checked in test_production.py.
     client = app_with(
         env="production",
         database_url="postgresql+psycopg://lantern@db.invalid/lantern",
+        audit_checkpoints_path=str(tmp_path / "audit-checkpoints.jsonl"),
         sms_backend="twilio",
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token="not-a-real-token",

@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit
+from core import audit, keyfiles
+from core.audit_checkpoints import CheckpointLog
+from core.clock import SystemClock
 from core.crypto import KeyRing
 from core.db import make_engine, make_session_factory
 
@@ -29,10 +31,19 @@ def committed_engine(committed_db: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def committed_sessions(committed_engine: Engine, keyring: KeyRing) -> sessionmaker[Session]:
+def audit_checkpoints(tmp_path: Path) -> CheckpointLog:
+    """This test's audit checkpoint file: where the CLI, given ``tmp_path / "instance"`` as its
+    instance folder, keeps it too."""
+    return CheckpointLog(tmp_path / "instance" / "audit-checkpoints.jsonl", SystemClock())
+
+
+@pytest.fixture
+def committed_sessions(
+    committed_engine: Engine, keyring: KeyRing, audit_checkpoints: CheckpointLog
+) -> sessionmaker[Session]:
     """Sessions whose commits are real, on this test's own database."""
     return make_session_factory(
-        committed_engine, info=audit.session_info(keyring.audit_chain_keys())
+        committed_engine, info=audit.session_info(keyring.audit_chain_keys(), audit_checkpoints)
     )
 
 
@@ -128,3 +139,23 @@ def restore_umask() -> Iterator[None]:
     os.umask(old)
     yield
     os.umask(old)
+
+
+@pytest.fixture
+def cli_env(
+    committed_db: str,
+    tmp_path: Path,
+    restore_logging: None,
+    cli_engines: list[Engine],
+    keyring: KeyRing,
+) -> Iterator[dict[str, str]]:
+    # The same keys as committed_sessions: the CLI verifies what the tests' sessions chained.
+    return {
+        "LANTERN_ENV": "test",
+        "LANTERN_DATABASE_URL": committed_db,
+        "LANTERN_INSTANCE_PATH": str(tmp_path / "instance"),
+        **{f"LANTERN_{k.upper()}": v for k, v in keyfiles.environment_values(keyring).items()},
+        "LANTERN_PUBLIC_BASE_URL": "https://lantern.test",
+        "LANTERN_ARGON2_TIME_COST": "1",
+        "LANTERN_ARGON2_MEMORY_KIB": "8",
+    }

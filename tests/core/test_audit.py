@@ -9,9 +9,8 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cli import main as lantern
-from core import audit, keyfiles
+from core import audit
 from core.audit import Actor, AuditEvent, AuditHead
+from core.audit_checkpoints import CheckpointLog
 from core.clock import FrozenClock, SystemClock
 from core.context import request_id_var
 from core.crypto import KeyRing
@@ -31,9 +31,10 @@ from core.errors import ConfigurationError
 EVENTS = audit.AuditEvent.__table__
 
 
-def keyed(bind: Any, ring: KeyRing) -> sessionmaker[Session]:
-    """A session factory that chains events under ``ring``'s audit key, as the runtime's does."""
-    return make_session_factory(bind, info=audit.session_info(ring.audit_chain_keys()))
+def keyed(bind: Any, ring: KeyRing, checkpoints: CheckpointLog) -> sessionmaker[Session]:
+    """A session factory that chains events under ``ring``'s audit key and verifies against
+    ``checkpoints``, as the runtime's does."""
+    return make_session_factory(bind, info=audit.session_info(ring.audit_chain_keys(), checkpoints))
 
 
 def _record_some(session: Session, clock: FrozenClock, n: int = 5) -> list[AuditEvent]:
@@ -165,13 +166,18 @@ def test_deleting_every_event_or_the_head_is_found(
     result = audit.verify(db_session)
     assert (result.ok, result.first_broken_seq) == (False, 6)
     db_session.execute(delete(EVENTS))
-    # No events and no head: an empty log is all that is left, and it is consistent.
-    assert audit.verify(db_session).ok
+    # No events and no head: a consistent empty log is all that is left in the database, but
+    # the checkpoint of the log verified before (by ``recorded``) still says it reached event 5.
+    result = audit.verify(db_session)
+    assert (result.ok, result.first_broken_seq) == (False, 1), result
+    assert (result.reason or "").startswith("the log is empty, but checkpoint 1 (")
 
 
-def test_truncating_the_tail_and_rewinding_the_head_needs_the_head_too(
+def test_truncating_the_tail_is_found_by_the_head(
     db_session: Session, recorded: list[AuditEvent]
 ) -> None:
+    # The head left as it was; moving it back too is found by the checkpoints
+    # (test_audit_checkpoints.py).
     db_session.execute(delete(EVENTS).where(EVENTS.c.seq >= 4))
     result = audit.verify(db_session)
     assert (result.ok, result.first_broken_seq) == (False, 4)
@@ -362,15 +368,15 @@ def test_turning_keyed_events_into_unkeyed_ones_is_found(
 
 
 def test_a_rotated_audit_key_keeps_verifying_the_events_it_keyed(
-    committed_db: str, engine_factory: Callable[[str], Engine]
+    committed_db: str, engine_factory: Callable[[str], Engine], audit_checkpoints: CheckpointLog
 ) -> None:
     old = KeyRing.generate("k1")
     new = old.with_new_audit_key("a-new")
     engine = engine_factory(committed_db)
     clock = FrozenClock()
-    with keyed(engine, old)() as s:
+    with keyed(engine, old, audit_checkpoints)() as s:
         _record_some(s, clock, 2)
-    with keyed(engine, new)() as s:
+    with keyed(engine, new, audit_checkpoints)() as s:
         _record_some(s, clock, 2)
         ids = s.scalars(select(AuditEvent.key_id).order_by(AuditEvent.seq)).all()
         assert ids == [old.audit_keys[0][0]] * 2 + ["a-new"] * 2
@@ -427,7 +433,10 @@ def test_a_long_lived_session_appends_after_others(
 
 
 def test_concurrent_appends_keep_one_unbroken_chain(
-    committed_db: str, engine_factory: Callable[[str], Engine], keyring: KeyRing
+    committed_db: str,
+    engine_factory: Callable[[str], Engine],
+    keyring: KeyRing,
+    audit_checkpoints: CheckpointLog,
 ) -> None:
     per_thread, threads = 40, 2
     barrier = threading.Barrier(threads)
@@ -453,7 +462,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(
     for w in workers:
         w.join(60)
     assert errors == []
-    with keyed(engine_factory(committed_db), keyring)() as s:
+    with keyed(engine_factory(committed_db), keyring, audit_checkpoints)() as s:
         result = audit.verify(s)
         assert result == audit.VerifyResult(True, per_thread * threads)
         actions = s.scalars(select(AuditEvent.action)).all()
@@ -461,7 +470,10 @@ def test_concurrent_appends_keep_one_unbroken_chain(
 
 
 def test_verify_while_others_append_reports_no_false_break(
-    committed_db: str, engine_factory: Callable[[str], Engine], keyring: KeyRing
+    committed_db: str,
+    engine_factory: Callable[[str], Engine],
+    keyring: KeyRing,
+    audit_checkpoints: CheckpointLog,
 ) -> None:
     # Audit verification runs as a periodic job beside live traffic: events committed while
     # it walks the chain must not look like a broken chain.
@@ -469,7 +481,7 @@ def test_verify_while_others_append_reports_no_false_break(
     errors: list[BaseException] = []
 
     def append() -> None:
-        factory = keyed(engine_factory(committed_db), keyring)
+        factory = keyed(engine_factory(committed_db), keyring, audit_checkpoints)
         try:
             while not stop.is_set():
                 with factory() as s:
@@ -483,7 +495,7 @@ def test_verify_while_others_append_reports_no_false_break(
 
     writer = threading.Thread(target=append)
     writer.start()
-    factory = keyed(engine_factory(committed_db), keyring)
+    factory = keyed(engine_factory(committed_db), keyring, audit_checkpoints)
     try:
         # Walks begin once there is something to walk (a slow writer thread made the last
         # assertion below fail now and then).
@@ -501,26 +513,6 @@ def test_verify_while_others_append_reports_no_false_break(
 
 
 # --- `lantern audit verify` -----------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(
-    committed_db: str,
-    tmp_path: Path,
-    restore_logging: None,
-    cli_engines: list[Engine],
-    keyring: KeyRing,
-) -> Iterator[dict[str, str]]:
-    # The same keys as committed_sessions: the CLI verifies what the tests' sessions chained.
-    return {
-        "LANTERN_ENV": "test",
-        "LANTERN_DATABASE_URL": committed_db,
-        "LANTERN_INSTANCE_PATH": str(tmp_path / "instance"),
-        **{f"LANTERN_{k.upper()}": v for k, v in keyfiles.environment_values(keyring).items()},
-        "LANTERN_PUBLIC_BASE_URL": "https://lantern.test",
-        "LANTERN_ARGON2_TIME_COST": "1",
-        "LANTERN_ARGON2_MEMORY_KIB": "8",
-    }
 
 
 def test_cli_audit_verify(
@@ -619,13 +611,17 @@ def test_a_transaction_reads_its_own_events(db_session: Session, clock: FrozenCl
 
 
 def test_an_uncommitted_audited_transaction_does_not_hold_up_other_writers(
-    backend: str, committed_db: str, engine_factory: Callable[[str], Engine], keyring: KeyRing
+    backend: str,
+    committed_db: str,
+    engine_factory: Callable[[str], Engine],
+    keyring: KeyRing,
+    audit_checkpoints: CheckpointLog,
 ) -> None:
     # The head is locked only as a transaction commits: a transaction that recorded an event
     # and then waits (for a row lock, for Twilio) must not stall every other audited write.
     if backend != "postgresql":
         pytest.skip("SQLite has one writer at a time whatever the audit log does")
-    factory = keyed(engine_factory(committed_db), keyring)
+    factory = keyed(engine_factory(committed_db), keyring, audit_checkpoints)
     clock = SystemClock()
     with factory() as setup:
         audit.record(setup, clock, Actor.system(), "first")

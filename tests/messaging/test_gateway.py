@@ -125,7 +125,12 @@ def test_production_requires_twilio_settings_for_twilio_backend(
     tmp_path: Path, keyring: KeyRing
 ) -> None:
     prod = make_settings(
-        tmp_path, "postgresql://db/x", keyring, env="production", sms_backend="twilio"
+        tmp_path,
+        "postgresql://db/x",
+        keyring,
+        env="production",
+        sms_backend="twilio",
+        audit_checkpoints_path=str(tmp_path / "audit-checkpoints.jsonl"),
     )
     with pytest.raises(ConfigurationError, match="LANTERN_TWILIO_ACCOUNT_SID"):
         prod.check_production()
