@@ -33,8 +33,8 @@ BIND := 127.0.0.1:8000
 SELF := LANTERN_PUBLIC_BASE_URL="$${LANTERN_PUBLIC_BASE_URL:-http://$(BIND)}"
 
 run: migrate
-	$(SELF) $(BIN)/gunicorn --bind $(BIND) --workers 1 --threads 8 --timeout 30 \
-		--graceful-timeout 10 --keep-alive 30 --no-control-socket wsgi:app
+	$(SELF) $(BIN)/gunicorn -c python:api.gunicorn_conf --bind $(BIND) --workers 1 --threads 8 \
+		--timeout 30 --graceful-timeout 10 --keep-alive 30 --no-control-socket wsgi:app
 
 worker: migrate
 	$(SELF) $(BIN)/lantern worker

@@ -35,7 +35,8 @@ def gunicorn(tmp_path: Path) -> Iterator[tuple[str, Proc]]:
     port = free_port()
     env = lantern_env(tmp_path, url, port)
     generate_keys(env)
-    argv = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "30"]
+    argv = [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}"]
+    argv += ["-w", "2", "--timeout", "30"]
     proc = spawn("gunicorn", [*argv, "wsgi:app"], env, tmp_path)
     base = f"http://127.0.0.1:{port}"
 
@@ -65,6 +66,13 @@ def _post(base: str, body: bytes) -> requests.Response:
 
 def test_gunicorn_answers_crashing_json_with_our_problem(gunicorn: tuple[str, Proc]) -> None:
     base, proc = gunicorn
+    # A 5,000-digit number in a query is a request line past gunicorn's default limit (4094):
+    # gunicorn answered its own 414 page. With Lantern's gunicorn settings the app answers.
+    huge = requests.get(
+        base + "/v1/survivor/access-log", params={"before": "9" * 5000}, timeout=20
+    )
+    assert huge.status_code == 401, huge.text[:200]  # who is asking comes first
+    assert huge.headers["Content-Type"] == PROBLEM_MIME
     # Each shape three times, in parallel, over separate connections.
     names = sorted(BODIES) * 3
     with ThreadPoolExecutor(max_workers=6) as pool:

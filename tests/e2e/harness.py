@@ -454,7 +454,8 @@ class Stack:
 
     def start_app(self, processes: int = 2, threads: int = 1) -> None:
         argv = [
-            str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.port}", "-w", str(processes),
+            str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf",
+            "-b", f"127.0.0.1:{self.port}", "-w", str(processes),
             "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "10",
             # Longer than gunicorn's 2 s default: a client reusing a connection the server has
             # just closed sees "connection aborted" on a POST it must not retry blindly.
