@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export LANTERN_TEST_DATABASE_URL
 
-.PHONY: install migrate dev-keys run worker test lint openapi openapi-check readme bench clean prism
+.PHONY: install migrate dev-keys run worker test test-all lint openapi openapi-check readme bench clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ run: migrate
 worker: migrate
 	$(SELF) $(BIN)/lantern worker
 
+# The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills.
 test: migrate
+	$(BIN)/python -m pytest --ignore=tests/e2e
+
+# Everything CI runs: the fast suite and the end-to-end drills (real gunicorn, workers,
+# PostgreSQL, the Prism mock of Twilio).
+test-all: migrate prism
 	$(BIN)/python -m pytest
 
 lint: install

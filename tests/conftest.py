@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.migrate import upgrade
+from api.registry import register_extensions
 from core import audit
 from core.audit_checkpoints import CheckpointLog
 from core.clock import FrozenClock
@@ -166,9 +167,36 @@ def runtime(
     )
 
 
+# What ``create_app`` bakes into the Flask app itself; everything else is read from the runtime
+# at request time, so a test's own runtime can be swapped in.
+_APP_SHAPING = ("env", "debug", "max_body_bytes", "openapi_enabled", "trusted_proxies", "log_level")
+_SHARED_APPS: dict[tuple[object, ...], Flask] = {}
+
+
+def _shape(settings: Settings) -> tuple[object, ...]:
+    return (settings.resolved_database_url, *(getattr(settings, f) for f in _APP_SHAPING))
+
+
+@pytest.fixture
+def fresh_app(runtime: Runtime) -> Flask:
+    """An app of this test's own, for a test that adds routes or hooks to it."""
+    return create_app(runtime.settings, runtime=runtime)
+
+
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
-    return create_app(runtime.settings, runtime=runtime)
+    """The app, built once per database and app-shaping settings (flask-smorest's blueprint
+    registration is most of a test's setup), with this test's runtime swapped in: its clock,
+    its rolled-back session, its fakes. A test that must change the app itself takes
+    ``fresh_app``."""
+    shape = _shape(runtime.settings)
+    shared = _SHARED_APPS.get(shape)
+    if shared is None:
+        shared = _SHARED_APPS[shape] = create_app(runtime.settings, runtime=runtime)
+        return shared
+    shared.extensions["lantern"] = runtime
+    register_extensions(shared, runtime)
+    return shared
 
 
 @pytest.fixture

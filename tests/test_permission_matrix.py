@@ -289,8 +289,9 @@ def test_unknown_parameter_name_is_reported(app: Flask) -> None:
     assert any("'notice_id'" in p and "PARAM_FACTORIES" in p for p in problems)
 
 
-def test_a_leaky_route_would_be_caught(app: Flask, client: FlaskClient, world: World) -> None:
+def test_a_leaky_route_would_be_caught(fresh_app: Flask, world: World) -> None:
     """The matrix fails on a route that forgets its authorization (the test can fail)."""
+    app, client = fresh_app, fresh_app.test_client()  # it adds a route: an app of its own
     from flask import jsonify
 
     # Staff may call it (its access rule), but it forgets the caseload check behind that.

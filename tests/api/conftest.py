@@ -138,8 +138,8 @@ def public_probes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def probe_app(app: Flask, public_probes: None) -> Flask:
-    return add_probes(app)
+def probe_app(fresh_app: Flask, public_probes: None) -> Flask:
+    return add_probes(fresh_app)
 
 
 @pytest.fixture

@@ -89,8 +89,9 @@ def private_cases(app: Flask) -> Iterator[tuple[str, str, str, bool]]:
     ],
 )
 def test_every_private_endpoint_refuses_requests_without_valid_credentials(
-    app: Flask, credentials: dict[str, str]
+    fresh_app: Flask, credentials: dict[str, str]
 ) -> None:
+    app = fresh_app  # probes are added to it: an app of its own
     add_probes(app)  # probe.private guarantees at least one case even in a bare app
     client: FlaskClient = app.test_client()
     checked, failures = 0, []
@@ -115,8 +116,9 @@ def test_every_private_endpoint_refuses_requests_without_valid_credentials(
 
 
 def test_the_walk_covers_every_converter_and_catches_an_open_route(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    fresh_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = fresh_app  # this test adds a route: an app of its own
     # The walker itself: it fills every kind of path parameter, and it would notice a route
     # that answers without credentials (here: one made public behind the allowlist's back).
     @app.route("/walk/<uuid:a>/<int:b>/<float:c>/<any(x, y):d>/<string:e>/<path:f>")
@@ -151,7 +153,8 @@ def test_public_endpoints_answer_without_credentials(client: FlaskClient) -> Non
         assert "WWW-Authenticate" not in r.headers
 
 
-def test_unknown_path_and_wrong_method_are_answered_before_credentials(app: Flask) -> None:
+def test_unknown_path_and_wrong_method_are_answered_before_credentials(fresh_app: Flask) -> None:
+    app = fresh_app  # probes are added to it: an app of its own
     add_probes(app)
     client = app.test_client()
     r = client.get("/v1/staff/" + str(uuid.uuid4()) + "/nothing")
@@ -186,8 +189,9 @@ def test_every_endpoint_declares_who_may_call_it(app: Flask) -> None:
 
 
 def test_an_endpoint_without_a_rule_refuses_everyone(
-    app: Flask, db_session: Session, runtime: Runtime, captured_logs: CapturedLogs
+    fresh_app: Flask, db_session: Session, runtime: Runtime, captured_logs: CapturedLogs
 ) -> None:
+    app = fresh_app  # probes are added to it: an app of its own
     add_probes(app)  # probe.private declares no rule
     app_client = app.test_client()
     _, staff_token = make_staff(db_session, runtime, role="admin")
@@ -201,7 +205,8 @@ def test_an_endpoint_without_a_rule_refuses_everyone(
     assert any(rec.get("event") == "access_rule_missing" for rec in captured_logs.records())
 
 
-def test_a_method_rule_overrides_its_class_rule(app: Flask) -> None:
+def test_a_method_rule_overrides_its_class_rule(fresh_app: Flask) -> None:
+    app = fresh_app  # this test adds a route: an app of its own
     from flask.views import MethodView
 
     from auth.permissions import ADMIN, SURVIVOR
@@ -250,8 +255,9 @@ def test_the_wrong_identity_gets_the_same_refusal_whatever_it_sends(
 
 
 def test_a_view_asking_for_another_kind_than_its_rule_admits_fails_loudly(
-    app: Flask, db_session: Session, runtime: Runtime
+    fresh_app: Flask, db_session: Session, runtime: Runtime
 ) -> None:
+    app = fresh_app  # this test adds a route: an app of its own
     # admitted() narrows the type; it never decides a second time, so a mismatch is a bug.
     from auth.permissions import SURVIVOR
     from auth.principals import StaffPrincipal
