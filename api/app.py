@@ -10,9 +10,8 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import access, db, json_input, problems, security
+from api import access, db, json_input, openapi, problems, security
 from api.logs import configure_logging
-from api.openapi import LanternApi
 from api.registry import register_blueprints, register_extensions
 from core.context import request_id_var
 from core.crypto import random_token
@@ -53,7 +52,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.extensions["lantern"] = runtime
 
-    api = LanternApi(app, spec_kwargs={"info": {"description": _DESCRIPTION}})
+    api = openapi.install(app, _DESCRIPTION)
     problems.register(app)
     register_extensions(app, runtime)
     register_blueprints(api)
