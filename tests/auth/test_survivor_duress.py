@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
+from api.wiring import wire
 from auth import decoys, survivor_sessions
 from auth.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
 from auth.models import Survivor, SurvivorDevice
@@ -43,7 +44,7 @@ def login(client: FlaskClient, handle: str, pin: str, addr: str = "10.9.0.1") ->
 
 
 def run_worker(runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock) -> int:
-    worker = Worker(session_factory, job_registry(runtime), clock, runtime.extensions)
+    worker = Worker(session_factory, job_registry(runtime), clock)
     return worker.run_once()
 
 
@@ -152,7 +153,7 @@ def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
     def listener(ctx: JobContext, survivor_id: uuid.UUID) -> None:
         called.append((survivor_id, ctx.job.kind))
 
-    runtime.extensions["duress_listeners"].append(listener)
+    wire(runtime).hooks.duress.register("test.listener", listener)
     assert login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200
     run_worker(runtime, session_factory, clock)
 
@@ -192,7 +193,9 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
     def healthy(ctx: JobContext, survivor_id: uuid.UUID) -> None:
         after.append(survivor_id)
 
-    runtime.extensions["duress_listeners"].extend([flaky, healthy])
+    duress_hook = wire(runtime).hooks.duress
+    duress_hook.register("test.flaky", flaky)
+    duress_hook.register("test.healthy", healthy)
     login(client, handle, SURVIVOR_DURESS_PIN)
     run_worker(runtime, session_factory, clock)
 
@@ -202,7 +205,7 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
     assert kinds == ["duress"]  # the broken listener's own write was rolled back
     assert len(after) == 1
     retry = db_session.scalars(select(Job).where(Job.kind == DURESS_LISTENER_RETRY)).one()
-    assert retry.payload["listener"].endswith("flaky")
+    assert retry.payload["listener"] == "test.flaky"  # its registered name
 
     broken["on"] = False
     run_worker(runtime, session_factory, clock)
