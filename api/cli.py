@@ -139,7 +139,6 @@ def worker(once: bool, max_idle_loops: int | None) -> None:
         runtime.session_factory,
         job_registry(runtime),
         runtime.clock,
-        runtime.extensions,
         lease_seconds=s.job_lease_seconds,
         batch_size=s.job_batch_size,
         poll_seconds=s.job_poll_seconds,

@@ -1,6 +1,7 @@
 """Where the domains plug into the shell: models, blueprints, authenticators, job handlers.
 
-Each list is the one place to add a new domain module, so nothing is discovered by magic.
+Each list is the one place to add a new domain module, so nothing is discovered by magic. The
+collaborators and hooks the job handlers are bound to are built in ``api.wiring``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Flask, request
 
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
+from api.wiring import wire
 from auth import attempts, duress, recovery
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
@@ -21,9 +23,7 @@ from core.runtime import Runtime
 from messaging import conversations as messaging_conversations
 from messaging import push as messaging_push
 from messaging.checkins import timers as checkin_timers
-from messaging.checkins import wiring as checkin_wiring
 from messaging.sms import dispatch as sms_dispatch
-from messaging.sms import gateway as sms_gateway
 from safety_plans import setup as safety_plans_setup
 
 # Every module that defines models; alembic and the tests import these.
@@ -85,34 +85,24 @@ def _bearer_authenticator() -> Principal | None:
 
 
 def register_extensions(app: Flask, runtime: Runtime) -> None:
-    """Domain collaborators and authenticators, chosen by settings."""
+    """The authenticators, and the runtime's collaborators and hooks (``api.wiring.wire``)."""
     app.extensions[AUTHENTICATORS_KEY] = [_bearer_authenticator]
-    # Webhook sender by settings; also appends the duress listener (a `duress` alert).
-    coordination_wiring.install(runtime)
-    safety_plans_setup.register_extensions(runtime)  # risk instruments, attachment storage
-    # Callables (ctx, survivor_id) run by the duress alert job; contract in auth/duress.py.
-    runtime.extensions.setdefault("duress_listeners", [])
-    # SMS gateway and push sender by settings; failure listeners and inbound routers are
-    # filled by check-ins (contracts in messaging/sms/sending.py and messaging/sms/webhooks.py).
-    runtime.extensions.setdefault("sms", sms_gateway.gateway_from_settings(runtime.settings))
-    runtime.extensions.setdefault("push", messaging_push.push_from_settings(runtime.settings))
-    runtime.extensions.setdefault("sms_redact", runtime.settings.twilio_redact)
-    runtime.extensions.setdefault("sms_failure_listeners", [])
-    runtime.extensions.setdefault("inbound_sms_routers", [])
-    checkin_wiring.install(runtime)  # SMS port, failure listener, reply router, duress
+    wire(runtime)
 
 
 def job_registry(runtime: Runtime) -> JobRegistry:
     """Every job kind a worker can run, with the handlers' collaborators bound."""
+    wiring = wire(runtime)
+    hooks = wiring.hooks
     registry = JobRegistry()
     # The hourly audit-chain verification tells the active admins of a break.
     audit_watch.register_jobs(registry, runtime, admins=recovery.active_admin_ids)
-    coordination_wiring.register_jobs(registry, runtime)
-    safety_plans_setup.register_jobs(registry, runtime)
-    duress.register_jobs(registry, runtime)
+    coordination_wiring.register_jobs(registry, wiring.coordination)
+    safety_plans_setup.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
+    duress.register_jobs(registry, hooks.duress)
     attempts.register_jobs(registry)
-    checkin_timers.register_jobs(registry, runtime)
-    sms_dispatch.register_jobs(registry, runtime)
-    messaging_push.register_jobs(registry, runtime)
-    messaging_conversations.register_jobs(registry, runtime)
+    checkin_timers.register_jobs(registry, wiring.checkins)
+    sms_dispatch.register_jobs(registry, wiring.sms)
+    messaging_push.register_jobs(registry, wiring.push)
+    messaging_conversations.register_jobs(registry)
     return registry

@@ -4,11 +4,11 @@ The handler tells the survivor's advocates (an ``urgent`` staff notice of kind `
 the on-call supervisors when the survivor has no active advocate), then calls every duress
 listener.
 
-Listener contract (for later issues: check-in escalation, partner alerts)
-------------------------------------------------------------------------
-``runtime.extensions["duress_listeners"]`` is a list of callables
-``listener(ctx: core.jobs.JobContext, survivor_id: uuid.UUID) -> None``, appended to in
-``api.registry.register_extensions``. A listener:
+Listener contract (check-in escalation, partner alerts)
+-----------------------------------------------------
+Other domains act on a duress through the ``duress`` hook: a ``Hook[DuressListener]`` the
+composition root (``api/wiring.py``) builds, registers each listener on under a stable name,
+and binds to the alert job (``register_jobs``). A listener:
 
 - runs inside the alert job's transaction (``ctx.session``; ``ctx.job.payload`` also holds
   ``device_id`` when the alert came from a decoy login): it should only write rows, typically
@@ -18,7 +18,8 @@ Listener contract (for later issues: check-in escalation, partner alerts)
   fails);
 - is isolated: it runs in a savepoint, so a failing listener neither blocks the advocates'
   notice nor the other listeners. Its writes are rolled back and it alone is retried later by a
-  ``survivor.duress_listener`` job (found again by its ``module.qualname``), with the worker's
+  ``survivor.duress_listener`` job, which stores the listener's registered name and finds it
+  again by that name (a name no longer registered dead-letters the retry), with the worker's
   usual backoff and dead-lettering.
 
 Secrecy: a decoy session must never be able to read any trace of a duress. So the duress is
@@ -31,8 +32,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,19 +42,22 @@ from auth.models import StaffMember, Survivor
 from auth.permissions import advocates_of
 from core import audit
 from core.clock import Clock
+from core.hooks import Hook
 from core.jobs import JobContext, JobRegistry, PermanentJobError, enqueue
 from core.notices import notify_staff
-from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 DURESS_ALERT = "survivor.duress_alert"
 DURESS_LISTENER_RETRY = "survivor.duress_listener"
-LISTENERS_KEY = "duress_listeners"
 # One alert per 5 minutes at most when the duress PIN is typed at a locked account.
 _REFUSED_BUCKET_SECONDS = 300
 
-DuressListener = Callable[[JobContext, uuid.UUID], None]
+
+class DuressListener(Protocol):
+    """Acts on a duress alert for ``survivor_id`` from inside its job (contract above)."""
+
+    def __call__(self, ctx: JobContext, survivor_id: uuid.UUID, /) -> None: ...
 
 
 def raise_duress_alert(
@@ -91,15 +95,6 @@ def enqueue_refused_duress_alert(session: Session, clock: Clock, survivor_id: uu
     )
 
 
-def _listener_name(listener: DuressListener) -> str:
-    return f"{listener.__module__}.{getattr(listener, '__qualname__', repr(listener))}"
-
-
-def _listeners(deps: Any) -> Sequence[DuressListener]:
-    listeners: Sequence[DuressListener] = deps.get(LISTENERS_KEY, ())
-    return listeners
-
-
 def _recipients(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:
     advocates = advocates_of(session, survivor_id)
     if advocates:
@@ -114,7 +109,9 @@ def _recipients(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:
     )
 
 
-def handle_duress_alert(ctx: JobContext, payload: dict[str, Any]) -> None:
+def handle_duress_alert(
+    ctx: JobContext, payload: dict[str, Any], *, listeners: Hook[DuressListener]
+) -> None:
     """Notify the advocates, then run every duress listener (each isolated in a savepoint)."""
     survivor_id = uuid.UUID(payload["survivor_id"])
     survivor = ctx.session.get(Survivor, survivor_id)
@@ -130,8 +127,7 @@ def handle_duress_alert(ctx: JobContext, payload: dict[str, Any]) -> None:
         survivor_id=survivor_id,
         details={"device_id": device_id} if device_id else {"while_locked": True},
     )
-    for listener in _listeners(ctx.deps):
-        name = _listener_name(listener)
+    for name, listener in listeners.items():
         try:
             with ctx.session.begin_nested():
                 listener(ctx, survivor_id)
@@ -154,21 +150,26 @@ def handle_duress_alert(ctx: JobContext, payload: dict[str, Any]) -> None:
             )
 
 
-def handle_listener_retry(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Run one duress listener again; failures go through the worker's backoff."""
+def handle_listener_retry(
+    ctx: JobContext, payload: dict[str, Any], *, listeners: Hook[DuressListener]
+) -> None:
+    """Run one duress listener again, found by its registered name; failures go through the
+    worker's backoff."""
     survivor_id = uuid.UUID(payload["survivor_id"])
     survivor = ctx.session.get(Survivor, survivor_id)
     if survivor is None or survivor.erased_at is not None:
         return
-    for listener in _listeners(ctx.deps):
-        if _listener_name(listener) == payload["listener"]:
-            listener(ctx, survivor_id)
-            return
-    raise PermanentJobError("duress listener is no longer registered")
+    listener = listeners.get(payload["listener"])
+    if listener is None:
+        raise PermanentJobError("duress listener is no longer registered")
+    listener(ctx, survivor_id)
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    """Register the duress job kinds (called from ``api.registry.job_registry``)."""
-    registry.register(DURESS_ALERT, handle_duress_alert, max_attempts=20)
-    registry.register(DURESS_LISTENER_RETRY, handle_listener_retry, max_attempts=20)
-    runtime.extensions.setdefault(LISTENERS_KEY, [])
+def register_jobs(registry: JobRegistry, listeners: Hook[DuressListener]) -> None:
+    """The duress job kinds, bound to the ``duress`` hook (from ``api.registry.job_registry``)."""
+    registry.register(
+        DURESS_ALERT, partial(handle_duress_alert, listeners=listeners), max_attempts=20
+    )
+    registry.register(
+        DURESS_LISTENER_RETRY, partial(handle_listener_retry, listeners=listeners), max_attempts=20
+    )

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import uuid
+from functools import partial
 from math import floor
 from typing import Any
 
@@ -30,7 +31,7 @@ from standardwebhooks.webhooks import Webhook
 
 from auth.models import StaffMember
 from coordination import alerts, disclosures
-from coordination.deps import CoordinationDeps, deps_from
+from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Delivery
 from coordination.urls import UnsafeWebhookUrl, check_for_settings
 from coordination.webhooks import secrets_for_signing
@@ -90,12 +91,12 @@ def admins(session: Session) -> list[uuid.UUID]:
     )
 
 
-def deliver_job(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
+def deliver_job(ctx: jobs.JobContext, payload: dict[str, Any], *, deps: CoordinationDeps) -> None:
     """Job handler: one attempt at one delivery."""
     deliver(
         ctx.session,
         ctx.clock,
-        deps_from(ctx.deps),
+        deps,
         uuid.UUID(payload["delivery_id"]),
         ctx.job.attempts,
     )
@@ -297,10 +298,10 @@ def view(session: Session, delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def register_jobs(registry: jobs.JobRegistry) -> None:
+def register_jobs(registry: jobs.JobRegistry, deps: CoordinationDeps) -> None:
     registry.register(
         alerts.DELIVER_JOB,
-        deliver_job,
+        partial(deliver_job, deps=deps),
         max_attempts=alerts.MAX_ATTEMPTS,  # the handler itself dead-letters after the 10th
         backoff=retry_delay,
     )

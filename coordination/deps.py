@@ -9,13 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from coordination.urls import Resolver
-from coordination.webhooks_http import WebhookSender
+from coordination.urls import Resolver, parse_allowlist
+from coordination.webhooks_http import WebhookSender, sender_from_settings
 from core.crypto import Binding, KeyRing
+from core.runtime import Runtime
 from core.settings import Settings
 from core.vault import Vault
-
-EXTENSION_KEY = "coordination"
 
 
 @dataclass
@@ -33,10 +32,14 @@ class CoordinationDeps:
     def open_json(self, session: Session, binding: Binding, ciphertext: bytes) -> Any:
         return json.loads(self.vault.open_text(session, binding, ciphertext))
 
-
-def deps_from(mapping: Any) -> CoordinationDeps:
-    """The coordination collaborators from ``runtime.extensions`` (or a job's ``ctx.deps``)."""
-    deps = mapping[EXTENSION_KEY]
-    if not isinstance(deps, CoordinationDeps):  # pragma: no cover - a wiring mistake
-        raise TypeError("runtime.extensions['coordination'] is not CoordinationDeps")
-    return deps
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> CoordinationDeps:
+        """The collaborators for this process, the webhook sender chosen by settings. A
+        malformed webhook allowlist entry stops the start."""
+        parse_allowlist(runtime.settings.webhook_allowlist)
+        return cls(
+            settings=runtime.settings,
+            keyring=runtime.keyring,
+            vault=runtime.vault,
+            sender=sender_from_settings(runtime.settings.webhook_sender),
+        )

@@ -8,11 +8,11 @@ from api.access import admitted
 from api.db import runtime, session
 from auth.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from coordination.deps import CoordinationDeps, deps_from
+from coordination.deps import CoordinationDeps
 
 
 def deps() -> CoordinationDeps:
-    return deps_from(runtime().extensions)
+    return runtime().collaborators.need(CoordinationDeps)
 
 
 def me() -> SurvivorAccess:

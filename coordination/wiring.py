@@ -1,80 +1,67 @@
-"""How coordination plugs into a process: its collaborators, job kinds and listeners."""
+"""How coordination plugs into a process: its job kinds, its listeners on other domains' hooks
+(duress, high risk), and the check-ins' welfare-alert ports (real and decoy). The composition
+root (``api/wiring.py``) builds ``CoordinationDeps`` and registers all of it."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from coordination import decoy_disclosures, deliveries, survivor_notices
 from coordination.alerts import create_alert
-from coordination.deps import EXTENSION_KEY, CoordinationDeps, deps_from
-from coordination.urls import parse_allowlist
-from coordination.webhooks_http import sender_from_settings
+from coordination.deps import CoordinationDeps
 from core.audit import Actor
 from core.clock import Clock
-from core.jobs import JobRegistry
-from core.runtime import Runtime
+from core.jobs import JobContext, JobRegistry
 
 EXPIRY_EVERY_SECONDS = 3600.0
 
 
-def install(runtime: Runtime) -> CoordinationDeps:
-    """Put the coordination collaborators (webhook sender chosen by settings) in the runtime,
-    with the duress listener and the check-ins' welfare-alert ports (real and decoy)."""
-    existing = runtime.extensions.get(EXTENSION_KEY)
-    if isinstance(existing, CoordinationDeps):
-        return existing
-    parse_allowlist(runtime.settings.webhook_allowlist)  # a malformed entry stops the start
-    deps = CoordinationDeps(
-        settings=runtime.settings,
-        keyring=runtime.keyring,
-        vault=runtime.vault,
-        sender=sender_from_settings(runtime.settings.webhook_sender),
-    )
-    runtime.extensions[EXTENSION_KEY] = deps
-    runtime.extensions.setdefault("welfare_alerts", WelfareAlerts(deps))
-    runtime.extensions.setdefault("decoy_welfare_checks", decoy_welfare_checks)
-    listeners = runtime.extensions.setdefault("duress_listeners", [])
-    if duress_listener not in listeners:
-        listeners.append(duress_listener)
-    risk = runtime.extensions.setdefault("high_risk_listeners", [])
-    if high_risk_listener not in risk:
-        risk.append(high_risk_listener)
-    return deps
+#: The names coordination's listeners are registered under (``api/wiring.py``). The duress
+#: name is the one retries were queued under when listeners were found by their Python path;
+#: it is only a name now, kept so that those retries still run.
+DURESS_LISTENER = "coordination.wiring.duress_listener"
+HIGH_RISK_LISTENER = "coordination.risk_level_alert"
 
 
-def duress_listener(ctx: Any, survivor_id: uuid.UUID) -> None:
-    """Called by the duress job: a ``duress`` alert to every agency with a welfare consent.
-    Called again for the same duress (a retry), it finds the first alert and adds nothing."""
-    origin = ctx.job.payload.get("alert_job") or ctx.job.id
-    create_alert(
-        ctx.session,
-        ctx.clock,
-        deps_from(ctx.deps),
-        survivor_id,
-        "duress",
-        {},
-        Actor.system(),
-        origin_key=f"duress:{origin}",
-    )
+@dataclass(frozen=True)
+class CoordinationListeners:
+    """What coordination does when other domains call their hooks: consented alerts."""
 
+    deps: CoordinationDeps
 
-def high_risk_listener(ctx: Any, survivor_id: uuid.UUID, assessment_id: uuid.UUID) -> None:
-    """A result at the highest band: a ``risk_level`` alert (high, meets the MARAC referral
-    criteria) to every agency whose consent covers risk levels. Idempotent per assessment."""
-    create_alert(
-        ctx.session,
-        ctx.clock,
-        deps_from(ctx.deps),
-        survivor_id,
-        "risk_level",
-        {"level": "high", "marac_referral": True},
-        Actor.system(),
-        origin_key=f"risk:{assessment_id}",
-    )
+    def duress(self, ctx: JobContext, survivor_id: uuid.UUID, /) -> None:
+        """``DuressListener``: a ``duress`` alert to every agency with a welfare consent.
+        Called again for the same duress (a retry), it finds the first alert and adds nothing."""
+        origin = ctx.job.payload.get("alert_job") or ctx.job.id
+        create_alert(
+            ctx.session,
+            ctx.clock,
+            self.deps,
+            survivor_id,
+            "duress",
+            {},
+            Actor.system(),
+            origin_key=f"duress:{origin}",
+        )
+
+    def high_risk(
+        self, ctx: JobContext, survivor_id: uuid.UUID, assessment_id: uuid.UUID, /
+    ) -> None:
+        """``HighRiskListener``: a ``risk_level`` alert (high, meets the MARAC referral
+        criteria) to every agency whose consent covers risk levels. Idempotent per assessment."""
+        create_alert(
+            ctx.session,
+            ctx.clock,
+            self.deps,
+            survivor_id,
+            "risk_level",
+            {"level": "high", "marac_referral": True},
+            Actor.system(),
+            origin_key=f"risk:{assessment_id}",
+        )
 
 
 @dataclass
@@ -118,9 +105,9 @@ def decoy_welfare_checks(
     decoy_disclosures.welfare_check_as_delivered(session, clock, survivor_id, cause_id, agency_id)
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    install(runtime)
-    deliveries.register_jobs(registry)
+def register_jobs(registry: JobRegistry, deps: CoordinationDeps) -> None:
+    """Webhook deliveries (bound to the sender) and the expiry of survivor notices."""
+    deliveries.register_jobs(registry, deps)
     registry.register(
         survivor_notices.EXPIRY_JOB,
         survivor_notices.expiry_job,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,12 +77,15 @@ class LeaseLost(Exception):
 
 @dataclass
 class JobContext:
-    """What a handler gets: its own session (committed with the job), the clock, collaborators."""
+    """What a handler gets: its own session (committed with the job), the clock, the job.
+
+    Its collaborators (SMS gateway, vault, hooks...) are bound to the handler when the
+    composition root registers it (``api.registry.job_registry``), typed: never looked up here.
+    """
 
     session: Session
     clock: Clock
     job: Job
-    deps: Mapping[str, Any]
     worker_id: str | None = None
     lease_seconds: float = 60.0
     #: Set by ``retry_in``: the job ends this attempt keeping its changes and runs again then.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +17,7 @@ from core.audit_checkpoints import CheckpointLog
 from core.clock import Clock, SystemClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine, make_session_factory
+from core.hooks import Collaborators
 from core.keyfiles import load_keyring
 from core.settings import Settings
 from core.vault import Vault
@@ -32,8 +32,9 @@ class Runtime:
     keyring: KeyRing
     vault: Vault
     hasher: SecretHasher
-    # Domain collaborators (SMS gateway, push sender, webhook HTTP client...), by name.
-    extensions: dict[str, Any] = field(default_factory=dict)
+    # Each domain's collaborators (SMS gateway, push sender, webhook sender...), as the typed
+    # dataclass that domain declares, built and provided by the composition root (api/wiring.py).
+    collaborators: Collaborators = field(default_factory=Collaborators)
 
 
 def build_runtime(

@@ -9,9 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +34,6 @@ class Worker:
         session_factory: sessionmaker[Session],
         registry: jobs.JobRegistry,
         clock: Clock,
-        deps: Mapping[str, Any] | None = None,
         *,
         worker_id: str | None = None,
         lease_seconds: float = 60.0,
@@ -47,7 +44,6 @@ class Worker:
         self.session_factory = session_factory
         self.registry = registry
         self.clock = clock
-        self.deps = deps or {}
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
@@ -207,7 +203,6 @@ class Worker:
                 session,
                 self.clock,
                 held[0],
-                self.deps,
                 self.worker_id,
                 self.lease_seconds,
                 batch=held,

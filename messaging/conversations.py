@@ -28,7 +28,6 @@ from core.crypto import Binding
 from core.errors import InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
 from core.jobs import JobContext, JobRegistry
-from core.runtime import Runtime
 from core.vault import Vault
 from messaging.models import Conversation, ConversationMessage, MessageReceipt
 from messaging.push import PUSH_JOB
@@ -388,5 +387,5 @@ def expire_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     prune_status_events(ctx.session, ctx.clock)
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
+def register_jobs(registry: JobRegistry) -> None:
     registry.register(EXPIRE_JOB, expire_job, every_seconds=60)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from auth import decoys
 from core.errors import ConfigurationError
 from core.jobs import JobContext, JobRegistry
-from core.runtime import Runtime
 from core.settings import Settings
 
 NEUTRAL_TEXT = "You have a new update"
@@ -45,14 +45,13 @@ def push_from_settings(settings: Settings) -> PushSender:
     raise ConfigurationError("LANTERN_PUSH_BACKEND must be fake")
 
 
-def push_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+def push_job(ctx: JobContext, payload: dict[str, Any], *, sender: PushSender) -> None:
     """``messaging.push``: one neutral notification to a survivor (never to a decoy account)."""
     survivor_id = uuid.UUID(payload["survivor_id"])
     if decoys.is_decoy_account(ctx.session, survivor_id):
         return
-    sender: PushSender = ctx.deps["push"]
     sender.send(survivor_id, NEUTRAL_TEXT)
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    registry.register(PUSH_JOB, push_job, max_attempts=5)
+def register_jobs(registry: JobRegistry, sender: PushSender) -> None:
+    registry.register(PUSH_JOB, partial(push_job, sender=sender), max_attempts=5)

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from api.db import runtime, session
 from messaging.schemas import twilio_form_doc
 from messaging.sms import webhooks
+from messaging.sms.deps import SmsDeps
 
 blp = Blueprint("sms", __name__, description="Twilio webhooks (signed by Twilio)")
 
@@ -40,7 +41,8 @@ class SmsInbound(MethodView):
         """An SMS to our number (Twilio's Messaging webhook)."""
         form = _verified_form()
         rt = runtime()
-        webhooks.receive_sms(session(), rt.clock, rt.keyring, rt.vault, rt.extensions, form)
+        outbox = rt.collaborators.need(SmsDeps)
+        webhooks.receive_sms(session(), rt.clock, rt.keyring, outbox, form)
         return _twiml()
 
 
@@ -52,5 +54,5 @@ class SmsStatus(MethodView):
         """A delivery status callback for a message we sent."""
         form = _verified_form()
         rt = runtime()
-        webhooks.receive_status(session(), rt.clock, rt.extensions, form)
+        webhooks.receive_status(session(), rt.clock, rt.collaborators.need(SmsDeps), form)
         return _twiml()

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from auth.permissions import SurvivorAccess, advocates_of
 from core import jobs
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound
+from core.hooks import Hook
 from core.ids import new_id
 from core.notices import StaffNotice, notify_staff
 from core.runtime import Runtime
@@ -32,6 +33,16 @@ RISK_ALERT_JOB = "safety_plans.risk_alert"
 RISK_NOTICE_KIND = "risk.referral_criterion_met"
 
 Catalogue = Mapping[str, Instrument]
+
+
+class HighRiskListener(Protocol):
+    """Another domain acting on a result at the highest band (a consented ``risk_level`` alert
+    to partner agencies), inside the risk alert job's transaction: it must not commit, and a
+    retried job calls it again for the same assessment."""
+
+    def __call__(
+        self, ctx: jobs.JobContext, survivor_id: uuid.UUID, assessment_id: uuid.UUID, /
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -192,8 +203,11 @@ def marac_status(session: Session, runtime: Runtime, access: SurvivorAccess) -> 
     )
 
 
-def risk_alert_handler(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
-    """Urgent notice to each advocate of the survivor (no content, only ids)."""
+def risk_alert_handler(
+    ctx: jobs.JobContext, payload: dict[str, Any], *, listeners: Hook[HighRiskListener]
+) -> None:
+    """Urgent notice to each advocate of the survivor (no content, only ids), then the
+    ``high_risk`` hook's listeners."""
     survivor_id = uuid.UUID(payload["survivor_id"])
     sent = ctx.session.scalars(
         select(StaffNotice).where(
@@ -212,7 +226,5 @@ def risk_alert_handler(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
         survivor_id=survivor_id,
         details={"assessment_id": payload["assessment_id"]},
     )
-    # Other domains act on a high result too (a consented risk_level alert to partner
-    # agencies): callables (ctx, survivor_id, assessment_id) in deps["high_risk_listeners"].
-    for listener in ctx.deps.get("high_risk_listeners", ()):
+    for listener in listeners:
         listener(ctx, survivor_id, uuid.UUID(payload["assessment_id"]))

@@ -31,9 +31,6 @@ from safety_plans.storage import AttachmentStorage
 
 log = logging.getLogger(__name__)
 
-# Where runtime.extensions holds the storage (set by safety_plans.setup).
-STORAGE_KEY = "journal_storage"
-
 
 class UnsupportedAttachment(LanternError):
     status = 415
@@ -264,10 +261,9 @@ ORPHAN_GRACE = dt.timedelta(minutes=15)
 SWEEP_BATCH = 500
 
 
-def sweep_handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+def sweep_handler(ctx: JobContext, payload: dict[str, Any], *, storage: AttachmentStorage) -> None:
     """Periodic: shred every upload never attached to an entry within a day, and remove every
     blob that has no live row."""
-    storage: AttachmentStorage = ctx.deps[STORAGE_KEY]
     cutoff = ctx.clock.now() - DRAFT_LIFETIME
     while True:  # the whole backlog, a batch per transaction
         rows = ctx.session.scalars(

@@ -14,6 +14,7 @@ from api.db import runtime
 from auth.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.routes_common import errors, staff_access, survivor_access
 from safety_plans.schemas_journal import (
     AttachmentInfoSchema,
@@ -22,7 +23,6 @@ from safety_plans.schemas_journal import (
     EntrySchema,
     UploadSchema,
 )
-from safety_plans.setup import ATTACHMENT_STORAGE
 from safety_plans.storage import AttachmentStorage
 
 blp = Blueprint(
@@ -36,8 +36,7 @@ BINARY = {"type": "string", "format": "binary"}
 
 
 def storage() -> AttachmentStorage:
-    found: AttachmentStorage = runtime().extensions[ATTACHMENT_STORAGE]
-    return found
+    return runtime().collaborators.need(SafetyPlansDeps).storage
 
 
 def _errors(*extra: int) -> Any:

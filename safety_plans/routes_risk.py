@@ -13,6 +13,7 @@ from api.db import runtime
 from auth.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.instruments import Instrument
 from safety_plans.routes_common import (
     ETAG_HEADER,
@@ -35,7 +36,6 @@ from safety_plans.schemas_risk import (
     RecommendationListSchema,
     StaffAssessmentCreateSchema,
 )
-from safety_plans.setup import INSTRUMENTS
 
 blp = Blueprint(
     "risk",
@@ -48,8 +48,7 @@ PLAN_WRITE = "safety_plan.write"
 
 
 def catalogue() -> Catalogue:
-    found: Catalogue = runtime().extensions[INSTRUMENTS]
-    return found
+    return runtime().collaborators.need(SafetyPlansDeps).catalogue
 
 
 def _errors(*extra: int) -> Any:

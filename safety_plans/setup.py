@@ -1,30 +1,26 @@
-"""How safety_plans plugs into the shell: its collaborators and its job handlers."""
+"""How safety_plans plugs into a process: its job handlers, with their collaborators bound."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from core.hooks import Hook
 from core.jobs import JobRegistry
-from core.runtime import Runtime
 from safety_plans import assessments, attachments
-from safety_plans.instruments import load_catalogue
-from safety_plans.storage import storage_from_settings
-
-INSTRUMENTS = "instruments"
-ATTACHMENT_STORAGE = attachments.STORAGE_KEY
+from safety_plans.assessments import HighRiskListener
+from safety_plans.deps import SafetyPlansDeps
 
 
-def register_extensions(runtime: Runtime) -> None:
-    """Load and validate every risk instrument at start (a bad file stops the app)."""
-    settings = runtime.settings
-    extra = [settings.extra_instruments_path] if settings.extra_instruments_path else []
-    runtime.extensions.setdefault(INSTRUMENTS, load_catalogue(extra))
-    runtime.extensions.setdefault(ATTACHMENT_STORAGE, storage_from_settings(settings))
-
-
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    """The risk alert (urgent notice to advocates) and the hourly sweep of abandoned uploads."""
-    registry.register(assessments.RISK_ALERT_JOB, assessments.risk_alert_handler)
+def register_jobs(
+    registry: JobRegistry, deps: SafetyPlansDeps, high_risk: Hook[HighRiskListener]
+) -> None:
+    """The risk alert (urgent notice to advocates, then the ``high_risk`` hook) and the sweep
+    of abandoned uploads."""
+    registry.register(
+        assessments.RISK_ALERT_JOB, partial(assessments.risk_alert_handler, listeners=high_risk)
+    )
     registry.register(
         attachments.SWEEP_JOB,
-        attachments.sweep_handler,
+        partial(attachments.sweep_handler, storage=deps.storage),
         every_seconds=attachments.SWEEP_EVERY_SECONDS,
     )

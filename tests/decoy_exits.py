@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.registry import job_registry
+from api.wiring import wire
 from auth.models import Survivor
 from coordination.models import Alert, Delivery
 from core.clock import FrozenClock
@@ -44,9 +45,7 @@ OWNER_ALARM_ALERTS = frozenset({"duress", "welfare_check"})
 
 def run_all_jobs(runtime: Runtime) -> int:
     """Run every job that is due now, until none is left; returns how many ran."""
-    worker = Worker(
-        runtime.session_factory, job_registry(runtime), runtime.clock, runtime.extensions
-    )
+    worker = Worker(runtime.session_factory, job_registry(runtime), runtime.clock)
     total = 0
     while (ran := worker.run_once()) and total < 2000:
         total += ran
@@ -75,7 +74,7 @@ def decoy_ids(session: Session, owner_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 def _push(runtime: Runtime) -> RecordingPushSender:
-    push = runtime.extensions["push"]
+    push = wire(runtime).push
     assert isinstance(push, RecordingPushSender)
     return push
 

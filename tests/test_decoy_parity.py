@@ -35,8 +35,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.models import Survivor, SurvivorDevice
-from coordination.deps import deps_from
 from coordination.models import Alert
 from coordination.webhooks import set_url
 from coordination.webhooks_http import FakeWebhookSender
@@ -137,7 +137,7 @@ class World:
     police_hook: FakeWebhookSender  # the police's endpoint: answers 2xx
 
     def gateway(self) -> ConsoleSmsGateway:
-        gateway = self.runtime.extensions["sms"]
+        gateway = wire(self.runtime).sms.gateway
         assert isinstance(gateway, ConsoleSmsGateway)
         return gateway
 
@@ -236,7 +236,7 @@ def world(app: Flask, db_session: Session, runtime: Runtime, clock: FrozenClock)
     make_agency(db_session, runtime, "Refuge", "refuge")
     # The police take alerts at an endpoint that answers 2xx: what a real account's disclosure
     # log shows is then what was really delivered.
-    deps = deps_from(runtime.extensions)
+    deps = wire(runtime).coordination
     resolver = FakeResolver()
     resolver.names["hooks.police.example"] = [PUBLIC_IP]
     deps.sender, deps.resolver = FakeWebhookSender(), resolver

@@ -1,19 +1,22 @@
 """What check-ins need from the rest of Lantern, as small interfaces.
 
-The registry (api/registry.py) binds them to the SMS gateway's outbox and to the coordination
-alert API; tests bind recording fakes. Check-ins keep working on their own when the partner
-step is not bound: advocates are still alerted.
+The composition root (api/wiring.py) binds them, in ``CheckinDeps``, to the SMS outbox
+(``messaging.checkins.wiring.OutboxSms``) and to the coordination alert API; tests bind
+recording fakes. Check-ins keep working on their own when the partner step is not bound:
+advocates are still alerted.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.jobs import JobContext
+from core.vault import Vault
 
 
 class SmsUnavailable(Exception):
@@ -85,3 +88,15 @@ class DecoyWelfareChecks(Protocol):
         disclosure log what a delivered welfare check would, and tell no agency anything.
         ``cause_id`` names the missed check-in (or help reply): one check per cause."""
         ...
+
+
+@dataclass(frozen=True)
+class CheckinDeps:
+    """What check-ins need besides a session and a clock: the vault and the ports above."""
+
+    vault: Vault
+    #: None: no text can go (a check-in by SMS is then missed, and escalates).
+    sms: CheckinSms | None = None
+    #: None: the partner step of an escalation is skipped (advocates are still alerted).
+    welfare_alerts: WelfareAlerts | None = None
+    decoy_welfare_checks: DecoyWelfareChecks | None = None

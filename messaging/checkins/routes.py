@@ -12,6 +12,7 @@ from api.access import allow, current_principal
 from api.db import runtime, session
 from auth.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
+from messaging.checkins.ports import CheckinDeps
 from messaging.checkins.templates import TEMPLATES
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")
@@ -81,8 +82,14 @@ class Answer(MethodView):
     @blp.response(200, schemas.OccurrenceSchema)
     def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> Any:
         """Answer a check-in in the app: safe, or help (help escalates at once)."""
+        rt = runtime()
         return service.answer(
-            session(), runtime(), current_principal(), occurrence_id, data["answer"]
+            session(),
+            rt,
+            current_principal(),
+            occurrence_id,
+            data["answer"],
+            sms=rt.collaborators.need(CheckinDeps).sms,
         )
 
 

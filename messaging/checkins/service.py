@@ -25,11 +25,6 @@ from messaging.checkins.models import (
 from messaging.checkins.ports import CheckinSms
 
 
-def _sms(rt: Runtime) -> CheckinSms | None:
-    sms: CheckinSms | None = rt.extensions.get("checkin_sms")
-    return sms
-
-
 def settings_view(session: Session, rt: Runtime, row: CheckinSettings) -> dict[str, Any]:
     return {
         "grace_minutes": row.grace_minutes,
@@ -133,11 +128,17 @@ def _own_occurrence(
 
 
 def answer(
-    session: Session, rt: Runtime, principal: Any, occurrence_id: uuid.UUID, kind: str
+    session: Session,
+    rt: Runtime,
+    principal: Any,
+    occurrence_id: uuid.UUID,
+    kind: str,
+    *,
+    sms: CheckinSms | None,
 ) -> Any:
     me = require_survivor(principal)
     _own_occurrence(session, me.survivor_id, occurrence_id)
-    return replies.answer(session, rt.clock, _sms(rt), me.actor, occurrence_id, kind, "app")
+    return replies.answer(session, rt.clock, sms, me.actor, occurrence_id, kind, "app")
 
 
 def snooze(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,6 @@ from auth.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.jobs import JobContext, JobRegistry
-from core.runtime import Runtime
 from messaging.checkins import states
 from messaging.checkins.escalation import (
     DECOY_PARTNER_JOB,
@@ -33,24 +33,14 @@ from messaging.checkins.occurrences import (
     lock_occurrences,
     transition,
 )
-from messaging.checkins.ports import (
-    CheckinSms,
-    DecoyWelfareChecks,
-    SmsUnavailable,
-    WelfareAlerts,
-)
+from messaging.checkins.ports import CheckinDeps, CheckinSms, SmsUnavailable
 from messaging.checkins.setup import sms_text
 
 SYSTEM = audit.Actor.system()
 SEND_BATCH = 50
 
 
-def _sms(ctx: JobContext) -> CheckinSms | None:
-    sms: CheckinSms | None = ctx.deps.get("checkin_sms")
-    return sms
-
-
-def send_due(ctx: JobContext, payloads: list[dict[str, Any]]) -> None:
+def send_due(ctx: JobContext, payloads: list[dict[str, Any]], *, deps: CheckinDeps) -> None:
     """Send the occurrences these timers serve (one, or a batch of a burst) or open them in the
     app. A stale timer does nothing. The texts go out from this job, side by side."""
     session = ctx.session
@@ -63,11 +53,11 @@ def send_due(ctx: JobContext, payloads: list[dict[str, Any]]) -> None:
             )
         )
     }
-    sms = _sms(ctx)
+    sms = deps.sms
     # One query each for the survivors and their data keys, not one per check-in.
     survivor_ids = {o.survivor_id for o in occurrences.values()}
     session.scalars(select(Survivor).where(Survivor.id.in_(survivor_ids))).all()
-    ctx.deps["vault"].preload(session, survivor_ids)
+    deps.vault.preload(session, survivor_ids)
     outbound: list[uuid.UUID] = []
     for payload in payloads:
         occ = occurrences.get(uuid.UUID(payload["occurrence_id"]))
@@ -77,7 +67,7 @@ def send_due(ctx: JobContext, payloads: list[dict[str, Any]]) -> None:
             # An earlier try committed and died: finish its text (sent at most once).
             outbound.append(occ.outbound_sms_id)
         elif occ.state == states.SCHEDULED:
-            sent = _send_one(ctx, sms, occ, schedules.get(occ.schedule_id))
+            sent = _send_one(ctx, deps, occ, schedules.get(occ.schedule_id))
             if sent is not None:
                 outbound.append(sent)
     if outbound and sms is not None:
@@ -88,12 +78,12 @@ def send_due(ctx: JobContext, payloads: list[dict[str, Any]]) -> None:
 
 def _send_one(
     ctx: JobContext,
-    sms: CheckinSms | None,
+    deps: CheckinDeps,
     occ: CheckinOccurrence,
     schedule: CheckinSchedule | None,
 ) -> uuid.UUID | None:
     """Mark one due occurrence sent and queue its text; returns the text to dispatch."""
-    session, clock = ctx.session, ctx.clock
+    session, clock, sms = ctx.session, ctx.clock, deps.sms
     if schedule is None or not schedule.active:
         occ.state = states.CANCELLED
         return None
@@ -109,7 +99,7 @@ def _send_one(
             session,
             clock,
             occ.survivor_id,
-            sms_text(session, ctx.deps["vault"], schedule),
+            sms_text(session, deps.vault, schedule),
             reference_id=occ.id,
         )
     except SmsUnavailable as exc:
@@ -142,7 +132,7 @@ def on_sms_failure(
         sms_failed(session, clock, sms, occ, reason)
 
 
-def grace_over(ctx: JobContext, payload: dict[str, Any]) -> None:
+def grace_over(ctx: JobContext, payload: dict[str, Any], *, deps: CheckinDeps) -> None:
     """The dead-man timer: no answer by the end of the grace period means missed."""
     session, clock = ctx.session, ctx.clock
     occ = lock_occurrence(session, uuid.UUID(payload["occurrence_id"]))
@@ -156,47 +146,42 @@ def grace_over(ctx: JobContext, payload: dict[str, Any]) -> None:
         occ.state = states.SENT
         occ.send_failure = occ.send_failure or "not_sent"
     transition(session, clock, occ, states.MISSED, SYSTEM, reason="no_reply")
-    escalate(session, clock, _sms(ctx), occ.survivor_id, "missed", occ)
+    escalate(session, clock, deps.sms, occ.survivor_id, "missed", occ)
 
 
-def partner(ctx: JobContext, payload: dict[str, Any]) -> None:
-    welfare: WelfareAlerts | None = ctx.deps.get("welfare_alerts")
-    partner_step(ctx.session, ctx.clock, welfare, uuid.UUID(payload["escalation_id"]))
+def partner(ctx: JobContext, payload: dict[str, Any], *, deps: CheckinDeps) -> None:
+    partner_step(ctx.session, ctx.clock, deps.welfare_alerts, uuid.UUID(payload["escalation_id"]))
 
 
-def decoy_partner(ctx: JobContext, payload: dict[str, Any]) -> None:
-    checks: DecoyWelfareChecks | None = ctx.deps.get("decoy_welfare_checks")
+def decoy_partner(ctx: JobContext, payload: dict[str, Any], *, deps: CheckinDeps) -> None:
     decoy_partner_step(
         ctx.session,
         ctx.clock,
-        checks,
+        deps.decoy_welfare_checks,
         uuid.UUID(payload["survivor_id"]),
         uuid.UUID(payload["cause_id"]),
     )
 
 
-def generate_ahead(ctx: JobContext, _payload: dict[str, Any]) -> None:
-    generate(ctx.session, ctx.clock, ctx.deps["vault"])
+def generate_ahead(ctx: JobContext, _payload: dict[str, Any], *, deps: CheckinDeps) -> None:
+    generate(ctx.session, ctx.clock, deps.vault)
 
 
-def generate_one(ctx: JobContext, payload: dict[str, Any]) -> None:
+def generate_one(ctx: JobContext, payload: dict[str, Any], *, deps: CheckinDeps) -> None:
     schedule = ctx.session.get(CheckinSchedule, uuid.UUID(payload["schedule_id"]))
     if schedule is not None and schedule.active:
-        generate_for(ctx.session, ctx.clock, ctx.deps["vault"], schedule)
+        generate_for(ctx.session, ctx.clock, deps.vault, schedule)
 
 
-def duress_listener(ctx: JobContext, survivor_id: uuid.UUID) -> None:
-    """A duress login escalates like a help reply (the duress job calls this)."""
-    escalate(ctx.session, ctx.clock, _sms(ctx), survivor_id, "duress")
-
-
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    runtime.extensions.setdefault("vault", runtime.vault)
+def register_jobs(registry: JobRegistry, deps: CheckinDeps) -> None:
+    """The check-in timers, bound to the check-ins' vault and ports."""
     # A burst (every check-in due at 9:00) is sent fifty to a transaction: one query per
     # table instead of fifty, and the texts wait on Twilio side by side.
-    registry.register_batch(SEND_JOB, send_due, batch_size=SEND_BATCH, max_attempts=5)
-    registry.register(GRACE_JOB, grace_over, max_attempts=20)
-    registry.register(PARTNER_JOB, partner, max_attempts=20)
-    registry.register(DECOY_PARTNER_JOB, decoy_partner, max_attempts=20)
-    registry.register(GENERATE_JOB, generate_ahead, every_seconds=300)
-    registry.register(GENERATE_ONE_JOB, generate_one, max_attempts=10)
+    registry.register_batch(
+        SEND_JOB, partial(send_due, deps=deps), batch_size=SEND_BATCH, max_attempts=5
+    )
+    registry.register(GRACE_JOB, partial(grace_over, deps=deps), max_attempts=20)
+    registry.register(PARTNER_JOB, partial(partner, deps=deps), max_attempts=20)
+    registry.register(DECOY_PARTNER_JOB, partial(decoy_partner, deps=deps), max_attempts=20)
+    registry.register(GENERATE_JOB, partial(generate_ahead, deps=deps), every_seconds=300)
+    registry.register(GENERATE_ONE_JOB, partial(generate_one, deps=deps), max_attempts=10)

@@ -1,5 +1,6 @@
 """How check-ins plug into a process: the SMS outbox as their ``CheckinSms`` port, and their
-listeners on the SMS failure hooks, the inbound SMS routers and the duress job."""
+listeners on the SMS failure hook, the inbound SMS hooks and the duress hook (registered by the
+composition root, ``api/wiring.py``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from auth.staff_phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing
 from core.jobs import JobContext
-from core.runtime import Runtime
-from core.vault import Vault
 from messaging.checkins import replies, timers
-from messaging.checkins.ports import CheckinSms, SmsUnavailable
+from messaging.checkins.escalation import escalate
+from messaging.checkins.ports import CheckinDeps, SmsUnavailable
 from messaging.models import OutboundSms
 from messaging.sms import dispatch as sms_dispatch
 from messaging.sms import sending
+from messaging.sms.deps import SmsDeps
 
 CHECK_IN = "check_in"
 ADVOCATE_ALERT = "advocate_alert"
@@ -29,8 +30,7 @@ ADVOCATE_ALERT = "advocate_alert"
 class OutboxSms:
     """``CheckinSms`` over the SMS outbox: rows and jobs in the caller's transaction."""
 
-    vault: Vault
-    public_base_url: str = ""
+    outbox: SmsDeps
 
     def to_survivor(
         self,
@@ -44,7 +44,7 @@ class OutboxSms:
         row = sending.queue_survivor_sms(
             session,
             clock,
-            self.vault,
+            self.outbox.vault,
             survivor_id,
             body=body,
             purpose=CHECK_IN,
@@ -56,9 +56,7 @@ class OutboxSms:
         return row.id
 
     def dispatch(self, ctx: JobContext, outbound_ids: list[uuid.UUID]) -> None:
-        sms_dispatch.dispatch(
-            ctx, outbound_ids, vault=self.vault, public_base_url=self.public_base_url
-        )
+        sms_dispatch.dispatch(ctx, outbound_ids, self.outbox)
 
     def to_staff(
         self,
@@ -72,13 +70,13 @@ class OutboxSms:
         member = session.get(StaffMember, staff_id)
         if member is None or member.disabled_at is not None:
             return None
-        to = staff_phone(self.vault.ring, member)
+        to = staff_phone(self.outbox.vault.ring, member)
         if to is None:
             return None
         row = sending.queue_sms(
             session,
             clock,
-            self.vault,
+            self.outbox.vault,
             to_e164=to,
             body=body,
             purpose=ADVOCATE_ALERT,
@@ -88,22 +86,33 @@ class OutboxSms:
         return row.id
 
 
-def install(runtime: Runtime) -> None:
-    """Bind check-ins into the runtime's extensions (idempotent)."""
-    ext = runtime.extensions
-    if isinstance(ext.get("checkin_sms"), OutboxSms):
-        return
-    sms: CheckinSms = OutboxSms(runtime.vault, runtime.settings.public_base_url)
-    ext["checkin_sms"] = sms
-    ring: KeyRing = runtime.keyring
+#: The names check-ins' listeners are registered under (``api/wiring.py``). The duress name
+#: is the one retries were queued under when listeners were found by their Python path; it is
+#: only a name now (renaming a function changes nothing), kept so that those retries still run.
+DURESS_LISTENER = "messaging.checkins.timers.duress_listener"
+SMS_FAILURE_LISTENER = "checkins.sms_failed"
+INBOUND_ROUTER = "checkins.reply"
+INBOUND_CLAIM = "checkins.reply_code"
 
-    def on_failure(
+
+@dataclass(frozen=True)
+class CheckinListeners:
+    """What check-ins do when other domains call their hooks: a check-in text failed, a
+    survivor texted a reply, a shared number's text is to be attributed, a duress login."""
+
+    ring: KeyRing
+    deps: CheckinDeps
+
+    def sms_failed(
+        self,
         session: Session,
         clock: Clock,
         outbound_id: uuid.UUID,
         purpose: str,
         reference_id: uuid.UUID | None,
+        /,
     ) -> None:
+        """``SmsFailureListener``: a check-in text that failed for good is a missed check-in."""
         if purpose != CHECK_IN or reference_id is None:
             return
         row = session.get(OutboundSms, outbound_id)
@@ -111,15 +120,18 @@ def install(runtime: Runtime) -> None:
         if reason == sms_dispatch.OUTCOME_UNKNOWN:
             # The text may well have arrived: the grace timer, not a false alarm, decides.
             return
-        timers.on_sms_failure(session, clock, sms, reference_id, reason)
+        timers.on_sms_failure(session, clock, self.deps.sms, reference_id, reason)
 
-    def route(session: Session, clock: Clock, survivor_id: uuid.UUID, body: str) -> bool:
-        return replies.route_sms_reply(session, clock, ring, sms, survivor_id, body)
+    def route_reply(
+        self, session: Session, clock: Clock, survivor_id: uuid.UUID, body: str, /
+    ) -> bool:
+        """``InboundSmsRouter``: a reply code answers the survivor's check-in."""
+        return replies.route_sms_reply(session, clock, self.ring, self.deps.sms, survivor_id, body)
 
-    def claim(session: Session, survivor_id: uuid.UUID, body: str) -> str | None:
-        return replies.claim_sms_reply(session, ring, survivor_id, body)
+    def claim_reply(self, session: Session, survivor_id: uuid.UUID, body: str, /) -> str | None:
+        """``InboundSmsClaim``: what the text is when it is one of her own reply codes."""
+        return replies.claim_sms_reply(session, self.ring, survivor_id, body)
 
-    ext.setdefault("sms_failure_listeners", []).append(on_failure)
-    ext.setdefault("inbound_sms_routers", []).append(route)
-    ext.setdefault("inbound_sms_claims", []).append(claim)
-    ext.setdefault("duress_listeners", []).append(timers.duress_listener)
+    def duress(self, ctx: JobContext, survivor_id: uuid.UUID, /) -> None:
+        """``DuressListener``: a duress login escalates like a help reply."""
+        escalate(ctx.session, ctx.clock, self.deps.sms, survivor_id, "duress")

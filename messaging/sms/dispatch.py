@@ -24,6 +24,7 @@ import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -33,9 +34,9 @@ from core import crypto, jobs
 from core.crypto import Binding
 from core.errors import CryptoError
 from core.jobs import JobContext, JobRegistry
-from core.runtime import Runtime
 from core.vault import Vault
 from messaging.models import OutboundSms
+from messaging.sms.deps import SmsDeps
 from messaging.sms.gateway import (
     MAX_CONCURRENT_SENDS,
     PermanentSmsError,
@@ -102,7 +103,7 @@ def _send_one(
 
 
 def attempt(
-    ctx: JobContext, rows: list[OutboundSms], vault: Vault, public_base_url: str, *, last_try: bool
+    ctx: JobContext, rows: list[OutboundSms], deps: SmsDeps, *, last_try: bool
 ) -> dict[uuid.UUID, float]:
     """One try at handing each of ``rows`` to the gateway, from whichever job makes it.
 
@@ -110,7 +111,7 @@ def attempt(
     row that should be tried again after a transient failure, the seconds to wait; every other
     row's outcome is settled (submitted, failed, or not queued any more).
     """
-    session, clock, deps = ctx.session, ctx.clock, ctx.deps
+    session, clock, vault = ctx.session, ctx.clock, deps.vault
     rows = [r for r in rows if r.status == QUEUED and r.provider_sid is None]
     stopped = opted_out(session, {r.to_index for r in rows})
     vault.preload(session, {r.survivor_id for r in rows if r.survivor_id is not None})
@@ -133,8 +134,8 @@ def attempt(
     if not todo:
         return {}
     ctx.checkpoint()
-    gateway: SmsGateway = deps["sms"]
-    callback = status_callback_url(public_base_url)
+    gateway = deps.gateway
+    callback = status_callback_url(deps.public_base_url)
     if len(todo) == 1:
         outcomes = [_send_one(gateway, todo[0][1], todo[0][2], callback)]
     else:
@@ -190,35 +191,30 @@ def _rows(session: Session, outbound_ids: list[uuid.UUID]) -> list[OutboundSms]:
     )
 
 
-def send_job(
-    ctx: JobContext, payload: dict[str, Any], *, vault: Vault, public_base_url: str
-) -> None:
+def send_job(ctx: JobContext, payload: dict[str, Any], *, deps: SmsDeps) -> None:
     """``sms.send``: hand one outbox row to the gateway."""
     rows = _rows(ctx.session, [uuid.UUID(payload["outbound_sms_id"])])
     last_try = ctx.job.attempts >= ctx.job.max_attempts
-    for delay in attempt(ctx, rows, vault, public_base_url, last_try=last_try).values():
+    for delay in attempt(ctx, rows, deps, last_try=last_try).values():
         ctx.retry_in(delay, "TransientSmsError")
 
 
-def dispatch(
-    ctx: JobContext, outbound_ids: list[uuid.UUID], *, vault: Vault, public_base_url: str
-) -> None:
+def dispatch(ctx: JobContext, outbound_ids: list[uuid.UUID], deps: SmsDeps) -> None:
     """Send texts this job queued with ``queue_sms(..., send_job=False)``, now, from this job.
 
     Commits the job's work so far first (see ``JobContext.checkpoint``). A text that must be
     tried again gets its ``sms.send`` job, due after the backoff.
     """
     rows = _rows(ctx.session, outbound_ids)
-    for row_id, delay in attempt(ctx, rows, vault, public_base_url, last_try=False).items():
+    for row_id, delay in attempt(ctx, rows, deps, last_try=False).items():
         enqueue_send(ctx.session, ctx.clock, row_id, ctx.clock.now() + dt.timedelta(seconds=delay))
 
 
-def redact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+def redact_job(ctx: JobContext, payload: dict[str, Any], *, gateway: SmsGateway) -> None:
     """``sms.redact``: blank the body of a delivered message at the provider."""
     row = ctx.session.get(OutboundSms, uuid.UUID(payload["outbound_sms_id"]))
     if row is None or row.provider_sid is None or row.redacted_at is not None:
         return
-    gateway: SmsGateway = ctx.deps["sms"]
     try:
         gateway.redact(row.provider_sid)
     except PermanentSmsError:
@@ -234,11 +230,9 @@ def redact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     ctx.session.flush()
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime) -> None:
-    vault, base = runtime.vault, runtime.settings.public_base_url
-
-    def _send(ctx: JobContext, payload: dict[str, Any]) -> None:
-        send_job(ctx, payload, vault=vault, public_base_url=base)
-
-    registry.register(SEND_JOB, _send, max_attempts=SEND_MAX_ATTEMPTS)
-    registry.register(REDACT_JOB, redact_job, max_attempts=SEND_MAX_ATTEMPTS)
+def register_jobs(registry: JobRegistry, deps: SmsDeps) -> None:
+    """The outbox's send and redaction jobs, bound to its gateway and hooks."""
+    registry.register(SEND_JOB, partial(send_job, deps=deps), max_attempts=SEND_MAX_ATTEMPTS)
+    registry.register(
+        REDACT_JOB, partial(redact_job, gateway=deps.gateway), max_attempts=SEND_MAX_ATTEMPTS
+    )

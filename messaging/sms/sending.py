@@ -7,10 +7,10 @@ hand sends it itself: ``dispatch.py``). Sending retries transient failures with 
 records permanent ones at once, never sends to an opted-out number, and never sends a text
 twice (``dispatch.py``).
 
-Failure hooks (the contract the check-ins issue fills). When a message whose purpose is in
+The SMS failure hook (check-ins listen). When a message whose purpose is in
 ``FAILURE_HOOK_PURPOSES`` fails for good (permanent error, retries exhausted, opted out, or a
-``failed``/``undelivered`` status callback), every callable in
-``deps["sms_failure_listeners"]`` (``runtime.extensions``) is called as
+``failed``/``undelivered`` status callback), every ``SmsFailureListener`` on
+``SmsDeps.failure_listeners`` is called as
 ``listener(session, clock, outbound_sms_id, purpose, reference_id)`` inside the transaction
 that records the failure; it must not commit, and whatever it writes commits with it. It is
 called once per message (the failure is recorded before, and a final message never fails
@@ -22,8 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -36,6 +35,7 @@ from core.ids import new_id
 from core.vault import Vault
 from messaging.models import OutboundSms, SmsPhoneState, SmsStatusEvent
 from messaging.phone import survivor_phone
+from messaging.sms.deps import SmsDeps
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ FAILED, UNDELIVERED = "failed", "undelivered"
 RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, FAILED: 4, UNDELIVERED: 4}
 FINAL = frozenset({DELIVERED, FAILED, UNDELIVERED})
 
-FailureListener = Callable[[Session, Clock, uuid.UUID, str, "uuid.UUID | None"], None]
 STAFF_KEY_PURPOSE = "staff-phone"
 
 
@@ -222,20 +221,17 @@ def set_opt_out(session: Session, clock: Clock, index: str, opted_out: bool) -> 
     return True
 
 
-def call_failure_listeners(
-    session: Session, clock: Clock, deps: Mapping[str, Any], row: OutboundSms
-) -> None:
+def call_failure_listeners(session: Session, clock: Clock, deps: SmsDeps, row: OutboundSms) -> None:
     if row.purpose not in FAILURE_HOOK_PURPOSES:
         return
-    listeners: Iterable[FailureListener] = deps.get("sms_failure_listeners", ())
-    for listener in listeners:
+    for listener in deps.failure_listeners:
         listener(session, clock, row.id, row.purpose, row.reference_id)
 
 
 def advance_status(
     session: Session,
     clock: Clock,
-    deps: Mapping[str, Any],
+    deps: SmsDeps,
     row: OutboundSms,
     status: str,
     reason: str | None = None,
@@ -264,7 +260,7 @@ def advance_status(
             },
         )
         call_failure_listeners(session, clock, deps, row)
-    elif status == DELIVERED and row.provider_sid and deps.get("sms_redact", False):
+    elif status == DELIVERED and row.provider_sid and deps.redact:
         jobs.enqueue(
             session,
             clock,
@@ -277,7 +273,7 @@ def advance_status(
 
 
 def apply_early_statuses(
-    session: Session, clock: Clock, deps: Mapping[str, Any], rows: Iterable[OutboundSms]
+    session: Session, clock: Clock, deps: SmsDeps, rows: Iterable[OutboundSms]
 ) -> None:
     """Apply status callbacks that arrived before the SIDs were recorded, then drop them."""
     by_sid = {row.provider_sid: row for row in rows if row.provider_sid}

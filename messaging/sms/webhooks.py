@@ -5,10 +5,10 @@ signature instead: ``X-Twilio-Signature`` is checked against the configured publ
 the request path, never against ``request.url``, which is wrong behind a proxy. An unknown
 number gets exactly the answer a known one gets, and nothing happens.
 
-Routing contract (the check-ins issue fills it): ``deps["inbound_sms_routers"]``
-(``runtime.extensions``) is a list of ``router(session, clock, survivor_id, body) -> bool``,
-called in order inside the webhook's transaction for every new (deduplicated) SMS from a known
-survivor that is not STOP/START (HELP included: a reply code may be that word). The first to
+The inbound SMS routing hook (check-ins listen): ``SmsDeps.inbound_routers`` holds
+``InboundSmsRouter`` listeners, ``router(session, clock, survivor_id, body) -> bool``, called
+in registration order inside the webhook's transaction for every new (deduplicated) SMS from a
+known survivor that is not STOP/START (HELP included: a reply code may be that word). The first to
 return True has handled it; otherwise the text goes into the survivor's conversation. A
 router must not commit and must not raise for a body it does not recognise.
 
@@ -27,7 +27,8 @@ about who answers a shared phone, so it is never used. So, for a shared number:
   (``sms.help_unattributed``), since someone on that phone asked for help; a message gets an
   information notice (``sms.unattributed``); a keyword or a safe code nothing. A safe code
   that cannot be attributed answers no check-in, so an unanswered check-in still escalates.
-  ``deps["inbound_sms_claims"]`` holds ``claim(session, survivor_id, body) -> str | None``:
+  ``SmsDeps.inbound_claims`` holds ``InboundSmsClaim`` listeners,
+  ``claim(session, survivor_id, body) -> str | None``:
   "help", "safe" (or another label) when the text is one of that survivor's own codes.
 
 Nothing in any of this differs for a survivor by whether someone else holds her number: not the
@@ -53,7 +54,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -68,10 +69,10 @@ from core.clock import Clock
 from core.crypto import KeyRing, decoy_phone_index, normalize_phone, phone_index
 from core.errors import Forbidden, InvalidInput
 from core.ids import new_id
-from core.vault import Vault
 from messaging import conversations
 from messaging.models import InboundSms, OutboundSms, SmsStatusEvent
 from messaging.sms import sending
+from messaging.sms.deps import SmsDeps
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ PROVIDER_STATUS = {
 
 PROVIDER_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 
-InboundRouter = Callable[[Session, Clock, uuid.UUID, str], bool]
-InboundClaim = Callable[[Session, uuid.UUID, str], "str | None"]
 UNATTRIBUTED = "unattributed"
 
 
@@ -164,8 +163,7 @@ def receive_sms(
     session: Session,
     clock: Clock,
     keyring: KeyRing,
-    vault: Vault,
-    deps: Mapping[str, Any],
+    deps: SmsDeps,
     form: Mapping[str, str],
 ) -> None:
     """Act on one verified inbound SMS at most once."""
@@ -212,8 +210,7 @@ def receive_sms(
     if body.strip():
         # HELP goes to the routers too: a survivor's check-in reply meaning "I need help"
         # may be exactly that word, and must never be swallowed as a keyword.
-        routers: Iterable[InboundRouter] = deps.get("inbound_sms_routers", ())
-        for router in routers:
+        for router in deps.inbound_routers:
             if router(session, clock, survivor.id, body):
                 _set_outcome(session, message_sid, "routed")
                 return
@@ -221,7 +218,7 @@ def receive_sms(
             conversations.post_message(
                 session,
                 clock,
-                vault,
+                deps.vault,
                 survivor.id,
                 conversations.Reader(conversations.SURVIVOR, survivor.id),
                 body,
@@ -234,13 +231,12 @@ def receive_sms(
 
 
 def _claims(
-    session: Session, deps: Mapping[str, Any], holders: list[Survivor], body: str
+    session: Session, deps: SmsDeps, holders: list[Survivor], body: str
 ) -> list[tuple[Survivor, str]]:
     """Each holder for whom the text is one of her own codes, with what it says."""
-    claimers: Iterable[InboundClaim] = deps.get("inbound_sms_claims", ())
     found = []
     for holder in holders:
-        for claim in claimers:
+        for claim in deps.inbound_claims:
             label = claim(session, holder.id, body)
             if label is not None:
                 found.append((holder, label))
@@ -332,7 +328,7 @@ def _answers_a_decoy(
     session: Session,
     clock: Clock,
     keyring: KeyRing,
-    deps: Mapping[str, Any],
+    deps: SmsDeps,
     holders: list[Survivor],
     e164: str,
     message_sid: str,
@@ -357,8 +353,7 @@ def _answers_a_decoy(
     if not _record(session, clock, message_sid, decoy_id, "routed"):
         attempt.commit()
         return True
-    routers: Iterable[InboundRouter] = deps.get("inbound_sms_routers", ())
-    if any(router(session, clock, decoy_id, body) for router in routers):
+    if any(router(session, clock, decoy_id, body) for router in deps.inbound_routers):
         attempt.commit()
         log.info("inbound sms", extra={"event": "sms_inbound", "outcome": "routed"})
         return True
@@ -366,9 +361,7 @@ def _answers_a_decoy(
     return False
 
 
-def receive_status(
-    session: Session, clock: Clock, deps: Mapping[str, Any], form: Mapping[str, str]
-) -> None:
+def receive_status(session: Session, clock: Clock, deps: SmsDeps, form: Mapping[str, str]) -> None:
     """Move one outbound message forward (never back); unknown SIDs change nothing."""
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()

@@ -361,7 +361,7 @@ def test_prune_forgets_what_each_policy_forgets_and_keeps_locks(
     db_session.commit()
     registry = job_registry(runtime)
     assert registry.types[attempts.PRUNE_JOB].every_seconds == 3600
-    Worker(session_factory, registry, clock, runtime.extensions).run_once()
+    Worker(session_factory, registry, clock).run_once()
     db_session.expire_all()
     assert "e" * 64 not in set(db_session.scalars(select(AttemptCounter.key)))
 

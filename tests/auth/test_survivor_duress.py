@@ -11,12 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
+from api.wiring import wire
 from auth import decoys, survivor_sessions
 from auth.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
 from auth.models import Survivor, SurvivorDevice
 from core.audit import AuditEvent
 from core.clock import FrozenClock
-from core.jobs import DONE, Job, JobContext
+from core.hooks import Collaborators
+from core.jobs import DEAD, DONE, Job, JobContext, enqueue
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.worker import Worker
@@ -43,7 +45,7 @@ def login(client: FlaskClient, handle: str, pin: str, addr: str = "10.9.0.1") ->
 
 
 def run_worker(runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock) -> int:
-    worker = Worker(session_factory, job_registry(runtime), clock, runtime.extensions)
+    worker = Worker(session_factory, job_registry(runtime), clock)
     return worker.run_once()
 
 
@@ -152,7 +154,7 @@ def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
     def listener(ctx: JobContext, survivor_id: uuid.UUID) -> None:
         called.append((survivor_id, ctx.job.kind))
 
-    runtime.extensions["duress_listeners"].append(listener)
+    wire(runtime).hooks.duress.register("test.listener", listener)
     assert login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200
     run_worker(runtime, session_factory, clock)
 
@@ -192,7 +194,9 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
     def healthy(ctx: JobContext, survivor_id: uuid.UUID) -> None:
         after.append(survivor_id)
 
-    runtime.extensions["duress_listeners"].extend([flaky, healthy])
+    duress_hook = wire(runtime).hooks.duress
+    duress_hook.register("test.flaky", flaky)
+    duress_hook.register("test.healthy", healthy)
     login(client, handle, SURVIVOR_DURESS_PIN)
     run_worker(runtime, session_factory, clock)
 
@@ -202,7 +206,7 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
     assert kinds == ["duress"]  # the broken listener's own write was rolled back
     assert len(after) == 1
     retry = db_session.scalars(select(Job).where(Job.kind == DURESS_LISTENER_RETRY)).one()
-    assert retry.payload["listener"].endswith("flaky")
+    assert retry.payload["listener"] == "test.flaky"  # its registered name
 
     broken["on"] = False
     run_worker(runtime, session_factory, clock)
@@ -213,6 +217,66 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
     ]
     assert len(after) == 1  # only the failed listener was run again
     assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+
+
+def test_a_retry_finds_its_listener_by_name_after_the_function_is_renamed(
+    client: FlaskClient,
+    db_session: Session,
+    runtime: Runtime,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+) -> None:
+    """A retry stores the name its listener is registered under: a release that renames or
+    moves the function still runs every retry queued before it."""
+    advocate, _ = make_staff(db_session, runtime)
+    survivor, handle = make_survivor_account(db_session, runtime, advocate)
+
+    def tell_partners(ctx: JobContext, survivor_id: uuid.UUID) -> None:
+        raise RuntimeError("partner gateway down")
+
+    wire(runtime).hooks.duress.register("test.partner_alert", tell_partners)
+    login(client, handle, SURVIVOR_DURESS_PIN)
+    run_worker(runtime, session_factory, clock)
+    db_session.expire_all()
+    retry = db_session.scalars(select(Job).where(Job.kind == DURESS_LISTENER_RETRY)).one()
+    assert retry.payload["listener"] == "test.partner_alert"
+
+    # The next release's worker: the same listener under a new function name and module path.
+    ran: list[uuid.UUID] = []
+
+    def send_partner_duress_alert(ctx: JobContext, survivor_id: uuid.UUID) -> None:
+        ran.append(survivor_id)
+
+    send_partner_duress_alert.__module__ = "coordination.partner_alerts"
+    released = Runtime(**{**runtime.__dict__, "collaborators": Collaborators()})
+    wire(released).hooks.duress.register("test.partner_alert", send_partner_duress_alert)
+    run_worker(released, session_factory, clock)
+    db_session.expire_all()
+    assert ran == [survivor.id]
+    assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+
+
+def test_a_retry_for_a_name_no_longer_registered_is_dead_lettered_at_once(
+    db_session: Session,
+    runtime: Runtime,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+) -> None:
+    advocate, _ = make_staff(db_session, runtime)
+    survivor, _ = make_survivor_account(db_session, runtime, advocate)
+    retry = enqueue(
+        db_session,
+        clock,
+        DURESS_LISTENER_RETRY,
+        {"survivor_id": str(survivor.id), "listener": "test.gone", "alert_job": str(uuid.uuid4())},
+        max_attempts=20,
+    )
+    db_session.commit()
+    run_worker(runtime, session_factory, clock)
+    db_session.expire_all()
+    dead = db_session.get(Job, retry.id)
+    assert dead is not None
+    assert (dead.state, dead.attempts, dead.last_error) == (DEAD, 1, "PermanentJobError")
 
 
 def test_without_an_active_advocate_supervisors_are_alerted(

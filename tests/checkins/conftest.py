@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from api.registry import job_registry
+from api.wiring import wire
 from auth.models import StaffMember, Survivor
 from core.clock import Clock, FrozenClock
 from core.crypto import KeyRing, SecretHasher
@@ -97,7 +98,6 @@ class World:
             self.runtime.session_factory,
             job_registry(self.runtime),
             self.clock,
-            self.runtime.extensions,
             lease_seconds=60,
             batch_size=100,
         )
@@ -118,8 +118,8 @@ def world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> World:
     # A Monday noon UTC, away from any DST change unless a test moves it.
     clock.set(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
     sms, welfare = FakeSms(), FakeWelfare()
-    runtime.extensions["checkin_sms"] = sms
-    runtime.extensions["welfare_alerts"] = welfare
+    # Before anything else wires this runtime (take ``world`` before ``client`` or ``app``).
+    wire(runtime, checkin_sms=sms, welfare_alerts=welfare)
     advocate, advocate_token = make_staff(db_session, runtime, role="advocate")
     survivor, survivor_token = make_survivor(db_session, runtime, advocate=advocate)
     set_phone(db_session, runtime.vault, survivor.id, SURVIVOR_PHONE)  # SMS check-ins need one

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.wiring import wire
 from auth.models import StaffMember
 from core.clock import FrozenClock
 from core.runtime import Runtime
@@ -63,8 +64,11 @@ def twilio_app(runtime: Runtime) -> tuple[FlaskClient, FakeTwilioHttp]:
         public_base_url=PUBLIC_URL,
     )
     http = FakeTwilioHttp()
-    runtime.extensions["sms"] = TwilioSmsGateway(
-        ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
+    wire(
+        runtime,
+        sms_gateway=TwilioSmsGateway(
+            ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
+        ),
     )
     return create_app(runtime.settings, runtime=runtime).test_client(), http
 

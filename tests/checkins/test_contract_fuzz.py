@@ -11,7 +11,7 @@ from tests.fuzzing import fuzz_contract
 PATHS = r"^/v1/(survivor/check-ins|staff/escalations)"
 
 
-def test_check_in_contract_holds_under_fuzzing(app: Flask, world: World) -> None:
+def test_check_in_contract_holds_under_fuzzing(world: World, app: Flask) -> None:
     def headers_for(path: str) -> dict[str, str]:
         staff = path.startswith("/v1/staff/")
         return auth_header(world.advocate_token if staff else world.survivor_token)

@@ -4,20 +4,23 @@ real inbound and status webhooks with valid signatures."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.registry import job_registry
 from core import audit, jobs
 from core.clock import FrozenClock
 from core.runtime import Runtime
-from messaging.checkins import states, timers
+from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence
+from messaging.checkins.occurrences import SEND_JOB
 from messaging.models import ConversationMessage, OutboundSms
 from tests.checkins.sms_world import PHONE, SmsWorld, build_sms_world, inbound, send_due
 from tests.factories import auth_header
-from tests.messaging.conftest import post_signed, twilio_error
+from tests.messaging.conftest import make_job_runner, post_signed, twilio_error
 
 
 @pytest.fixture
@@ -188,9 +191,7 @@ def test_a_send_cut_off_mid_call_is_never_repeated_and_the_grace_timer_still_esc
     assert len(_send_requests(w)) == 1
 
 
-def test_a_burst_is_sent_in_batches_each_text_once(
-    sms_world: SmsWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_burst_is_sent_in_batches_each_text_once(sms_world: SmsWorld) -> None:
     w = sms_world
     due = (w.clock.now() + dt.timedelta(minutes=10)).isoformat()
     for _ in range(59):  # 60 check-ins due in the same minute, with the fixture's own
@@ -201,14 +202,18 @@ def test_a_burst_is_sent_in_batches_each_text_once(
         )
         assert r.status_code == 201
     calls: list[int] = []
-    real = timers.send_due
+    registry = job_registry(w.runtime)
+    send = registry.types[SEND_JOB]
+    real = send.batch_handler
+    assert real is not None
 
-    def counting(ctx: jobs.JobContext, payloads: list[dict[str, object]]) -> None:
+    def counting(ctx: jobs.JobContext, payloads: list[dict[str, Any]]) -> None:
         calls.append(len(payloads))
         real(ctx, payloads)
 
-    monkeypatch.setattr(timers, "send_due", counting)
-    send_due(w)
+    send.batch_handler = counting
+    w.clock.advance(minutes=11)
+    make_job_runner(w.runtime, registry)()
     assert sum(calls) == 60
     assert max(calls) > 1  # several check-ins per transaction
     assert len(_send_requests(w)) == 60

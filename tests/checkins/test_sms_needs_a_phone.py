@@ -41,7 +41,7 @@ def _schedule(client: FlaskClient, world: World, token: str, **body: Any) -> Any
 
 @pytest.mark.parametrize("body", [{}, {"channel": "sms"}])
 def test_an_sms_check_in_without_a_phone_number_is_refused_clearly(
-    client: FlaskClient, world: World, db_session: Session, body: dict[str, str]
+    world: World, client: FlaskClient, db_session: Session, body: dict[str, str]
 ) -> None:
     survivor, token = make_survivor(db_session, world.runtime, advocate=world.advocate)
     db_session.commit()
@@ -64,7 +64,7 @@ def test_an_sms_check_in_without_a_phone_number_is_refused_clearly(
 
 
 def test_removing_the_number_moves_sms_check_ins_to_the_app(
-    client: FlaskClient, world: World, db_session: Session
+    world: World, client: FlaskClient, db_session: Session
 ) -> None:
     h = auth_header(world.survivor_token)
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
@@ -103,7 +103,7 @@ def test_removing_the_number_moves_sms_check_ins_to_the_app(
 
 
 def test_removing_the_number_moves_nothing_that_is_already_in_the_app_or_sent(
-    client: FlaskClient, world: World, db_session: Session
+    world: World, client: FlaskClient, db_session: Session
 ) -> None:
     h = auth_header(world.survivor_token)
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
@@ -119,7 +119,7 @@ def test_removing_the_number_moves_nothing_that_is_already_in_the_app_or_sent(
 
 
 def test_a_decoy_session_removing_the_number_moves_nothing(
-    client: FlaskClient, world: World, db_session: Session
+    world: World, client: FlaskClient, db_session: Session
 ) -> None:
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
     decoy = make_device(db_session, world.runtime, world.survivor.id, decoy=True)[1]

@@ -14,9 +14,10 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.models import PartnerAgency, StaffMember, Survivor
 from coordination import consents, webhooks
-from coordination.deps import CoordinationDeps, deps_from
+from coordination.deps import CoordinationDeps
 from coordination.models import Consent
 from coordination.webhooks_http import FakeWebhookSender
 from coordination.wiring import register_jobs
@@ -107,13 +108,13 @@ class World:
 
     def worker(self) -> Worker:
         registry = JobRegistry()
-        register_jobs(registry, self.runtime)
-        return Worker(self.runtime.session_factory, registry, self.clock, self.runtime.extensions)
+        register_jobs(registry, self.deps)
+        return Worker(self.runtime.session_factory, registry, self.clock)
 
 
 @pytest.fixture
 def world(app: Flask, db_session: Session, runtime: Runtime, clock: FrozenClock) -> World:
-    deps = deps_from(runtime.extensions)
+    deps = wire(runtime).coordination
     sender = FakeWebhookSender()
     resolver = FakeResolver()
     deps.sender = sender

@@ -6,18 +6,18 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from api.wiring import wire
 from auth.permissions import SurvivorAccess
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination import consents, lawful_basis
 from coordination.alerts import create_alert
 from coordination.models import Consent
-from coordination.wiring import install
 from core.audit import Actor
 from core.ids import new_id
 
 
 def _consent(w: Any) -> Consent:
-    deps = install(w.runtime)
+    deps = wire(w.runtime).coordination
     clock = w.runtime.clock
     access = SurvivorAccess(w.s1.id, "self", SurvivorPrincipal(w.s1.id, new_id(), False))
     expires = clock.now() + dt.timedelta(days=30)
@@ -44,7 +44,7 @@ def share_id(w: Any) -> str:
     share = lawful_basis.request_share(
         w.session,
         w.runtime.clock,
-        install(w.runtime),
+        wire(w.runtime).coordination,
         SurvivorAccess(w.s1.id, "caseload", principal),
         agency_id=w.p1.id,
         kinds=["welfare_check"],
@@ -61,7 +61,13 @@ def delivery_id(w: Any) -> str:
     """A delivery of an S1 alert to P1 (P1 sees its id as the alert id)."""
     _consent(w)
     _, sent = create_alert(
-        w.session, w.runtime.clock, install(w.runtime), w.s1.id, "welfare_check", {}, Actor.system()
+        w.session,
+        w.runtime.clock,
+        wire(w.runtime).coordination,
+        w.s1.id,
+        "welfare_check",
+        {},
+        Actor.system(),
     )
     return str(sent[0].id)
 

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from api.wiring import wire
 from coordination import deliveries
 from coordination.alerts import create_alert
 from coordination.models import AgencyWebhook, Delivery, Disclosure
@@ -358,13 +359,14 @@ def test_advocate_raises_an_alert_over_http(client: FlaskClient, world: World) -
 
 
 def test_duress_listener_raises_one_duress_alert(world: World) -> None:
-    from coordination.wiring import duress_listener
+    from coordination.wiring import DURESS_LISTENER
     from core.jobs import JobContext, enqueue
 
     world.consent(world.police, ["welfare_check"])
     job = enqueue(world.session, world.clock, "survivor.duress_alert", {"survivor_id": "x"})
-    ctx = JobContext(world.session, world.clock, job, world.runtime.extensions)
-    assert duress_listener in world.runtime.extensions["duress_listeners"]
+    ctx = JobContext(world.session, world.clock, job)
+    duress_listener = wire(world.runtime).hooks.duress.get(DURESS_LISTENER)
+    assert duress_listener is not None
     duress_listener(ctx, world.survivor.id)
     duress_listener(ctx, world.survivor.id)  # a retry for the same duress adds nothing
     rows = world.session.scalars(select(Delivery)).all()
@@ -384,7 +386,8 @@ def test_duress_listener_raises_one_duress_alert(world: World) -> None:
 def test_welfare_port_for_check_ins(world: World) -> None:
     import uuid
 
-    port = world.runtime.extensions["welfare_alerts"]
+    port = wire(world.runtime).checkins.welfare_alerts
+    assert port is not None
     assert port(world.session, world.clock, world.survivor.id, uuid.uuid4(), None) == "no_consent"
     world.consent(world.police, ["welfare_check"])
     world.consent(world.refuge, ["welfare_check"])
@@ -486,8 +489,8 @@ def test_a_duress_login_reaches_consented_agencies_through_the_duress_job(
     duress.raise_duress_alert(world.session, world.clock, world.survivor.id, uuid.uuid4())
     world.session.commit()
     registry = world.worker().registry
-    duress.register_jobs(registry, world.runtime)
-    worker = Worker(world.runtime.session_factory, registry, world.clock, world.runtime.extensions)
+    duress.register_jobs(registry, wire(world.runtime).hooks.duress)
+    worker = Worker(world.runtime.session_factory, registry, world.clock)
     for _ in range(3):
         worker.run_once()
     assert len(world.sender.sent) == 1

@@ -18,7 +18,6 @@ def _run(world: World) -> None:
         world.runtime.session_factory,
         job_registry(world.runtime),
         world.clock,
-        world.runtime.extensions,
     )
     for _ in range(10):
         if worker.run_once() == 0:

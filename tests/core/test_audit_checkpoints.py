@@ -406,7 +406,7 @@ def test_processes_appending_at_once_leave_every_line_whole(
 
 
 def _run_worker(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-    Worker(session_factory, job_registry(runtime), runtime.clock, runtime.extensions).run_once()
+    Worker(session_factory, job_registry(runtime), runtime.clock).run_once()
 
 
 def test_the_worker_verifies_and_checkpoints_hourly(

@@ -45,7 +45,7 @@ def _count(session_factory: sessionmaker[Session], *where: Any) -> int:
 
 def _recording(calls: Calls, name: str = "") -> jobs.Handler:
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
-        calls.append((name or ctx.deps.get("who", "?"), ctx.job.id))
+        calls.append((name or ctx.worker_id or "?", ctx.job.id))
 
     return handler
 
@@ -307,7 +307,7 @@ def test_effects_of_a_worker_that_lost_its_lease_roll_back(
     workers: dict[str, Worker] = {}
 
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
-        who = ctx.deps["who"]
+        who = ctx.worker_id
         jobs.enqueue(ctx.session, ctx.clock, "effect", {}, dedupe_key=f"effect:{who}")
         if who == "A":
             # While A is still busy, its lease runs out and B takes the job and finishes it.
@@ -316,9 +316,7 @@ def test_effects_of_a_worker_that_lost_its_lease_roll_back(
 
     registry.register("charge", handler)
     for who, factory in (("A", factory_a), ("B", factory_b)):
-        workers[who] = Worker(
-            factory, registry, clock, {"who": who}, worker_id=who, lease_seconds=lease
-        )
+        workers[who] = Worker(factory, registry, clock, worker_id=who, lease_seconds=lease)
     job_id = _enqueue(factory_a, clock, "charge")
     assert workers["A"].run_once() == 1
 
@@ -337,7 +335,7 @@ def test_a_job_whose_lease_ran_out_in_the_batch_is_not_started(
     calls: Calls = []
 
     def slow(ctx: JobContext, payload: dict[str, Any]) -> None:
-        calls.append((ctx.deps["who"], ctx.job.id))
+        calls.append((ctx.worker_id or "?", ctx.job.id))
         clock.advance(seconds=31)
 
     registry = JobRegistry()
@@ -345,8 +343,8 @@ def test_a_job_whose_lease_ran_out_in_the_batch_is_not_started(
     first = _enqueue(session_factory, clock, "slow")
     clock.advance(microseconds=1)
     second = _enqueue(session_factory, clock, "slow")
-    a = Worker(session_factory, registry, clock, {"who": "A"}, worker_id="A", lease_seconds=30)
-    b = Worker(session_factory, registry, clock, {"who": "B"}, worker_id="B", lease_seconds=30)
+    a = Worker(session_factory, registry, clock, worker_id="A", lease_seconds=30)
+    b = Worker(session_factory, registry, clock, worker_id="B", lease_seconds=30)
     assert a.run_once() == 2
     assert calls == [("A", first)]
     assert b.run_once() == 1
@@ -426,7 +424,7 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
         time.sleep(0.0005)  # give the other worker a chance to collide
         with lock:
             running.discard(ctx.job.id)
-            runs.append((ctx.job.id, ctx.deps["who"], start, time.monotonic()))
+            runs.append((ctx.job.id, ctx.worker_id, start, time.monotonic()))
 
     registry = JobRegistry()
     registry.register("race", handler)
@@ -452,7 +450,6 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
             make_session_factory(engine_factory(committed_db)),
             registry,
             clock,
-            {"who": who},
             worker_id=who,
             lease_seconds=60,
             batch_size=10,

@@ -36,12 +36,11 @@ class FileOffsetClock:
 def main() -> None:
     settings = load_settings(os.environ)
     runtime = build_runtime(settings, clock=FileOffsetClock(Path(sys.argv[1])))
-    create_app(settings, runtime=runtime)  # registers the domains' extensions on the runtime
+    create_app(settings, runtime=runtime)  # wires the runtime (api.wiring.wire)
     worker = Worker(
         runtime.session_factory,
         job_registry(runtime),
         runtime.clock,
-        runtime.extensions,
         lease_seconds=settings.job_lease_seconds,
         batch_size=settings.job_batch_size,
         poll_seconds=settings.job_poll_seconds,

@@ -20,6 +20,8 @@ from twilio.request_validator import RequestValidator
 
 from api.app import create_app
 from api.registry import job_registry
+from api.wiring import wire
+from core.jobs import JobRegistry
 from core.runtime import Runtime
 from core.worker import Worker
 from messaging.sms.gateway import TwilioSmsGateway
@@ -104,8 +106,11 @@ def sms_settings(runtime: Runtime) -> Runtime:
 @pytest.fixture
 def twilio_app(sms_settings: Runtime, fake_http: FakeTwilioHttp) -> Flask:
     """An app whose SMS gateway is the Twilio one over the fake HTTP client."""
-    sms_settings.extensions["sms"] = TwilioSmsGateway(
-        ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=fake_http
+    wire(
+        sms_settings,
+        sms_gateway=TwilioSmsGateway(
+            ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=fake_http
+        ),
     )
     return create_app(sms_settings.settings, runtime=sms_settings)
 
@@ -119,14 +124,18 @@ def console_app(sms_settings: Runtime) -> Flask:
 RunJobs = Callable[[], int]
 
 
-def make_job_runner(runtime: Runtime) -> RunJobs:
-    worker = Worker(
-        runtime.session_factory, job_registry(runtime), runtime.clock, runtime.extensions
-    )
+def make_job_runner(runtime: Runtime, registry: JobRegistry | None = None) -> RunJobs:
+    workers: list[Worker] = []
 
     def run() -> int:
+        # The worker is built at the first run, not with the fixture: a test may still choose
+        # its gateway (or settings) before anything wires the runtime.
+        if not workers:
+            workers.append(
+                Worker(runtime.session_factory, registry or job_registry(runtime), runtime.clock)
+            )
         total = 0
-        while (n := worker.run_once()) and total < 500:
+        while (n := workers[0].run_once()) and total < 500:
             total += n
         return total
 

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.models import CaseloadEntry, StaffMember, Survivor
 from core.runtime import Runtime
 from messaging import conversations as conv
@@ -132,7 +133,7 @@ def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
 
     # The survivor got one neutral push for the reply, never its text.
     run_jobs()
-    push = runtime.extensions["push"]
+    push = wire(runtime).push
     assert isinstance(push, RecordingPushSender)
     assert push.sent == [(team.survivor.id, NEUTRAL_TEXT)]
     for word in ("lantern", "advocate", "abuse", "we are here", "safety", "domestic"):

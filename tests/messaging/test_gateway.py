@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from core.crypto import KeyRing
 from core.errors import ConfigurationError
 from core.runtime import Runtime
@@ -68,7 +69,7 @@ def test_console_backend_sends_through_the_job(
         survivor_id=survivor.id,
     )
     db_session.commit()
-    gw = runtime.extensions["sms"]
+    gw = wire(runtime).sms.gateway
     assert isinstance(gw, ConsoleSmsGateway)
     assert gw.sent == []  # nothing is sent inside the request or transaction
     run_jobs()

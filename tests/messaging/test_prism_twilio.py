@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from twilio.base import values
 
 from api.app import create_app
+from api.wiring import wire
 from core import jobs
 from core.runtime import Runtime
 from messaging.models import OutboundSms
@@ -58,7 +59,7 @@ def test_valid_send_is_accepted_by_the_contract(
     prism_url: str, runtime: Runtime, db_session: Session, run_jobs: RunJobs
 ) -> None:
     _app(runtime, prism_url, ACCOUNT_SID)
-    assert isinstance(runtime.extensions["sms"], TwilioSmsGateway)  # chosen by settings
+    assert isinstance(wire(runtime).sms.gateway, TwilioSmsGateway)  # chosen by settings
     row = _queue(db_session, runtime)
     run_jobs()
     db_session.expire_all()
@@ -76,7 +77,7 @@ def test_bad_account_sid_is_refused_and_recorded_as_permanent_failure(
 ) -> None:
     _app(runtime, prism_url, "ACnot-a-valid-sid")
     calls: list[Any] = []
-    runtime.extensions["sms_failure_listeners"].append(lambda *a: calls.append(a[2:]))
+    wire(runtime).hooks.sms_failure.register("test.calls", lambda *a: calls.append(a[2:]))
     row = _queue(db_session, runtime)
     run_jobs()
     db_session.expire_all()

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from core import jobs
 from core.crypto import phone_index
 from core.runtime import Runtime
@@ -52,7 +53,7 @@ class Hooks:
 @pytest.fixture
 def hooks(twilio_app: Flask, runtime: Runtime) -> Hooks:
     h = Hooks()
-    runtime.extensions["sms_failure_listeners"].append(h)
+    wire(runtime).hooks.sms_failure.register("test.hooks", h)
     return h
 
 
@@ -325,7 +326,7 @@ def test_queue_refuses_bad_arguments(db_session: Session, runtime: Runtime) -> N
 
 def _deliver(db_session: Session, runtime: Runtime, row: OutboundSms) -> None:
     fresh = _reload(db_session, row)
-    sending.advance_status(db_session, runtime.clock, runtime.extensions, fresh, "delivered")
+    sending.advance_status(db_session, runtime.clock, wire(runtime).sms, fresh, "delivered")
     db_session.commit()
 
 
@@ -379,7 +380,7 @@ def test_no_redaction_when_disabled(
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
 ) -> None:
-    runtime.extensions["sms_redact"] = False
+    wire(runtime).sms.redact = False
     row, _ = _queue(db_session, runtime)
     run_jobs()
     _deliver(db_session, runtime, row)

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from core.runtime import Runtime
 from messaging.models import OutboundSms
 from messaging.sms import sending
+from messaging.sms.deps import SmsDeps
+from messaging.sms.gateway import ConsoleSmsGateway
 from tests.factories import make_survivor
 
 STATUSES = list(sending.RANK)
@@ -49,7 +51,8 @@ def test_any_sequence_ends_in_the_model_state(
     )
     row.provider_sid = "SM" + uuid.uuid4().hex
     calls: list[Any] = []
-    deps = {"sms_failure_listeners": [lambda *a: calls.append(a[2])], "sms_redact": False}
+    deps = SmsDeps(ConsoleSmsGateway(echo=False), runtime.vault, redact=False)
+    deps.failure_listeners.register("test.calls", lambda *a: calls.append(a[2]))
     for status in seq:
         sending.advance_status(db_session, runtime.clock, deps, row, status)
     fresh = db_session.get(OutboundSms, row.id)

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.models import StaffMember, Survivor
 from core.crypto import phone_index
 from core.notices import StaffNotice
@@ -20,6 +21,7 @@ from messaging import conversations
 from messaging.models import ConversationMessage, InboundSms, OutboundSms
 from messaging.phone import set_phone
 from messaging.sms import sending
+from messaging.sms.gateway import ConsoleSmsGateway
 from messaging.sms.webhooks import EMPTY_TWIML
 from tests.factories import make_staff, make_survivor
 from tests.messaging.conftest import RunJobs, post_signed, sign
@@ -199,7 +201,9 @@ def test_stop_opts_out_notifies_advocates_and_blocks_sending(
     )
     db_session.commit()
     run_jobs()
-    assert runtime.extensions["sms"].sent == []
+    gateway = wire(runtime).sms.gateway
+    assert isinstance(gateway, ConsoleSmsGateway)
+    assert gateway.sent == []
     db_session.expire_all()
     assert db_session.get(OutboundSms, row.id).failure_reason == "opted_out"  # type: ignore[union-attr]
     _assert_twiml(post_signed(client, INBOUND, _sms("START")))
@@ -243,7 +247,7 @@ def test_router_that_claims_a_reply_stops_it_reaching_the_conversation(
         seen.append((survivor_id, body))
         return body == "4417"
 
-    runtime.extensions["inbound_sms_routers"].append(router)
+    wire(runtime).hooks.inbound_sms.register("test.router", router)
     _assert_twiml(post_signed(client, INBOUND, _sms("4417")))
     _assert_twiml(post_signed(client, INBOUND, _sms("not a code")))
     _assert_twiml(post_signed(client, INBOUND, _sms("STOP")))  # never routed: the law's word
@@ -263,7 +267,7 @@ def test_help_is_offered_to_the_routers_first(
         claimed.append(body)
         return True  # e.g. a pending check-in whose "I need help" reply is the word HELP
 
-    runtime.extensions["inbound_sms_routers"].append(router)
+    wire(runtime).hooks.inbound_sms.register("test.router", router)
     _assert_twiml(post_signed(client, INBOUND, _sms("Help")))
     assert claimed == ["Help"]
     assert db_session.scalars(select(InboundSms.outcome)).all() == ["routed"]
@@ -321,8 +325,8 @@ def test_undelivered_is_terminal_and_calls_hooks_once(
     client: FlaskClient, db_session: Session, runtime: Runtime, order: tuple[str, ...]
 ) -> None:
     calls: list[tuple[uuid.UUID, str]] = []
-    runtime.extensions["sms_failure_listeners"].append(
-        lambda s, c, sms_id, purpose, ref: calls.append((sms_id, purpose))
+    wire(runtime).hooks.sms_failure.register(
+        "test.calls", lambda s, c, sms_id, purpose, ref: calls.append((sms_id, purpose))
     )
     row = _sent_row(db_session, runtime)
     assert row.provider_sid is not None

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.wiring import wire
 from auth.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.ids import new_id
 from safety_plans import assessments, attachments, journal, plans, profile
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.sections import template
-from safety_plans.setup import ATTACHMENT_STORAGE, INSTRUMENTS
 
 JPEG = b"\xff\xd8\xff\xe0matrix"
 
@@ -28,13 +29,9 @@ def _share_journal(w: Any) -> None:
     w.session.flush()
 
 
-def _extensions(w: Any) -> dict[str, Any]:
-    # The matrix's runtime is the app's; the app registered these when it was created.
-    if INSTRUMENTS not in w.runtime.extensions:
-        from safety_plans.setup import register_extensions
-
-        register_extensions(w.runtime)
-    return w.runtime.extensions  # type: ignore[no-any-return]
+def _deps(w: Any) -> SafetyPlansDeps:
+    # The matrix's runtime is the app's, wired when the app was created.
+    return wire(w.runtime).safety_plans
 
 
 def version_id(w: Any) -> str:
@@ -42,7 +39,7 @@ def version_id(w: Any) -> str:
 
 
 def assessment_id(w: Any) -> str:
-    catalogue = _extensions(w)[INSTRUMENTS]
+    catalogue = _deps(w).catalogue
     answers = {f"q{i}": "no" for i in range(1, 25)}
     view = assessments.take(w.session, w.runtime, catalogue, _s1(w), "dash", answers)
     return str(view.id)
@@ -56,7 +53,7 @@ def entry_id(w: Any) -> str:
 
 def attachment_id(w: Any) -> str:
     _share_journal(w)
-    storage = _extensions(w)[ATTACHMENT_STORAGE]
+    storage = _deps(w).storage
     info = attachments.upload(w.session, w.runtime, storage, _s1(w), JPEG)
     body = {
         "occurred_text": "matrix",

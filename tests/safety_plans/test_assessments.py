@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.wiring import wire
+from core.hooks import Collaborators
 from core.jobs import Job, JobRegistry
 from core.notices import StaffNotice
 from core.runtime import Runtime
@@ -35,8 +37,9 @@ def _alert_jobs(db_session: Session) -> list[Job]:
 
 def _run_my_jobs(runtime: Runtime) -> int:
     registry = JobRegistry()
-    register_jobs(registry, runtime)
-    worker = Worker(runtime.session_factory, registry, runtime.clock, runtime.extensions)
+    wiring = wire(runtime)
+    register_jobs(registry, wiring.safety_plans, wiring.hooks.high_risk)
+    worker = Worker(runtime.session_factory, registry, runtime.clock)
     return worker.run_once()
 
 
@@ -207,7 +210,7 @@ def test_weighted_instrument_loaded_from_settings_directory(runtime: Runtime, pa
         **{
             **runtime.__dict__,
             "settings": runtime.settings.replace(extra_instruments_path=str(extra)),
-            "extensions": {},
+            "collaborators": Collaborators(),
         }
     )
     app: Flask = create_app(rt.settings, runtime=rt)
@@ -240,6 +243,6 @@ def test_a_bad_instrument_file_stops_the_app_at_start(runtime: Runtime, tmp_path
 
     (tmp_path / "broken.json").write_text('{"id": "broken"}')
     settings = runtime.settings.replace(extra_instruments_path=str(tmp_path))
-    rt = Runtime(**{**runtime.__dict__, "settings": settings, "extensions": {}})
+    rt = Runtime(**{**runtime.__dict__, "settings": settings, "collaborators": Collaborators()})
     with pytest.raises(ConfigurationError, match=r"broken\.json"):
         create_app(settings, runtime=rt)

@@ -20,8 +20,8 @@ from core.db import make_engine
 from core.jobs import Job, JobContext
 from core.runtime import build_runtime
 from safety_plans import attachments, journal
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.models import JournalAttachment
-from safety_plans.setup import register_extensions
 from tests.conftest import make_settings
 from tests.factories import make_survivor
 
@@ -42,8 +42,7 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
         keyring=keyring,
         hasher=fast_hasher,
     )
-    register_extensions(runtime)
-    storage = runtime.extensions[attachments.STORAGE_KEY]
+    storage = SafetyPlansDeps.from_settings(runtime.settings).storage
     try:
         with runtime.session_factory() as s:
             survivor, _ = make_survivor(s, runtime)
@@ -69,8 +68,8 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
         def sweep() -> None:
             with runtime.session_factory() as sweep_session:
                 job = Job(id=upload.id, kind=attachments.SWEEP_JOB, payload={}, attempts=1)
-                ctx = JobContext(sweep_session, clock, job, runtime.extensions)
-                attachments.sweep_handler(ctx, {})
+                ctx = JobContext(sweep_session, clock, job)
+                attachments.sweep_handler(ctx, {}, storage=storage)
                 sweep_session.commit()
 
         sweeper = threading.Thread(target=sweep)

@@ -210,6 +210,7 @@ def test_delete_shreds_attachments_and_the_chain_records_it(
 def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
+    from api.wiring import wire
     from core.jobs import JobRegistry
     from core.worker import Worker
     from safety_plans.setup import register_jobs
@@ -219,8 +220,9 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     kept = upload(client, h, PDF).json
     client.post(ENTRIES, json=entry(attachment_ids=[kept["id"]]), headers=h)
     registry = JobRegistry()
-    register_jobs(registry, runtime)
-    worker = Worker(runtime.session_factory, registry, runtime.clock, runtime.extensions)
+    wiring = wire(runtime)
+    register_jobs(registry, wiring.safety_plans, wiring.hooks.high_risk)
+    worker = Worker(runtime.session_factory, registry, runtime.clock)
     worker.run_once()  # too young to sweep
     assert client.get(f"{UPLOAD}/{draft['id']}", headers=h).status_code == 200
     runtime.clock.advance(hours=25)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.jobs import JobRegistry
@@ -19,8 +20,7 @@ from core.runtime import Runtime
 from core.worker import Worker
 from safety_plans import attachments, journal
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
-from safety_plans.setup import ATTACHMENT_STORAGE, register_jobs
-from safety_plans.storage import AttachmentStorage
+from safety_plans.setup import register_jobs
 from tests.factories import auth_header, make_device
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party
@@ -103,8 +103,9 @@ def test_attachment_room_counts_drafts_and_entries_and_deleting_frees_it(
 
 def _worker(runtime: Runtime) -> Worker:
     registry = JobRegistry()
-    register_jobs(registry, runtime)
-    return Worker(runtime.session_factory, registry, runtime.clock, runtime.extensions)
+    wiring = wire(runtime)
+    register_jobs(registry, wiring.safety_plans, wiring.hooks.high_risk)
+    return Worker(runtime.session_factory, registry, runtime.clock)
 
 
 def _access(party: Party) -> SurvivorAccess:
@@ -118,7 +119,7 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
     """The file is written before the row commits; when the commit fails, the file has no row.
     The sweep removes such files once they are older than any request could take, and never a
     file whose row is live."""
-    storage: AttachmentStorage = runtime.extensions[ATTACHMENT_STORAGE]
+    storage = wire(runtime).safety_plans.storage
     # File times are the real clock's: run the test clock at the real time (and sign in
     # again, since the fixture's session is from the test clock's default date).
     runtime.clock.set(dt.datetime.now(dt.UTC))  # type: ignore[attr-defined]
@@ -151,7 +152,7 @@ def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
     h = party.survivor_headers
     photo = upload(client, h, JPEG).json
     created = client.post(ENTRIES, json=entry(attachment_ids=[photo["id"]]), headers=h).json
-    storage: AttachmentStorage = runtime.extensions[ATTACHMENT_STORAGE]
+    storage = wire(runtime).safety_plans.storage
     with runtime.session_factory() as s:
         journal.delete_entry(s, runtime, storage, _access(party), uuid.UUID(created["id"]))
         s.rollback()

@@ -1,0 +1,25 @@
+"""What safety_plans needs besides a session and a clock, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.settings import Settings
+from safety_plans.assessments import Catalogue
+from safety_plans.instruments import load_catalogue
+from safety_plans.storage import AttachmentStorage, storage_from_settings
+
+
+@dataclass
+class SafetyPlansDeps:
+    #: Every risk instrument, by id (built in, and those in LANTERN_EXTRA_INSTRUMENTS_PATH).
+    catalogue: Catalogue
+    #: Where sealed journal attachments are kept.
+    storage: AttachmentStorage
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SafetyPlansDeps:
+        """Load and validate every risk instrument (a bad file stops the app at start), and
+        the attachment storage chosen by settings."""
+        extra = [settings.extra_instruments_path] if settings.extra_instruments_path else []
+        return cls(load_catalogue(extra), storage_from_settings(settings))
