@@ -76,6 +76,8 @@ class AttemptPolicy:
     #: the PIN changes of their own session), so telling them tells nothing about an account,
     #: and a locked machine must not cost the service an argon2 hash a request.
     refused_openly: bool = False
+    #: What an open refusal says (``TooManyAttempts``'s detail).
+    refusal: str = "Too many attempts from this network; wait a moment before trying again."
 
     def lock_after(self, attempt: int) -> dt.timedelta:
         """The wait the ``attempt``-th attempt in a row earns if it fails."""
@@ -129,6 +131,7 @@ PIN_CHANGES = AttemptPolicy(
     dt.timedelta(days=1),
     False,
     refused_openly=True,
+    refusal="The PIN has been changed too often today; try again later.",
 )
 #: One client address, at staff login. Lenient: a whole office may share one address; it stops
 #: one machine spraying common passwords over many staff accounts (emails can be guessed).
@@ -308,10 +311,7 @@ def take(
     if policy.refused_openly:
         row = session.get(AttemptCounter, key, populate_existing=True)
         wait = (row.locked_until - now).total_seconds() if row and row.locked_until else 1.0
-        raise TooManyAttempts(
-            "Too many attempts from here; wait a moment before trying again.",
-            retry_after=max(1, math.ceil(wait)),
-        )
+        raise TooManyAttempts(policy.refusal, retry_after=max(1, math.ceil(wait)))
     return None
 
 
