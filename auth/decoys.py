@@ -11,8 +11,8 @@ its own data key, plan, journal, messages, check-ins and consents, and every ser
 like any other account: there is no "decoy" branch to forget in a new feature. What keeps it
 harmless is that nothing it does reaches a person who could tell it from a real account:
 
-- it has no caseload entry, so no staff member can open it, and notices about it have nobody
-  to go to (``notice_recipients``);
+- it has no caseload entry, so no staff member can open it (``permissions`` and ``caseload``
+  answer 404 for it), and notices about it have nobody to go to (``advocates_of`` is empty);
 - partner agencies never hear of it (``coordination`` raises no delivery for it);
 - its check-ins are texted, as a real account's are, to the number set in it, and nothing else
   is ever texted to it (``messaging.sms.sending.DECOY_PURPOSES``: never a conversation reply,
@@ -30,7 +30,9 @@ harmless is that nothing it does reaches a person who could tell it from a real 
 
 A decoy can itself have a decoy (a duress PIN set inside a duress session must also open a
 decoy). Login checks a fixed number of PINs, so decoys nest at most ``MAX_DEPTH`` deep; a
-duress PIN set deeper than that is stored and opens nothing.
+duress PIN set deeper than that is stored and opens nothing. When two accounts of a family share
+a PIN, the deepest wins (``survivor_sessions._match``): a decoy can then never be used to test a
+guess at the real PIN.
 
 The real owner's advocates are told, urgently, whenever the duress PIN is used and when it is
 changed from inside the decoy (the survivor's own duress PIN no longer works after that).
