@@ -13,9 +13,10 @@ from flask import Flask, request
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
 from api.wiring import wire
-from auth import attempts, duress, recovery
+from auth import attempts, duress
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
+from auth.staff import recovery
 from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
@@ -49,7 +50,7 @@ BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("auth.partner_routes", "admin_blp", "/v1"),
     ("auth.partner_routes", "partner_blp", "/v1"),
     ("auth.caseload_routes", "blp", "/v1"),
-    ("auth.notice_routes", "blp", "/v1"),
+    ("auth.staff.routes.notices", "blp", "/v1"),
     ("auth.access_log_routes", "blp", "/v1"),
     ("safety_plans.routes_plan", "blp", "/v1"),
     ("safety_plans.routes_risk", "blp", "/v1"),
@@ -60,8 +61,8 @@ BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("messaging.routes_survivor", "blp", "/v1"),
     ("messaging.routes_staff", "blp", "/v1"),
     ("messaging.routes_sms", "blp", "/v1"),
-    ("auth.staff_routes", "blp", "/v1"),
-    ("auth.staff_routes", "admin_blp", "/v1"),
+    ("auth.staff.routes.own", "blp", "/v1"),
+    ("auth.staff.routes.admin", "admin_blp", "/v1"),
 )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from auth.models import StaffMember
-from auth.staff_phone import staff_phone
+from auth.staff.phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing
 from core.jobs import JobContext

@@ -18,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth import attempts, passwords
+from auth import attempts
 from auth.models import ROLES, StaffInvitation, StaffMember, StaffRecoveryCode
 from auth.principals import StaffPrincipal
-from auth.recovery import active_admin_ids
-from auth.staff_login import normalise_email
-from auth.staff_sessions import revoke_sessions
+from auth.staff import passwords
+from auth.staff.login import normalise_email
+from auth.staff.recovery import active_admin_ids
+from auth.staff.sessions import revoke_sessions
 from core import audit
 from core.clock import Clock
 from core.crypto import SecretHasher, random_token, token_digest

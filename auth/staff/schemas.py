@@ -8,7 +8,9 @@ from typing import Any
 from marshmallow import fields, validate
 
 from auth.models import ROLES
-from auth.passwords import MAX_LENGTH
+from auth.staff.notices import MAX_PAGE as MAX_NOTICE_PAGE
+from auth.staff.passwords import MAX_LENGTH
+from core.notices import URGENCIES
 from core.schemas import Schema, text
 
 # Long enough for any code format a person might paste (spaces, hyphens), short enough to
@@ -185,3 +187,28 @@ class DutyUpdateSchema(Schema):
 
     on_duty = fields.Boolean()
     phone = fields.String(allow_none=True, validate=validate.Length(min=4, max=32))
+
+
+# --- the notice inbox ----------------------------------------------------------------------
+
+
+class NoticeQuerySchema(Schema):
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread notices"})
+    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_NOTICE_PAGE))
+    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+
+
+class NoticeSchema(Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    survivor_id = fields.UUID(allow_none=True)
+    details = fields.Dict(required=True, metadata={"description": "Ids only, never content"})
+    created_at = fields.DateTime(required=True)
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NoticePageSchema(Schema):
+    items = fields.List(fields.Nested(NoticeSchema), required=True)
+    next_cursor = fields.UUID(allow_none=True, required=True)

@@ -1,7 +1,7 @@
 """TOTP enrolment: a new seed, confirmed by a code from it, then ten recovery codes.
 
 Reached only by a session in stage ``enroll``: a first login without an authenticator, or a
-full session that started a reset (``staff_sessions.start_totp_reset``). Confirmation turns
+full session that started a reset (``sessions.start_totp_reset``). Confirmation turns
 that same session into a full one under a NEW token (returned once; the enrolment token
 stops working) and ends every other session of the account.
 """
@@ -16,10 +16,10 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth import recovery, totp
 from auth.models import StaffMember, StaffSession
 from auth.principals import PendingStaffPrincipal
-from auth.staff_sessions import ReauthenticationFailed, promote_to_full, revoke_sessions
+from auth.staff import recovery, totp
+from auth.staff.sessions import ReauthenticationFailed, promote_to_full, revoke_sessions
 from core import audit
 from core.errors import Conflict, NotAuthenticated
 from core.runtime import Runtime

@@ -7,39 +7,16 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth import notice_inbox
 from auth.permissions import STAFF
 from auth.route_docs import refusal
-from core.notices import URGENCIES, StaffNotice
-from core.schemas import Schema
+from auth.staff import notices
+from auth.staff.schemas import NoticePageSchema, NoticeQuerySchema, NoticeSchema
+from core.notices import StaffNotice
 
 blp = Blueprint("staff_notices", __name__, description="Notices to staff (own only)")
-
-
-class NoticeQuerySchema(Schema):
-    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread notices"})
-    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, notice_inbox.MAX_PAGE))
-    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
-
-
-class NoticeSchema(Schema):
-    id = fields.UUID(required=True)
-    kind = fields.String(required=True)
-    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
-    survivor_id = fields.UUID(allow_none=True)
-    details = fields.Dict(required=True, metadata={"description": "Ids only, never content"})
-    created_at = fields.DateTime(required=True)
-    read_at = fields.DateTime(allow_none=True)
-
-
-class NoticePageSchema(Schema):
-    items = fields.List(fields.Nested(NoticeSchema), required=True)
-    next_cursor = fields.UUID(allow_none=True, required=True)
 
 
 @allow(STAFF)
@@ -51,7 +28,7 @@ class Notices(MethodView):
     @refusal(blp, 404, "The cursor is not one of the caller's notices")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """My notices, newest first."""
-        items, cursor = notice_inbox.list_notices(
+        items, cursor = notices.list_notices(
             session(),
             current_principal(),
             unread_only=args["unread"],
@@ -69,4 +46,4 @@ class NoticeRead(MethodView):
     @refusal(blp, 404, "No such notice of the caller's")
     def post(self, notice_id: uuid.UUID) -> StaffNotice:
         """Mark one of my notices read."""
-        return notice_inbox.mark_read(session(), runtime().clock, current_principal(), notice_id)
+        return notices.mark_read(session(), runtime().clock, current_principal(), notice_id)

@@ -22,10 +22,11 @@ from typing import NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import attempts, passwords, recovery, totp
+from auth import attempts
 from auth.authn import STAFF_PREFIX, new_token
 from auth.models import StaffMember, StaffSession
-from auth.staff_sessions import (
+from auth.staff import passwords, recovery, totp
+from auth.staff.sessions import (
     ENROLL_TTL,
     LOGIN_TICKET_TTL,
     IssuedSession,
