@@ -13,10 +13,11 @@ from flask import Flask, request
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
 from api.wiring import wire
-from auth import attempts, duress
+from auth import attempts
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
 from auth.staff import recovery
+from auth.survivors import duress
 from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
@@ -56,7 +57,7 @@ BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("safety_plans.routes_risk", "blp", "/v1"),
     ("safety_plans.routes_journal", "blp", "/v1"),
     ("safety_plans.routes_evidence", "blp", "/v1"),
-    ("auth.survivor_routes", "blp", "/v1"),
+    ("auth.survivors.routes", "blp", "/v1"),
     ("messaging.checkins.routes", "blp", "/v1"),
     ("messaging.routes_survivor", "blp", "/v1"),
     ("messaging.routes_staff", "blp", "/v1"),

@@ -12,7 +12,7 @@ survivor name their action with a prefix in ``CONCEALED_ACTION_PREFIXES`` (add y
 or record them without a survivor id, as the duress alert does. Alerts a survivor consented
 to share with an agency stay visible: the survivor chose that agency and sees it read them.
 
-A decoy (duress) session reads its own decoy account's log (``auth.decoys``).
+A decoy (duress) session reads its own decoy account's log (``auth.survivors.decoys``).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def open_break_glass(
     require_fresh_second_factor(supervisor, clock)
     survivor = session.get(Survivor, survivor_id)
     if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
-        raise NotFound()  # a decoy account is nobody's case (``auth.decoys``)
+        raise NotFound()  # a decoy account is nobody's case (``auth.survivors.decoys``)
     reason = reason.strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
         raise InvalidInput(

@@ -48,7 +48,7 @@ def _survivor(session: Session, survivor_id: uuid.UUID, *, lock: bool = False) -
     # Caseload changes of one survivor are serialised on the survivor row, so that two
     # supervisors removing two different advocates at once cannot leave nobody.
     survivor = session.get(Survivor, survivor_id, with_for_update=lock and is_postgres(session))
-    # A decoy account is nobody's case: staff never see it (``auth.decoys``).
+    # A decoy account is nobody's case: staff never see it (``auth.survivors.decoys``).
     if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
         raise NotFound()
     return survivor

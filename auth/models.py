@@ -131,7 +131,7 @@ class Survivor(Base):
     # whole survivor record of its own (plan, journal, messages...), so everything done in a
     # duress session reads back as it would in a real one; it has no caseload, and nothing it
     # does reaches staff or partner agencies; it texts only its own check-ins to its own
-    # number (see ``auth.decoys``).
+    # number (see ``auth.survivors.decoys``).
     decoy_of: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("survivors.id", ondelete="CASCADE"), unique=True
     )

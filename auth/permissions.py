@@ -262,7 +262,7 @@ def require_survivor_access(
     if isinstance(principal, PendingStaffPrincipal):
         raise TotpEnrollmentRequired("Enrol an authenticator app before using the console.")
     if not isinstance(principal, StaffPrincipal) or survivor.decoy_of is not None:
-        raise NotFound()  # a decoy account is nobody's case (``auth.decoys``)
+        raise NotFound()  # a decoy account is nobody's case (``auth.survivors.decoys``)
     via: str | None = None
     if principal.role in ("advocate", "supervisor") and is_on_caseload(
         session, principal.staff_id, survivor_id

@@ -6,7 +6,7 @@ agreed (that text and every field). A consent recorded by an advocate is inactiv
 survivor confirms it in the app. Revocation takes effect at once: deliveries still queued
 under the consent are cancelled in the same transaction, and every delivery re-checks its
 consent before it is sent. A decoy (duress) session keeps consents on its decoy account
-(``auth.decoys``), which read back like any and never let an agency hear anything.
+(``auth.survivors.decoys``), which read back like any and never let an agency hear anything.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from auth import decoys
+from auth.survivors import decoys
 from core.errors import ConfigurationError
 from core.jobs import JobContext, JobRegistry
 from core.settings import Settings

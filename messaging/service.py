@@ -1,7 +1,7 @@
 """What the survivor app and the staff console may do with a conversation.
 
 Survivors reach only their own conversation; a duress (decoy) session reaches its decoy
-account's own conversation (``auth.decoys``), which no staff member can read or answer.
+account's own conversation (``auth.survivors.decoys``), which no staff member can read or answer.
 Staff must be fully signed in, on the survivor's caseload (break-glass supervisors may read),
 and have given a second-factor code within 15 minutes (step-up) to read or send.
 """

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from auth import decoys
 from auth.authn import (
     PARTNER_PREFIX,
     STAFF_PREFIX,
@@ -30,6 +29,7 @@ from auth.models import (
     Survivor,
     SurvivorDevice,
 )
+from auth.survivors import decoys
 from core.crypto import random_token, token_digest
 from core.ids import new_id
 from core.runtime import Runtime

@@ -3,8 +3,8 @@ a person. First the survivor's advocates (console queue, plus SMS to on-duty adv
 a phone); then, if nobody acknowledges within the survivor's second window, a welfare-check
 request to the consented partner agency.
 
-A decoy account escalates to nobody (``auth.decoys``), yet must read back as a real account
-whose escalation nobody acknowledged (a night, a weekend): its check-in shows escalated, and
+A decoy account escalates to nobody (``auth.survivors.decoys``), yet must read back as a real
+account whose escalation nobody acknowledged (a night, a weekend): its check-in shows escalated, and
 at the end of the second window its disclosure log gains the welfare check its consented
 agency would have been sent (``decoy_partner_step``), with no escalation, alert or text.
 """
@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from auth import decoys
 from auth.models import StaffMember
 from auth.permissions import advocates_of
+from auth.survivors import decoys
 from core import audit, jobs
 from core.clock import Clock
 from core.crypto import Binding
@@ -51,7 +51,8 @@ def escalate(
     """Open an escalation (idempotent per occurrence) and alert the advocates at once.
 
     None for a decoy account: its check-ins come due, are answered and missed like any, but
-    reach nobody (``auth.decoys``); the real owner's advocates already had the duress alert.
+    reach nobody (``auth.survivors.decoys``); the real owner's advocates already had the duress
+    alert.
     """
     if decoys.is_decoy_account(session, survivor_id):
         _as_if_escalated(session, clock, survivor_id, occurrence)

@@ -1,6 +1,6 @@
 """Check-in use cases as the API calls them: one function per endpoint, principal first.
 
-A decoy (duress) session works on its decoy account's own check-ins (``auth.decoys``): the
+A decoy (duress) session works on its decoy account's own check-ins (``auth.survivors.decoys``): the
 abuser holding the phone never sees or cancels the real ones, and what the decoy schedules
 comes due and reads back like any check-in, without texting or alerting anyone.
 """

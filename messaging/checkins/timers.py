@@ -91,7 +91,7 @@ def _send_one(
     if occ.channel == "app":
         transition(session, clock, occ, states.SENT, SYSTEM, channel="app")
         return None
-    # A decoy account's check-in is texted to its own number like any (``auth.decoys``).
+    # A decoy account's check-in is texted to its own number like any (``auth.survivors.decoys``).
     try:
         if sms is None:
             raise SmsUnavailable("no_gateway")

@@ -34,8 +34,8 @@ about who answers a shared phone, so it is never used. So, for a shared number:
 Nothing in any of this differs for a survivor by whether someone else holds her number: not the
 answer to setting it, not her audit log, not what her advocates see about her.
 
-A decoy account (``auth.decoys``) is texted its own check-ins, so its reply codes must answer
-them, as a real account's do; but whoever set its number may have set a real survivor's, so a
+A decoy account (``auth.survivors.decoys``) is texted its own check-ins, so its reply codes must
+answer them, as a real account's do; but whoever set its number may have set a real survivor's, so a
 decoy never takes anything from a real holder. Its number is found under an index of its own
 (``Survivor.decoy_phone_index``), never among the holders above, so it never makes a number
 shared. A text reaches a decoy only when it is exactly one decoy's own reply code, no real

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth import decoys, survivor_sessions
-from auth.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
 from auth.models import Survivor, SurvivorDevice
+from auth.survivors import decoys
+from auth.survivors import sessions as survivor_sessions
+from auth.survivors.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.hooks import Collaborators

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auth import attempts, decoys
+from auth import attempts
 from auth.models import CaseloadEntry, EnrollmentCode, Survivor
 from auth.permissions import require_staff
-from auth.survivor_pins import check_new_pin, hash_pin
-from auth.survivor_sessions import IssuedTokens, open_device
+from auth.survivors import decoys
+from auth.survivors.pins import check_new_pin, hash_pin
+from auth.survivors.sessions import IssuedTokens, open_device
 from core import audit
 from core.crypto import random_token, token_digest
 from core.errors import InvalidInput, LanternError

@@ -9,8 +9,8 @@ needs no force.
 Every PIN is NFKC-normalised before it is hashed or verified, so that the same PIN typed on two
 different keyboards (full-width digits, composed accents) is the same PIN.
 
-A decoy (duress) session is a session of the decoy account (``auth.decoys``), whose PIN is the
-duress PIN: every rule answers and acts exactly as it would in a real account, on the decoy.
+A decoy (duress) session is a session of the decoy account (``auth.survivors.decoys``), whose PIN is
+the duress PIN: every rule answers and acts exactly as it would in a real account, on the decoy.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from auth import attempts, decoys
+from auth import attempts
 from auth.models import Survivor, SurvivorDevice
 from auth.permissions import advocates_of
 from auth.principals import SurvivorPrincipal
+from auth.survivors import decoys
 from core import audit
 from core.clock import Clock
 from core.errors import InvalidInput, LanternError, NotAuthenticated
@@ -254,7 +255,7 @@ def change_pin(
     )
     if account.decoy_of is not None:
         # The survivor's duress PIN no longer works; if the new one is her real PIN, her real
-        # PIN now opens the decoy (``survivor_sessions._match``) and she needs her advocate.
+        # PIN now opens the decoy (``sessions._match``) and she needs her advocate.
         notify_staff(
             session,
             runtime.clock,

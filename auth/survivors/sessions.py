@@ -11,9 +11,9 @@ from failing: not whether the account exists, not whether it is locked, not that
 was told. Every guess takes its attempt slot before any PIN is checked (``auth.attempts``).
 
 A duress-PIN login answers exactly like a PIN login and opens the account's decoy account
-(``auth.decoys``); in the same transaction a durable duress alert about the real owner is
-queued (``auth.duress``). The duress fact is audited against the device only, with no survivor
-id and a system actor, so no survivor session can read it.
+(``auth.survivors.decoys``); in the same transaction a durable duress alert about the real owner is
+queued (``auth.survivors.duress``). The duress fact is audited against the device only, with no
+survivor id and a system actor, so no survivor session can read it.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auth import attempts, decoys, duress
+from auth import attempts
 from auth.authn import SURVIVOR_ACCESS_PREFIX, SURVIVOR_REFRESH_PREFIX, new_token
 from auth.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from auth.principals import SurvivorPrincipal
-from auth.survivor_pins import hash_pin, note_wrong_pin, pin_subjects, verify_pin
+from auth.survivors import decoys, duress
+from auth.survivors.pins import hash_pin, note_wrong_pin, pin_subjects, verify_pin
 from core import audit
 from core.crypto import Binding, token_digest
 from core.errors import LanternError, NotAuthenticated

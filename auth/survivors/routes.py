@@ -16,11 +16,11 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow, current_principal
 from api.db import runtime, session
-from auth import survivor_devices, survivor_enrollment, survivor_pins, survivor_sessions
 from auth.permissions import CASEWORKER, SURVIVOR
 from auth.principals import SurvivorPrincipal
 from auth.route_docs import slowed_down
-from auth.survivor_schemas import (
+from auth.survivors import devices, enrollment, pins, sessions
+from auth.survivors.schemas import (
     EnrollmentCodeSchema,
     SurvivorDeviceSchema,
     SurvivorDuressPinSchema,
@@ -45,7 +45,7 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _tokens(issued: survivor_sessions.IssuedTokens) -> dict[str, Any]:
+def _tokens(issued: sessions.IssuedTokens) -> dict[str, Any]:
     return {
         "access_token": issued.access_token,
         "refresh_token": issued.refresh_token,
@@ -61,7 +61,7 @@ class EnrollmentCodes(MethodView):
     @blp.alt_response(403, description="Only advocates and supervisors enrol survivors")
     def post(self) -> dict[str, Any]:
         """Create a single-use enrollment code for a new survivor (shown once)."""
-        new = survivor_enrollment.create_code(session(), runtime(), current_principal())
+        new = enrollment.create_code(session(), runtime(), current_principal())
         return {"code": new.code, "expires_at": new.expires_at}
 
 
@@ -76,7 +76,7 @@ class Enroll(MethodView):
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""
-        enrolled = survivor_enrollment.redeem(session(), runtime(), client=_client(), **data)
+        enrolled = enrollment.redeem(session(), runtime(), client=_client(), **data)
         return {"account_handle": enrolled.account_handle, **_tokens(enrolled.tokens)}
 
 
@@ -88,7 +88,7 @@ class Login(MethodView):
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Log a device in with the account handle and PIN."""
-        issued = survivor_sessions.login(
+        issued = sessions.login(
             session(),
             runtime(),
             data["account_handle"],
@@ -106,7 +106,7 @@ class Refresh(MethodView):
     @blp.alt_response(401, description="The refresh token is not valid")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Swap a refresh token for a new access token and a new refresh token."""
-        return _tokens(survivor_sessions.refresh(session(), runtime(), data["refresh_token"]))
+        return _tokens(sessions.refresh(session(), runtime(), data["refresh_token"]))
 
 
 @allow(SURVIVOR)
@@ -117,7 +117,7 @@ class QuickExit(MethodView):
     @blp.alt_response(403, description="Not a survivor session")
     def post(self) -> None:
         """End every device session of this survivor at once."""
-        survivor_sessions.quick_exit(session(), runtime(), admitted(SurvivorPrincipal))
+        sessions.quick_exit(session(), runtime(), admitted(SurvivorPrincipal))
 
 
 @allow(SURVIVOR)
@@ -134,7 +134,7 @@ class Pin(MethodView):
     )
     def post(self, data: dict[str, Any]) -> None:
         """Change the PIN (needs the current PIN); other device sessions end."""
-        survivor_pins.change_pin(
+        pins.change_pin(
             session(),
             runtime(),
             admitted(SurvivorPrincipal),
@@ -152,7 +152,7 @@ class DuressPin(MethodView):
     @blp.alt_response(403, description="The current PIN is not right")
     def put(self, data: dict[str, Any]) -> None:
         """Set the duress PIN, or remove it with ``null`` (needs the current PIN)."""
-        survivor_pins.set_duress_pin(
+        pins.set_duress_pin(
             session(),
             runtime(),
             admitted(SurvivorPrincipal),
@@ -167,9 +167,9 @@ class Devices(MethodView):
     @blp.response(200, SurvivorDeviceSchema(many=True))
     @blp.alt_response(401, description="Not authenticated")
     @blp.alt_response(403, description="Not a survivor session")
-    def get(self) -> list[survivor_devices.DeviceView]:
+    def get(self) -> list[devices.DeviceView]:
         """The survivor's active device sessions."""
-        return survivor_devices.list_devices(session(), runtime(), admitted(SurvivorPrincipal))
+        return devices.list_devices(session(), runtime(), admitted(SurvivorPrincipal))
 
 
 @allow(SURVIVOR)
@@ -181,4 +181,4 @@ class Device(MethodView):
     @blp.alt_response(404, description="No such device session of yours")
     def delete(self, device_id: uuid.UUID) -> None:
         """End one of the survivor's device sessions."""
-        survivor_devices.end_device(session(), runtime(), admitted(SurvivorPrincipal), device_id)
+        devices.end_device(session(), runtime(), admitted(SurvivorPrincipal), device_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from auth.survivor_pins import MAX_PIN
+from auth.survivors.pins import MAX_PIN
 from core.schemas import Schema, text
 
 _PIN_DOC = {

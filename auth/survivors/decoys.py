@@ -31,7 +31,7 @@ harmless is that nothing it does reaches a person who could tell it from a real 
 A decoy can itself have a decoy (a duress PIN set inside a duress session must also open a
 decoy). Login checks a fixed number of PINs, so decoys nest at most ``MAX_DEPTH`` deep; a
 duress PIN set deeper than that is stored and opens nothing. When two accounts of a family share
-a PIN, the deepest wins (``survivor_sessions._match``): a decoy can then never be used to test a
+a PIN, the deepest wins (``sessions._match``): a decoy can then never be used to test a
 guess at the real PIN.
 
 The real owner's advocates are told, urgently, whenever the duress PIN is used and when it is

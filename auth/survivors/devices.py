@@ -1,7 +1,7 @@
 """The survivor's own device sessions: list them (labels decrypted) and end any of them.
 
-A decoy (duress) session is a session of the decoy account (``auth.decoys``): it sees and ends
-that account's devices, never the real account's, and the real account never lists the
+A decoy (duress) session is a session of the decoy account (``auth.survivors.decoys``): it sees and
+ends that account's devices, never the real account's, and the real account never lists the
 decoy's (whoever later forces the real PIN must not find the sessions they opened before).
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from auth.models import SurvivorDevice, SurvivorRefreshToken
 from auth.principals import SurvivorPrincipal
-from auth.survivor_sessions import label_binding
+from auth.survivors.sessions import label_binding
 from core import audit
 from core.errors import NotFound
 from core.runtime import Runtime
