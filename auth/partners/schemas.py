@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates
 
-from auth.partners import AGENCY_KINDS, MAX_KEY_DAYS, PARTNER_SCOPES
+from auth.partners.agencies import AGENCY_KINDS, MAX_KEY_DAYS, PARTNER_SCOPES
 from core.schemas import Schema, integer, text
 
 _SCOPES_DOC = "; ".join(f"`{name}`: {doc}" for name, doc in PARTNER_SCOPES.items())

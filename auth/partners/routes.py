@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth import partners
 from auth.models import PartnerAgency, PartnerApiKey
-from auth.partner_schemas import (
+from auth.partners import agencies
+from auth.partners.schemas import (
     AgencyCreateSchema,
     AgencyListSchema,
     AgencySchema,
@@ -38,7 +38,7 @@ def _key_out(key: PartnerApiKey, successors: dict[uuid.UUID, str]) -> dict[str, 
     return {
         "key_id": key.key_id,
         "scopes": list(key.scopes),
-        "status": partners.key_status(key, runtime().clock.now()),
+        "status": agencies.key_status(key, runtime().clock.now()),
         "created_at": key.created_at,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
@@ -47,7 +47,7 @@ def _key_out(key: PartnerApiKey, successors: dict[uuid.UUID, str]) -> dict[str, 
     }
 
 
-def _issued_out(issued: partners.IssuedKey) -> dict[str, Any]:
+def _issued_out(issued: agencies.IssuedKey) -> dict[str, Any]:
     return {
         "key_id": issued.key.key_id,
         "api_key": issued.api_key,
@@ -66,14 +66,14 @@ class Agencies(MethodView):
     @refusal(admin_blp, 403, "Not an admin")
     def get(self) -> dict[str, list[PartnerAgency]]:
         """List partner agencies, disabled ones included."""
-        return {"items": partners.list_agencies(session(), current_principal())}
+        return {"items": agencies.list_agencies(session(), current_principal())}
 
     @admin_blp.arguments(AgencyCreateSchema)
     @admin_blp.response(201, AgencySchema)
     @refusal(admin_blp, 403, "Not an admin")
     def post(self, data: dict[str, Any]) -> PartnerAgency:
         """Register a partner agency."""
-        return partners.create_agency(session(), runtime().clock, current_principal(), data)
+        return agencies.create_agency(session(), runtime().clock, current_principal(), data)
 
 
 @allow(ADMIN)
@@ -84,7 +84,7 @@ class Agency(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> PartnerAgency:
         """One partner agency."""
-        return partners.get_agency(session(), current_principal(), agency_id)
+        return agencies.get_agency(session(), current_principal(), agency_id)
 
     @admin_blp.arguments(AgencyUpdateSchema)
     @admin_blp.response(200, AgencySchema)
@@ -92,7 +92,7 @@ class Agency(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def patch(self, data: dict[str, Any], agency_id: uuid.UUID) -> PartnerAgency:
         """Change an agency's name, kind or contact."""
-        return partners.update_agency(
+        return agencies.update_agency(
             session(), runtime().clock, current_principal(), agency_id, data
         )
 
@@ -105,7 +105,7 @@ class AgencyDisable(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def post(self, agency_id: uuid.UUID) -> PartnerAgency:
         """Disable an agency: every one of its keys stops working at once."""
-        return partners.disable_agency(session(), runtime().clock, current_principal(), agency_id)
+        return agencies.disable_agency(session(), runtime().clock, current_principal(), agency_id)
 
 
 @allow(ADMIN)
@@ -116,9 +116,9 @@ class AgencyKeys(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """The agency's API keys (never their secrets)."""
-        keys = partners.list_keys(session(), current_principal(), agency_id)
-        successors = partners.successor_key_ids(session(), keys)
-        return {"items": [_key_out(k, successors) for k in keys]}
+        agency_keys = agencies.list_keys(session(), current_principal(), agency_id)
+        successors = agencies.successor_key_ids(session(), agency_keys)
+        return {"items": [_key_out(k, successors) for k in agency_keys]}
 
     @admin_blp.arguments(KeyCreateSchema)
     @admin_blp.response(201, IssuedKeySchema)
@@ -127,7 +127,7 @@ class AgencyKeys(MethodView):
     @refusal(admin_blp, 409, "The agency is disabled")
     def post(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
         """Issue an API key; its secret is in this response and never shown again."""
-        issued = partners.issue_key(
+        issued = agencies.issue_key(
             session(),
             runtime().clock,
             current_principal(),
@@ -147,7 +147,7 @@ class AgencyKeyRotate(MethodView):
     @refusal(admin_blp, 409, "The key is not live, or was already rotated")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Replace a key (same scopes); the old one keeps working for 24 hours, then stops."""
-        issued = partners.rotate_key(
+        issued = agencies.rotate_key(
             session(), runtime().clock, current_principal(), agency_id, key_id
         )
         return _issued_out(issued)
@@ -161,10 +161,10 @@ class AgencyKeyRevoke(MethodView):
     @refusal(admin_blp, 404, "No such agency or key")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Revoke a key: it stops working at once."""
-        key = partners.revoke_key(
+        key = agencies.revoke_key(
             session(), runtime().clock, current_principal(), agency_id, key_id
         )
-        return _key_out(key, partners.successor_key_ids(session(), [key]))
+        return _key_out(key, agencies.successor_key_ids(session(), [key]))
 
 
 @allow(PARTNER)
@@ -174,4 +174,4 @@ class PartnerMe(MethodView):
     @refusal(partner_blp, 403, "Not a partner API key")
     def get(self) -> dict[str, Any]:
         """The calling key's agency and scopes."""
-        return partners.describe_partner(session(), current_principal())
+        return agencies.describe_partner(session(), current_principal())
