@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.access import rule_for
 from auth.authn import authenticate
 from auth.models import CaseloadEntry, PartnerAgency, StaffMember, Survivor
-from auth.partners import PARTNER_SCOPES
+from auth.partners.keys import PARTNER_SCOPES
 from core.errors import LanternError
 from core.runtime import Runtime
 from tests.factories import (

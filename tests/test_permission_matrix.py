@@ -45,7 +45,7 @@ from werkzeug.routing import Rule
 from api.access import PUBLIC_ENDPOINTS, allow
 from auth.authn import PARTNER_PREFIX
 from auth.models import PartnerAgency
-from auth.partners import PARTNER_SCOPES
+from auth.partners.keys import PARTNER_SCOPES
 from auth.permissions import STAFF
 from core.notices import notify_staff
 from core.runtime import Runtime

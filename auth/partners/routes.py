@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from api.access import allow, current_principal
 from api.db import runtime, session
 from auth.models import PartnerAgency, PartnerApiKey
-from auth.partners import agencies
+from auth.partners import agencies, keys
 from auth.partners.schemas import (
     AgencyCreateSchema,
     AgencyListSchema,
@@ -38,7 +38,7 @@ def _key_out(key: PartnerApiKey, successors: dict[uuid.UUID, str]) -> dict[str, 
     return {
         "key_id": key.key_id,
         "scopes": list(key.scopes),
-        "status": agencies.key_status(key, runtime().clock.now()),
+        "status": keys.key_status(key, runtime().clock.now()),
         "created_at": key.created_at,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
@@ -47,7 +47,7 @@ def _key_out(key: PartnerApiKey, successors: dict[uuid.UUID, str]) -> dict[str, 
     }
 
 
-def _issued_out(issued: agencies.IssuedKey) -> dict[str, Any]:
+def _issued_out(issued: keys.IssuedKey) -> dict[str, Any]:
     return {
         "key_id": issued.key.key_id,
         "api_key": issued.api_key,
@@ -116,8 +116,8 @@ class AgencyKeys(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """The agency's API keys (never their secrets)."""
-        agency_keys = agencies.list_keys(session(), current_principal(), agency_id)
-        successors = agencies.successor_key_ids(session(), agency_keys)
+        agency_keys = keys.list_keys(session(), current_principal(), agency_id)
+        successors = keys.successor_key_ids(session(), agency_keys)
         return {"items": [_key_out(k, successors) for k in agency_keys]}
 
     @admin_blp.arguments(KeyCreateSchema)
@@ -127,7 +127,7 @@ class AgencyKeys(MethodView):
     @refusal(admin_blp, 409, "The agency is disabled")
     def post(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
         """Issue an API key; its secret is in this response and never shown again."""
-        issued = agencies.issue_key(
+        issued = keys.issue_key(
             session(),
             runtime().clock,
             current_principal(),
@@ -147,9 +147,7 @@ class AgencyKeyRotate(MethodView):
     @refusal(admin_blp, 409, "The key is not live, or was already rotated")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Replace a key (same scopes); the old one keeps working for 24 hours, then stops."""
-        issued = agencies.rotate_key(
-            session(), runtime().clock, current_principal(), agency_id, key_id
-        )
+        issued = keys.rotate_key(session(), runtime().clock, current_principal(), agency_id, key_id)
         return _issued_out(issued)
 
 
@@ -161,10 +159,8 @@ class AgencyKeyRevoke(MethodView):
     @refusal(admin_blp, 404, "No such agency or key")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Revoke a key: it stops working at once."""
-        key = agencies.revoke_key(
-            session(), runtime().clock, current_principal(), agency_id, key_id
-        )
-        return _key_out(key, agencies.successor_key_ids(session(), [key]))
+        key = keys.revoke_key(session(), runtime().clock, current_principal(), agency_id, key_id)
+        return _key_out(key, keys.successor_key_ids(session(), [key]))
 
 
 @allow(PARTNER)

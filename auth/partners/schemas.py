@@ -7,7 +7,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates
 
-from auth.partners.agencies import AGENCY_KINDS, MAX_KEY_DAYS, PARTNER_SCOPES
+from auth.partners.agencies import AGENCY_KINDS
+from auth.partners.keys import MAX_KEY_DAYS, PARTNER_SCOPES
 from core.schemas import Schema, integer, text
 
 _SCOPES_DOC = "; ".join(f"`{name}`: {doc}" for name, doc in PARTNER_SCOPES.items())
