@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import SurvivorAccess
 from auth.models import PartnerAgency
-from auth.permissions import SurvivorAccess
 from coordination.consent_terms import ConsentTerms as ConsentTerms
 from coordination.consent_terms import terms as terms
 from coordination.deps import CoordinationDeps

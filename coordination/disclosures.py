@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import SurvivorAccess
 from auth.models import PartnerAgency
-from auth.permissions import SurvivorAccess
 from coordination.consents import purpose_of
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent, Delivery, Disclosure, LawfulShare

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow
 from api.db import runtime, session
-from auth.permissions import ADMIN, require_fresh_second_factor
+from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
 from coordination.routes_common import deps

@@ -6,7 +6,7 @@ import uuid
 
 from api.access import admitted
 from api.db import runtime, session
-from auth.permissions import SurvivorAccess, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow
 from api.db import runtime, session
-from auth.permissions import Partners
+from auth.access.permissions import Partners
 from auth.principals import PartnerPrincipal
 from coordination import alerts, events
 from coordination.routes_common import deps

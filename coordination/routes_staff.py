@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow
 from api.db import runtime, session
-from auth.permissions import CASEWORKER, SUPERVISOR
+from auth.access.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
 from coordination.routes_common import deps, staff_access
 from coordination.schemas import (

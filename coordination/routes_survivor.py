@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow
 from api.db import runtime, session
-from auth.permissions import SURVIVOR
+from auth.access.permissions import SURVIVOR
 from coordination import consents, disclosures, survivor_notices
 from coordination.routes_common import deps, me
 from coordination.schemas import (

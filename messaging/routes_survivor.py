@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth.permissions import SURVIVOR
+from auth.access.permissions import SURVIVOR
 from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from auth.permissions import (
+from auth.access.permissions import (
     advocates_of,
     caseload_of,
     require_fresh_second_factor,

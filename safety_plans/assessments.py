@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess, advocates_of
+from auth.access.permissions import SurvivorAccess, advocates_of
 from core import jobs
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound

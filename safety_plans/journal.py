@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core import crypto, limits
 from core.db import is_postgres
 from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests

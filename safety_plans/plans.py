@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import SurvivorAccess
 from auth.models import Survivor
-from auth.permissions import SurvivorAccess
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.survivors import decoys
 from core import limits

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.access import admitted
 from api.db import runtime, session
-from auth.permissions import SurvivorAccess, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core.limits import RETRY_AFTER_HEADER
 from core.runtime import Runtime

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow
 from api.db import runtime
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
 from safety_plans.deps import SafetyPlansDeps

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.access import allow
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
 from safety_plans.routes_common import (

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow
 from api.db import runtime
-from auth.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
+from auth.access.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
 from safety_plans.deps import SafetyPlansDeps

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import require_partner, require_staff
 from auth.models import PartnerAgency, PartnerApiKey
-from auth.permissions import require_partner, require_staff
 from core import audit
 from core.clock import Clock
 from core.errors import NotFound

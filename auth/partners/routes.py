@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
+from auth.access.permissions import ADMIN, PARTNER
 from auth.models import PartnerAgency, PartnerApiKey
 from auth.partners import agencies, keys
 from auth.partners.schemas import (
@@ -23,7 +24,6 @@ from auth.partners.schemas import (
     KeySchema,
     PartnerMeSchema,
 )
-from auth.permissions import ADMIN, PARTNER
 from auth.route_docs import refusal
 
 admin_blp = Blueprint(

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from auth.permissions import require_staff
+from auth.access.permissions import require_staff
 from core.clock import Clock
 from core.errors import NotFound
 from core.notices import StaffNotice

@@ -38,8 +38,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import advocates_of
 from auth.models import StaffMember, Survivor
-from auth.permissions import advocates_of
 from core import audit
 from core.clock import Clock
 from core.hooks import Hook

@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auth import attempts
+from auth.access.permissions import require_staff
 from auth.models import CaseloadEntry, EnrollmentCode, Survivor
-from auth.permissions import require_staff
 from auth.survivors import decoys
 from auth.survivors.pins import check_new_pin, hash_pin
 from auth.survivors.sessions import IssuedTokens, open_device

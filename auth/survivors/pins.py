@@ -24,8 +24,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from auth import attempts
+from auth.access.permissions import advocates_of
 from auth.models import Survivor, SurvivorDevice
-from auth.permissions import advocates_of
 from auth.principals import SurvivorPrincipal
 from auth.survivors import decoys
 from core import audit

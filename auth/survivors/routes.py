@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow, current_principal
 from api.db import runtime, session
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from auth.principals import SurvivorPrincipal
 from auth.route_docs import slowed_down
 from auth.survivors import devices, enrollment, pins, sessions

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import advocates_of
 from auth.models import StaffMember
-from auth.permissions import advocates_of
 from auth.survivors import decoys
 from core import audit, jobs
 from core.clock import Clock

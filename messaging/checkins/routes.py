@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
 from messaging.checkins.ports import CheckinDeps
 from messaging.checkins.templates import TEMPLATES

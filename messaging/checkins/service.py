@@ -12,7 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from auth.permissions import caseload_of, require_staff, require_survivor, require_survivor_access
+from auth.access.permissions import (
+    caseload_of,
+    require_staff,
+    require_survivor,
+    require_survivor_access,
+)
 from core.errors import NotFound
 from core.runtime import Runtime
 from messaging.checkins import escalation, occurrences, replies, setup, states

@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.break_glass import reason_binding
+from auth.access.break_glass import reason_binding
+from auth.access.permissions import require_survivor_access
 from auth.models import BreakGlassGrant, StaffMember
-from auth.permissions import require_survivor_access
 from auth.principals import StaffPrincipal
 from core.audit import AuditEvent
 from core.clock import FrozenClock

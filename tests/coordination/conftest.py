@@ -76,7 +76,7 @@ class World:
         survivor_id: uuid.UUID | None = None,
     ) -> Consent:
         """An active consent given in the app (through the service, as the route does)."""
-        from auth.permissions import SurvivorAccess
+        from auth.access.permissions import SurvivorAccess
         from auth.principals import SurvivorPrincipal
 
         sid = survivor_id or self.survivor.id

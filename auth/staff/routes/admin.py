@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow
 from api.db import runtime, session
-from auth.permissions import ADMIN, require_fresh_second_factor
+from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from auth.route_docs import refusal
 from auth.staff import accounts

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth.permissions import STAFF
+from auth.access.permissions import STAFF
 from auth.route_docs import refusal
 from auth.staff import notices
 from auth.staff.schemas import NoticePageSchema, NoticeQuerySchema, NoticeSchema

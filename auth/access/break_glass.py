@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import require_fresh_second_factor, require_staff
 from auth.models import BreakGlassGrant, StaffMember, Survivor
-from auth.permissions import require_fresh_second_factor, require_staff
 from core import audit
 from core.clock import Clock
 from core.crypto import Binding

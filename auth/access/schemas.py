@@ -1,10 +1,13 @@
-"""Wire format of caseloads, break-glass grants and the staff survivor summary (ids only)."""
+"""Wire format of caseloads, break-glass grants and the staff survivor summary (ids only), and
+of the survivor's access log."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from auth.break_glass import REASON_MAX, REASON_MIN
+from auth.access.access_log import MAX_PAGE as MAX_LOG_PAGE
+from auth.access.access_log import SHOWN_ACTOR_KINDS
+from auth.access.break_glass import REASON_MAX, REASON_MIN
 from core.schemas import Schema, text
 
 
@@ -61,3 +64,39 @@ class SurvivorSummarySchema(Schema):
         validate=validate.OneOf(("caseload", "break_glass")),
         metadata={"description": "How the caller may read this record"},
     )
+
+
+# --- the survivor's access log ---------------------------------------------------------------
+
+
+class AccessLogQuerySchema(Schema):
+    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LOG_PAGE))
+    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+
+
+class AccessLogEntrySchema(Schema):
+    id = fields.UUID(required=True)
+    at = fields.DateTime(required=True)
+    actor_kind = fields.String(required=True, validate=validate.OneOf(SHOWN_ACTOR_KINDS))
+    who = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Staff member's display name or agency name"},
+    )
+    role = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Staff role (advocate, supervisor, admin) or agency kind"},
+    )
+    action = fields.String(required=True)
+    via = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "How access was granted: caseload or break_glass"},
+    )
+
+
+class AccessLogPageSchema(Schema):
+    items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
+    next_cursor = fields.UUID(allow_none=True, required=True)

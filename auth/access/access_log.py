@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import require_survivor
 from auth.models import PartnerAgency, StaffMember
-from auth.permissions import require_survivor
 from core.audit import AuditEvent
 
 SHOWN_ACTOR_KINDS = ("staff", "partner", "system")

@@ -1,4 +1,5 @@
-"""Caseloads (advocates, supervisors), break-glass, and the staff view of one survivor."""
+"""Caseloads (advocates, supervisors), break-glass, the staff view of one survivor, and the
+survivor's own access log."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
-from auth import break_glass, caseload
-from auth.caseload_schemas import (
+from auth.access import access_log, break_glass, caseload
+from auth.access.permissions import CASEWORKER, SUPERVISOR, SURVIVOR
+from auth.access.schemas import (
+    AccessLogPageSchema,
+    AccessLogQuerySchema,
     AssignmentListSchema,
     AssignmentSchema,
     AssignSchema,
@@ -21,10 +25,10 @@ from auth.caseload_schemas import (
     SurvivorSummarySchema,
 )
 from auth.models import CaseloadEntry
-from auth.permissions import CASEWORKER, SUPERVISOR
 from auth.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
+log_blp = Blueprint("access_log", __name__, description="The survivor's own access log")
 
 
 @allow(CASEWORKER)
@@ -106,3 +110,17 @@ class BreakGlass(MethodView):
             "notified_role": result.notified_role,
             "notified_count": result.notified_count,
         }
+
+
+@allow(SURVIVOR)
+@log_blp.route("/survivor/access-log")
+class AccessLog(MethodView):
+    @log_blp.arguments(AccessLogQuerySchema, location="query")
+    @log_blp.response(200, AccessLogPageSchema)
+    @refusal(log_blp, 403, "Not a survivor's app")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Who read or changed my record, newest first."""
+        items, cursor = access_log.access_log(
+            session(), current_principal(), limit=args["limit"], before=args.get("before")
+        )
+        return {"items": items, "next_cursor": cursor}
