@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency, Survivor
+from auth.partners.models import PartnerAgency
 from auth.principals import PartnerPrincipal
 from auth.survivors import decoys
+from auth.survivors.models import Survivor
 from coordination import consents, disclosures, lawful_basis
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Consent, Delivery, LawfulShare

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from coordination.consent_terms import ConsentTerms as ConsentTerms
 from coordination.consent_terms import terms as terms
 from coordination.deps import CoordinationDeps

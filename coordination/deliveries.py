@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from auth.models import StaffMember
+from auth.staff.models import StaffMember
 from coordination import alerts, disclosures
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Delivery

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from coordination.consents import purpose_of
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent, Delivery, Disclosure, LawfulShare

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess, advocates_of
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from coordination import disclosures
 from coordination.deps import CoordinationDeps
 from coordination.models import Delivery, LawfulShare, SurvivorNotice

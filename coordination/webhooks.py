@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from coordination.alerts import enqueue_delivery
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Delivery

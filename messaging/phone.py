@@ -19,7 +19,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.crypto import Binding, decoy_phone_index, normalize_phone, phone_index
 from core.errors import NotFound
 from core.vault import Vault

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
-from auth.models import Survivor
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.survivors import decoys
+from auth.survivors.models import Survivor
 from core import limits
 from core.crypto import Binding
 from core.errors import NotFound, PreconditionFailed, PreconditionRequired, TooManyRequests

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from coordination.models import Alert, Delivery
 from core.clock import FrozenClock
 from core.crypto import Binding

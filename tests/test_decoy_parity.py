@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import Survivor, SurvivorDevice
+from auth.survivors.models import Survivor, SurvivorDevice
 from coordination.models import Alert
 from coordination.webhooks import set_url
 from coordination.webhooks_http import FakeWebhookSender

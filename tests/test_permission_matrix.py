@@ -45,8 +45,8 @@ from werkzeug.routing import Rule
 from api.access import PUBLIC_ENDPOINTS, allow
 from auth.access.permissions import STAFF
 from auth.authn import PARTNER_PREFIX
-from auth.models import PartnerAgency
 from auth.partners.keys import PARTNER_SCOPES
+from auth.partners.models import PartnerAgency
 from core.notices import notify_staff
 from core.runtime import Runtime
 from tests.checkins import matrix as checkins_matrix

@@ -26,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import require_survivor
-from auth.models import PartnerAgency, StaffMember
+from auth.partners.models import PartnerAgency
+from auth.staff.models import StaffMember
 from core.audit import AuditEvent
 
 SHOWN_ACTOR_KINDS = ("staff", "partner", "system")

@@ -25,8 +25,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.models import BreakGlassGrant
 from auth.access.permissions import require_fresh_second_factor, require_staff
-from auth.models import BreakGlassGrant, StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.crypto import Binding

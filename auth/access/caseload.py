@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.models import CaseloadEntry
 from auth.access.permissions import advocates_of, require_staff, require_survivor_access
-from auth.models import CaseloadEntry, StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.db import is_postgres

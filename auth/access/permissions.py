@@ -25,13 +25,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import BreakGlassGrant, CaseloadEntry, StaffMember, Survivor
+from auth.access.models import BreakGlassGrant, CaseloadEntry
 from auth.principals import (
     PartnerPrincipal,
     PendingStaffPrincipal,
     StaffPrincipal,
     SurvivorPrincipal,
 )
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.errors import Forbidden, LanternError, NotFound

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from api.access import allow, current_principal
 from api.db import runtime, session
 from auth.access import access_log, break_glass, caseload
+from auth.access.models import CaseloadEntry
 from auth.access.permissions import CASEWORKER, SUPERVISOR, SURVIVOR
 from auth.access.schemas import (
     AccessLogPageSchema,
@@ -24,7 +25,6 @@ from auth.access.schemas import (
     CaseloadSchema,
     SurvivorSummarySchema,
 )
-from auth.models import CaseloadEntry
 from auth.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")

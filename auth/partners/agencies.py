@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import require_partner, require_staff
-from auth.models import PartnerAgency, PartnerApiKey
+from auth.partners.models import PartnerAgency, PartnerApiKey
 from core import audit
 from core.clock import Clock
 from core.errors import NotFound

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from auth.access.permissions import require_staff
 from auth.authn import PARTNER_PREFIX
-from auth.models import PartnerAgency, PartnerApiKey
 from auth.partners.agencies import find_agency
+from auth.partners.models import PartnerAgency, PartnerApiKey
 from core import audit
 from core.clock import Clock
 from core.crypto import random_token, token_digest

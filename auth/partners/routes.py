@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 from api.access import allow, current_principal
 from api.db import runtime, session
 from auth.access.permissions import ADMIN, PARTNER
-from auth.models import PartnerAgency, PartnerApiKey
 from auth.partners import agencies, keys
+from auth.partners.models import PartnerAgency, PartnerApiKey
 from auth.partners.schemas import (
     AgencyCreateSchema,
     AgencyListSchema,

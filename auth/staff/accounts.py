@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from auth import attempts
-from auth.models import ROLES, StaffInvitation, StaffMember, StaffRecoveryCode
 from auth.principals import StaffPrincipal
 from auth.staff import passwords
 from auth.staff.login import normalise_email
+from auth.staff.models import ROLES, StaffInvitation, StaffMember, StaffRecoveryCode
 from auth.staff.recovery import active_admin_ids
 from auth.staff.sessions import revoke_sessions
 from core import audit

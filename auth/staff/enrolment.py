@@ -16,9 +16,9 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth.models import StaffMember, StaffSession
 from auth.principals import PendingStaffPrincipal
 from auth.staff import recovery, totp
+from auth.staff.models import StaffMember, StaffSession
 from auth.staff.sessions import ReauthenticationFailed, promote_to_full, revoke_sessions
 from core import audit
 from core.errors import Conflict, NotAuthenticated

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.authn import STAFF_PREFIX, new_token
-from auth.models import StaffMember, StaffSession
 from auth.staff import passwords, recovery, totp
+from auth.staff.models import StaffMember, StaffSession
 from auth.staff.sessions import (
     ENROLL_TTL,
     LOGIN_TICKET_TTL,

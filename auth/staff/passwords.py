@@ -13,8 +13,8 @@ import threading
 
 from zxcvbn import zxcvbn
 
-from auth.models import StaffMember
 from auth.staff import common_passwords
+from auth.staff.models import StaffMember
 from core.clock import Clock
 from core.crypto import SecretHasher
 from core.errors import InvalidInput

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from auth.models import StaffMember
 from auth.principals import StaffPrincipal
+from auth.staff.models import StaffMember
 from core import audit, crypto
 from core.clock import Clock
 from core.crypto import KeyRing

@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth.models import StaffMember, StaffRecoveryCode
+from auth.staff.models import StaffMember, StaffRecoveryCode
 from core import audit, notices
 from core.clock import Clock
 from core.crypto import SecretHasher

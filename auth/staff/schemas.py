@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from auth.models import ROLES
+from auth.staff.models import ROLES
 from auth.staff.notices import MAX_PAGE as MAX_NOTICE_PAGE
 from auth.staff.passwords import MAX_LENGTH
 from core.notices import URGENCIES

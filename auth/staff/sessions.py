@@ -21,9 +21,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from auth import attempts
 from auth.authn import STAFF_PREFIX, new_token, staff_session_live
-from auth.models import StaffMember, StaffSession
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.staff import passwords, recovery, totp
+from auth.staff.models import StaffMember, StaffSession
 from core import audit
 from core.errors import Conflict, InvalidInput, LanternError, NotAuthenticated
 from core.runtime import Runtime

@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from auth.models import StaffMember
+from auth.staff.models import StaffMember
 from core.crypto import KeyRing, aead_decrypt, aead_encrypt, constant_time_equals
 
 ISSUER = "Lantern"

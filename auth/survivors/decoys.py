@@ -45,7 +45,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.clock import Clock
 from core.ids import new_id
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from auth.models import SurvivorDevice, SurvivorRefreshToken
 from auth.principals import SurvivorPrincipal
+from auth.survivors.models import SurvivorDevice, SurvivorRefreshToken
 from auth.survivors.sessions import label_binding
 from core import audit
 from core.errors import NotFound

@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auth import attempts
+from auth.access.models import CaseloadEntry
 from auth.access.permissions import require_staff
-from auth.models import CaseloadEntry, EnrollmentCode, Survivor
 from auth.survivors import decoys
+from auth.survivors.models import EnrollmentCode, Survivor
 from auth.survivors.pins import check_new_pin, hash_pin
 from auth.survivors.sessions import IssuedTokens, open_device
 from core import audit

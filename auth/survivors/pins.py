@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.access.permissions import advocates_of
-from auth.models import Survivor, SurvivorDevice
 from auth.principals import SurvivorPrincipal
 from auth.survivors import decoys
+from auth.survivors.models import Survivor, SurvivorDevice
 from core import audit
 from core.clock import Clock
 from core.errors import InvalidInput, LanternError, NotAuthenticated

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.authn import SURVIVOR_ACCESS_PREFIX, SURVIVOR_REFRESH_PREFIX, new_token
-from auth.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from auth.principals import SurvivorPrincipal
 from auth.survivors import decoys, duress
+from auth.survivors.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from auth.survivors.pins import hash_pin, note_wrong_pin, pin_subjects, verify_pin
 from core import audit
 from core.crypto import Binding, token_digest

@@ -19,7 +19,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import advocates_of
-from auth.models import StaffMember
+from auth.staff.models import StaffMember
 from auth.survivors import decoys
 from core import audit, jobs
 from core.clock import Clock

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from auth.models import StaffMember
+from auth.staff.models import StaffMember
 from auth.staff.phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core import crypto, jobs
 from core.clock import Clock
 from core.crypto import Binding, decoy_phone_index, phone_index

@@ -63,7 +63,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from auth.access.permissions import advocates_of
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core import audit, notices
 from core.clock import Clock
 from core.crypto import KeyRing, decoy_phone_index, normalize_phone, phone_index

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.break_glass import reason_binding
+from auth.access.models import BreakGlassGrant
 from auth.access.permissions import require_survivor_access
-from auth.models import BreakGlassGrant, StaffMember
 from auth.principals import StaffPrincipal
+from auth.staff.models import StaffMember
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.errors import NotFound

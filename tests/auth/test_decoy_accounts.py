@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from auth import attempts
-from auth.models import Survivor, SurvivorDevice
 from auth.survivors import decoys
 from auth.survivors.duress import DURESS_ALERT
+from auth.survivors.models import Survivor, SurvivorDevice
 from core.crypto import random_token, token_digest
 from core.jobs import Job
 from core.notices import StaffNotice

@@ -13,8 +13,8 @@ from werkzeug.test import TestResponse
 
 from auth import attempts
 from auth.attempts import CLIENT_ADDRESS, STAFF_ACCOUNT
-from auth.models import StaffSession
 from auth.staff import recovery
+from auth.staff.models import StaffSession
 from auth.staff.sessions import account_subject as _account
 from core.audit import AuditEvent
 from core.clock import FrozenClock

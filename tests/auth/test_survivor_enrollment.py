@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth import attempts
-from auth.models import CaseloadEntry, EnrollmentCode, Survivor, SurvivorDevice
+from auth.access.models import CaseloadEntry
 from auth.survivors import decoys
 from auth.survivors.enrollment import CROCKFORD, code_digest, normalize_code
+from auth.survivors.models import EnrollmentCode, Survivor, SurvivorDevice
 from auth.survivors.pins import pin_problem
 from core.audit import AuditEvent
 from core.clock import FrozenClock

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth import attempts
-from auth.models import SurvivorDevice
 from auth.survivors import decoys
+from auth.survivors.models import SurvivorDevice
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import random_token

@@ -15,7 +15,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import PartnerAgency, StaffMember, Survivor
+from auth.partners.models import PartnerAgency
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from coordination import consents, webhooks
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.runtime import Runtime
 from tests.factories import auth_header, make_device, make_staff, make_survivor
 

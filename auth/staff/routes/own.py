@@ -12,10 +12,10 @@ from flask_smorest import Blueprint
 from api.access import admitted, allow, current_principal
 from api.db import runtime, session
 from auth.access.permissions import ENROLLING_STAFF, STAFF, STAFF_SESSION
-from auth.models import StaffMember
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.route_docs import refusal, slowed_down
 from auth.staff import accounts, enrolment, login, phone, sessions
+from auth.staff.models import StaffMember
 from auth.staff.schemas import (
     DutySchema,
     DutyUpdateSchema,
