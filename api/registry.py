@@ -13,11 +13,10 @@ from flask import Flask, request
 from api.access import AUTHENTICATORS_KEY
 from api.db import runtime, session
 from api.wiring import wire
-from auth import attempts
+from auth import wiring as auth_wiring
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
 from auth.staff import recovery
-from auth.survivors import duress
 from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
@@ -105,8 +104,7 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     audit_watch.register_jobs(registry, runtime, admins=recovery.active_admin_ids)
     coordination_wiring.register_jobs(registry, wiring.coordination)
     safety_plans_setup.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
-    duress.register_jobs(registry, hooks.duress)
-    attempts.register_jobs(registry)
+    auth_wiring.register_jobs(registry, hooks.duress)
     checkin_timers.register_jobs(registry, wiring.checkins)
     sms_dispatch.register_jobs(registry, wiring.sms)
     messaging_push.register_jobs(registry, wiring.push)

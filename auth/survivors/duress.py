@@ -167,7 +167,7 @@ def handle_listener_retry(
 
 
 def register_jobs(registry: JobRegistry, listeners: Hook[DuressListener]) -> None:
-    """The duress job kinds, bound to the ``duress`` hook (from ``api.registry.job_registry``)."""
+    """The duress job kinds, bound to the ``duress`` hook (from ``auth.wiring.register_jobs``)."""
     registry.register(
         DURESS_ALERT, partial(handle_duress_alert, listeners=listeners), max_attempts=20
     )
