@@ -20,13 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.access.permissions import require_survivor
 from auth.partners.models import PartnerAgency
+from auth.principals import SurvivorPrincipal
 from auth.staff.models import StaffMember
 from core.audit import AuditEvent
 
@@ -81,11 +80,14 @@ def _names(session: Session, events: list[AuditEvent]) -> dict[uuid.UUID, tuple[
 
 
 def access_log(
-    session: Session, principal: Any, *, limit: int = 50, before: uuid.UUID | None = None
+    session: Session,
+    survivor: SurvivorPrincipal,
+    *,
+    limit: int = 50,
+    before: uuid.UUID | None = None,
 ) -> tuple[list[AccessLogEntry], uuid.UUID | None]:
     """One page (newest first) of who touched the calling survivor's record, and the cursor
     of the next page. An unknown cursor is an empty page."""
-    survivor = require_survivor(principal)
     stmt = select(AuditEvent).where(
         AuditEvent.survivor_id == survivor.survivor_id,
         AuditEvent.actor_kind.in_(SHOWN_ACTOR_KINDS),

@@ -20,13 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.models import BreakGlassGrant
-from auth.access.permissions import require_fresh_second_factor, require_staff
+from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
 from core import audit
@@ -44,9 +43,23 @@ REASON_MAX = 2000
 
 @dataclass(frozen=True, slots=True)
 class BreakGlassResult:
+    """The grant, and who was told of it (``BreakGlassGrantSchema`` dumps it as it is)."""
+
     grant: BreakGlassGrant
     notified_role: str  # supervisor or admin
     notified_count: int
+
+    @property
+    def grant_id(self) -> uuid.UUID:
+        return self.grant.id
+
+    @property
+    def survivor_id(self) -> uuid.UUID:
+        return self.grant.survivor_id
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return self.grant.expires_at
 
 
 def reason_binding(grant: BreakGlassGrant) -> Binding:
@@ -71,13 +84,13 @@ def open_break_glass(
     session: Session,
     clock: Clock,
     vault: Vault,
-    principal: Any,
+    supervisor: StaffPrincipal,
     survivor_id: uuid.UUID,
     reason: str,
 ) -> BreakGlassResult:
-    """Record a break-glass grant for the calling supervisor, seal its reason, tell others."""
-    supervisor = require_staff(principal, "supervisor")
-    require_fresh_second_factor(supervisor, clock)
+    """Record a break-glass grant for the calling supervisor, seal its reason, tell others.
+
+    The view has checked the step-up (``require_fresh_second_factor``) before calling."""
     survivor = session.get(Survivor, survivor_id)
     if survivor is None or survivor.erased_at is not None or survivor.decoy_of is not None:
         raise NotFound()  # a decoy account is nobody's case (``auth.survivors.decoys``)

@@ -19,13 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.models import CaseloadEntry
-from auth.access.permissions import advocates_of, require_staff, require_survivor_access
+from auth.access.permissions import advocates_of, require_survivor_access
+from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
 from core import audit
@@ -56,9 +56,8 @@ def _survivor(session: Session, survivor_id: uuid.UUID, *, lock: bool = False) -
     return survivor
 
 
-def my_caseload(session: Session, principal: Any) -> list[CaseloadEntry]:
+def my_caseload(session: Session, staff: StaffPrincipal) -> list[CaseloadEntry]:
     """The calling advocate's (or supervisor's) survivors, newest assignment first."""
-    staff = require_staff(principal, *ASSIGNABLE_ROLES)
     return list(
         session.scalars(
             select(CaseloadEntry)
@@ -69,11 +68,8 @@ def my_caseload(session: Session, principal: Any) -> list[CaseloadEntry]:
     )
 
 
-def survivor_caseload(
-    session: Session, principal: Any, survivor_id: uuid.UUID
-) -> list[CaseloadEntry]:
-    """Who is assigned to a survivor (supervisors only; ids, no content)."""
-    require_staff(principal, "supervisor")
+def survivor_caseload(session: Session, survivor_id: uuid.UUID) -> list[CaseloadEntry]:
+    """Who is assigned to a survivor (for supervisors; ids, no content)."""
     survivor = _survivor(session, survivor_id)
     return list(
         session.scalars(
@@ -85,10 +81,13 @@ def survivor_caseload(
 
 
 def assign(
-    session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, staff_id: uuid.UUID
+    session: Session,
+    clock: Clock,
+    supervisor: StaffPrincipal,
+    survivor_id: uuid.UUID,
+    staff_id: uuid.UUID,
 ) -> CaseloadEntry:
     """Put an active, enrolled advocate or supervisor on a survivor's caseload."""
-    supervisor = require_staff(principal, "supervisor")
     if staff_id == supervisor.staff_id:
         # Otherwise reassigning would be a quiet way round break-glass: reading through a
         # caseload is neither step-up protected nor notified to another supervisor.
@@ -135,10 +134,13 @@ def assign(
 
 
 def unassign(
-    session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, staff_id: uuid.UUID
+    session: Session,
+    clock: Clock,
+    supervisor: StaffPrincipal,
+    survivor_id: uuid.UUID,
+    staff_id: uuid.UUID,
 ) -> None:
     """Take a staff member off a survivor's caseload; the last active advocate stays."""
-    supervisor = require_staff(principal, "supervisor")
     survivor = _survivor(session, survivor_id, lock=True)
     entry = session.scalars(
         select(CaseloadEntry).where(
@@ -167,11 +169,10 @@ def unassign(
 
 
 def survivor_summary(
-    session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID
+    session: Session, clock: Clock, staff: StaffPrincipal, survivor_id: uuid.UUID
 ) -> SurvivorSummary:
     """A minimal record of one survivor for the console, through the permission module."""
-    require_staff(principal)
-    access = require_survivor_access(session, clock, principal, survivor_id, action="survivor.read")
+    access = require_survivor_access(session, clock, staff, survivor_id, action="survivor.read")
     survivor = _survivor(session, access.survivor_id)
     return SurvivorSummary(
         id=survivor.id,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from auth.access.models import BreakGlassGrant, CaseloadEntry
 from auth.principals import (
     PartnerPrincipal,
     PendingStaffPrincipal,
+    Principal,
     StaffPrincipal,
     SurvivorPrincipal,
 )
@@ -76,7 +76,7 @@ class SurvivorAccess:
         return self.principal.actor
 
 
-def require_staff(principal: Any, *roles: str) -> StaffPrincipal:
+def require_staff(principal: Principal, *roles: str) -> StaffPrincipal:
     """A fully authenticated staff member, optionally of one of ``roles``."""
     if isinstance(principal, PendingStaffPrincipal):
         raise TotpEnrollmentRequired("Enrol an authenticator app before using the console.")
@@ -94,13 +94,13 @@ def require_fresh_second_factor(principal: StaffPrincipal, clock: Clock) -> None
         raise StepUpRequired("Enter a fresh code from your authenticator app.")
 
 
-def require_survivor(principal: Any) -> SurvivorPrincipal:
+def require_survivor(principal: Principal) -> SurvivorPrincipal:
     if not isinstance(principal, SurvivorPrincipal):
         raise Forbidden("This endpoint is for the survivor's app.")
     return principal
 
 
-def require_partner(principal: Any, scope: str | None = None) -> PartnerPrincipal:
+def require_partner(principal: Principal, scope: str | None = None) -> PartnerPrincipal:
     if not isinstance(principal, PartnerPrincipal):
         raise Forbidden("This endpoint is for partner agencies.")
     if scope is not None and scope not in principal.scopes:
@@ -115,7 +115,7 @@ def require_partner(principal: Any, scope: str | None = None) -> PartnerPrincipa
 class Survivors:
     """The survivor's app; a decoy (duress) session too, since it must look the same."""
 
-    def admit(self, principal: Any) -> SurvivorPrincipal:
+    def admit(self, principal: Principal) -> SurvivorPrincipal:
         return require_survivor(principal)
 
     def __str__(self) -> str:
@@ -128,7 +128,7 @@ class Staff:
 
     roles: tuple[str, ...] = ()
 
-    def admit(self, principal: Any) -> StaffPrincipal:
+    def admit(self, principal: Principal) -> StaffPrincipal:
         return require_staff(principal, *self.roles)
 
     def __str__(self) -> str:
@@ -139,7 +139,7 @@ class Staff:
 class EnrollingStaff:
     """A staff session that may only enrol an authenticator (first login, or a started reset)."""
 
-    def admit(self, principal: Any) -> PendingStaffPrincipal:
+    def admit(self, principal: Principal) -> PendingStaffPrincipal:
         if isinstance(principal, PendingStaffPrincipal):
             return principal
         require_staff(principal)  # refuses everyone but staff with the usual answer
@@ -153,7 +153,7 @@ class EnrollingStaff:
 class AnyStaffSession:
     """A staff member's own session, enrolled or still enrolling (who am I, log out)."""
 
-    def admit(self, principal: Any) -> StaffPrincipal | PendingStaffPrincipal:
+    def admit(self, principal: Principal) -> StaffPrincipal | PendingStaffPrincipal:
         if isinstance(principal, PendingStaffPrincipal):
             return principal
         return require_staff(principal)
@@ -168,7 +168,7 @@ class Partners:
 
     scope: str | None = None
 
-    def admit(self, principal: Any) -> PartnerPrincipal:
+    def admit(self, principal: Principal) -> PartnerPrincipal:
         return require_partner(principal, self.scope)
 
     def __str__(self) -> str:
@@ -179,7 +179,7 @@ class Partners:
 class SurvivorsOrStaff:
     """Reference data for the survivor's app and the staff console (no partner, no one else)."""
 
-    def admit(self, principal: Any) -> SurvivorPrincipal | StaffPrincipal:
+    def admit(self, principal: Principal) -> SurvivorPrincipal | StaffPrincipal:
         if isinstance(principal, SurvivorPrincipal):
             return principal
         return require_staff(principal)
@@ -244,7 +244,7 @@ def _active_break_glass(
 def require_survivor_access(
     session: Session,
     clock: Clock,
-    principal: Any,
+    principal: Principal,
     survivor_id: uuid.UUID,
     *,
     action: str,

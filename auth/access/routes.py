@@ -9,11 +9,16 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
 from auth.access import access_log, break_glass, caseload
 from auth.access.models import CaseloadEntry
-from auth.access.permissions import CASEWORKER, SUPERVISOR, SURVIVOR
+from auth.access.permissions import (
+    CASEWORKER,
+    SUPERVISOR,
+    SURVIVOR,
+    require_fresh_second_factor,
+)
 from auth.access.schemas import (
     AccessLogPageSchema,
     AccessLogQuerySchema,
@@ -25,6 +30,7 @@ from auth.access.schemas import (
     CaseloadSchema,
     SurvivorSummarySchema,
 )
+from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
@@ -38,7 +44,7 @@ class MyCaseload(MethodView):
     @refusal(blp, 403, "Not an advocate or supervisor")
     def get(self) -> dict[str, list[CaseloadEntry]]:
         """The survivors on my caseload (ids and assignment time, no content)."""
-        return {"items": caseload.my_caseload(session(), current_principal())}
+        return {"items": caseload.my_caseload(session(), admitted(StaffPrincipal))}
 
 
 @allow(CASEWORKER)
@@ -50,7 +56,7 @@ class SurvivorRecord(MethodView):
     def get(self, survivor_id: uuid.UUID) -> caseload.SurvivorSummary:
         """A minimal summary of one survivor's record (audited as a read)."""
         return caseload.survivor_summary(
-            session(), runtime().clock, current_principal(), survivor_id
+            session(), runtime().clock, admitted(StaffPrincipal), survivor_id
         )
 
 
@@ -62,7 +68,7 @@ class SurvivorAdvocates(MethodView):
     @refusal(blp, 404, "No such survivor")
     def get(self, survivor_id: uuid.UUID) -> dict[str, list[CaseloadEntry]]:
         """Who is assigned to a survivor (ids only)."""
-        return {"items": caseload.survivor_caseload(session(), current_principal(), survivor_id)}
+        return {"items": caseload.survivor_caseload(session(), survivor_id)}
 
     @blp.arguments(AssignSchema)
     @blp.response(201, AssignmentSchema)
@@ -72,7 +78,7 @@ class SurvivorAdvocates(MethodView):
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> CaseloadEntry:
         """Assign an active advocate or supervisor to a survivor."""
         return caseload.assign(
-            session(), runtime().clock, current_principal(), survivor_id, data["staff_id"]
+            session(), runtime().clock, admitted(StaffPrincipal), survivor_id, data["staff_id"]
         )
 
 
@@ -85,7 +91,9 @@ class SurvivorAdvocate(MethodView):
     @refusal(blp, 409, "The survivor's last active advocate")
     def delete(self, survivor_id: uuid.UUID, staff_id: uuid.UUID) -> None:
         """Take a staff member off a survivor's caseload (never the last active one)."""
-        caseload.unassign(session(), runtime().clock, current_principal(), survivor_id, staff_id)
+        caseload.unassign(
+            session(), runtime().clock, admitted(StaffPrincipal), survivor_id, staff_id
+        )
 
 
 @allow(SUPERVISOR)
@@ -97,19 +105,14 @@ class BreakGlass(MethodView):
     @refusal(blp, 403, "Not a supervisor")
     @refusal(blp, 404, "No such survivor")
     @refusal(blp, 409, "Nobody else could be notified")
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> break_glass.BreakGlassResult:
         """Open a one-hour, read-only, audited and notified access to one survivor."""
+        supervisor = admitted(StaffPrincipal)
         rt = runtime()
-        result = break_glass.open_break_glass(
-            session(), rt.clock, rt.vault, current_principal(), survivor_id, data["reason"]
+        require_fresh_second_factor(supervisor, rt.clock)
+        return break_glass.open_break_glass(
+            session(), rt.clock, rt.vault, supervisor, survivor_id, data["reason"]
         )
-        return {
-            "grant_id": result.grant.id,
-            "survivor_id": result.grant.survivor_id,
-            "expires_at": result.grant.expires_at,
-            "notified_role": result.notified_role,
-            "notified_count": result.notified_count,
-        }
 
 
 @allow(SURVIVOR)
@@ -121,6 +124,6 @@ class AccessLog(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Who read or changed my record, newest first."""
         items, cursor = access_log.access_log(
-            session(), current_principal(), limit=args["limit"], before=args.get("before")
+            session(), admitted(SurvivorPrincipal), limit=args["limit"], before=args.get("before")
         )
         return {"items": items, "next_cursor": cursor}

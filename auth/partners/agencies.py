@@ -7,13 +7,14 @@ re-enable could never bring an old, possibly leaked secret back to life.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.access.permissions import require_partner, require_staff
 from auth.partners.models import PartnerAgency, PartnerApiKey
+from auth.principals import PartnerPrincipal, StaffPrincipal
 from core import audit
 from core.clock import Clock
 from core.errors import NotFound
@@ -32,10 +33,29 @@ AGENCY_KINDS: tuple[str, ...] = (
 )
 
 
+class AgencyChanges(TypedDict, total=False):
+    """The fields an admin changes (``AgencyUpdateSchema``); a field left out is kept."""
+
+    name: str
+    kind: str
+    contact: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerIdentity:
+    """Who a partner key is: its agency and its scopes (``PartnerMeSchema``)."""
+
+    agency_id: uuid.UUID
+    name: str
+    kind: str
+    key_id: str
+    scopes: list[str]
+
+
 # --- agencies -------------------------------------------------------------------------------
 
 
-def find_agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
+def get_agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
     """The agency (disabled or not), or NotFound."""
     agency = session.get(PartnerAgency, agency_id)
     if agency is None:
@@ -44,15 +64,20 @@ def find_agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
 
 
 def create_agency(
-    session: Session, clock: Clock, principal: Any, data: dict[str, Any]
+    session: Session,
+    clock: Clock,
+    admin: StaffPrincipal,
+    *,
+    name: str,
+    kind: str,
+    contact: str | None = None,
 ) -> PartnerAgency:
-    """Register a partner agency (admins only)."""
-    admin = require_staff(principal, "admin")
+    """Register a partner agency."""
     agency = PartnerAgency(
         id=new_id(),
-        name=data["name"],
-        kind=data["kind"],
-        contact=data.get("contact"),
+        name=name,
+        kind=kind,
+        contact=contact,
         created_at=clock.now(),
     )
     session.add(agency)
@@ -69,28 +94,26 @@ def create_agency(
     return agency
 
 
-def list_agencies(session: Session, principal: Any) -> list[PartnerAgency]:
+def list_agencies(session: Session) -> list[PartnerAgency]:
     """Every agency, disabled ones included, by name."""
-    require_staff(principal, "admin")
     return list(
         session.scalars(select(PartnerAgency).order_by(PartnerAgency.name, PartnerAgency.id))
     )
 
 
-def get_agency(session: Session, principal: Any, agency_id: uuid.UUID) -> PartnerAgency:
-    require_staff(principal, "admin")
-    return find_agency(session, agency_id)
-
-
 def update_agency(
-    session: Session, clock: Clock, principal: Any, agency_id: uuid.UUID, data: dict[str, Any]
+    session: Session,
+    clock: Clock,
+    admin: StaffPrincipal,
+    agency_id: uuid.UUID,
+    changes: AgencyChanges,
 ) -> PartnerAgency:
     """Change an agency's name, kind or contact (only the fields given)."""
-    admin = require_staff(principal, "admin")
-    agency = find_agency(session, agency_id)
-    changed = sorted(field for field in ("name", "kind", "contact") if field in data)
+    agency = get_agency(session, agency_id)
+    given: dict[str, object] = dict(changes)
+    changed = sorted(field for field in ("name", "kind", "contact") if field in given)
     for field in changed:
-        setattr(agency, field, data[field])
+        setattr(agency, field, given[field])
     session.flush()
     audit.record(
         session,
@@ -105,11 +128,10 @@ def update_agency(
 
 
 def disable_agency(
-    session: Session, clock: Clock, principal: Any, agency_id: uuid.UUID
+    session: Session, clock: Clock, admin: StaffPrincipal, agency_id: uuid.UUID
 ) -> PartnerAgency:
     """Disable an agency and revoke all its keys; disabling twice changes nothing."""
-    admin = require_staff(principal, "admin")
-    agency = find_agency(session, agency_id)
+    agency = get_agency(session, agency_id)
     if agency.disabled_at is not None:
         return agency
     now = clock.now()
@@ -138,14 +160,13 @@ def disable_agency(
 # --- the partner's own view -----------------------------------------------------------------
 
 
-def describe_partner(session: Session, principal: Any) -> dict[str, Any]:
+def describe_partner(session: Session, partner: PartnerPrincipal) -> PartnerIdentity:
     """Who the calling key is: its agency and its scopes."""
-    partner = require_partner(principal)
-    agency = find_agency(session, partner.agency_id)
-    return {
-        "agency_id": agency.id,
-        "name": agency.name,
-        "kind": agency.kind,
-        "key_id": partner.key_id,
-        "scopes": sorted(partner.scopes),
-    }
+    agency = get_agency(session, partner.agency_id)
+    return PartnerIdentity(
+        agency_id=agency.id,
+        name=agency.name,
+        kind=agency.kind,
+        key_id=partner.key_id,
+        scopes=sorted(partner.scopes),
+    )

@@ -15,22 +15,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.access.permissions import require_staff
 from auth.authn import PARTNER_PREFIX
-from auth.partners.agencies import find_agency
+from auth.partners.agencies import get_agency
 from auth.partners.models import PartnerAgency, PartnerApiKey
+from auth.principals import StaffPrincipal
 from core import audit
 from core.clock import Clock
 from core.crypto import random_token, token_digest
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 
-# The scope vocabulary. A partner endpoint names the one scope it needs (require_partner).
+# The scope vocabulary. A partner endpoint names the one scope it needs in its access rule
+# (``@allow(Partners("alerts:read"))``).
 PARTNER_SCOPES: dict[str, str] = {
     "alerts:read": "Read the alerts that survivors have consented to share with this agency.",
     "alerts:ack": "Acknowledge that an alert was received and acted on.",
@@ -69,7 +69,7 @@ def key_status(key: PartnerApiKey, now: dt.datetime) -> str:
 
 
 def _live_agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
-    agency = find_agency(session, agency_id)
+    agency = get_agency(session, agency_id)
     if agency.disabled_at is not None:
         raise Conflict("This agency is disabled; it cannot hold new keys.")
     return agency
@@ -115,13 +115,12 @@ def _new_key(
 def issue_key(
     session: Session,
     clock: Clock,
-    principal: Any,
+    admin: StaffPrincipal,
     agency_id: uuid.UUID,
     scopes: list[str],
     expires_in_days: int | None = None,
 ) -> IssuedKey:
     """A new key for the agency; the secret is in the result and nowhere else."""
-    admin = require_staff(principal, "admin")
     agency = _live_agency(session, agency_id)
     lifetime = dt.timedelta(days=expires_in_days) if expires_in_days else None
     issued = _new_key(session, clock, agency.id, scopes, lifetime)
@@ -137,10 +136,9 @@ def issue_key(
     return issued
 
 
-def list_keys(session: Session, principal: Any, agency_id: uuid.UUID) -> list[PartnerApiKey]:
+def list_keys(session: Session, agency_id: uuid.UUID) -> list[PartnerApiKey]:
     """The agency's keys, newest first, without secrets."""
-    require_staff(principal, "admin")
-    agency = find_agency(session, agency_id)
+    agency = get_agency(session, agency_id)
     return list(
         session.scalars(
             select(PartnerApiKey)
@@ -162,10 +160,9 @@ def successor_key_ids(session: Session, keys: list[PartnerApiKey]) -> dict[uuid.
 
 
 def rotate_key(
-    session: Session, clock: Clock, principal: Any, agency_id: uuid.UUID, key_id: str
+    session: Session, clock: Clock, admin: StaffPrincipal, agency_id: uuid.UUID, key_id: str
 ) -> IssuedKey:
     """Replace a live key: same scopes and lifetime; the old key ends after the grace period."""
-    admin = require_staff(principal, "admin")
     agency = _live_agency(session, agency_id)
     old = _key(session, agency.id, key_id)
     now = clock.now()
@@ -193,11 +190,10 @@ def rotate_key(
 
 
 def revoke_key(
-    session: Session, clock: Clock, principal: Any, agency_id: uuid.UUID, key_id: str
+    session: Session, clock: Clock, admin: StaffPrincipal, agency_id: uuid.UUID, key_id: str
 ) -> PartnerApiKey:
     """Stop a key at once (its grace period too); revoking twice changes nothing."""
-    admin = require_staff(principal, "admin")
-    key = _key(session, find_agency(session, agency_id).id, key_id)
+    key = _key(session, get_agency(session, agency_id).id, key_id)
     if key.revoked_at is not None:
         return key
     key.revoked_at = clock.now()

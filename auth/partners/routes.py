@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
 from auth.access.permissions import ADMIN, PARTNER
 from auth.partners import agencies, keys
@@ -24,6 +24,7 @@ from auth.partners.schemas import (
     KeySchema,
     PartnerMeSchema,
 )
+from auth.principals import PartnerPrincipal, StaffPrincipal
 from auth.route_docs import refusal
 
 admin_blp = Blueprint(
@@ -66,14 +67,21 @@ class Agencies(MethodView):
     @refusal(admin_blp, 403, "Not an admin")
     def get(self) -> dict[str, list[PartnerAgency]]:
         """List partner agencies, disabled ones included."""
-        return {"items": agencies.list_agencies(session(), current_principal())}
+        return {"items": agencies.list_agencies(session())}
 
     @admin_blp.arguments(AgencyCreateSchema)
     @admin_blp.response(201, AgencySchema)
     @refusal(admin_blp, 403, "Not an admin")
     def post(self, data: dict[str, Any]) -> PartnerAgency:
         """Register a partner agency."""
-        return agencies.create_agency(session(), runtime().clock, current_principal(), data)
+        return agencies.create_agency(
+            session(),
+            runtime().clock,
+            admitted(StaffPrincipal),
+            name=data["name"],
+            kind=data["kind"],
+            contact=data.get("contact"),
+        )
 
 
 @allow(ADMIN)
@@ -84,16 +92,16 @@ class Agency(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> PartnerAgency:
         """One partner agency."""
-        return agencies.get_agency(session(), current_principal(), agency_id)
+        return agencies.get_agency(session(), agency_id)
 
     @admin_blp.arguments(AgencyUpdateSchema)
     @admin_blp.response(200, AgencySchema)
     @refusal(admin_blp, 403, "Not an admin")
     @refusal(admin_blp, 404, "No such agency")
-    def patch(self, data: dict[str, Any], agency_id: uuid.UUID) -> PartnerAgency:
+    def patch(self, data: agencies.AgencyChanges, agency_id: uuid.UUID) -> PartnerAgency:
         """Change an agency's name, kind or contact."""
         return agencies.update_agency(
-            session(), runtime().clock, current_principal(), agency_id, data
+            session(), runtime().clock, admitted(StaffPrincipal), agency_id, data
         )
 
 
@@ -105,7 +113,9 @@ class AgencyDisable(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def post(self, agency_id: uuid.UUID) -> PartnerAgency:
         """Disable an agency: every one of its keys stops working at once."""
-        return agencies.disable_agency(session(), runtime().clock, current_principal(), agency_id)
+        return agencies.disable_agency(
+            session(), runtime().clock, admitted(StaffPrincipal), agency_id
+        )
 
 
 @allow(ADMIN)
@@ -116,7 +126,7 @@ class AgencyKeys(MethodView):
     @refusal(admin_blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """The agency's API keys (never their secrets)."""
-        agency_keys = keys.list_keys(session(), current_principal(), agency_id)
+        agency_keys = keys.list_keys(session(), agency_id)
         successors = keys.successor_key_ids(session(), agency_keys)
         return {"items": [_key_out(k, successors) for k in agency_keys]}
 
@@ -130,7 +140,7 @@ class AgencyKeys(MethodView):
         issued = keys.issue_key(
             session(),
             runtime().clock,
-            current_principal(),
+            admitted(StaffPrincipal),
             agency_id,
             data["scopes"],
             data.get("expires_in_days"),
@@ -147,7 +157,9 @@ class AgencyKeyRotate(MethodView):
     @refusal(admin_blp, 409, "The key is not live, or was already rotated")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Replace a key (same scopes); the old one keeps working for 24 hours, then stops."""
-        issued = keys.rotate_key(session(), runtime().clock, current_principal(), agency_id, key_id)
+        issued = keys.rotate_key(
+            session(), runtime().clock, admitted(StaffPrincipal), agency_id, key_id
+        )
         return _issued_out(issued)
 
 
@@ -159,7 +171,9 @@ class AgencyKeyRevoke(MethodView):
     @refusal(admin_blp, 404, "No such agency or key")
     def post(self, agency_id: uuid.UUID, key_id: str) -> dict[str, Any]:
         """Revoke a key: it stops working at once."""
-        key = keys.revoke_key(session(), runtime().clock, current_principal(), agency_id, key_id)
+        key = keys.revoke_key(
+            session(), runtime().clock, admitted(StaffPrincipal), agency_id, key_id
+        )
         return _key_out(key, keys.successor_key_ids(session(), [key]))
 
 
@@ -168,6 +182,6 @@ class AgencyKeyRevoke(MethodView):
 class PartnerMe(MethodView):
     @partner_blp.response(200, PartnerMeSchema)
     @refusal(partner_blp, 403, "Not a partner API key")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> agencies.PartnerIdentity:
         """The calling key's agency and scopes."""
-        return agencies.describe_partner(session(), current_principal())
+        return agencies.describe_partner(session(), admitted(PartnerPrincipal))

@@ -7,12 +7,11 @@ Pages run newest first; the cursor is the id of the last notice of the previous 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from auth.access.permissions import require_staff
+from auth.principals import StaffPrincipal
 from core.clock import Clock
 from core.errors import NotFound
 from core.notices import StaffNotice
@@ -29,14 +28,13 @@ def _own(session: Session, staff_id: uuid.UUID, notice_id: uuid.UUID) -> StaffNo
 
 def list_notices(
     session: Session,
-    principal: Any,
+    staff: StaffPrincipal,
     *,
     unread_only: bool = False,
     limit: int = 50,
     before: uuid.UUID | None = None,
 ) -> tuple[list[StaffNotice], uuid.UUID | None]:
     """One page of the caller's notices and the cursor of the next page (None at the end)."""
-    staff = require_staff(principal)
     stmt = select(StaffNotice).where(StaffNotice.recipient_id == staff.staff_id)
     if unread_only:
         stmt = stmt.where(StaffNotice.read_at.is_(None))
@@ -58,9 +56,10 @@ def list_notices(
     return rows[:limit], next_cursor
 
 
-def mark_read(session: Session, clock: Clock, principal: Any, notice_id: uuid.UUID) -> StaffNotice:
+def mark_read(
+    session: Session, clock: Clock, staff: StaffPrincipal, notice_id: uuid.UUID
+) -> StaffNotice:
     """Mark one of the caller's notices read; the first reading time is kept."""
-    staff = require_staff(principal)
     notice = _own(session, staff.staff_id, notice_id)
     if notice.read_at is None:
         notice.read_at = clock.now()

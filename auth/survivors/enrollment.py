@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.access.models import CaseloadEntry
-from auth.access.permissions import require_staff
+from auth.principals import StaffPrincipal
 from auth.survivors import decoys
 from auth.survivors.models import EnrollmentCode, Survivor
 from auth.survivors.pins import check_new_pin, hash_pin
@@ -79,9 +79,8 @@ def code_digest(runtime: Runtime, normalized: str) -> str:
     return runtime.keyring.keyed_digest(_DIGEST_PURPOSE, normalized)
 
 
-def create_code(session: Session, runtime: Runtime, principal: object) -> NewCode:
-    """A new single-use enrollment code (advocates and supervisors only)."""
-    staff = require_staff(principal, "advocate", "supervisor")
+def create_code(session: Session, runtime: Runtime, staff: StaffPrincipal) -> NewCode:
+    """A new single-use enrollment code, created by an advocate or a supervisor."""
     now = runtime.clock.now()
     code = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
     row = EnrollmentCode(

@@ -14,10 +14,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow, current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
 from auth.access.permissions import CASEWORKER, SURVIVOR
-from auth.principals import SurvivorPrincipal
+from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.route_docs import slowed_down
 from auth.survivors import devices, enrollment, pins, sessions
 from auth.survivors.schemas import (
@@ -61,7 +61,7 @@ class EnrollmentCodes(MethodView):
     @blp.alt_response(403, description="Only advocates and supervisors enrol survivors")
     def post(self) -> dict[str, Any]:
         """Create a single-use enrollment code for a new survivor (shown once)."""
-        new = enrollment.create_code(session(), runtime(), current_principal())
+        new = enrollment.create_code(session(), runtime(), admitted(StaffPrincipal))
         return {"code": new.code, "expires_at": new.expires_at}
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
+from api.access import admitted, allow
 from api.db import runtime, session
 from auth.access.permissions import STAFF
+from auth.principals import StaffPrincipal
 from auth.route_docs import refusal
 from auth.staff import notices
 from auth.staff.schemas import NoticePageSchema, NoticeQuerySchema, NoticeSchema
@@ -30,7 +31,7 @@ class Notices(MethodView):
         """My notices, newest first."""
         items, cursor = notices.list_notices(
             session(),
-            current_principal(),
+            admitted(StaffPrincipal),
             unread_only=args["unread"],
             limit=args["limit"],
             before=args.get("before"),
@@ -46,4 +47,4 @@ class NoticeRead(MethodView):
     @refusal(blp, 404, "No such notice of the caller's")
     def post(self, notice_id: uuid.UUID) -> StaffNotice:
         """Mark one of my notices read."""
-        return notices.mark_read(session(), runtime().clock, current_principal(), notice_id)
+        return notices.mark_read(session(), runtime().clock, admitted(StaffPrincipal), notice_id)
