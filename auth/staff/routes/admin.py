@@ -16,7 +16,7 @@ from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from auth.route_docs import refusal
 from auth.staff import accounts
-from auth.staff.routes.own import summary
+from auth.staff.routes import StaffSummary, summary
 from auth.staff.schemas import (
     StaffInvitationCreateSchema,
     StaffInvitationIssuedSchema,
@@ -69,7 +69,7 @@ class Invitations(MethodView):
 class StaffList(MethodView):
     @admin_blp.response(200, StaffListSchema)
     @refusal(admin_blp, 403, "Not an admin")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> dict[str, list[StaffSummary]]:
         """Every staff account (no credentials)."""
         _admin()
         return {"staff": [summary(m) for m in accounts.list_staff(session())]}
@@ -83,7 +83,7 @@ class StaffDisable(MethodView):
     @refusal(admin_blp, 403, "Not an admin")
     @refusal(admin_blp, 404, "No such staff member")
     @refusal(admin_blp, 409, "The last active admin")
-    def post(self, staff_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, staff_id: uuid.UUID) -> StaffSummary:
         """Disable an account; all its sessions end at once."""
         principal = _admin()
         rt = runtime()
@@ -110,7 +110,7 @@ class StaffResetSecondFactor(MethodView):
     @refusal(admin_blp, 403, "Not an admin")
     @refusal(admin_blp, 404, "No such staff member")
     @refusal(admin_blp, 409, "Admins cannot reset their own authenticator")
-    def post(self, staff_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, staff_id: uuid.UUID) -> StaffSummary:
         """Clear a member's authenticator and recovery codes; they enrol again at next login."""
         principal = _admin()
         rt = runtime()
@@ -125,7 +125,7 @@ class StaffEnable(MethodView):
     @refusal(admin_blp, 401, "A fresh code is needed (step-up)")
     @refusal(admin_blp, 403, "Not an admin")
     @refusal(admin_blp, 404, "No such staff member")
-    def post(self, staff_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, staff_id: uuid.UUID) -> StaffSummary:
         """Re-enable a disabled account (the member logs in again)."""
         principal = _admin()
         rt = runtime()

@@ -15,7 +15,7 @@ from auth.access.permissions import ENROLLING_STAFF, STAFF, STAFF_SESSION
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.route_docs import refusal, slowed_down
 from auth.staff import accounts, enrolment, login, phone, sessions
-from auth.staff.models import StaffMember
+from auth.staff.routes import StaffSummary, summary
 from auth.staff.schemas import (
     DutySchema,
     DutyUpdateSchema,
@@ -49,18 +49,6 @@ def _pending_or_staff() -> StaffPrincipal | PendingStaffPrincipal:
 
 def _pending() -> PendingStaffPrincipal:
     return admitted(PendingStaffPrincipal)
-
-
-def summary(member: StaffMember) -> dict[str, Any]:
-    """What ``StaffSummarySchema`` shows of an account (the admin's routes answer it too)."""
-    return {
-        "id": member.id,
-        "email": member.email,
-        "display_name": member.display_name,
-        "role": member.role,
-        "enrolled": member.totp_enrolled_at is not None,
-        "disabled": member.disabled_at is not None,
-    }
 
 
 # --- login (public) -------------------------------------------------------------------------
@@ -115,7 +103,7 @@ class InvitationAccept(MethodView):
     @refusal(blp, 404, "Unknown, used, revoked or expired invitation")
     @refusal(blp, 409, "The email already has an account")
     @_slow_down
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> StaffSummary:
         """Create the invited account (no authenticator yet: log in and enrol next)."""
         member = accounts.accept_invitation(
             session(),
