@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PACKAGES = (
     "api",
+    "web",
     "auth",
     "coordination",
     "core",
