@@ -8,12 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from api.access import allow, current_principal
-from api.db import session
 from auth import access_log
 from auth.permissions import SURVIVOR
 from auth.route_docs import refusal
 from core.schemas import Schema
+from web.access import allow, current_principal
+from web.db import session
 
 blp = Blueprint("access_log", __name__, description="The survivor's own access log")
 

@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth import break_glass, caseload
 from auth.caseload_schemas import (
     AssignmentListSchema,
@@ -23,6 +21,8 @@ from auth.caseload_schemas import (
 from auth.models import CaseloadEntry
 from auth.permissions import CASEWORKER, SUPERVISOR
 from auth.route_docs import refusal
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 

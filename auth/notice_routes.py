@@ -9,13 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth import notice_inbox
 from auth.permissions import STAFF
 from auth.route_docs import refusal
 from core.notices import URGENCIES, StaffNotice
 from core.schemas import Schema
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("staff_notices", __name__, description="Notices to staff (own only)")
 

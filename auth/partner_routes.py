@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth import partners
 from auth.models import PartnerAgency, PartnerApiKey
 from auth.partner_schemas import (
@@ -25,6 +23,8 @@ from auth.partner_schemas import (
 )
 from auth.permissions import ADMIN, PARTNER
 from auth.route_docs import refusal
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 admin_blp = Blueprint(
     "partner_admin", __name__, description="Partner agencies and their API keys (admins)"

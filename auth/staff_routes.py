@@ -10,8 +10,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow, current_principal
-from api.db import runtime, session
 from auth import staff_accounts, staff_enrolment, staff_login, staff_phone, staff_sessions
 from auth.models import StaffMember
 from auth.permissions import (
@@ -46,6 +44,8 @@ from auth.staff_schemas import (
     StaffTotpProvisioningSchema,
     StaffTotpResetSchema,
 )
+from web.access import admitted, allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("staff", __name__, description="Staff login, TOTP, sessions and credentials")
 admin_blp = Blueprint(

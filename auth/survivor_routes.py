@@ -14,8 +14,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow, current_principal
-from api.db import runtime, session
 from auth import survivor_devices, survivor_enrollment, survivor_pins, survivor_sessions
 from auth.permissions import CASEWORKER, SURVIVOR
 from auth.principals import SurvivorPrincipal
@@ -32,6 +30,8 @@ from auth.survivor_schemas import (
     SurvivorTokensSchema,
 )
 from core.limits import RETRY_AFTER_HEADER
+from web.access import admitted, allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint(
     "survivor_auth",

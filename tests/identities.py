@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api.access import rule_for
 from auth.authn import authenticate
 from auth.models import CaseloadEntry, PartnerAgency, StaffMember, Survivor
 from auth.partners import PARTNER_SCOPES
@@ -27,6 +26,7 @@ from tests.factories import (
     make_staff,
     make_survivor,
 )
+from web.access import rule_for
 
 
 @dataclass
