@@ -51,6 +51,7 @@ test-all: migrate prism
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Prism (a mock of Twilio's own contract) for the SMS integration tests, installed into
 # .prism/node_modules (git-ignored); the test session starts it on a free loopback port.
@@ -77,4 +78,4 @@ readme: install
 		i, j = t.index(a) + len(a), t.index(b); p.write_text(t[:i] + s.configuration_table() + t[j:])'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

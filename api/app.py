@@ -10,13 +10,13 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import access, db, json_input, openapi, problems, security
-from api.logs import configure_logging
 from api.registry import register_blueprints, register_extensions
 from core.context import request_id_var
 from core.crypto import random_token
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings, load_settings
+from web import access, db, json_input, openapi, problems, security
+from web.logs import configure_logging
 
 access_log = logging.getLogger("lantern.access")
 

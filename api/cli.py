@@ -10,16 +10,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from api import migrate
-from api import openapi as contract
+from api import contract, migrate
 from api.cli_journal import journal
 from api.cli_keys import keys
-from api.logs import configure_logging
 from core import audit
 from core.audit_checkpoints import CheckpointLog
 from core.runtime import Runtime
 from core.settings import load_settings
 from core.worker import Worker
+from web.logs import configure_logging
 
 
 def _create_app() -> Flask:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import click
 
-from api.logs import configure_logging
 from core import crypto, keyfiles
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings, load_settings
+from web.logs import configure_logging
 
 
 def _settings() -> Settings:

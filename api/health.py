@@ -7,11 +7,11 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import text
 
-from api.db import session
 from api.migrate import current_revisions, head_revisions
-from api.problems import PROBLEM_MIME, RETRY_AFTER_SECONDS
 from core.errors import ServiceUnavailable
 from core.schemas import ProblemSchema, Schema
+from web.db import session
+from web.problems import PROBLEM_MIME, RETRY_AFTER_SECONDS
 
 blp = Blueprint("health", __name__, description="Process and dependency health")
 

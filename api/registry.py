@@ -10,8 +10,6 @@ import importlib
 
 from flask import Flask, request
 
-from api.access import AUTHENTICATORS_KEY
-from api.db import runtime, session
 from api.wiring import wire
 from auth import wiring as auth_wiring
 from auth.authn import authenticate, bearer_token
@@ -26,6 +24,8 @@ from messaging import push as messaging_push
 from messaging.checkins import timers as checkin_timers
 from messaging.sms import dispatch as sms_dispatch
 from safety_plans import setup as safety_plans_setup
+from web.access import AUTHENTICATORS_KEY
+from web.db import runtime, session
 
 # Every module that defines models; alembic and the tests import these.
 MODEL_MODULES: tuple[str, ...] = (

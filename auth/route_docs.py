@@ -7,9 +7,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from api.problems import PROBLEM_MIME
 from core.limits import RETRY_AFTER_HEADER
 from core.schemas import ProblemSchema
+from web.problems import PROBLEM_MIME
 
 
 def refusal(blp: Blueprint, status: int, description: str) -> Callable[[Any], Any]:

@@ -9,8 +9,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
@@ -23,6 +21,8 @@ from coordination.schemas import (
     WebhookSetSchema,
 )
 from coordination.urls import Endpoint
+from web.access import admitted, allow
+from web.db import runtime, session
 
 blp = Blueprint(
     "coordination_admin", __name__, description="Admins: partner webhooks and deliveries"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from api.access import admitted
-from api.db import runtime, session
 from auth.access.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps
+from web.access import admitted
+from web.db import runtime, session
 
 
 def deps() -> CoordinationDeps:

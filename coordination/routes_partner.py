@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import Partners
 from auth.principals import PartnerPrincipal
 from coordination import alerts, events
@@ -21,6 +19,8 @@ from coordination.schemas import (
     PartnerAlertPageSchema,
     PartnerAlertQuerySchema,
 )
+from web.access import admitted, allow
+from web.db import runtime, session
 
 _DESCRIPTION = """Partner agency API: alerts and events.
 

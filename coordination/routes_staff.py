@@ -9,8 +9,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow
-from api.db import runtime, session
 from auth.access.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
 from coordination.routes_common import deps, staff_access
@@ -26,6 +24,8 @@ from coordination.schemas import (
     LawfulShareListSchema,
     LawfulShareSchema,
 )
+from web.access import allow
+from web.db import runtime, session
 
 blp = Blueprint(
     "coordination_staff", __name__, description="Advocates: consents, alerts, agency events"

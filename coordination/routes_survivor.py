@@ -9,8 +9,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow
-from api.db import runtime, session
 from auth.access.permissions import SURVIVOR
 from coordination import consents, disclosures, survivor_notices
 from coordination.routes_common import deps, me
@@ -26,6 +24,8 @@ from coordination.schemas import (
     PreferencesSchema,
     SurvivorNoticeListSchema,
 )
+from web.access import allow
+from web.db import runtime, session
 
 blp = Blueprint(
     "coordination_survivor", __name__, description="Survivor: consents and who was told what"

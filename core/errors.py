@@ -1,4 +1,4 @@
-"""The one error hierarchy. Domains raise these; ``api.problems`` turns them into RFC 9457.
+"""The one error hierarchy. Domains raise these; ``web.problems`` turns them into RFC 9457.
 
 Each class has a stable ``type`` slug (the problem ``type`` URI ends with it) so that clients
 can branch on it; ``detail`` is for people and must never carry survivor content or secrets.

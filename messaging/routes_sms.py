@@ -6,10 +6,10 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.db import runtime, session
 from messaging.schemas import twilio_form_doc
 from messaging.sms import webhooks
 from messaging.sms.deps import SmsDeps
+from web.db import runtime, session
 
 blp = Blueprint("sms", __name__, description="Twilio webhooks (signed by Twilio)")
 

@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth.access.permissions import CASEWORKER
 from core.limits import RETRY_AFTER_HEADER
 from messaging import service
@@ -22,6 +20,8 @@ from messaging.schemas import (
     StaffPageSchema,
     StaffUnreadSchema,
 )
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("messaging_staff", __name__, description="Staff console: survivor conversations")
 

@@ -7,8 +7,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth.access.permissions import SURVIVOR
 from core.limits import RETRY_AFTER_HEADER
 from messaging import service
@@ -23,6 +21,8 @@ from messaging.schemas import (
     SurvivorPageSchema,
     SurvivorPhoneSchema,
 )
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint(
     "messaging_survivor", __name__, description="Survivor app: messages with the advocate team"

@@ -10,12 +10,12 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from api.access import admitted
-from api.db import runtime, session
 from auth.access.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core.limits import RETRY_AFTER_HEADER
 from core.runtime import Runtime
+from web.access import admitted
+from web.db import runtime, session
 
 ETAG_HEADER = {
     "ETag": {"description": "Strong ETag of the plan version", "schema": {"type": "string"}}

@@ -8,9 +8,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from api.db import runtime
 from core.schemas import Schema
 from safety_plans import bundle
+from web.db import runtime
 
 blp = Blueprint(
     "evidence_keys",

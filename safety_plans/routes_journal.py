@@ -9,8 +9,6 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow
-from api.db import runtime
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
@@ -24,6 +22,8 @@ from safety_plans.schemas_journal import (
     UploadSchema,
 )
 from safety_plans.storage import AttachmentStorage
+from web.access import allow
+from web.db import runtime
 
 blp = Blueprint(
     "journal",

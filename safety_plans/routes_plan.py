@@ -8,7 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
@@ -31,6 +30,7 @@ from safety_plans.schemas import (
     SharingSchema,
     VersionListSchema,
 )
+from web.access import allow
 
 blp = Blueprint(
     "safety_plans",

@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow
-from api.db import runtime
 from auth.access.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
@@ -36,6 +34,8 @@ from safety_plans.schemas_risk import (
     RecommendationListSchema,
     StaffAssessmentCreateSchema,
 )
+from web.access import allow
+from web.db import runtime
 
 blp = Blueprint(
     "risk",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api.access import rule_for
 from auth.access.models import CaseloadEntry
 from auth.authn import authenticate
 from auth.partners.keys import PARTNER_SCOPES
@@ -30,6 +29,7 @@ from tests.factories import (
     make_staff,
     make_survivor,
 )
+from web.access import rule_for
 
 
 @dataclass

@@ -27,13 +27,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
-from api.access import PUBLIC_ENDPOINTS
-from api.openapi import contract
-from api.problems import PROBLEM_MIME
+from api.contract import contract
 from core.runtime import Runtime
 from tests.api.test_access import openapi_path, url_for_rule
 from tests.factories import auth_header
 from tests.identities import World, admits, build_world
+from web.access import PUBLIC_ENDPOINTS
+from web.problems import PROBLEM_MIME
 
 IDENTITIES = ("ANON", "S1", "S1_DECOY", "A1", "SUP", "ADM", "PENDING_ADV", "P1", "P1_NOSCOPE")
 SURVIVOR_APP = {"S1", "S1_DECOY"}

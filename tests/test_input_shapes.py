@@ -19,8 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from api.openapi import contract
-from api.problems import PROBLEM_MIME
+from api.contract import contract
 from core.runtime import Runtime
 from tests.api.test_access import openapi_path, url_for_rule
 from tests.factories import auth_header
@@ -34,6 +33,7 @@ from tests.input_shapes import (
     with_key,
     with_value,
 )
+from web.problems import PROBLEM_MIME
 
 # Who is tried first for an endpoint: the first identity its access rule admits.
 PREFERRED = ("S1", "A1", "SUP", "ADM", "PENDING_ADV", "P1")

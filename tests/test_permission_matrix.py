@@ -42,7 +42,6 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
-from api.access import PUBLIC_ENDPOINTS, allow
 from auth.access.permissions import STAFF
 from auth.authn import PARTNER_PREFIX
 from auth.partners.keys import PARTNER_SCOPES
@@ -54,6 +53,7 @@ from tests.coordination import matrix as coordination_matrix
 from tests.factories import auth_header, make_device, make_partner_key
 from tests.identities import World, build_world
 from tests.safety_plans import matrix as safety_plans_matrix
+from web.access import PUBLIC_ENDPOINTS, allow
 
 PRINCIPALS = (
     "S1",

@@ -8,7 +8,7 @@
 
 Two steps, in this order. Every endpoint declares who may call it (an access rule below:
 survivor, staff of some roles, a staff session still enrolling, a partner key with a scope),
-and ``api.access`` checks that rule right after authentication, before the body or query is
+and ``web.access`` checks that rule right after authentication, before the body or query is
 parsed, so that nobody learns a route's schema without the right to call it. The services then
 decide which survivor's record the caller reaches (``require_survivor_access``). A refusal for
 a survivor the caller may not see is a 404, so that ids cannot be probed. Every staff access to
@@ -108,7 +108,7 @@ def require_partner(principal: Principal, scope: str | None = None) -> PartnerPr
     return principal
 
 
-# --- access rules: who may call an endpoint (``api.access.allow`` declares one per endpoint) --
+# --- access rules: who may call an endpoint (``web.access.allow`` declares one per endpoint) --
 
 
 @dataclass(frozen=True, slots=True)

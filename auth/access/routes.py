@@ -9,8 +9,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access import access_log, break_glass, caseload
 from auth.access.models import CaseloadEntry
 from auth.access.permissions import (
@@ -32,6 +30,8 @@ from auth.access.schemas import (
 )
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.route_docs import refusal
+from web.access import admitted, allow
+from web.db import runtime, session
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 log_blp = Blueprint("access_log", __name__, description="The survivor's own access log")

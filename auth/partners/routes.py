@@ -8,8 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import ADMIN, PARTNER
 from auth.partners import agencies, keys
 from auth.partners.models import PartnerAgency, PartnerApiKey
@@ -26,6 +24,8 @@ from auth.partners.schemas import (
 )
 from auth.principals import PartnerPrincipal, StaffPrincipal
 from auth.route_docs import refusal
+from web.access import admitted, allow
+from web.db import runtime, session
 
 admin_blp = Blueprint(
     "partner_admin", __name__, description="Partner agencies and their API keys (admins)"

@@ -1,7 +1,7 @@
 """HTTP routes for survivor identity: enrollment, login, refresh, quick exit, PINs, devices.
 
 Thin views: parse, find the principal, call one service, dump. Enroll, login and refresh are
-public (``api.access.PUBLIC_ENDPOINTS``); everything else needs the survivor's access token,
+public (``web.access.PUBLIC_ENDPOINTS``); everything else needs the survivor's access token,
 except creating an enrollment code, which is for advocates and supervisors.
 """
 
@@ -14,8 +14,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.route_docs import slowed_down
@@ -32,6 +30,8 @@ from auth.survivors.schemas import (
     SurvivorTokensSchema,
 )
 from core.limits import RETRY_AFTER_HEADER
+from web.access import admitted, allow
+from web.db import runtime, session
 
 blp = Blueprint(
     "survivor_auth",

@@ -8,12 +8,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import allow, current_principal
-from api.db import runtime, session
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
 from messaging.checkins.ports import CheckinDeps
 from messaging.checkins.templates import TEMPLATES
+from web.access import allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")
 

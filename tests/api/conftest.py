@@ -20,15 +20,15 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from api import access
 from api import app as api_app
 from api.app import create_app
-from api.db import session
-from api.logs import configure_logging
-from api.openapi import smorest_api
 from core.runtime import Runtime
 from core.schemas import Schema, integer
 from core.schemas import text as text_field
+from web import access
+from web.db import session
+from web.logs import configure_logging
+from web.openapi import smorest_api
 
 # Values no response or log line may ever contain.
 CANARY = "canary-7c1f9e"

@@ -24,11 +24,11 @@ from werkzeug.routing.converters import (
     UUIDConverter,
 )
 
-from api import access, security
-from api.problems import PROBLEM_MIME, TYPE_PREFIX
 from core.runtime import Runtime
 from tests.api.conftest import CapturedLogs, add_probes
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
+from web import access, security
+from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 
 def placeholder(rule: Rule, name: str) -> object:
@@ -182,7 +182,7 @@ def test_every_endpoint_declares_who_may_call_it(app: Flask) -> None:
                     public_with_rule.append(f"{method} {rule.rule}")
             elif declared is None:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint})")
-    assert not missing, "no access rule (api.access.allow), so nobody may call:\n" + "\n".join(
+    assert not missing, "no access rule (web.access.allow), so nobody may call:\n" + "\n".join(
         missing
     )
     assert not public_with_rule, f"public, yet with a rule that never runs: {public_with_rule}"

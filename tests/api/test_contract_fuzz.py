@@ -20,7 +20,7 @@ from schemathesis import Case
 from sqlalchemy import Engine
 
 from api.app import create_app
-from api.openapi import CONTRACT_PATH
+from api.contract import CONTRACT_PATH
 from core.clock import FrozenClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_session_factory

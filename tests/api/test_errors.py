@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from api.problems import PROBLEM_MIME, TYPE_PREFIX
 from core.db import make_engine, make_session_factory
 from core.runtime import Runtime
 from core.schemas import NUL_MESSAGE
 from tests.api.conftest import CANARY, AppFactory, CapturedLogs, closed_port
+from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 # What a leaked stack trace or exception would look like in a body.
 LEAK_MARKERS = ("Traceback", 'File "', "RuntimeError", "OperationalError", "SELECT", CANARY)

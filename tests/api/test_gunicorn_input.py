@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from api.migrate import upgrade
-from api.problems import PROBLEM_MIME
 from tests.e2e.harness import BIN, Proc, free_port, generate_keys, lantern_env, spawn, wait_until
+from web.problems import PROBLEM_MIME
 
 BODIES = {
     "deep-array": b"[" * 1000 + b"]" * 1000,

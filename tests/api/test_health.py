@@ -14,11 +14,11 @@ from sqlalchemy import make_url, text
 
 from api.app import create_app
 from api.migrate import upgrade
-from api.problems import PROBLEM_MIME, TYPE_PREFIX
 from core.db import make_engine, make_session_factory
 from core.runtime import Runtime
 from tests.api.conftest import closed_port
 from tests.conftest import PG_URL
+from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 FIRST_REVISION = "0001"
 

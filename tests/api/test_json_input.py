@@ -2,7 +2,7 @@
 
 Outside testing found a lone surrogate (UnicodeEncodeError), nesting a few hundred levels
 deep (RecursionError, then gunicorn's own error page) and a 5,000-digit PIN (ValueError) all
-answered 500. ``api.json_input`` parses every request body once, bounded; these tests send the
+answered 500. ``web.json_input`` parses every request body once, bounded; these tests send the
 shapes the attacker sent, to the routes they sent them to.
 """
 
@@ -15,11 +15,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from api import json_input
-from api.problems import PROBLEM_MIME, TYPE_PREFIX
 from core.runtime import Runtime
 from tests.api.conftest import CapturedLogs
 from tests.factories import auth_header, make_staff, make_survivor
+from web import json_input
+from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 SURROGATE = '"\\ud800"'
 DEEP_FIELD = "[" * 326 + "]" * 326

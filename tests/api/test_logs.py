@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from api.logs import make_handler
 from tests.api.conftest import AppFactory, CapturedLogs
+from web.logs import make_handler
 
 TOKEN = "sa_Zk3pQ9vX2mL7rT4wY8nB1cD6fG0hJ5kA"
 PIN = "731946"
@@ -262,7 +262,7 @@ def test_object_ids_survive_redaction_but_phone_numbers_next_to_them_do_not() ->
     """Ids make a log line useful; the phone pattern must not eat their digit runs."""
     import uuid
 
-    from api.logs import scrub
+    from web.logs import scrub
 
     ids = [str(uuid.UUID(int=n)) for n in (1234567890123, 2**100 + 7)] + [str(uuid.uuid4())]
     for value in ids:

@@ -10,12 +10,13 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api import access
 from api.app import create_app
-from api.openapi import BEARER_SCHEME, CONTRACT_PATH, contract, render
-from api.problems import PROBLEM_MIME
+from api.contract import CONTRACT_PATH, contract, render
 from core.runtime import Runtime
 from tests.api.conftest import AppFactory
+from web import access
+from web.openapi import BEARER_SCHEME
+from web.problems import PROBLEM_MIME
 
 PROBLEM_REF = "#/components/schemas/Problem"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

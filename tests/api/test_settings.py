@@ -18,6 +18,7 @@ START, END = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
 # out: a test may set a made-up variable on purpose.)
 SOURCES = (
     "api",
+    "web",
     "core",
     "auth",
     "safety_plans",

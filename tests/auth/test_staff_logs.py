@@ -1,6 +1,6 @@
 """Canary credentials run through every staff auth flow never reach the printed logs.
 
-The root logger is pointed at a buffer through ``api.logs.configure_logging`` (the same JSON,
+The root logger is pointed at a buffer through ``web.logs.configure_logging`` (the same JSON,
 redacting handler production uses), so what is asserted is exactly what would be printed.
 """
 
@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from api.logs import configure_logging
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from tests.auth.factories_staff import code, fresh_code, login, make_member, post
+from web.logs import configure_logging
 
 CANARY_PASSWORD = "Zebra-Pumpkin-8812-orbit-QXJ"
 CANARY_NEW_PASSWORD = "Walrus-Teacup-5531-nebula-VKP"

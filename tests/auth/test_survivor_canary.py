@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.logs import configure_logging
 from core.runtime import Runtime
 from tests.factories import auth_header, make_staff
+from web.logs import configure_logging
 
 CANARY_PIN = "739146285"
 CANARY_NEW_PIN = "864213579"

@@ -10,8 +10,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from auth.route_docs import refusal
@@ -24,6 +22,8 @@ from auth.staff.schemas import (
     StaffSessionsEndedSchema,
     StaffSummarySchema,
 )
+from web.access import admitted, allow
+from web.db import runtime, session
 
 admin_blp = Blueprint(
     "staff_admin", __name__, description="Staff accounts and invitations (admins)"

@@ -8,14 +8,14 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow
-from api.db import runtime, session
 from auth.access.permissions import STAFF
 from auth.principals import StaffPrincipal
 from auth.route_docs import refusal
 from auth.staff import notices
 from auth.staff.schemas import NoticePageSchema, NoticeQuerySchema, NoticeSchema
 from core.notices import StaffNotice
+from web.access import admitted, allow
+from web.db import runtime, session
 
 blp = Blueprint("staff_notices", __name__, description="Notices to staff (own only)")
 

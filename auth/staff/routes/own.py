@@ -9,8 +9,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import admitted, allow, current_principal
-from api.db import runtime, session
 from auth.access.permissions import ENROLLING_STAFF, STAFF, STAFF_SESSION
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.route_docs import refusal, slowed_down
@@ -36,6 +34,8 @@ from auth.staff.schemas import (
     StaffTotpProvisioningSchema,
     StaffTotpResetSchema,
 )
+from web.access import admitted, allow, current_principal
+from web.db import runtime, session
 
 blp = Blueprint("staff", __name__, description="Staff login, TOTP, sessions and credentials")
 

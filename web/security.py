@@ -7,8 +7,8 @@ from typing import IO
 
 from flask import Response, request
 
-from api.db import runtime
 from core.errors import LanternError
+from web.db import runtime
 
 JSON_MIMES = frozenset({"application/json"})
 # Endpoints that take a body other than JSON (Twilio posts forms; uploads are multipart).

@@ -65,7 +65,7 @@ def problem_response(
 
 
 def _mark_failed() -> None:
-    # The unit of work in api.db rolls back a request that ended in an error.
+    # The unit of work in web.db rolls back a request that ended in an error.
     g.lantern_failed = True
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http
-import json
-from pathlib import Path
 from typing import Any
 
 from apispec import BasePlugin
@@ -13,12 +11,9 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
-from api import access
-from api.problems import PROBLEM_MIME, handle_http_exception
 from core.schemas import ProblemSchema
-
-CONTRACT_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
-
+from web import access
+from web.problems import PROBLEM_MIME, handle_http_exception
 
 BEARER_SCHEME = "bearerAuth"
 PROBLEM_SCHEMA_NAME = "Problem"
@@ -27,7 +22,7 @@ PROBLEM_SCHEMA_NAME = "Problem"
 class LanternContractPlugin(BasePlugin):  # type: ignore[misc]
     """Facts every operation states the same way, so no view has to remember them.
 
-    - The operations of ``api.access.PUBLIC_ENDPOINTS`` need no credential; the allowlist stays
+    - The operations of ``web.access.PUBLIC_ENDPOINTS`` need no credential; the allowlist stays
       the one place that says what is public, and the contract follows it.
     - Every other operation says who may call it (``x-lantern-access``, from its access rule)
       and that it answers 401 without a credential and 403 to the wrong caller.
@@ -121,23 +116,3 @@ def smorest_api(app: Flask) -> LanternApi:
     """The app's flask-smorest ``Api`` (blueprints are registered on it)."""
     api: LanternApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
     return api
-
-
-def contract(app: Flask) -> dict[str, Any]:
-    """The OpenAPI document as the running app describes itself."""
-    spec: dict[str, Any] = smorest_api(app).spec.to_dict()
-    return spec
-
-
-def render(app: Flask) -> str:
-    return json.dumps(contract(app), indent=2, sort_keys=True) + "\n"
-
-
-def write(app: Flask, path: Path = CONTRACT_PATH) -> bool:
-    """Write the contract; returns True when the file changed."""
-    text = render(app)
-    if path.exists() and path.read_text() == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return True

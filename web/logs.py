@@ -18,8 +18,8 @@ from typing import Any
 from flask import g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
-from api import json_input
 from core.context import current_request_id
+from web import json_input
 
 REDACTED = "[redacted]"
 

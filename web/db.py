@@ -12,8 +12,8 @@ from flask import Response, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from api.problems import handle_unexpected
 from core.runtime import Runtime
+from web.problems import handle_unexpected
 
 log = logging.getLogger(__name__)
 
