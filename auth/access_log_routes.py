@@ -10,9 +10,9 @@ from marshmallow import fields, validate
 
 from api.access import allow, current_principal
 from api.db import session
+from api.route_docs import refusal
 from auth import access_log
 from auth.permissions import SURVIVOR
-from auth.route_docs import refusal
 from core.schemas import Schema
 
 blp = Blueprint("access_log", __name__, description="The survivor's own access log")

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
+from api.route_docs import refusal
 from auth import break_glass, caseload
 from auth.caseload_schemas import (
     AssignmentListSchema,
@@ -22,7 +23,6 @@ from auth.caseload_schemas import (
 )
 from auth.models import CaseloadEntry
 from auth.permissions import CASEWORKER, SUPERVISOR
-from auth.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 

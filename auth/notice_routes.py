@@ -11,9 +11,9 @@ from marshmallow import fields, validate
 
 from api.access import allow, current_principal
 from api.db import runtime, session
+from api.route_docs import refusal
 from auth import notice_inbox
 from auth.permissions import STAFF
-from auth.route_docs import refusal
 from core.notices import URGENCIES, StaffNotice
 from core.schemas import Schema
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from api.access import allow, current_principal
 from api.db import runtime, session
+from api.route_docs import refusal
 from auth import partners
 from auth.models import PartnerAgency, PartnerApiKey
 from auth.partner_schemas import (
@@ -24,7 +25,6 @@ from auth.partner_schemas import (
     PartnerMeSchema,
 )
 from auth.permissions import ADMIN, PARTNER
-from auth.route_docs import refusal
 
 admin_blp = Blueprint(
     "partner_admin", __name__, description="Partner agencies and their API keys (admins)"

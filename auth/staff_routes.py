@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from api.access import admitted, allow, current_principal
 from api.db import runtime, session
+from api.route_docs import refusal, slowed_down
 from auth import staff_accounts, staff_enrolment, staff_login, staff_phone, staff_sessions
 from auth.models import StaffMember
 from auth.permissions import (
@@ -22,7 +23,6 @@ from auth.permissions import (
     require_fresh_second_factor,
 )
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
-from auth.route_docs import refusal, slowed_down
 from auth.staff_schemas import (
     DutySchema,
     DutyUpdateSchema,

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from api.access import admitted
 from api.db import runtime, session
 from auth.permissions import SurvivorAccess, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from core.limits import RETRY_AFTER_HEADER
 from core.runtime import Runtime
 
 ETAG_HEADER = {
@@ -25,18 +22,6 @@ COMMON_ERRORS = (401, 403, 404)
 # What a write that stores a plan version may also answer: 413 (over the size limit), 429
 # (over the saves a minute allow; with Retry-After).
 VERSION_WRITE_ERRORS = (412, 413, 422, 428, 429)
-
-
-def errors(blp: Blueprint, *extra: int) -> Callable[[Any], Any]:
-    """Document ``COMMON_ERRORS`` and ``extra`` on an operation, as problem+json answers."""
-
-    def deco(fn: Any) -> Any:
-        for status in (*COMMON_ERRORS, *extra):
-            headers = RETRY_AFTER_HEADER if status == 429 else None
-            fn = blp.alt_response(status, success=False, headers=headers)(fn)
-        return fn
-
-    return deco
 
 
 def survivor_access(action: str, *, write: bool = False) -> tuple[Session, Runtime, SurvivorAccess]:
