@@ -52,7 +52,7 @@ class PartnerAlerts(MethodView):
             runtime().clock,
             deps(),
             principal,
-            after=query["after"],
+            after=query.get("cursor"),
             limit=query["limit"],
         )
 

@@ -25,6 +25,7 @@ from auth.principals import SurvivorPrincipal
 from core import audit
 from core.clock import Clock
 from core.notices import notify_staff
+from core.pages import Position
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
@@ -80,7 +81,7 @@ def _staff_view(m: MessageView) -> dict[str, Any]:
 
 
 def survivor_list(
-    session: Session, clock: Clock, vault: Vault, principal: Any, cursor: str | None, limit: int
+    session: Session, clock: Clock, vault: Vault, principal: Any, after: Position | None, limit: int
 ) -> dict[str, Any]:
     p = require_survivor(principal)
     items, nxt = conv.list_messages(
@@ -89,7 +90,7 @@ def survivor_list(
         vault,
         p.survivor_id,
         Reader(SURVIVOR, p.survivor_id),
-        cursor=cursor,
+        after=after,
         limit=limit,
     )
     return {"items": [_survivor_view(m) for m in items], "next_cursor": nxt}
@@ -216,12 +217,12 @@ def staff_list(
     vault: Vault,
     principal: Any,
     survivor_id: uuid.UUID,
-    cursor: str | None,
+    after: Position | None,
     limit: int,
 ) -> dict[str, Any]:
     reader = _staff_access(session, clock, principal, survivor_id, "messages.read", False)
     items, nxt = conv.list_messages(
-        session, clock, vault, survivor_id, reader, cursor=cursor, limit=limit
+        session, clock, vault, survivor_id, reader, after=after, limit=limit
     )
     return {"items": [_staff_view(m) for m in items], "next_cursor": nxt}
 
