@@ -18,8 +18,8 @@ from auth.permissions import (
     caseload_of,
     require_fresh_second_factor,
     require_staff,
+    require_staff_access,
     require_survivor,
-    require_survivor_access,
 )
 from auth.principals import SurvivorPrincipal
 from core import audit
@@ -204,8 +204,8 @@ def _staff_access(
     session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, action: str, write: bool
 ) -> Reader:
     p = require_staff(principal, *STAFF_ROLES)
-    require_fresh_second_factor(p, clock)
-    require_survivor_access(
+    require_fresh_second_factor(p, clock)  # before the record is looked for: a 401, not a 404
+    require_staff_access(
         session, clock, p, survivor_id, action=action, write=write, subject_kind="conversation"
     )
     return Reader(STAFF, p.staff_id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.access import admitted
 from api.db import runtime, session
-from auth.permissions import SurvivorAccess, require_survivor_access
+from auth.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core.runtime import Runtime
 
@@ -41,15 +41,14 @@ def staff_access(
     write: bool = False,
     subject: tuple[str, uuid.UUID] | None = None,
 ) -> tuple[Session, Runtime, SurvivorAccess]:
-    """An advocate on the survivor's caseload (audited by the permissions module, naming the
-    one object read when there is one)."""
-    principal = admitted(StaffPrincipal)
+    """An advocate or supervisor reaching the survivor (``auth.permissions.require_staff_access``:
+    caseload or break-glass, audited naming the one object read when there is one)."""
     s, rt = session(), runtime()
     kind, subject_id = subject if subject else (None, None)
-    access = require_survivor_access(
+    access = require_staff_access(
         s,
         rt.clock,
-        principal,
+        admitted(StaffPrincipal),
         survivor_id,
         action=action,
         write=write,

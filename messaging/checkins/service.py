@@ -12,7 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from auth.permissions import caseload_of, require_staff, require_survivor, require_survivor_access
+from auth.permissions import (
+    caseload_of,
+    require_staff,
+    require_staff_access,
+    require_survivor,
+)
 from core.errors import NotFound
 from core.runtime import Runtime
 from messaging.checkins import escalation, occurrences, replies, setup, states
@@ -177,7 +182,7 @@ def _staff_access(
     esc = session.get(Escalation, escalation_id)
     if esc is None:
         raise NotFound()
-    require_survivor_access(
+    require_staff_access(
         session,
         rt.clock,
         staff,
