@@ -118,7 +118,7 @@ def test_every_paged_list_refuses_a_malformed_cursor_as_a_problem(
             r = client.get(f"{path}?cursor={query}", headers=headers)
             if r.status_code != 422 or r.mimetype != PROBLEM_MIME:
                 failures.append(f"{path} cursor={query[:40]} -> {r.status_code}")
-            elif "cursor" not in json.dumps(r.json.get("errors", {})):
+            elif "cursor" not in json.dumps((r.json or {}).get("errors", {})):
                 failures.append(f"{path} cursor={query[:40]}: the problem names no cursor")
     assert failures == []
 

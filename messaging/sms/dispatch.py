@@ -56,7 +56,7 @@ from messaging.sms.sending import (
     apply_early_statuses,
     enqueue_send,
     opted_out,
-    staff_aad,
+    staff_binding,
 )
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,10 @@ def _open(vault: Vault, session: Session, row: OutboundSms) -> tuple[str, str]:
         return to, body
     assert row.staff_id is not None
     key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
-    to_raw = crypto.aead_decrypt(key, row.to_enc, staff_aad(row.id, "to_enc", row.staff_id))
-    body_raw = crypto.aead_decrypt(key, row.body_enc, staff_aad(row.id, "body_enc", row.staff_id))
+    to_raw = crypto.open_with_key(key, staff_binding(row.id, "to_enc", row.staff_id), row.to_enc)
+    body_raw = crypto.open_with_key(
+        key, staff_binding(row.id, "body_enc", row.staff_id), row.body_enc
+    )
     return to_raw.decode(), body_raw.decode()
 
 
