@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
-from core.jobs import JobContext, JobRegistry
+from core.jobs import JobContext
 from core.pages import Position, past
 from core.vault import Vault
 from messaging.models import Conversation, ConversationMessage, MessageReceipt
@@ -363,7 +363,3 @@ def expire_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """``messaging.expire`` (every minute): expired messages, and stale early SMS statuses."""
     expire(ctx.session, ctx.clock)
     prune_status_events(ctx.session, ctx.clock)
-
-
-def register_jobs(registry: JobRegistry) -> None:
-    registry.register(EXPIRE_JOB, expire_job, every_seconds=60)

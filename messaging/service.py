@@ -29,7 +29,7 @@ from core.pages import Position
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
-from messaging.checkins import setup as checkin_setup
+from messaging.checkins import arrangements as checkin_arrangements
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
 from messaging.sms.sending import queue_survivor_sms
 
@@ -172,7 +172,7 @@ def survivor_clear_phone(session: Session, clock: Clock, principal: Any) -> None
     p = require_survivor(principal)
     if phone.clear_phone(session, p.survivor_id):
         # Her SMS check-ins go on in the app rather than fail, or stop, when they are due.
-        checkin_setup.move_sms_to_app(session, clock, p.actor, p.survivor_id)
+        checkin_arrangements.move_sms_to_app(session, clock, p.actor, p.survivor_id)
         _phone_changed(session, clock, p)
 
 

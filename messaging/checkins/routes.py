@@ -12,7 +12,7 @@ from api.access import allow, current_principal
 from api.db import runtime, session
 from auth.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
-from messaging.checkins.ports import CheckinDeps
+from messaging.checkins.deps import CheckinDeps
 from messaging.checkins.templates import TEMPLATES
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")

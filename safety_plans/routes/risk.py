@@ -16,7 +16,7 @@ from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
 from safety_plans.deps import SafetyPlansDeps
 from safety_plans.instruments import Instrument
-from safety_plans.routes_common import (
+from safety_plans.routes.common import (
     COMMON_ERRORS,
     ETAG_HEADER,
     VERSION_WRITE_ERRORS,
@@ -25,8 +25,8 @@ from safety_plans.routes_common import (
     survivor_access,
     with_etag,
 )
-from safety_plans.schemas import IF_MATCH_PARAM, PlanSchema
-from safety_plans.schemas_risk import (
+from safety_plans.schemas import (
+    IF_MATCH_PARAM,
     AdoptSchema,
     AssessmentCreateSchema,
     AssessmentListSchema,
@@ -34,6 +34,7 @@ from safety_plans.schemas_risk import (
     InstrumentListSchema,
     InstrumentSchema,
     MaracSchema,
+    PlanSchema,
     RecommendationListSchema,
     StaffAssessmentCreateSchema,
 )

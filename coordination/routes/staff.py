@@ -14,7 +14,7 @@ from api.db import runtime, session
 from api.route_docs import refusal
 from auth.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
-from coordination.routes_common import deps, staff_access
+from coordination.routes.common import deps, staff_access
 from coordination.schemas import (
     AgencyEventListSchema,
     AlertCreatedSchema,

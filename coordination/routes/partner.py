@@ -14,7 +14,7 @@ from api.route_docs import refusal
 from auth.permissions import Partners
 from auth.principals import PartnerPrincipal
 from coordination import alerts, events
-from coordination.routes_common import deps
+from coordination.routes.common import deps
 from coordination.schemas import (
     AckSchema,
     EventAcceptedSchema,

@@ -15,7 +15,7 @@ from api.route_docs import refusal
 from auth.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
-from coordination.routes_common import deps
+from coordination.routes.common import deps
 from coordination.schemas import (
     DeliveryListSchema,
     DeliveryQuerySchema,

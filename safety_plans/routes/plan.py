@@ -13,7 +13,7 @@ from api.route_docs import refusals
 from auth.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
-from safety_plans.routes_common import (
+from safety_plans.routes.common import (
     COMMON_ERRORS,
     ETAG_HEADER,
     VERSION_WRITE_ERRORS,

@@ -14,7 +14,7 @@ from api.db import runtime, session
 from api.route_docs import refusal
 from auth.permissions import SURVIVOR
 from coordination import consents, disclosures, survivor_notices
-from coordination.routes_common import deps, me
+from coordination.routes.common import deps, me
 from coordination.schemas import (
     AgencyBriefListSchema,
     ConsentConfirmSchema,

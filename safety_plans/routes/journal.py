@@ -16,8 +16,8 @@ from auth.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
 from safety_plans.deps import SafetyPlansDeps
-from safety_plans.routes_common import COMMON_ERRORS, staff_access, survivor_access
-from safety_plans.schemas_journal import (
+from safety_plans.routes.common import COMMON_ERRORS, staff_access, survivor_access
+from safety_plans.schemas import (
     AttachmentInfoSchema,
     EntryCreateSchema,
     EntryListSchema,
