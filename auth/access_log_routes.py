@@ -10,18 +10,17 @@ from marshmallow import fields, validate
 
 from auth import access_log
 from auth.permissions import SURVIVOR
-from auth.route_docs import refusal
+from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema
 from web.access import allow, current_principal
 from web.db import session
+from web.route_docs import refusal
 
 blp = Blueprint("access_log", __name__, description="The survivor's own access log")
 
 
-class AccessLogQuerySchema(Schema):
-    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, access_log.MAX_PAGE))
-    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+class AccessLogQuerySchema(PageQuerySchema):
+    limit = limit_field(access_log.MAX_PAGE)
 
 
 class AccessLogEntrySchema(Schema):
@@ -46,9 +45,8 @@ class AccessLogEntrySchema(Schema):
     )
 
 
-class AccessLogPageSchema(Schema):
+class AccessLogPageSchema(PageSchema):
     items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
-    next_cursor = fields.UUID(allow_none=True, required=True)
 
 
 @allow(SURVIVOR)
@@ -60,6 +58,6 @@ class AccessLog(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Who read or changed my record, newest first."""
         items, cursor = access_log.access_log(
-            session(), current_principal(), limit=args["limit"], before=args.get("before")
+            session(), current_principal(), limit=args["limit"], after=args.get("cursor")
         )
         return {"items": items, "next_cursor": cursor}

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.models import CaseloadEntry, StaffMember, Survivor
-from auth.permissions import advocates_of, require_staff, require_survivor_access
+from auth.permissions import advocates_of, require_staff, require_staff_access
 from core import audit
 from core.clock import Clock
 from core.db import is_postgres
@@ -168,8 +168,7 @@ def survivor_summary(
     session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID
 ) -> SurvivorSummary:
     """A minimal record of one survivor for the console, through the permission module."""
-    require_staff(principal)
-    access = require_survivor_access(session, clock, principal, survivor_id, action="survivor.read")
+    access = require_staff_access(session, clock, principal, survivor_id, action="survivor.read")
     survivor = _survivor(session, access.survivor_id)
     return SurvivorSummary(
         id=survivor.id,

@@ -20,9 +20,9 @@ from auth.caseload_schemas import (
 )
 from auth.models import CaseloadEntry
 from auth.permissions import CASEWORKER, SUPERVISOR
-from auth.route_docs import refusal
 from web.access import allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 

@@ -11,20 +11,19 @@ from marshmallow import fields, validate
 
 from auth import notice_inbox
 from auth.permissions import STAFF
-from auth.route_docs import refusal
 from core.notices import URGENCIES, StaffNotice
+from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema
 from web.access import allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint("staff_notices", __name__, description="Notices to staff (own only)")
 
 
-class NoticeQuerySchema(Schema):
+class NoticeQuerySchema(PageQuerySchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread notices"})
-    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, notice_inbox.MAX_PAGE))
-    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+    limit = limit_field(notice_inbox.MAX_PAGE)
 
 
 class NoticeSchema(Schema):
@@ -37,9 +36,8 @@ class NoticeSchema(Schema):
     read_at = fields.DateTime(allow_none=True)
 
 
-class NoticePageSchema(Schema):
+class NoticePageSchema(PageSchema):
     items = fields.List(fields.Nested(NoticeSchema), required=True)
-    next_cursor = fields.UUID(allow_none=True, required=True)
 
 
 @allow(STAFF)
@@ -56,7 +54,7 @@ class Notices(MethodView):
             current_principal(),
             unread_only=args["unread"],
             limit=args["limit"],
-            before=args.get("before"),
+            after=args.get("cursor"),
         )
         return {"items": items, "next_cursor": cursor}
 

@@ -22,9 +22,9 @@ from auth.partner_schemas import (
     PartnerMeSchema,
 )
 from auth.permissions import ADMIN, PARTNER
-from auth.route_docs import refusal
 from web.access import allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal
 
 admin_blp = Blueprint(
     "partner_admin", __name__, description="Partner agencies and their API keys (admins)"

@@ -20,7 +20,6 @@ from auth.permissions import (
     require_fresh_second_factor,
 )
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
-from auth.route_docs import refusal, slowed_down
 from auth.staff_schemas import (
     DutySchema,
     DutyUpdateSchema,
@@ -46,6 +45,7 @@ from auth.staff_schemas import (
 )
 from web.access import admitted, allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal, slowed_down
 
 blp = Blueprint("staff", __name__, description="Staff login, TOTP, sessions and credentials")
 admin_blp = Blueprint(
