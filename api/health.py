@@ -9,9 +9,10 @@ from sqlalchemy import text
 
 from api.migrate import current_revisions, head_revisions
 from core.errors import ServiceUnavailable
-from core.schemas import ProblemSchema, Schema
+from core.schemas import Schema
 from web.db import session
-from web.problems import PROBLEM_MIME, RETRY_AFTER_SECONDS
+from web.problems import RETRY_AFTER_SECONDS
+from web.route_docs import refusal
 
 blp = Blueprint("health", __name__, description="Process and dependency health")
 
@@ -39,13 +40,7 @@ class Healthz(MethodView):
 @blp.route("/readyz")
 class Readyz(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.alt_response(
-        503,
-        description="The database is unreachable or not migrated",
-        schema=ProblemSchema,
-        content_type=PROBLEM_MIME,
-        headers=_RETRY_AFTER_DOC,
-    )
+    @refusal(blp, 503, "The database is unreachable or not migrated", headers=_RETRY_AFTER_DOC)
     def get(self) -> dict[str, str]:
         """The database answers and its schema is at the latest migration."""
         retry = {"Retry-After": RETRY_AFTER_SECONDS}

@@ -19,11 +19,10 @@ from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
 from core.runtime import Runtime
-from messaging import conversations as messaging_conversations
-from messaging import push as messaging_push
-from messaging.checkins import timers as checkin_timers
-from messaging.sms import dispatch as sms_dispatch
-from safety_plans import setup as safety_plans_setup
+from messaging import wiring as messaging_wiring
+from messaging.checkins import wiring as checkin_wiring
+from messaging.sms import wiring as sms_wiring
+from safety_plans import wiring as safety_plans_wiring
 from web.access import AUTHENTICATORS_KEY
 from web.db import runtime, session
 
@@ -47,24 +46,24 @@ MODEL_MODULES: tuple[str, ...] = (
 # (module, blueprint attribute, URL prefix)
 BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("api.health", "blp", ""),
-    ("coordination.routes_survivor", "blp", "/v1"),
-    ("coordination.routes_staff", "blp", "/v1"),
-    ("coordination.routes_partner", "blp", "/v1"),
-    ("coordination.routes_admin", "blp", "/v1"),
+    ("coordination.routes.survivor", "blp", "/v1"),
+    ("coordination.routes.staff", "blp", "/v1"),
+    ("coordination.routes.partner", "blp", "/v1"),
+    ("coordination.routes.admin", "blp", "/v1"),
     ("auth.partners.routes", "admin_blp", "/v1"),
     ("auth.partners.routes", "partner_blp", "/v1"),
     ("auth.access.routes", "blp", "/v1"),
     ("auth.staff.routes.notices", "blp", "/v1"),
     ("auth.access.routes", "log_blp", "/v1"),
-    ("safety_plans.routes_plan", "blp", "/v1"),
-    ("safety_plans.routes_risk", "blp", "/v1"),
-    ("safety_plans.routes_journal", "blp", "/v1"),
-    ("safety_plans.routes_evidence", "blp", "/v1"),
+    ("safety_plans.routes.plan", "blp", "/v1"),
+    ("safety_plans.routes.risk", "blp", "/v1"),
+    ("safety_plans.routes.journal", "blp", "/v1"),
+    ("safety_plans.routes.evidence", "blp", "/v1"),
     ("auth.survivors.routes", "blp", "/v1"),
     ("messaging.checkins.routes", "blp", "/v1"),
-    ("messaging.routes_survivor", "blp", "/v1"),
-    ("messaging.routes_staff", "blp", "/v1"),
-    ("messaging.routes_sms", "blp", "/v1"),
+    ("messaging.routes.survivor", "blp", "/v1"),
+    ("messaging.routes.staff", "blp", "/v1"),
+    ("messaging.sms.routes", "blp", "/v1"),
     ("auth.staff.routes.own", "blp", "/v1"),
     ("auth.staff.routes.admin", "admin_blp", "/v1"),
 )
@@ -103,10 +102,9 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     # The hourly audit-chain verification tells the active admins of a break.
     audit_watch.register_jobs(registry, runtime, admins=recovery.active_admin_ids)
     coordination_wiring.register_jobs(registry, wiring.coordination)
-    safety_plans_setup.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
+    safety_plans_wiring.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
     auth_wiring.register_jobs(registry, hooks.duress)
-    checkin_timers.register_jobs(registry, wiring.checkins)
-    sms_dispatch.register_jobs(registry, wiring.sms)
-    messaging_push.register_jobs(registry, wiring.push)
-    messaging_conversations.register_jobs(registry)
+    checkin_wiring.register_jobs(registry, wiring.checkins)
+    sms_wiring.register_jobs(registry, wiring.sms)
+    messaging_wiring.register_jobs(registry, wiring.push)
     return registry

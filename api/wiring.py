@@ -20,7 +20,7 @@ from coordination.deps import CoordinationDeps
 from core.hooks import Hook
 from core.runtime import Runtime
 from messaging.checkins import wiring as checkin_wiring
-from messaging.checkins.ports import CheckinDeps, CheckinSms, WelfareAlerts
+from messaging.checkins.deps import CheckinDeps, CheckinSms, WelfareAlerts
 from messaging.push import PushSender, push_from_settings
 from messaging.sms.deps import SmsDeps
 from messaging.sms.gateway import SmsGateway, gateway_from_settings

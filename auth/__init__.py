@@ -6,12 +6,14 @@ login, recovery codes, sessions, step-up, the duty phone, the notice inbox), ``s
 (enrollment, PIN login, device sessions, PINs, decoy accounts, the duress alert), ``partners``
 (agencies and their API keys) and ``access`` (the access rules, caseloads, break-glass, the
 survivor's access log); what every login shares stays here (``principals``, ``authn``,
-``attempts`` and its table in ``models``, ``route_docs``, and ``wiring`` for the job kinds).
+``attempts`` and its table in ``models``, and ``wiring`` for the job kinds).
 Authorisation happens at the endpoint: who may call it (kind, role, partner scope) is its access
 rule, ``@allow(RULE)`` from ``access.permissions``, checked before anything is parsed; the view
 adds a step-up where the action needs one (``require_fresh_second_factor``) and passes the
 principal the rule admitted (``admitted(StaffPrincipal)``) to the service, whose signature names
-that type. A service never checks the caller's kind or role again; it decides only what the data
-tells: which survivor's record the caller reaches (``require_survivor_access``: caseload or
-break-glass, audited) and whether a row is the caller's own (a notice, a device, a session).
+that type. A service does not check the caller's kind or role again; it decides what the data
+tells: whether the caller reaches this survivor's record (``require_staff_access``, the one check
+every domain uses for staff, which also denies by default anyone but a caseworker, or
+``require_survivor_access``; caseload or break-glass, audited) and whether a row is the caller's
+own (a notice, a device, a session).
 """

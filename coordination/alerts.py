@@ -9,14 +9,11 @@ that agency sees, so two agencies cannot match their copies of one alert.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.partners.models import PartnerAgency
@@ -39,6 +36,7 @@ from core.clock import Clock
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound
 from core.ids import new_id
+from core.pages import Position, past
 
 ALERT_TABLE = "coordination_alerts"
 DELIVERY_TABLE = "coordination_deliveries"
@@ -278,32 +276,17 @@ def blocked_reason(
 # --- pull API -------------------------------------------------------------------------------
 
 
-def _encode_cursor(delivery: Delivery) -> str:
-    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, ident = json.loads(raw)
-        return dt.datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidInput(
-            "Unknown cursor.", errors={"after": ["Not a cursor from this API."]}
-        ) from None
-
-
 def pull(
     session: Session,
     clock: Clock,
     deps: CoordinationDeps,
     principal: PartnerPrincipal,
     *,
-    after: str | None,
+    after: Position | None,
     limit: int,
 ) -> dict[str, Any]:
-    """This agency's alerts after ``after`` (oldest first), only while their basis holds."""
+    """This agency's alerts after ``after`` (oldest first), only while their basis holds. The
+    next cursor is where the agency resumes: past the last alert read, else where it was."""
     limit = max(1, min(limit, MAX_PAGE))
     now = clock.now()
     stmt = (
@@ -311,14 +294,8 @@ def pull(
         .join(Alert, Alert.id == Delivery.alert_id)
         .where(Delivery.agency_id == principal.agency_id, Delivery.state != "cancelled")
     )
-    if after:
-        created, ident = _decode_cursor(after)
-        stmt = stmt.where(
-            or_(
-                Delivery.created_at > created,
-                and_(Delivery.created_at == created, Delivery.id > ident),
-            )
-        )
+    if after is not None:
+        stmt = stmt.where(past(after, Delivery.created_at, Delivery.id, newest_first=False))
     rows = session.execute(stmt.order_by(Delivery.created_at, Delivery.id).limit(limit)).all()
     items = []
     last: Delivery | None = None
@@ -342,7 +319,7 @@ def pull(
             }
         )
     session.flush()
-    return {"items": items, "next_cursor": _encode_cursor(last) if last else after}
+    return {"items": items, "next_cursor": Position(last.created_at, last.id) if last else after}
 
 
 def acknowledge(

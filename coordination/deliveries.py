@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import uuid
-from functools import partial
 from math import floor
 from typing import Any
 
@@ -296,12 +295,3 @@ def view(session: Session, delivery: Delivery) -> dict[str, Any]:
         "delivered_at": delivery.delivered_at,
         "finished_at": delivery.finished_at,
     }
-
-
-def register_jobs(registry: jobs.JobRegistry, deps: CoordinationDeps) -> None:
-    registry.register(
-        alerts.DELIVER_JOB,
-        partial(deliver_job, deps=deps),
-        max_attempts=alerts.MAX_ATTEMPTS,  # the handler itself dead-letters after the 10th
-        backoff=retry_delay,
-    )

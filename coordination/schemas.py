@@ -12,6 +12,7 @@ from coordination.vocab import (
     RISK_LEVELS,
     SAFETY_STATUSES,
 )
+from core.pages import PageQuerySchema, PageSchema
 from core.schemas import Schema, integer, text
 
 _KINDS = fields.List(
@@ -181,10 +182,8 @@ class AlertCreatedSchema(Schema):
     agencies = fields.Integer(required=True, metadata={"description": "How many were told"})
 
 
-class PartnerAlertQuerySchema(Schema):
-    after = fields.String(validate=validate.Length(max=200), load_default=None)
-    # A query string is text: a non-strict integer here, bounded.
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+class PartnerAlertQuerySchema(PageQuerySchema):
+    """``cursor`` and ``limit`` (at most 100)."""
 
 
 class PartnerAlertSchema(Schema):
@@ -195,9 +194,8 @@ class PartnerAlertSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
 
 
-class PartnerAlertPageSchema(Schema):
+class PartnerAlertPageSchema(PageSchema):
     items = fields.List(fields.Nested(PartnerAlertSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class AckSchema(Schema):

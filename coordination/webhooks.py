@@ -24,7 +24,7 @@ from coordination.models import AgencyWebhook, Delivery
 from coordination.urls import Endpoint, check_for_settings
 from core import audit
 from core.clock import Clock
-from core.crypto import aead_decrypt, aead_encrypt
+from core.crypto import Binding, open_with_key, seal_with_key
 from core.errors import NotFound
 from core.jobs import Job
 
@@ -32,20 +32,21 @@ ROTATION_GRACE = dt.timedelta(hours=24)
 PURPOSE = "webhook-secret"
 
 
-def _aad(agency_id: uuid.UUID, slot: str) -> bytes:
-    return f"coordination_webhooks|{slot}|{agency_id}".encode()
+def secret_binding(agency_id: uuid.UUID) -> Binding:
+    """Where an agency's webhook secret belongs. Both slots (current and previous) share it,
+    so that a rotation can move a ciphertext from one to the other."""
+    return Binding("coordination_webhooks", "secret", agency_id)
 
 
 def _encrypt(deps: CoordinationDeps, agency_id: uuid.UUID, secret: str) -> bytes:
-    # Both slots share one associated data so a rotation can move a ciphertext between them.
-    return aead_encrypt(
-        deps.keyring.purpose_key(PURPOSE), secret.encode(), _aad(agency_id, "secret")
+    return seal_with_key(
+        deps.keyring.purpose_key(PURPOSE), secret_binding(agency_id), secret.encode()
     )
 
 
 def _decrypt(deps: CoordinationDeps, agency_id: uuid.UUID, ciphertext: bytes) -> str:
-    return aead_decrypt(
-        deps.keyring.purpose_key(PURPOSE), ciphertext, _aad(agency_id, "secret")
+    return open_with_key(
+        deps.keyring.purpose_key(PURPOSE), secret_binding(agency_id), ciphertext
     ).decode()
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
 from coordination import decoy_disclosures, deliveries, survivor_notices
-from coordination.alerts import create_alert
+from coordination.alerts import DELIVER_JOB, MAX_ATTEMPTS, create_alert
 from coordination.deps import CoordinationDeps
 from core.audit import Actor
 from core.clock import Clock
@@ -66,7 +67,7 @@ class CoordinationListeners:
 
 @dataclass
 class WelfareAlerts:
-    """Check-ins' ``WelfareAlerts`` port (messaging.checkins.ports): a ``welfare_check`` alert
+    """Check-ins' ``WelfareAlerts`` port (messaging.checkins.deps): a ``welfare_check`` alert
     for a missed check-in, to the agency the survivor chose, or to every consented agency."""
 
     deps: CoordinationDeps
@@ -107,7 +108,12 @@ def decoy_welfare_checks(
 
 def register_jobs(registry: JobRegistry, deps: CoordinationDeps) -> None:
     """Webhook deliveries (bound to the sender) and the expiry of survivor notices."""
-    deliveries.register_jobs(registry, deps)
+    registry.register(
+        DELIVER_JOB,
+        partial(deliveries.deliver_job, deps=deps),
+        max_attempts=MAX_ATTEMPTS,  # the handler itself dead-letters after the 10th
+        backoff=deliveries.retry_delay,
+    )
     registry.register(
         survivor_notices.EXPIRY_JOB,
         survivor_notices.expiry_job,

@@ -289,24 +289,39 @@ def new_kek_id() -> str:
 
 @dataclass(frozen=True)
 class Binding:
-    """Where a ciphertext belongs: it decrypts only in this table, column, row and owner."""
+    """Where a ciphertext belongs: it decrypts only in this table, column, row and owner.
+
+    The associated data of every ciphertext is built here, and nowhere else, as the parts
+    joined by ``|``: ``table|column|row id|owner id``. A survivor's data (``Vault``) always names
+    its owner; a secret under a purpose key that belongs to no survivor (a staff member's TOTP
+    seed, an agency's webhook secret) has ``owner_id=None``, and a file outside the database (a
+    journal attachment) has ``column=None``: those parts are left out, so the ciphertexts
+    written before this class covered them still open. The key tells such places apart: each
+    purpose key and each attachment's own key serves one kind of place only.
+    """
 
     table: str
-    column: str
+    column: str | None
     row_id: uuid.UUID | str
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         # "|" separates the parts of the associated data; allowing it inside a part would let
         # two different places share one associated data ("a|b", "c" vs "a", "b|c").
         for part in (self.table, self.column, str(self.row_id)):
-            if not part or "|" in part:
+            if part is not None and (not part or "|" in part):
                 raise ValueError("binding parts must be non-empty and free of '|'")
-        if not isinstance(self.owner_id, uuid.UUID):
+        if self.owner_id is not None and not isinstance(self.owner_id, uuid.UUID):
             raise TypeError("a binding's owner_id must be a UUID")
 
+    @classmethod
+    def blob(cls, kind: str, row_id: uuid.UUID, owner_id: uuid.UUID) -> Binding:
+        """A file kept outside the database (no column): ``kind|row id|owner id``."""
+        return cls(kind, None, row_id, owner_id)
+
     def associated_data(self) -> bytes:
-        return f"{self.table}|{self.column}|{self.row_id}|{self.owner_id}".encode()
+        parts = (self.table, self.column, self.row_id, self.owner_id)
+        return "|".join(str(p) for p in parts if p is not None).encode()
 
 
 def wrap_data_key(ring: KeyRing, owner_id: uuid.UUID, dek: bytes) -> tuple[str, bytes]:
@@ -358,18 +373,22 @@ def unseal(dek: bytes, binding: Binding, ciphertext: bytes) -> bytes:
         raise CryptoError("ciphertext did not authenticate") from None
 
 
-def aead_encrypt(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
-    """AES-256-GCM with a random nonce for secrets outside any survivor's data (TOTP seeds)."""
+def seal_with_key(key: bytes, binding: Binding, plaintext: bytes) -> bytes:
+    """AES-256-GCM under a key of its own (a purpose key, an attachment's one-off key) rather
+    than a survivor's data key, bound to ``binding``."""
     nonce = os.urandom(NONCE_BYTES)
-    return bytes([FORMAT_VERSION]) + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+    body = AESGCM(key).encrypt(nonce, plaintext, binding.associated_data())
+    return bytes([FORMAT_VERSION]) + nonce + body
 
 
-def aead_decrypt(key: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+def open_with_key(key: bytes, binding: Binding, ciphertext: bytes) -> bytes:
     if len(ciphertext) < 1 + NONCE_BYTES + 16 or ciphertext[0] != FORMAT_VERSION:
         raise CryptoError("ciphertext has an unknown format")
     try:
         return AESGCM(key).decrypt(
-            ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :], associated_data
+            ciphertext[1 : 1 + NONCE_BYTES],
+            ciphertext[1 + NONCE_BYTES :],
+            binding.associated_data(),
         )
     except InvalidTag:
         raise CryptoError("ciphertext did not authenticate") from None

@@ -69,6 +69,12 @@ def _forget_keys(session: Session, _previous: Any) -> None:
     session.info.pop(_CACHE, None)
 
 
+def _owner(binding: crypto.Binding) -> uuid.UUID:
+    if binding.owner_id is None:
+        raise TypeError("survivor data is bound to its owner: a vault binding needs owner_id")
+    return binding.owner_id
+
+
 class Vault:
     """Seals and opens survivor data with that survivor's data key.
 
@@ -157,11 +163,11 @@ class Vault:
 
     def seal(self, session: Session, binding: crypto.Binding, plaintext: bytes | str) -> bytes:
         data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
-        dek_id, dek = self._key_for_owner(session, binding.owner_id, create=True)
+        dek_id, dek = self._key_for_owner(session, _owner(binding), create=True)
         return crypto.seal(dek_id, dek, binding, data)
 
     def open(self, session: Session, binding: crypto.Binding, ciphertext: bytes) -> bytes:
-        dek_id, dek = self._key_for_owner(session, binding.owner_id, create=False)
+        dek_id, dek = self._key_for_owner(session, _owner(binding), create=False)
         if crypto.ciphertext_dek_id(ciphertext) != dek_id:
             raise CryptoError("ciphertext belongs to another data key")
         return crypto.unseal(dek, binding, ciphertext)

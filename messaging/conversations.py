@@ -10,8 +10,6 @@ not "unread" for their colleagues). Expired messages are hidden at once and dele
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -27,7 +25,8 @@ from core.clock import Clock
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
-from core.jobs import JobContext, JobRegistry
+from core.jobs import JobContext
+from core.pages import Position, past
 from core.vault import Vault
 from messaging.models import Conversation, ConversationMessage, MessageReceipt
 from messaging.push import PUSH_JOB
@@ -159,23 +158,6 @@ def post_message(
     return MessageView(msg.id, msg.sender_kind, msg.sender_staff_id, via, body, now, msg.expires_at)
 
 
-def encode_cursor(msg: ConversationMessage) -> str:
-    raw = f"{msg.created_at.isoformat()}|{msg.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
-        when = dt.datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise InvalidInput("bad cursor", errors={"cursor": ["Not a valid cursor."]}) from None
-
-
 def list_messages(
     session: Session,
     clock: Clock,
@@ -183,9 +165,9 @@ def list_messages(
     survivor_id: uuid.UUID,
     reader: Reader,
     *,
-    cursor: str | None = None,
+    after: Position | None = None,
     limit: int = DEFAULT_PAGE,
-) -> tuple[list[MessageView], str | None]:
+) -> tuple[list[MessageView], Position | None]:
     """A page of messages, newest first; incoming ones count as delivered to ``reader``."""
     now = clock.now()
     limit = max(1, min(limit, MAX_PAGE))
@@ -193,13 +175,9 @@ def list_messages(
     stmt = select(ConversationMessage).where(
         ConversationMessage.conversation_id == conv.id, _live(now)
     )
-    if cursor:
-        when, ident = decode_cursor(cursor)
+    if after is not None:
         stmt = stmt.where(
-            or_(
-                ConversationMessage.created_at < when,
-                and_(ConversationMessage.created_at == when, ConversationMessage.id < ident),
-            )
+            past(after, ConversationMessage.created_at, ConversationMessage.id, newest_first=True)
         )
     rows = list(
         session.scalars(
@@ -208,8 +186,8 @@ def list_messages(
             ).limit(limit + 1)
         )
     )
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    rows = rows[:limit]
+    rows, more = rows[:limit], len(rows) > limit
+    next_cursor = Position(rows[-1].created_at, rows[-1].id) if more else None
     incoming_kind = STAFF if reader.kind == SURVIVOR else SURVIVOR
     _touch(session, now, reader, [m.id for m in rows if m.sender_kind == incoming_kind], read=False)
     receipts: dict[uuid.UUID, list[MessageReceipt]] = {m.id: [] for m in rows}
@@ -385,7 +363,3 @@ def expire_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """``messaging.expire`` (every minute): expired messages, and stale early SMS statuses."""
     expire(ctx.session, ctx.clock)
     prune_status_events(ctx.session, ctx.clock)
-
-
-def register_jobs(registry: JobRegistry) -> None:
-    registry.register(EXPIRE_JOB, expire_job, every_seconds=60)

@@ -57,7 +57,7 @@ def set_phone(session: Session, vault: Vault, survivor_id: uuid.UUID, raw: str) 
 
 def clear_phone(session: Session, survivor_id: uuid.UUID) -> bool:
     """Forget the survivor's number; returns True when there was one."""
-    # Locked, as scheduling an SMS check-in locks it (checkins.setup): never a new SMS
+    # Locked, as scheduling an SMS check-in locks it (checkins.arrangements): never a new SMS
     # check-in for a number that is gone.
     survivor = session.get(Survivor, survivor_id, with_for_update=True)
     if survivor is None:

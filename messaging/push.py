@@ -9,12 +9,11 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 from auth.survivors import decoys
 from core.errors import ConfigurationError
-from core.jobs import JobContext, JobRegistry
+from core.jobs import JobContext
 from core.settings import Settings
 
 NEUTRAL_TEXT = "You have a new update"
@@ -51,7 +50,3 @@ def push_job(ctx: JobContext, payload: dict[str, Any], *, sender: PushSender) ->
     if decoys.is_decoy_account(ctx.session, survivor_id):
         return
     sender.send(survivor_id, NEUTRAL_TEXT)
-
-
-def register_jobs(registry: JobRegistry, sender: PushSender) -> None:
-    registry.register(PUSH_JOB, partial(push_job, sender=sender), max_attempts=5)

@@ -6,14 +6,13 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema, text
 from messaging.conversations import LIFETIMES, MAX_BODY_CHARS, MAX_PAGE
 
 
-class MessagePageArgsSchema(Schema):
-    cursor = text(200, required=False, metadata={"description": "next_cursor of the last page"})
-    # Not strict: a query string is text ("2.5" is still refused: int() will not parse it).
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+class MessagePageArgsSchema(PageQuerySchema):
+    limit = limit_field(MAX_PAGE)
 
 
 class SendMessageSchema(Schema):
@@ -41,9 +40,8 @@ class SurvivorMessageSchema(Schema):
     read_at = fields.DateTime(allow_none=True)
 
 
-class SurvivorPageSchema(Schema):
+class SurvivorPageSchema(PageSchema):
     items = fields.List(fields.Nested(SurvivorMessageSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class MessageReceiptSchema(Schema):
@@ -64,9 +62,8 @@ class StaffMessageSchema(Schema):
     receipts = fields.List(fields.Nested(MessageReceiptSchema), required=True)
 
 
-class StaffPageSchema(Schema):
+class StaffPageSchema(PageSchema):
     items = fields.List(fields.Nested(StaffMessageSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class SurvivorUnreadSchema(Schema):

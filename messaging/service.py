@@ -18,17 +18,18 @@ from auth.access.permissions import (
     caseload_of,
     require_fresh_second_factor,
     require_staff,
+    require_staff_access,
     require_survivor,
-    require_survivor_access,
 )
 from auth.principals import SurvivorPrincipal
 from core import audit
 from core.clock import Clock
 from core.notices import notify_staff
+from core.pages import Position
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
-from messaging.checkins import setup as checkin_setup
+from messaging.checkins import arrangements as checkin_arrangements
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
 from messaging.sms.sending import queue_survivor_sms
 
@@ -80,7 +81,7 @@ def _staff_view(m: MessageView) -> dict[str, Any]:
 
 
 def survivor_list(
-    session: Session, clock: Clock, vault: Vault, principal: Any, cursor: str | None, limit: int
+    session: Session, clock: Clock, vault: Vault, principal: Any, after: Position | None, limit: int
 ) -> dict[str, Any]:
     p = require_survivor(principal)
     items, nxt = conv.list_messages(
@@ -89,7 +90,7 @@ def survivor_list(
         vault,
         p.survivor_id,
         Reader(SURVIVOR, p.survivor_id),
-        cursor=cursor,
+        after=after,
         limit=limit,
     )
     return {"items": [_survivor_view(m) for m in items], "next_cursor": nxt}
@@ -171,7 +172,7 @@ def survivor_clear_phone(session: Session, clock: Clock, principal: Any) -> None
     p = require_survivor(principal)
     if phone.clear_phone(session, p.survivor_id):
         # Her SMS check-ins go on in the app rather than fail, or stop, when they are due.
-        checkin_setup.move_sms_to_app(session, clock, p.actor, p.survivor_id)
+        checkin_arrangements.move_sms_to_app(session, clock, p.actor, p.survivor_id)
         _phone_changed(session, clock, p)
 
 
@@ -203,8 +204,8 @@ def _staff_access(
     session: Session, clock: Clock, principal: Any, survivor_id: uuid.UUID, action: str, write: bool
 ) -> Reader:
     p = require_staff(principal, *STAFF_ROLES)
-    require_fresh_second_factor(p, clock)
-    require_survivor_access(
+    require_fresh_second_factor(p, clock)  # before the record is looked for: a 401, not a 404
+    require_staff_access(
         session, clock, p, survivor_id, action=action, write=write, subject_kind="conversation"
     )
     return Reader(STAFF, p.staff_id)
@@ -216,12 +217,12 @@ def staff_list(
     vault: Vault,
     principal: Any,
     survivor_id: uuid.UUID,
-    cursor: str | None,
+    after: Position | None,
     limit: int,
 ) -> dict[str, Any]:
     reader = _staff_access(session, clock, principal, survivor_id, "messages.read", False)
     items, nxt = conv.list_messages(
-        session, clock, vault, survivor_id, reader, cursor=cursor, limit=limit
+        session, clock, vault, survivor_id, reader, after=after, limit=limit
     )
     return {"items": [_staff_view(m) for m in items], "next_cursor": nxt}
 

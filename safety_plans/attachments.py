@@ -79,8 +79,9 @@ def _binding(column: str, row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.B
     return crypto.Binding("journal_attachments", column, row_id, survivor_id)
 
 
-def _aad(row_id: uuid.UUID, survivor_id: uuid.UUID) -> bytes:
-    return f"journal-attachment|{row_id}|{survivor_id}".encode()
+def blob_binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.Binding:
+    """Where an attachment's sealed file belongs (under the attachment's own key)."""
+    return crypto.Binding.blob("journal-attachment", row_id, survivor_id)
 
 
 def upload(
@@ -107,7 +108,7 @@ def upload(
     key = crypto.random_key()
     # The file is written before its row commits. Should the commit fail, the file has no
     # row: the sweep removes such files once they are older than ORPHAN_GRACE.
-    storage.put(row_id.hex, crypto.aead_encrypt(key, data, _aad(row_id, sid)))
+    storage.put(row_id.hex, crypto.seal_with_key(key, blob_binding(row_id, sid), data))
     row = JournalAttachment(
         id=row_id,
         survivor_id=sid,
@@ -158,7 +159,7 @@ def read(
     blob = storage.get(row.id.hex)
     if blob is None:
         raise NotFound()
-    return crypto.aead_decrypt(key, blob, _aad(row.id, row.survivor_id))
+    return crypto.open_with_key(key, blob_binding(row.id, row.survivor_id), blob)
 
 
 def fetch(
@@ -185,7 +186,8 @@ def claim_for_entry(
     if not ids:
         return []
     rows = session.scalars(
-        select(JournalAttachment).where(
+        select(JournalAttachment)
+        .where(
             JournalAttachment.id.in_(ids),
             JournalAttachment.survivor_id == survivor_id,
             JournalAttachment.entry_id.is_(None),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
 
+from core import pages
 from safety_plans.sections import template
 from tests.decoy_parity_harness import Phone, token_of
 from tests.safety_plans.test_instruments import dash_answers
@@ -311,7 +313,9 @@ def refresh(p: Phone) -> None:
 def access_log(p: Phone) -> None:
     p.get(ACCESS_LOG)
     p.get(f"{ACCESS_LOG}?limit=1")
-    p.get(f"{ACCESS_LOG}?before={UNKNOWN_ID}")
+    unknown = pages.Position(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), uuid.UUID(UNKNOWN_ID))
+    p.get(f"{ACCESS_LOG}?cursor={pages.encode(unknown)}")
+    p.get(f"{ACCESS_LOG}?cursor=not-a-cursor")
     p.get(f"{ACCESS_LOG}?limit=0")
 
 

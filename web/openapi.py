@@ -26,8 +26,9 @@ class LanternContractPlugin(BasePlugin):  # type: ignore[misc]
       the one place that says what is public, and the contract follows it.
     - Every other operation says who may call it (``x-lantern-access``, from its access rule)
       and that it answers 401 without a credential and 403 to the wrong caller.
-    - An error response documented with only a description (``@blp.alt_response(403,
-      description=...)``) is a problem+json body, since that is what every error is.
+    - An error response documented without a body (``web.route_docs.refusal`` gives every
+      one it documents the problem schema) is a problem+json body, since that is what every
+      error is.
     """
 
     def __init__(self, app: Flask) -> None:

@@ -28,6 +28,7 @@ from auth.partners.models import PartnerAgency
 from auth.principals import SurvivorPrincipal
 from auth.staff.models import StaffMember
 from core.audit import AuditEvent
+from core.pages import Position
 
 SHOWN_ACTOR_KINDS = ("staff", "partner", "system")
 CONCEALED_ACTION_PREFIXES: tuple[str, ...] = (
@@ -84,18 +85,19 @@ def access_log(
     survivor: SurvivorPrincipal,
     *,
     limit: int = 50,
-    before: uuid.UUID | None = None,
-) -> tuple[list[AccessLogEntry], uuid.UUID | None]:
-    """One page (newest first) of who touched the calling survivor's record, and the cursor
-    of the next page. An unknown cursor is an empty page."""
+    after: Position | None = None,
+) -> tuple[list[AccessLogEntry], Position | None]:
+    """One page (newest first) of who touched the calling survivor's record, and where the
+    next page starts. A cursor naming no event of the caller's is an empty page."""
     stmt = select(AuditEvent).where(
         AuditEvent.survivor_id == survivor.survivor_id,
         AuditEvent.actor_kind.in_(SHOWN_ACTOR_KINDS),
     )
-    if before is not None:
+    if after is not None:
+        # The log runs in the chain's order (seq), which the cursor's event id finds.
         mark = session.scalars(
             select(AuditEvent.seq).where(
-                AuditEvent.id == before, AuditEvent.survivor_id == survivor.survivor_id
+                AuditEvent.id == after.id, AuditEvent.survivor_id == survivor.survivor_id
             )
         ).first()
         if mark is None:
@@ -114,8 +116,8 @@ def access_log(
         if batch:
             last_seq = batch[-1].seq
         shown.extend(e for e in batch if not concealed(e.action))
-    next_cursor = shown[limit - 1].id if len(shown) > limit else None
-    shown = shown[:limit]
+    shown, more = shown[:limit], len(shown) > limit
+    next_cursor = Position(shown[-1].occurred_at, shown[-1].id) if more else None
     names = _names(session, shown)
     entries = []
     for event in shown:

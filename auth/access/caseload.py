@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.models import CaseloadEntry
-from auth.access.permissions import advocates_of, require_survivor_access
+from auth.access.permissions import advocates_of, require_staff_access
 from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
@@ -172,7 +172,7 @@ def survivor_summary(
     session: Session, clock: Clock, staff: StaffPrincipal, survivor_id: uuid.UUID
 ) -> SurvivorSummary:
     """A minimal record of one survivor for the console, through the permission module."""
-    access = require_survivor_access(session, clock, staff, survivor_id, action="survivor.read")
+    access = require_staff_access(session, clock, staff, survivor_id, action="survivor.read")
     survivor = _survivor(session, access.survivor_id)
     return SurvivorSummary(
         id=survivor.id,

@@ -10,9 +10,10 @@ Two steps, in this order. Every endpoint declares who may call it (an access rul
 survivor, staff of some roles, a staff session still enrolling, a partner key with a scope),
 and ``web.access`` checks that rule right after authentication, before the body or query is
 parsed, so that nobody learns a route's schema without the right to call it. The services then
-decide which survivor's record the caller reaches (``require_survivor_access``). A refusal for
-a survivor the caller may not see is a 404, so that ids cannot be probed. Every staff access to
-survivor data is written to the audit log here.
+decide which survivor's record the caller reaches (``require_survivor_access``; staff in every
+domain through ``require_staff_access``). A refusal for a survivor the caller may not see is a
+404, so that ids cannot be probed. Every staff access to survivor data is written to the audit
+log here.
 """
 
 from __future__ import annotations
@@ -289,3 +290,34 @@ def require_survivor_access(
         details={"via": via},
     )
     return SurvivorAccess(survivor_id, via, principal)
+
+
+def require_staff_access(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    survivor_id: uuid.UUID,
+    *,
+    action: str,
+    write: bool = False,
+    subject_kind: str | None = None,
+    subject_id: uuid.UUID | None = None,
+) -> SurvivorAccess:
+    """The one check of a staff member reaching a survivor's record, for every domain.
+
+    Denied by default: only a fully signed-in advocate or supervisor (else 403), and only for a
+    survivor on their caseload, or read-only through a supervisor's live break-glass grant;
+    anyone else, an erased survivor and a decoy account (nobody's case) are a 404. Audited
+    under ``action``, naming ``subject_kind``/``subject_id`` when one object is touched.
+    """
+    staff = require_staff(principal, *CASEWORKER.roles)
+    return require_survivor_access(
+        session,
+        clock,
+        staff,
+        survivor_id,
+        action=action,
+        write=write,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+    )

@@ -29,9 +29,9 @@ from auth.access.schemas import (
     SurvivorSummarySchema,
 )
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from auth.route_docs import refusal
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint("caseload", __name__, description="Caseloads, break-glass and survivor records")
 log_blp = Blueprint("access_log", __name__, description="The survivor's own access log")
@@ -124,6 +124,6 @@ class AccessLog(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Who read or changed my record, newest first."""
         items, cursor = access_log.access_log(
-            session(), admitted(SurvivorPrincipal), limit=args["limit"], before=args.get("before")
+            session(), admitted(SurvivorPrincipal), limit=args["limit"], after=args.get("cursor")
         )
         return {"items": items, "next_cursor": cursor}

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from auth.access.access_log import MAX_PAGE as MAX_LOG_PAGE
 from auth.access.access_log import SHOWN_ACTOR_KINDS
 from auth.access.break_glass import REASON_MAX, REASON_MIN
+from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema, text
 
 
@@ -69,10 +70,8 @@ class SurvivorSummarySchema(Schema):
 # --- the survivor's access log ---------------------------------------------------------------
 
 
-class AccessLogQuerySchema(Schema):
-    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LOG_PAGE))
-    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+class AccessLogQuerySchema(PageQuerySchema):
+    limit = limit_field(MAX_LOG_PAGE)
 
 
 class AccessLogEntrySchema(Schema):
@@ -97,6 +96,5 @@ class AccessLogEntrySchema(Schema):
     )
 
 
-class AccessLogPageSchema(Schema):
+class AccessLogPageSchema(PageSchema):
     items = fields.List(fields.Nested(AccessLogEntrySchema), required=True)
-    next_cursor = fields.UUID(allow_none=True, required=True)

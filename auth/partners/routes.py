@@ -23,9 +23,9 @@ from auth.partners.schemas import (
     PartnerMeSchema,
 )
 from auth.principals import PartnerPrincipal, StaffPrincipal
-from auth.route_docs import refusal
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 admin_blp = Blueprint(
     "partner_admin", __name__, description="Partner agencies and their API keys (admins)"

@@ -1,20 +1,22 @@
 """A staff member's own notices (core.notices.StaffNotice): list and mark read.
 
 Nobody reads another person's notices: a notice id that is not the caller's is not found.
-Pages run newest first; the cursor is the id of the last notice of the previous page.
+Pages run newest first (``core.pages``); a cursor naming a notice that is not the caller's is
+not found either.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.principals import StaffPrincipal
 from core.clock import Clock
 from core.errors import NotFound
 from core.notices import StaffNotice
+from core.pages import Position, past
 
 MAX_PAGE = 100
 
@@ -32,18 +34,20 @@ def list_notices(
     *,
     unread_only: bool = False,
     limit: int = 50,
-    before: uuid.UUID | None = None,
-) -> tuple[list[StaffNotice], uuid.UUID | None]:
+    after: Position | None = None,
+) -> tuple[list[StaffNotice], Position | None]:
     """One page of the caller's notices and the cursor of the next page (None at the end)."""
     stmt = select(StaffNotice).where(StaffNotice.recipient_id == staff.staff_id)
     if unread_only:
         stmt = stmt.where(StaffNotice.read_at.is_(None))
-    if before is not None:
-        mark = _own(session, staff.staff_id, before)
+    if after is not None:
+        mark = _own(session, staff.staff_id, after.id)
         stmt = stmt.where(
-            or_(
-                StaffNotice.created_at < mark.created_at,
-                and_(StaffNotice.created_at == mark.created_at, StaffNotice.id < mark.id),
+            past(
+                Position(mark.created_at, mark.id),
+                StaffNotice.created_at,
+                StaffNotice.id,
+                newest_first=True,
             )
         )
     limit = max(1, min(limit, MAX_PAGE))
@@ -52,8 +56,8 @@ def list_notices(
             stmt.order_by(StaffNotice.created_at.desc(), StaffNotice.id.desc()).limit(limit + 1)
         )
     )
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, more = rows[:limit], len(rows) > limit
+    return rows, Position(rows[-1].created_at, rows[-1].id) if more else None
 
 
 def mark_read(

@@ -17,14 +17,16 @@ from core.crypto import KeyRing
 PURPOSE = "staff-phone"
 
 
-def _aad(member: StaffMember) -> bytes:
-    return f"staff_members|phone_enc|{member.id}".encode()
+def _binding(member: StaffMember) -> crypto.Binding:
+    return crypto.Binding("staff_members", "phone_enc", member.id)
 
 
 def staff_phone(ring: KeyRing, member: StaffMember) -> str | None:
     if member.phone_enc is None:
         return None
-    return crypto.aead_decrypt(ring.purpose_key(PURPOSE), member.phone_enc, _aad(member)).decode()
+    return crypto.open_with_key(
+        ring.purpose_key(PURPOSE), _binding(member), member.phone_enc
+    ).decode()
 
 
 def masked(ring: KeyRing, member: StaffMember) -> str | None:
@@ -49,8 +51,8 @@ def set_duty(
         member.phone_enc = None
     elif phone is not None:
         e164 = crypto.normalize_phone(phone)
-        member.phone_enc = crypto.aead_encrypt(
-            ring.purpose_key(PURPOSE), e164.encode(), _aad(member)
+        member.phone_enc = crypto.seal_with_key(
+            ring.purpose_key(PURPOSE), _binding(member), e164.encode()
         )
     if on_duty is not None:
         member.on_duty = on_duty

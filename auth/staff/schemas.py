@@ -11,6 +11,7 @@ from auth.staff.models import ROLES
 from auth.staff.notices import MAX_PAGE as MAX_NOTICE_PAGE
 from auth.staff.passwords import MAX_LENGTH
 from core.notices import URGENCIES
+from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema, text
 
 # Long enough for any code format a person might paste (spaces, hyphens), short enough to
@@ -192,11 +193,9 @@ class DutyUpdateSchema(Schema):
 # --- the notice inbox ----------------------------------------------------------------------
 
 
-class NoticeQuerySchema(Schema):
+class NoticeQuerySchema(PageQuerySchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread notices"})
-    # A query string is always text: "2" is read as 2 ("2.5" is still refused).
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_NOTICE_PAGE))
-    before = fields.UUID(metadata={"description": "Cursor: next_cursor of the previous page"})
+    limit = limit_field(MAX_NOTICE_PAGE)
 
 
 class NoticeSchema(Schema):
@@ -209,6 +208,5 @@ class NoticeSchema(Schema):
     read_at = fields.DateTime(allow_none=True)
 
 
-class NoticePageSchema(Schema):
+class NoticePageSchema(PageSchema):
     items = fields.List(fields.Nested(NoticeSchema), required=True)
-    next_cursor = fields.UUID(allow_none=True, required=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from auth.staff.models import StaffMember
-from core.crypto import KeyRing, aead_decrypt, aead_encrypt, constant_time_equals
+from core.crypto import Binding, KeyRing, constant_time_equals, open_with_key, seal_with_key
 
 ISSUER = "Lantern"
 DIGITS = 6
@@ -47,19 +47,19 @@ def new_seed() -> str:
     return pyotp.random_base32()
 
 
-def _associated_data(staff_id: uuid.UUID, column: str) -> bytes:
-    return f"staff_members|{column}|{staff_id}".encode()
+def _binding(staff_id: uuid.UUID, column: str) -> Binding:
+    return Binding("staff_members", column, staff_id)
 
 
 def seal_seed(keyring: KeyRing, staff_id: uuid.UUID, seed: str, *, column: str) -> bytes:
-    return aead_encrypt(
-        keyring.purpose_key(KEY_PURPOSE), seed.encode("ascii"), _associated_data(staff_id, column)
+    return seal_with_key(
+        keyring.purpose_key(KEY_PURPOSE), _binding(staff_id, column), seed.encode("ascii")
     )
 
 
 def open_seed(keyring: KeyRing, staff_id: uuid.UUID, sealed: bytes, *, column: str) -> str:
-    return aead_decrypt(
-        keyring.purpose_key(KEY_PURPOSE), sealed, _associated_data(staff_id, column)
+    return open_with_key(
+        keyring.purpose_key(KEY_PURPOSE), _binding(staff_id, column), sealed
     ).decode("ascii")
 
 

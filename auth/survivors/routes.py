@@ -16,7 +16,6 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from auth.route_docs import slowed_down
 from auth.survivors import devices, enrollment, pins, sessions
 from auth.survivors.schemas import (
     EnrollmentCodeSchema,
@@ -29,9 +28,9 @@ from auth.survivors.schemas import (
     SurvivorRefreshSchema,
     SurvivorTokensSchema,
 )
-from core.limits import RETRY_AFTER_HEADER
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal, slowed_down
 
 blp = Blueprint(
     "survivor_auth",
@@ -57,8 +56,8 @@ def _tokens(issued: sessions.IssuedTokens) -> dict[str, Any]:
 @blp.route("/staff/enrollment-codes")
 class EnrollmentCodes(MethodView):
     @blp.response(201, EnrollmentCodeSchema)
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="Only advocates and supervisors enrol survivors")
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "Only advocates and supervisors enrol survivors")
     def post(self) -> dict[str, Any]:
         """Create a single-use enrollment code for a new survivor (shown once)."""
         new = enrollment.create_code(session(), runtime(), admitted(StaffPrincipal))
@@ -72,7 +71,7 @@ _slow_down = slowed_down(blp)
 class Enroll(MethodView):
     @blp.arguments(SurvivorEnrollSchema)
     @blp.response(201, SurvivorEnrolledSchema)
-    @blp.alt_response(400, description="The code is unknown, used or expired")
+    @refusal(blp, 400, "The code is unknown, used or expired")
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""
@@ -84,7 +83,7 @@ class Enroll(MethodView):
 class Login(MethodView):
     @blp.arguments(SurvivorLoginSchema)
     @blp.response(200, SurvivorTokensSchema)
-    @blp.alt_response(401, description="Not accepted (every failure answers the same)")
+    @refusal(blp, 401, "Not accepted (every failure answers the same)")
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Log a device in with the account handle and PIN."""
@@ -103,7 +102,7 @@ class Login(MethodView):
 class Refresh(MethodView):
     @blp.arguments(SurvivorRefreshSchema)
     @blp.response(200, SurvivorTokensSchema)
-    @blp.alt_response(401, description="The refresh token is not valid")
+    @refusal(blp, 401, "The refresh token is not valid")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Swap a refresh token for a new access token and a new refresh token."""
         return _tokens(sessions.refresh(session(), runtime(), data["refresh_token"]))
@@ -113,8 +112,8 @@ class Refresh(MethodView):
 @blp.route("/survivor/quick-exit")
 class QuickExit(MethodView):
     @blp.response(204)
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="Not a survivor session")
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "Not a survivor session")
     def post(self) -> None:
         """End every device session of this survivor at once."""
         sessions.quick_exit(session(), runtime(), admitted(SurvivorPrincipal))
@@ -125,13 +124,9 @@ class QuickExit(MethodView):
 class Pin(MethodView):
     @blp.arguments(SurvivorPinChangeSchema)
     @blp.response(204)
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="The current PIN is not right")
-    @blp.alt_response(
-        429,
-        description="Too many PIN changes today; try again after Retry-After seconds",
-        headers=RETRY_AFTER_HEADER,
-    )
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "The current PIN is not right")
+    @refusal(blp, 429, "Too many PIN changes today; try again after Retry-After seconds")
     def post(self, data: dict[str, Any]) -> None:
         """Change the PIN (needs the current PIN); other device sessions end."""
         pins.change_pin(
@@ -148,8 +143,8 @@ class Pin(MethodView):
 class DuressPin(MethodView):
     @blp.arguments(SurvivorDuressPinSchema)
     @blp.response(204)
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="The current PIN is not right")
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "The current PIN is not right")
     def put(self, data: dict[str, Any]) -> None:
         """Set the duress PIN, or remove it with ``null`` (needs the current PIN)."""
         pins.set_duress_pin(
@@ -165,8 +160,8 @@ class DuressPin(MethodView):
 @blp.route("/survivor/devices")
 class Devices(MethodView):
     @blp.response(200, SurvivorDeviceSchema(many=True))
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="Not a survivor session")
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "Not a survivor session")
     def get(self) -> list[devices.DeviceView]:
         """The survivor's active device sessions."""
         return devices.list_devices(session(), runtime(), admitted(SurvivorPrincipal))
@@ -176,9 +171,9 @@ class Devices(MethodView):
 @blp.route("/survivor/devices/<uuid:device_id>")
 class Device(MethodView):
     @blp.response(204)
-    @blp.alt_response(401, description="Not authenticated")
-    @blp.alt_response(403, description="Not a survivor session")
-    @blp.alt_response(404, description="No such device session of yours")
+    @refusal(blp, 401, "Not authenticated")
+    @refusal(blp, 403, "Not a survivor session")
+    @refusal(blp, 404, "No such device session of yours")
     def delete(self, device_id: uuid.UUID) -> None:
         """End one of the survivor's device sessions."""
         devices.end_device(session(), runtime(), admitted(SurvivorPrincipal), device_id)

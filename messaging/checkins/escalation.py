@@ -29,8 +29,8 @@ from core.ids import new_id
 from core.notices import notify_staff
 from core.vault import Vault
 from messaging.checkins import states
+from messaging.checkins.deps import CheckinSms, DecoyWelfareChecks, WelfareAlerts
 from messaging.checkins.models import CheckinOccurrence, CheckinSettings, Escalation
-from messaging.checkins.ports import CheckinSms, DecoyWelfareChecks, WelfareAlerts
 
 PARTNER_JOB = "checkins.partner_step"
 DECOY_PARTNER_JOB = "checkins.decoy_partner_step"

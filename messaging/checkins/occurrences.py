@@ -23,9 +23,9 @@ from core.db import is_postgres
 from core.ids import new_id
 from core.vault import Vault
 from messaging.checkins import states
+from messaging.checkins.arrangements import get_settings, parsed_quiet_windows, quiet_windows
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, CheckinSettings
 from messaging.checkins.schedule import Recurrence, quiet_until
-from messaging.checkins.setup import get_settings, parsed_quiet_windows, quiet_windows
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from core.clock import Clock
 from core.crypto import KeyRing
 from core.notices import notify_staff
 from messaging.checkins import states
+from messaging.checkins.arrangements import classify_reply
+from messaging.checkins.deps import CheckinSms
 from messaging.checkins.escalation import OPEN, URGENCY, escalate
 from messaging.checkins.models import CheckinOccurrence, CheckinSettings, Escalation
 from messaging.checkins.occurrences import lock_occurrence, pending, transition
-from messaging.checkins.ports import CheckinSms
-from messaging.checkins.setup import classify_reply
 
 
 def answer(

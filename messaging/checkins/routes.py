@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from messaging.checkins import schemas, service
-from messaging.checkins.ports import CheckinDeps
+from messaging.checkins.deps import CheckinDeps
 from messaging.checkins.templates import TEMPLATES
 from web.access import allow, current_principal
 from web.db import runtime, session

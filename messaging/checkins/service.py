@@ -15,26 +15,26 @@ from sqlalchemy.orm import Session
 from auth.access.permissions import (
     caseload_of,
     require_staff,
+    require_staff_access,
     require_survivor,
-    require_survivor_access,
 )
 from core.errors import NotFound
 from core.runtime import Runtime
-from messaging.checkins import escalation, occurrences, replies, setup, states
+from messaging.checkins import arrangements, escalation, occurrences, replies, states
+from messaging.checkins.deps import CheckinSms
 from messaging.checkins.models import (
     CheckinOccurrence,
     CheckinSchedule,
     CheckinSettings,
     Escalation,
 )
-from messaging.checkins.ports import CheckinSms
 
 
 def settings_view(session: Session, rt: Runtime, row: CheckinSettings) -> dict[str, Any]:
     return {
         "grace_minutes": row.grace_minutes,
         "second_window_minutes": row.second_window_minutes,
-        "quiet_windows": setup.quiet_windows(session, rt.vault, row)
+        "quiet_windows": arrangements.quiet_windows(session, rt.vault, row)
         if row.quiet_windows_enc
         else [],
         "quiet_policy": row.quiet_policy,
@@ -47,14 +47,14 @@ def settings_view(session: Session, rt: Runtime, row: CheckinSettings) -> dict[s
 
 def get_settings(session: Session, rt: Runtime, principal: Any) -> dict[str, Any]:
     me = require_survivor(principal)
-    return settings_view(session, rt, setup.get_settings(session, rt.clock, me.survivor_id))
+    return settings_view(session, rt, arrangements.get_settings(session, rt.clock, me.survivor_id))
 
 
 def update_settings(
     session: Session, rt: Runtime, principal: Any, data: dict[str, Any]
 ) -> dict[str, Any]:
     me = require_survivor(principal)
-    change = setup.SettingsChange(
+    change = arrangements.SettingsChange(
         grace_minutes=data.get("grace_minutes"),
         second_window_minutes=data.get("second_window_minutes"),
         safe_reply=data.get("safe_reply"),
@@ -66,7 +66,7 @@ def update_settings(
         timezone=data.get("timezone"),
         paused=data.get("paused"),
     )
-    row = setup.update_settings(
+    row = arrangements.update_settings(
         session, rt.clock, rt.keyring, rt.vault, me.actor, me.survivor_id, change
     )
     return settings_view(session, rt, row)
@@ -91,7 +91,7 @@ def create_schedule(
     session: Session, rt: Runtime, principal: Any, data: dict[str, Any]
 ) -> dict[str, Any]:
     me = require_survivor(principal)
-    new = setup.NewSchedule(
+    new = arrangements.NewSchedule(
         kind=data["kind"],
         channel=data.get("channel", "sms"),
         due_at=data.get("due_at"),
@@ -101,7 +101,9 @@ def create_schedule(
         template=data.get("template"),
         custom_text=data.get("custom_text"),
     )
-    schedule = setup.create_schedule(session, rt.clock, rt.vault, me.actor, me.survivor_id, new)
+    schedule = arrangements.create_schedule(
+        session, rt.clock, rt.vault, me.actor, me.survivor_id, new
+    )
     # Occurrences are made by a worker, never in the request: the job is in this transaction,
     # so a schedule never exists without its first occurrences following.
     occurrences.enqueue_generation(session, rt.clock, schedule)
@@ -110,12 +112,12 @@ def create_schedule(
 
 def list_schedules(session: Session, rt: Runtime, principal: Any) -> list[dict[str, Any]]:
     me = require_survivor(principal)
-    return [schedule_view(s) for s in setup.list_schedules(session, me.survivor_id)]
+    return [schedule_view(s) for s in arrangements.list_schedules(session, me.survivor_id)]
 
 
 def cancel_schedule(session: Session, rt: Runtime, principal: Any, schedule_id: uuid.UUID) -> None:
     me = require_survivor(principal)
-    setup.cancel_schedule(session, rt.clock, me.actor, me.survivor_id, schedule_id)
+    arrangements.cancel_schedule(session, rt.clock, me.actor, me.survivor_id, schedule_id)
 
 
 def pending(session: Session, rt: Runtime, principal: Any) -> list[CheckinOccurrence]:
@@ -182,7 +184,7 @@ def _staff_access(
     esc = session.get(Escalation, escalation_id)
     if esc is None:
         raise NotFound()
-    require_survivor_access(
+    require_staff_access(
         session,
         rt.clock,
         staff,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -12,29 +11,23 @@ from sqlalchemy.orm import Session
 from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
-from core.jobs import JobContext, JobRegistry
+from core.jobs import JobContext
 from messaging.checkins import states
+from messaging.checkins.arrangements import sms_text
+from messaging.checkins.deps import CheckinDeps, CheckinSms, SmsUnavailable
 from messaging.checkins.escalation import (
-    DECOY_PARTNER_JOB,
-    PARTNER_JOB,
     decoy_partner_step,
     escalate,
     partner_step,
 )
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule
 from messaging.checkins.occurrences import (
-    GENERATE_JOB,
-    GENERATE_ONE_JOB,
-    GRACE_JOB,
-    SEND_JOB,
     generate,
     generate_for,
     lock_occurrence,
     lock_occurrences,
     transition,
 )
-from messaging.checkins.ports import CheckinDeps, CheckinSms, SmsUnavailable
-from messaging.checkins.setup import sms_text
 
 SYSTEM = audit.Actor.system()
 SEND_BATCH = 50
@@ -171,17 +164,3 @@ def generate_one(ctx: JobContext, payload: dict[str, Any], *, deps: CheckinDeps)
     schedule = ctx.session.get(CheckinSchedule, uuid.UUID(payload["schedule_id"]))
     if schedule is not None and schedule.active:
         generate_for(ctx.session, ctx.clock, deps.vault, schedule)
-
-
-def register_jobs(registry: JobRegistry, deps: CheckinDeps) -> None:
-    """The check-in timers, bound to the check-ins' vault and ports."""
-    # A burst (every check-in due at 9:00) is sent fifty to a transaction: one query per
-    # table instead of fifty, and the texts wait on Twilio side by side.
-    registry.register_batch(
-        SEND_JOB, partial(send_due, deps=deps), batch_size=SEND_BATCH, max_attempts=5
-    )
-    registry.register(GRACE_JOB, partial(grace_over, deps=deps), max_attempts=20)
-    registry.register(PARTNER_JOB, partial(partner, deps=deps), max_attempts=20)
-    registry.register(DECOY_PARTNER_JOB, partial(decoy_partner, deps=deps), max_attempts=20)
-    registry.register(GENERATE_JOB, partial(generate_ahead, deps=deps), every_seconds=300)
-    registry.register(GENERATE_ONE_JOB, partial(generate_one, deps=deps), max_attempts=10)

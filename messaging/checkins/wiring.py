@@ -1,11 +1,12 @@
 """How check-ins plug into a process: the SMS outbox as their ``CheckinSms`` port, and their
 listeners on the SMS failure hook, the inbound SMS hooks and the duress hook (registered by the
-composition root, ``api/wiring.py``)."""
+composition root, ``api/wiring.py``), and their timers' job kinds (``register_jobs``)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -13,10 +14,11 @@ from auth.staff.models import StaffMember
 from auth.staff.phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing
-from core.jobs import JobContext
+from core.jobs import JobContext, JobRegistry
 from messaging.checkins import replies, timers
-from messaging.checkins.escalation import escalate
-from messaging.checkins.ports import CheckinDeps, SmsUnavailable
+from messaging.checkins.deps import CheckinDeps, SmsUnavailable
+from messaging.checkins.escalation import DECOY_PARTNER_JOB, PARTNER_JOB, escalate
+from messaging.checkins.occurrences import GENERATE_JOB, GENERATE_ONE_JOB, GRACE_JOB, SEND_JOB
 from messaging.models import OutboundSms
 from messaging.sms import dispatch as sms_dispatch
 from messaging.sms import sending
@@ -135,3 +137,20 @@ class CheckinListeners:
     def duress(self, ctx: JobContext, survivor_id: uuid.UUID, /) -> None:
         """``DuressListener``: a duress login escalates like a help reply."""
         escalate(ctx.session, ctx.clock, self.deps.sms, survivor_id, "duress")
+
+
+def register_jobs(registry: JobRegistry, deps: CheckinDeps) -> None:
+    """The check-in timers, bound to the check-ins' vault and ports."""
+    # A burst (every check-in due at 9:00) is sent fifty to a transaction: one query per
+    # table instead of fifty, and the texts wait on Twilio side by side.
+    registry.register_batch(
+        SEND_JOB,
+        partial(timers.send_due, deps=deps),
+        batch_size=timers.SEND_BATCH,
+        max_attempts=5,
+    )
+    registry.register(GRACE_JOB, partial(timers.grace_over, deps=deps), max_attempts=20)
+    registry.register(PARTNER_JOB, partial(timers.partner, deps=deps), max_attempts=20)
+    registry.register(DECOY_PARTNER_JOB, partial(timers.decoy_partner, deps=deps), max_attempts=20)
+    registry.register(GENERATE_JOB, partial(timers.generate_ahead, deps=deps), every_seconds=300)
+    registry.register(GENERATE_ONE_JOB, partial(timers.generate_one, deps=deps), max_attempts=10)

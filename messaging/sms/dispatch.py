@@ -24,7 +24,6 @@ import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 from core import crypto, jobs
 from core.crypto import Binding
 from core.errors import CryptoError
-from core.jobs import JobContext, JobRegistry
+from core.jobs import JobContext
 from core.vault import Vault
 from messaging.models import OutboundSms
 from messaging.sms.deps import SmsDeps
@@ -47,16 +46,13 @@ from messaging.sms.gateway import (
 from messaging.sms.sending import (
     FAILED,
     QUEUED,
-    REDACT_JOB,
-    SEND_JOB,
-    SEND_MAX_ATTEMPTS,
     STAFF_KEY_PURPOSE,
     STATUS_PATH,
     advance_status,
     apply_early_statuses,
     enqueue_send,
     opted_out,
-    staff_aad,
+    staff_binding,
 )
 
 log = logging.getLogger(__name__)
@@ -77,8 +73,10 @@ def _open(vault: Vault, session: Session, row: OutboundSms) -> tuple[str, str]:
         return to, body
     assert row.staff_id is not None
     key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
-    to_raw = crypto.aead_decrypt(key, row.to_enc, staff_aad(row.id, "to_enc", row.staff_id))
-    body_raw = crypto.aead_decrypt(key, row.body_enc, staff_aad(row.id, "body_enc", row.staff_id))
+    to_raw = crypto.open_with_key(key, staff_binding(row.id, "to_enc", row.staff_id), row.to_enc)
+    body_raw = crypto.open_with_key(
+        key, staff_binding(row.id, "body_enc", row.staff_id), row.body_enc
+    )
     return to_raw.decode(), body_raw.decode()
 
 
@@ -228,11 +226,3 @@ def redact_job(ctx: JobContext, payload: dict[str, Any], *, gateway: SmsGateway)
         raise jobs.RetryLater(jobs.exponential_backoff(ctx.job.attempts), exc.reason) from None
     row.redacted_at = ctx.clock.now()
     ctx.session.flush()
-
-
-def register_jobs(registry: JobRegistry, deps: SmsDeps) -> None:
-    """The outbox's send and redaction jobs, bound to its gateway and hooks."""
-    registry.register(SEND_JOB, partial(send_job, deps=deps), max_attempts=SEND_MAX_ATTEMPTS)
-    registry.register(
-        REDACT_JOB, partial(redact_job, gateway=deps.gateway), max_attempts=SEND_MAX_ATTEMPTS
-    )

@@ -58,8 +58,9 @@ FINAL = frozenset({DELIVERED, FAILED, UNDELIVERED})
 STAFF_KEY_PURPOSE = "staff-phone"
 
 
-def staff_aad(row_id: uuid.UUID, column: str, staff_id: uuid.UUID) -> bytes:
-    return Binding("outbound_sms", column, row_id, staff_id).associated_data()
+def staff_binding(row_id: uuid.UUID, column: str, staff_id: uuid.UUID) -> Binding:
+    """Where a text to a staff member belongs (under the ``staff-phone`` purpose key)."""
+    return Binding("outbound_sms", column, row_id, staff_id)
 
 
 def queue_sms(
@@ -102,8 +103,12 @@ def queue_sms(
     else:
         assert staff_id is not None
         key = vault.ring.purpose_key(STAFF_KEY_PURPOSE)
-        to_enc = crypto.aead_encrypt(key, to_e164.encode(), staff_aad(row_id, "to_enc", staff_id))
-        body_enc = crypto.aead_encrypt(key, body.encode(), staff_aad(row_id, "body_enc", staff_id))
+        to_enc = crypto.seal_with_key(
+            key, staff_binding(row_id, "to_enc", staff_id), to_e164.encode()
+        )
+        body_enc = crypto.seal_with_key(
+            key, staff_binding(row_id, "body_enc", staff_id), body.encode()
+        )
     row = OutboundSms(
         id=row_id,
         survivor_id=survivor_id,

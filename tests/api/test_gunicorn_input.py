@@ -69,7 +69,7 @@ def test_gunicorn_answers_crashing_json_with_our_problem(gunicorn: tuple[str, Pr
     # A 5,000-digit number in a query is a request line past gunicorn's default limit (4094):
     # gunicorn answered its own 414 page. With Lantern's gunicorn settings the app answers.
     huge = requests.get(
-        base + "/v1/survivor/access-log", params={"before": "9" * 5000}, timeout=20
+        base + "/v1/survivor/access-log", params={"cursor": "9" * 5000}, timeout=20
     )
     assert huge.status_code == 401, huge.text[:200]  # who is asking comes first
     assert huge.headers["Content-Type"] == PROBLEM_MIME

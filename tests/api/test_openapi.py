@@ -107,3 +107,31 @@ def test_security_in_the_contract_follows_the_allowlist(app: Flask) -> None:
             assert (operation.get("security") == []) == public, (rule.endpoint, method)
             seen += 1
     assert seen >= 2
+
+
+def test_every_refusal_is_documented_through_route_docs() -> None:
+    # One way to document an error answer (``web.route_docs``): a refusal documented another
+    # way drifts from the problem schema or from the Retry-After a 429 carries.
+    root = CONTRACT_PATH.parent.parent
+    own = root / "api" / "route_docs.py"
+    found = []
+    for package in ("api", "auth", "coordination", "core", "messaging", "safety_plans"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path == own:
+                continue
+            for status in re.findall(r"\.alt_response\(\s*(\d+)", path.read_text()):
+                if int(status) >= 400:
+                    found.append(f"{path.relative_to(root)}: {status}")
+    assert found == []
+
+
+def test_a_429_always_documents_retry_after(app: Flask) -> None:
+    spec = contract(app)
+    slowed = [
+        (path, method, resolve(spec, response))
+        for path, method, operation in operations(spec)
+        for status, response in operation["responses"].items()
+        if status == "429"
+    ]
+    assert len(slowed) >= 10  # logins, PIN changes, plan saves, messages, journal entries
+    assert [(p, m) for p, m, r in slowed if "Retry-After" not in r.get("headers", {})] == []

@@ -16,7 +16,7 @@ from coordination.deps import CoordinationDeps
 from core.clock import Clock
 from core.hooks import Collaborators, Hook
 from core.runtime import Runtime
-from messaging.checkins.ports import CheckinDeps
+from messaging.checkins.deps import CheckinDeps
 from messaging.push import RecordingPushSender
 from messaging.sms.deps import SmsDeps
 from safety_plans.deps import SafetyPlansDeps

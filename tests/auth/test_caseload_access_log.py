@@ -7,7 +7,7 @@ import uuid
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, pages
 from core.runtime import Runtime
 from tests.factories import auth_header, make_agency, make_device, make_staff, make_survivor
 
@@ -145,7 +145,7 @@ def test_pages_with_a_cursor_skipping_concealed_events(
         seen.extend(i["action"] for i in page["items"])
         if page["next_cursor"] is None:
             break
-        url = f"{URL}?limit=2&before={page['next_cursor']}"
+        url = f"{URL}?limit=2&cursor={page['next_cursor']}"
     assert seen == [f"thing.read{n}" for n in (4, 3, 2, 1, 0)]
     assert pages == 3
 
@@ -163,9 +163,16 @@ def test_foreign_or_unknown_cursor_gives_an_empty_page(
         db_session, runtime.clock, audit.Actor("staff", staff.id), "x.read", survivor_id=other.id
     )
     db_session.commit()  # audit events are written as their transaction commits
-    assert client.get(f"{URL}?before={mine.id}", headers=auth_header(token)).json["items"] == []
-    for cursor in (theirs.id, uuid.uuid4()):
-        r = client.get(f"{URL}?before={cursor}", headers=auth_header(token))
+
+    def cursor(event_id: uuid.UUID) -> str:
+        return pages.encode(pages.Position(runtime.clock.now(), event_id))
+
+    assert (
+        client.get(f"{URL}?cursor={cursor(mine.id)}", headers=auth_header(token)).json["items"]
+        == []
+    )
+    for event_id in (theirs.id, uuid.uuid4()):
+        r = client.get(f"{URL}?cursor={cursor(event_id)}", headers=auth_header(token))
         assert r.status_code == 200
         assert r.json == {"items": [], "next_cursor": None}
     assert len(client.get(URL, headers=auth_header(token)).json["items"]) == 1

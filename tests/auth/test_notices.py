@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from core import pages
 from core.clock import FrozenClock
 from core.notices import StaffNotice, notify_staff
 from core.runtime import Runtime
@@ -85,7 +86,7 @@ def test_pages_with_a_cursor(
         pages += 1
         if page.json["next_cursor"] is None:
             break
-        url = f"/v1/staff/notices?limit=2&before={page.json['next_cursor']}"
+        url = f"/v1/staff/notices?limit=2&cursor={page.json['next_cursor']}"
     assert pages == 3
     assert sorted(seen) == sorted(str(n.id) for n in made)
     assert len(set(seen)) == 5
@@ -102,7 +103,8 @@ def test_another_staff_members_notice_is_404(
     r = client.post(f"/v1/staff/notices/{theirs.id}/read", headers=auth_header(token))
     assert r.status_code == 404
     # Their notice cannot be used as my cursor either.
-    r = client.get(f"/v1/staff/notices?before={theirs.id}", headers=auth_header(token))
+    cursor = pages.encode(pages.Position(theirs.created_at, theirs.id))
+    r = client.get(f"/v1/staff/notices?cursor={cursor}", headers=auth_header(token))
     assert r.status_code == 404
     db_session.refresh(theirs)
     assert theirs.read_at is None
@@ -126,6 +128,12 @@ def test_notices_are_for_fully_signed_in_staff(
 
 def test_query_is_validated(client: FlaskClient, db_session: Session, runtime: Runtime) -> None:
     _, token = make_staff(db_session, runtime)
-    for query in ("limit=0", "limit=101", "limit=2.5", "before=nope", "unread=maybe"):
+    for query in (
+        "limit=0",
+        "limit=101",
+        "limit=2.5",
+        "cursor=nope",
+        "unread=maybe",
+    ):
         r = client.get(f"/v1/staff/notices?{query}", headers=auth_header(token))
         assert r.status_code == 422, query

@@ -19,7 +19,7 @@ from core.db import make_engine
 from core.jobs import JobContext
 from core.runtime import Runtime, build_runtime
 from core.worker import Worker
-from messaging.checkins.ports import SmsUnavailable
+from messaging.checkins.deps import SmsUnavailable
 from messaging.phone import set_phone
 from tests.conftest import make_settings
 from tests.factories import make_staff, make_survivor

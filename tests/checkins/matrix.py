@@ -10,16 +10,16 @@ import datetime as dt
 from typing import Any
 
 from core.audit import Actor
-from messaging.checkins import escalation, setup
+from messaging.checkins import arrangements, escalation
 from messaging.checkins.occurrences import generate_for, pending
 
 
 def _schedule(w: Any) -> Any:
     rt = w.runtime
-    new = setup.NewSchedule(
+    new = arrangements.NewSchedule(
         kind="one_off", channel="app", due_at=rt.clock.now() + dt.timedelta(hours=2)
     )
-    schedule = setup.create_schedule(
+    schedule = arrangements.create_schedule(
         w.session, rt.clock, rt.vault, Actor("survivor", w.s1.id), w.s1.id, new
     )
     generate_for(w.session, rt.clock, rt.vault, schedule)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import Actor
 from core.notices import StaffNotice
-from messaging.checkins import replies, setup, states
+from messaging.checkins import arrangements, replies, states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.checkins.occurrences import generate_for
 from messaging.checkins.timers import on_sms_failure
@@ -18,24 +18,24 @@ from tests.checkins.conftest import World
 
 def _one_off(world: World, session: Session, minutes: int = 60, **kw: object) -> CheckinOccurrence:
     rt = world.runtime
-    setup.update_settings(
+    arrangements.update_settings(
         session,
         rt.clock,
         rt.keyring,
         rt.vault,
         Actor("survivor", world.survivor.id),
         world.survivor.id,
-        setup.SettingsChange(
+        arrangements.SettingsChange(
             safe_reply="1", help_reply="blue moon", grace_minutes=30, second_window_minutes=20
         ),
     )
-    schedule = setup.create_schedule(
+    schedule = arrangements.create_schedule(
         session,
         rt.clock,
         rt.vault,
         Actor("survivor", world.survivor.id),
         world.survivor.id,
-        setup.NewSchedule(
+        arrangements.NewSchedule(
             kind="one_off",
             channel=str(kw.get("channel", "sms")),
             due_at=rt.clock.now() + dt.timedelta(minutes=minutes),
@@ -219,16 +219,16 @@ def test_worker_down_past_grace_still_escalates(world: World, db_session: Sessio
 def test_quiet_window_defers_the_text_to_its_end(world: World, db_session: Session) -> None:
     rt = world.runtime
     # 12:00 UTC on 2026-06-01 is 13:00 in London; quiet 13:00-15:00 every day.
-    setup.update_settings(
+    arrangements.update_settings(
         db_session,
         rt.clock,
         rt.keyring,
         rt.vault,
         Actor("survivor", world.survivor.id),
         world.survivor.id,
-        setup.SettingsChange(
+        arrangements.SettingsChange(
             timezone="Europe/London",
-            quiet_windows=[{"days": list(setup.WEEKDAYS), "start": "13:00", "end": "15:00"}],
+            quiet_windows=[{"days": list(arrangements.WEEKDAYS), "start": "13:00", "end": "15:00"}],
         ),
     )
     occ = _one_off(world, db_session, minutes=30)
@@ -243,17 +243,17 @@ def test_quiet_window_defers_the_text_to_its_end(world: World, db_session: Sessi
 
 def test_quiet_window_policy_app_moves_it_into_the_app(world: World, db_session: Session) -> None:
     rt = world.runtime
-    setup.update_settings(
+    arrangements.update_settings(
         db_session,
         rt.clock,
         rt.keyring,
         rt.vault,
         Actor("survivor", world.survivor.id),
         world.survivor.id,
-        setup.SettingsChange(
+        arrangements.SettingsChange(
             timezone="UTC",
             quiet_policy="app",
-            quiet_windows=[{"days": list(setup.WEEKDAYS), "start": "12:00", "end": "18:00"}],
+            quiet_windows=[{"days": list(arrangements.WEEKDAYS), "start": "12:00", "end": "18:00"}],
         ),
     )
     occ = _one_off(world, db_session, minutes=30)
@@ -303,14 +303,14 @@ def _recurring_utc(
 ) -> list[str]:
     rt = world.runtime
     world.clock.set(start)
-    schedule = setup.create_schedule(
+    schedule = arrangements.create_schedule(
         session,
         rt.clock,
         rt.vault,
         Actor("survivor", world.survivor.id),
         world.survivor.id,
-        setup.NewSchedule(
-            kind="recurring", channel="sms", days=list(setup.WEEKDAYS), at=at, timezone=tz
+        arrangements.NewSchedule(
+            kind="recurring", channel="sms", days=list(arrangements.WEEKDAYS), at=at, timezone=tz
         ),
     )
     out = []

@@ -25,7 +25,7 @@ from core.db import make_engine, make_session_factory
 from core.keyfiles import environment_values
 from core.runtime import build_runtime
 from core.settings import Settings
-from messaging.checkins import setup, states
+from messaging.checkins import arrangements, states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.checkins.occurrences import generate_for
 from messaging.checkins.timers import SEND_BATCH
@@ -110,13 +110,13 @@ def _drill(
             set_phone(session, vault, survivor.id, f"+4479111{i:05d}")
             actor = Actor("survivor", survivor.id)
             for j in range(PER_SURVIVOR):
-                schedule = setup.create_schedule(
+                schedule = arrangements.create_schedule(
                     session,
                     setup_clock,
                     vault,
                     actor,
                     survivor.id,
-                    setup.NewSchedule(
+                    arrangements.NewSchedule(
                         kind="one_off", channel="sms", due_at=due + dt.timedelta(milliseconds=j)
                     ),
                 )

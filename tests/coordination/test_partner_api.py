@@ -37,9 +37,9 @@ def test_pull_pages_with_a_cursor_and_shows_only_this_agencys_alerts(
         "alert.safety_status",
     ]
     cursor = first.json["next_cursor"]
-    second = client.get(f"/v1/partner/alerts?limit=2&after={cursor}", headers=police).json
+    second = client.get(f"/v1/partner/alerts?limit=2&cursor={cursor}", headers=police).json
     assert [i["type"] for i in second["items"]] == ["alert.welfare_check"]
-    empty = client.get(f"/v1/partner/alerts?after={second['next_cursor']}", headers=police).json
+    empty = client.get(f"/v1/partner/alerts?cursor={second['next_cursor']}", headers=police).json
     assert empty["items"] == []
     police_ref = reference_for(world.runtime.keyring, world.police.id, world.survivor.id)
     assert {i["data"]["reference"] for i in first.json["items"]} == {police_ref}
@@ -72,7 +72,7 @@ def test_one_agency_can_never_read_or_ack_anothers_alerts(
     assert client.post(f"/v1/partner/alerts/{alert_id}/ack", headers=refuge).status_code == 404
     # A police cursor gives the refuge nothing either.
     cursor = police_items["next_cursor"]
-    assert client.get(f"/v1/partner/alerts?after={cursor}", headers=refuge).json["items"] == []
+    assert client.get(f"/v1/partner/alerts?cursor={cursor}", headers=refuge).json["items"] == []
     ok = client.post(f"/v1/partner/alerts/{alert_id}/ack", headers=auth_header(world.police_key))
     assert ok.status_code == 200
     assert ok.json["acknowledged_at"]
@@ -111,5 +111,5 @@ def test_revoked_consent_hides_alerts_from_the_pull_api(client: FlaskClient, wor
 
 
 def test_bad_cursor_is_a_validation_error(client: FlaskClient, world: World) -> None:
-    r = client.get("/v1/partner/alerts?after=%%%", headers=auth_header(world.police_key))
+    r = client.get("/v1/partner/alerts?cursor=%%%", headers=auth_header(world.police_key))
     assert r.status_code == 422

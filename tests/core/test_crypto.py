@@ -170,13 +170,40 @@ def test_data_key_wrap_is_bound_to_owner_and_kek(
         crypto.unwrap_data_key(ring, owner, "k1", wrapped)
 
 
-@given(key=keys, plaintext=plaintexts, aad=st.binary(max_size=64))
+# Places outside a survivor's data key: no owner (purpose keys), or no column (files).
+key_bindings = st.one_of(
+    bindings,
+    st.builds(Binding, table=names, column=names, row_id=row_ids),
+    st.builds(Binding.blob, kind=names, row_id=st.uuids(), owner_id=st.uuids()),
+)
+
+
+@given(key=keys, plaintext=plaintexts, binding=key_bindings, other=key_bindings)
 @settings(max_examples=50, deadline=None)
-def test_aead_round_trip_and_associated_data(key: bytes, plaintext: bytes, aad: bytes) -> None:
-    ciphertext = crypto.aead_encrypt(key, plaintext, aad)
-    assert crypto.aead_decrypt(key, ciphertext, aad) == plaintext
+def test_sealing_with_a_key_of_its_own_is_bound_to_its_place(
+    key: bytes, plaintext: bytes, binding: Binding, other: Binding
+) -> None:
+    ciphertext = crypto.seal_with_key(key, binding, plaintext)
+    assert crypto.open_with_key(key, binding, ciphertext) == plaintext
+    assume(other.associated_data() != binding.associated_data())
     with pytest.raises(CryptoError):
-        crypto.aead_decrypt(key, ciphertext, aad + b"x")
+        crypto.open_with_key(key, other, ciphertext)
+
+
+def test_associated_data_leaves_out_the_parts_a_place_does_not_have() -> None:
+    row, owner = uuid.UUID(int=1), uuid.UUID(int=2)
+    assert Binding("t", "c", row, owner).associated_data() == f"t|c|{row}|{owner}".encode()
+    assert Binding("t", "c", row).associated_data() == f"t|c|{row}".encode()
+    assert Binding.blob("t", row, owner).associated_data() == f"t|{row}|{owner}".encode()
+    for bad in ("", "a|b"):
+        with pytest.raises(ValueError, match="binding parts"):
+            Binding("t", bad, row)
+
+
+def test_the_vault_seals_only_what_names_its_owner(db_session: Session) -> None:
+    vault = Vault(KeyRing.generate(), FrozenClock())
+    with pytest.raises(TypeError, match="owner_id"):
+        vault.seal(db_session, Binding("t", "c", uuid.uuid4()), "x")
 
 
 # --- Vault.seal / Vault.open (database) -------------------------------------------------------

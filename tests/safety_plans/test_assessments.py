@@ -18,7 +18,7 @@ from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.worker import Worker
 from safety_plans import assessments
-from safety_plans.setup import register_jobs
+from safety_plans.wiring import register_jobs
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, run_all_jobs
 from tests.factories import auth_header, make_agency
 from tests.safety_plans.conftest import Party

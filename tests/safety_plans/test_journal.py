@@ -213,7 +213,7 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     from api.wiring import wire
     from core.jobs import JobRegistry
     from core.worker import Worker
-    from safety_plans.setup import register_jobs
+    from safety_plans.wiring import register_jobs
 
     h = party.survivor_headers
     draft = upload(client, h, JPEG).json

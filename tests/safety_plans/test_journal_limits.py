@@ -20,7 +20,7 @@ from core.runtime import Runtime
 from core.worker import Worker
 from safety_plans import attachments, journal
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
-from safety_plans.setup import register_jobs
+from safety_plans.wiring import register_jobs
 from tests.factories import auth_header, make_device
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party

@@ -12,7 +12,6 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
-from auth.route_docs import refusal
 from auth.staff import accounts
 from auth.staff.routes import StaffSummary, summary
 from auth.staff.schemas import (
@@ -24,6 +23,7 @@ from auth.staff.schemas import (
 )
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 admin_blp = Blueprint(
     "staff_admin", __name__, description="Staff accounts and invitations (admins)"

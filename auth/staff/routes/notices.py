@@ -10,12 +10,12 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import STAFF
 from auth.principals import StaffPrincipal
-from auth.route_docs import refusal
 from auth.staff import notices
 from auth.staff.schemas import NoticePageSchema, NoticeQuerySchema, NoticeSchema
 from core.notices import StaffNotice
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint("staff_notices", __name__, description="Notices to staff (own only)")
 
@@ -34,7 +34,7 @@ class Notices(MethodView):
             admitted(StaffPrincipal),
             unread_only=args["unread"],
             limit=args["limit"],
-            before=args.get("before"),
+            after=args.get("cursor"),
         )
         return {"items": items, "next_cursor": cursor}
 

@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import ENROLLING_STAFF, STAFF, STAFF_SESSION
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
-from auth.route_docs import refusal, slowed_down
 from auth.staff import accounts, enrolment, login, phone, sessions
 from auth.staff.routes import StaffSummary, summary
 from auth.staff.schemas import (
@@ -36,6 +35,7 @@ from auth.staff.schemas import (
 )
 from web.access import admitted, allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal, slowed_down
 
 blp = Blueprint("staff", __name__, description="Staff login, TOTP, sessions and credentials")
 

@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from auth.access.permissions import SURVIVOR
-from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -23,22 +22,11 @@ from messaging.schemas import (
 )
 from web.access import allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal, refusals
 
 blp = Blueprint(
     "messaging_survivor", __name__, description="Survivor app: messages with the advocate team"
 )
-
-
-def _alt(*statuses: str) -> Any:
-    def deco(fn: Any) -> Any:
-        for name in statuses:
-            fn = blp.alt_response(_CODES[name], response=name)(fn)
-        return fn
-
-    return deco
-
-
-_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
 
 
 @allow(SURVIVOR)
@@ -46,7 +34,7 @@ _CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
 class SurvivorMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, SurvivorPageSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """My conversation, newest first (fetched messages count as delivered)."""
         rt = runtime()
@@ -56,8 +44,8 @@ class SurvivorMessages(MethodView):
 
     @blp.arguments(SendMessageSchema)
     @blp.response(201, SurvivorMessageSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
-    @blp.alt_response(429, success=False, headers=RETRY_AFTER_HEADER)
+    @refusals(blp, 401, 403)
+    @refusal(blp, 429)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Send a message to my advocate team."""
         rt = runtime()
@@ -76,7 +64,7 @@ class SurvivorMessages(MethodView):
 class SurvivorMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
     @blp.response(200, MessagesUnreadSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    @refusals(blp, 401, 403, 404)
     def post(self, data: dict[str, Any]) -> dict[str, int]:
         """Mark everything received up to a message as read."""
         return service.survivor_mark_read(
@@ -88,7 +76,7 @@ class SurvivorMessagesRead(MethodView):
 @blp.route("/survivor/messages/unread")
 class SurvivorMessagesUnread(MethodView):
     @blp.response(200, MessagesUnreadSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def get(self) -> dict[str, int]:
         """How many messages from the team I have not read."""
         return service.survivor_unread(session(), runtime().clock, current_principal())
@@ -98,14 +86,14 @@ class SurvivorMessagesUnread(MethodView):
 @blp.route("/survivor/messages/settings")
 class SurvivorMessageSettings(MethodView):
     @blp.response(200, MessageSettingsSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def get(self) -> dict[str, Any]:
         """How long new messages live, and whether replies also come by SMS."""
         return service.survivor_get_settings(session(), runtime().clock, current_principal())
 
     @blp.arguments(MessageSettingsUpdateSchema)
     @blp.response(200, MessageSettingsSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def put(self, data: dict[str, Any]) -> dict[str, Any]:
         """Set how long new messages live (off, 1h, 24h, 7d; both sides lose them then) and
         whether the team's replies are also texted to my phone."""
@@ -116,7 +104,7 @@ class SurvivorMessageSettings(MethodView):
 @blp.route("/survivor/messages/clear")
 class SurvivorMessagesClear(MethodView):
     @blp.response(204)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def post(self) -> None:
         """Delete the whole conversation now, for everyone (not only hidden)."""
         service.survivor_clear(session(), runtime().clock, current_principal())
@@ -127,7 +115,7 @@ class SurvivorMessagesClear(MethodView):
 class SurvivorPhone(MethodView):
     @blp.arguments(SurvivorPhoneSchema)
     @blp.response(204)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def put(self, data: dict[str, Any]) -> None:
         """Set my phone number for SMS (stored encrypted; never shown back)."""
         rt = runtime()
@@ -136,7 +124,7 @@ class SurvivorPhone(MethodView):
         )
 
     @blp.response(204)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def delete(self) -> None:
         """Forget my phone number."""
         service.survivor_clear_phone(session(), runtime().clock, current_principal())

@@ -13,17 +13,17 @@ from safety_plans import assessments, recommendations
 from safety_plans.assessments import Catalogue
 from safety_plans.deps import SafetyPlansDeps
 from safety_plans.instruments import Instrument
-from safety_plans.routes_common import (
+from safety_plans.routes.common import (
+    COMMON_ERRORS,
     ETAG_HEADER,
     VERSION_WRITE_ERRORS,
-    errors,
     if_match,
     staff_access,
     survivor_access,
     with_etag,
 )
-from safety_plans.schemas import IF_MATCH_PARAM, PlanSchema
-from safety_plans.schemas_risk import (
+from safety_plans.schemas import (
+    IF_MATCH_PARAM,
     AdoptSchema,
     AssessmentCreateSchema,
     AssessmentListSchema,
@@ -31,11 +31,13 @@ from safety_plans.schemas_risk import (
     InstrumentListSchema,
     InstrumentSchema,
     MaracSchema,
+    PlanSchema,
     RecommendationListSchema,
     StaffAssessmentCreateSchema,
 )
 from web.access import allow
 from web.db import runtime
+from web.route_docs import refusals
 
 blp = Blueprint(
     "risk",
@@ -51,15 +53,11 @@ def catalogue() -> Catalogue:
     return runtime().collaborators.need(SafetyPlansDeps).catalogue
 
 
-def _errors(*extra: int) -> Any:
-    return errors(blp, *extra)
-
-
 @allow(SURVIVOR_OR_STAFF)
 @blp.route("/instruments")
 class Instruments(MethodView):
     @blp.response(200, InstrumentListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The risk instruments this service has loaded (with source and licence notes)."""
         return {"instruments": [i.spec for i in catalogue().values()]}
@@ -69,7 +67,7 @@ class Instruments(MethodView):
 @blp.route("/instruments/<string(maxlength=64):instrument_id>")
 class InstrumentOne(MethodView):
     @blp.response(200, InstrumentSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, instrument_id: str) -> Any:
         """One instrument: items, answer types, bands and triggers."""
         instrument: Instrument = assessments.instrument_of(catalogue(), instrument_id)
@@ -83,7 +81,7 @@ class InstrumentOne(MethodView):
 @blp.route("/survivor/assessments")
 class SurvivorAssessments(MethodView):
     @blp.response(200, AssessmentListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's assessment history, newest first."""
         s, rt, access = survivor_access(READ)
@@ -91,7 +89,7 @@ class SurvivorAssessments(MethodView):
 
     @blp.arguments(AssessmentCreateSchema)
     @blp.response(201, AssessmentSchema)
-    @_errors(422)
+    @refusals(blp, *COMMON_ERRORS, 422)
     def post(self, body: dict[str, Any]) -> Any:
         """Take an instrument in the app; the answers and result are kept sealed."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -110,7 +108,7 @@ class SurvivorAssessments(MethodView):
 @blp.route("/survivor/assessments/<uuid:assessment_id>")
 class SurvivorAssessment(MethodView):
     @blp.response(200, AssessmentSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, assessment_id: uuid.UUID) -> Any:
         """One past assessment."""
         s, rt, access = survivor_access(READ)
@@ -121,7 +119,7 @@ class SurvivorAssessment(MethodView):
 @blp.route("/survivor/recommendations")
 class SurvivorRecommendations(MethodView):
     @blp.response(200, RecommendationListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Plan items suggested by the latest risk level and the survivor's priorities."""
         s, rt, access = survivor_access("safety_plan.read")
@@ -134,7 +132,7 @@ class SurvivorAdopt(MethodView):
     @blp.arguments(AdoptSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any]) -> Any:
         """Add chosen recommendations to the plan in one new version (If-Match required)."""
         s, rt, access = survivor_access(PLAN_WRITE, write=True)
@@ -151,7 +149,7 @@ STAFF = "/staff/survivors/<uuid:survivor_id>"
 @blp.route(STAFF + "/assessments")
 class StaffAssessments(MethodView):
     @blp.response(200, AssessmentListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's assessment history (when they share their plan)."""
         s, rt, access = staff_access(survivor_id, READ)
@@ -159,7 +157,7 @@ class StaffAssessments(MethodView):
 
     @blp.arguments(StaffAssessmentCreateSchema)
     @blp.response(201, AssessmentSchema)
-    @_errors(422)
+    @refusals(blp, *COMMON_ERRORS, 422)
     def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Record an assessment taken with the survivor, with optional professional judgement."""
         s, rt, access = staff_access(survivor_id, WRITE, write=True)
@@ -179,7 +177,7 @@ class StaffAssessments(MethodView):
 @blp.route(STAFF + "/assessments/<uuid:assessment_id>")
 class StaffAssessment(MethodView):
     @blp.response(200, AssessmentSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, assessment_id: uuid.UUID) -> Any:
         """One past assessment."""
         s, rt, access = staff_access(survivor_id, READ, subject=("risk_assessment", assessment_id))
@@ -190,7 +188,7 @@ class StaffAssessment(MethodView):
 @blp.route(STAFF + "/marac-eligibility")
 class StaffMarac(MethodView):
     @blp.response(200, MaracSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Whether an assessment has met a MARAC referral criterion, and which."""
         s, rt, access = staff_access(survivor_id, READ)
@@ -201,7 +199,7 @@ class StaffMarac(MethodView):
 @blp.route(STAFF + "/recommendations")
 class StaffRecommendations(MethodView):
     @blp.response(200, RecommendationListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Suggested plan items, to go through with the survivor."""
         s, rt, access = staff_access(survivor_id, "safety_plan.read")
@@ -214,7 +212,7 @@ class StaffAdopt(MethodView):
     @blp.arguments(AdoptSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Add chosen recommendations to the plan (If-Match required)."""
         s, rt, access = staff_access(survivor_id, PLAN_WRITE, write=True)

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from auth.access.permissions import Partners
 from auth.principals import PartnerPrincipal
 from coordination import alerts, events
-from coordination.routes_common import deps
+from coordination.routes.common import deps
 from coordination.schemas import (
     AckSchema,
     EventAcceptedSchema,
@@ -21,6 +21,7 @@ from coordination.schemas import (
 )
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 _DESCRIPTION = """Partner agency API: alerts and events.
 
@@ -42,7 +43,7 @@ blp = Blueprint("coordination_partner", __name__, description=_DESCRIPTION)
 class PartnerAlerts(MethodView):
     @blp.arguments(PartnerAlertQuerySchema, location="query")
     @blp.response(200, PartnerAlertPageSchema)
-    @blp.alt_response(403, description="Not a partner key with alerts:read")
+    @refusal(blp, 403, "Not a partner key with alerts:read")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """This agency's alerts after a cursor, oldest first (for agencies without webhooks)."""
         principal = admitted(PartnerPrincipal)
@@ -51,7 +52,7 @@ class PartnerAlerts(MethodView):
             runtime().clock,
             deps(),
             principal,
-            after=query["after"],
+            after=query.get("cursor"),
             limit=query["limit"],
         )
 
@@ -60,8 +61,8 @@ class PartnerAlerts(MethodView):
 @blp.route("/partner/alerts/<uuid:alert_id>/ack")
 class PartnerAlertAck(MethodView):
     @blp.response(200, AckSchema)
-    @blp.alt_response(403, description="Not a partner key with alerts:ack")
-    @blp.alt_response(404, description="No such alert for this agency")
+    @refusal(blp, 403, "Not a partner key with alerts:ack")
+    @refusal(blp, 404, "No such alert for this agency")
     def post(self, alert_id: uuid.UUID) -> dict[str, Any]:
         """Acknowledge one of this agency's alerts."""
         principal = admitted(PartnerPrincipal)
@@ -75,9 +76,9 @@ class PartnerEvents(MethodView):
     @blp.arguments(EventInSchema)
     @blp.response(201, EventAcceptedSchema)
     @blp.alt_response(200, schema=EventAcceptedSchema, description="A repeat: no second effect")
-    @blp.alt_response(403, description="Not a partner key with events:write")
-    @blp.alt_response(404, description="Unknown reference")
-    @blp.alt_response(409, description="This event id was used for a different event")
+    @refusal(blp, 403, "Not a partner key with events:write")
+    @refusal(blp, 404, "Unknown reference")
+    @refusal(blp, 409, "This event id was used for a different event")
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Report an event about the abuser against this agency's reference."""
         principal = admitted(PartnerPrincipal)

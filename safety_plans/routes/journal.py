@@ -13,8 +13,8 @@ from auth.access.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
 from safety_plans.deps import SafetyPlansDeps
-from safety_plans.routes_common import errors, staff_access, survivor_access
-from safety_plans.schemas_journal import (
+from safety_plans.routes.common import COMMON_ERRORS, staff_access, survivor_access
+from safety_plans.schemas import (
     AttachmentInfoSchema,
     EntryCreateSchema,
     EntryListSchema,
@@ -24,6 +24,7 @@ from safety_plans.schemas_journal import (
 from safety_plans.storage import AttachmentStorage
 from web.access import allow
 from web.db import runtime
+from web.route_docs import refusals
 
 blp = Blueprint(
     "journal",
@@ -39,10 +40,6 @@ def storage() -> AttachmentStorage:
     return runtime().collaborators.need(SafetyPlansDeps).storage
 
 
-def _errors(*extra: int) -> Any:
-    return errors(blp, *extra)
-
-
 def _binary(data: bytes, mimetype: str, filename: str) -> Response:
     # Always a download, never rendered inline: nothing in it may run in a browser.
     response = Response(data, mimetype=mimetype)
@@ -54,7 +51,7 @@ def _binary(data: bytes, mimetype: str, filename: str) -> Response:
 @blp.route("/survivor/journal/entries")
 class SurvivorEntries(MethodView):
     @blp.response(200, EntryListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The whole journal in order, corrections and deletion records included."""
         s, rt, access = survivor_access(READ)
@@ -62,7 +59,7 @@ class SurvivorEntries(MethodView):
 
     @blp.arguments(EntryCreateSchema)
     @blp.response(201, EntrySchema)
-    @_errors(409, 422, 429)
+    @refusals(blp, *COMMON_ERRORS, 409, 422, 429)
     def post(self, body: dict[str, Any]) -> Any:
         """Record what happened (immutable: corrections are new entries with `amends`)."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -73,14 +70,14 @@ class SurvivorEntries(MethodView):
 @blp.route("/survivor/journal/entries/<uuid:entry_id>")
 class SurvivorEntry(MethodView):
     @blp.response(200, EntrySchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, entry_id: uuid.UUID) -> Any:
         """One entry."""
         s, rt, access = survivor_access(READ)
         return journal.get_entry(s, rt, access, entry_id).dump()
 
     @blp.response(204)
-    @_errors(409)
+    @refusals(blp, *COMMON_ERRORS, 409)
     def delete(self, entry_id: uuid.UUID) -> Any:
         """Delete an entry: its content and attachments are destroyed; the chain records it."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -93,7 +90,7 @@ class SurvivorEntry(MethodView):
 class SurvivorAttachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentInfoSchema)
-    @_errors(413, 415, 422)
+    @refusals(blp, *COMMON_ERRORS, 413, 415, 422)
     def post(self, files: dict[str, Any]) -> Any:
         """Upload a photo, recording or PDF (multipart field `file`), then name it in an entry."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -109,7 +106,7 @@ class SurvivorAttachments(MethodView):
 @blp.route("/survivor/journal/attachments/<uuid:attachment_id>")
 class SurvivorAttachment(MethodView):
     @blp.response(200, BINARY, content_type="application/octet-stream")
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, attachment_id: uuid.UUID) -> Any:
         """An attachment's bytes (its media type is listed on the entry)."""
         s, rt, access = survivor_access(READ)
@@ -121,7 +118,7 @@ class SurvivorAttachment(MethodView):
 @blp.route("/survivor/journal/export")
 class SurvivorExport(MethodView):
     @blp.response(200, BINARY, content_type="application/zip")
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """A zip of entries, attachments and the chain manifest (`lantern journal verify`)."""
         s, rt, access = survivor_access("journal.export")
@@ -135,7 +132,7 @@ STAFF = "/staff/survivors/<uuid:survivor_id>/journal"
 @blp.route(STAFF + "/entries")
 class StaffEntries(MethodView):
     @blp.response(200, EntryListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's journal, while they share it with their advocate."""
         s, rt, access = staff_access(survivor_id, READ)
@@ -146,7 +143,7 @@ class StaffEntries(MethodView):
 @blp.route(STAFF + "/entries/<uuid:entry_id>")
 class StaffEntry(MethodView):
     @blp.response(200, EntrySchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, entry_id: uuid.UUID) -> Any:
         """One entry."""
         s, rt, access = staff_access(survivor_id, READ, subject=("journal_entry", entry_id))
@@ -157,7 +154,7 @@ class StaffEntry(MethodView):
 @blp.route(STAFF + "/attachments/<uuid:attachment_id>")
 class StaffAttachment(MethodView):
     @blp.response(200, BINARY, content_type="application/octet-stream")
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, attachment_id: uuid.UUID) -> Any:
         """An attachment of a shared journal entry."""
         s, rt, access = staff_access(
@@ -171,7 +168,7 @@ class StaffAttachment(MethodView):
 @blp.route(STAFF + "/export")
 class StaffExport(MethodView):
     @blp.response(200, BINARY, content_type="application/zip")
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The shared journal as a verifiable zip (e.g. to prepare evidence with the survivor)."""
         s, rt, access = staff_access(survivor_id, "journal.export")

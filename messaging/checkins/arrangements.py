@@ -1,5 +1,5 @@
-"""What a survivor sets up: their check-in settings (reply codes, grace, quiet windows) and
-their schedules (one-off or recurring).
+"""A survivor's check-in arrangements: what she sets up, her check-in settings (reply codes,
+grace, quiet windows) and her schedules (one-off or recurring).
 
 An SMS check-in needs a phone number: scheduling one without a number on file is refused
 (422, ``phone-number-needed``), since a check-in that can never be sent would only raise a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from auth.access.permissions import SurvivorAccess, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps
 from web.access import admitted
@@ -24,8 +24,13 @@ def me() -> SurvivorAccess:
 
 
 def staff_access(survivor_id: uuid.UUID, action: str, *, write: bool = False) -> SurvivorAccess:
-    """An advocate or supervisor reaching a survivor on their caseload (audited)."""
-    principal = admitted(StaffPrincipal)  # CASEWORKER or SUPERVISOR
-    return require_survivor_access(
-        session(), runtime().clock, principal, survivor_id, action=action, write=write
+    """An advocate or supervisor reaching the survivor
+    (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited)."""
+    return require_staff_access(
+        session(),
+        runtime().clock,
+        admitted(StaffPrincipal),
+        survivor_id,
+        action=action,
+        write=write,
     )

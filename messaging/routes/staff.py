@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER
-from core.limits import RETRY_AFTER_HEADER
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -22,19 +21,9 @@ from messaging.schemas import (
 )
 from web.access import allow, current_principal
 from web.db import runtime, session
+from web.route_docs import refusal, refusals
 
 blp = Blueprint("messaging_staff", __name__, description="Staff console: survivor conversations")
-
-_CODES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
-
-
-def _alt(*statuses: str) -> Any:
-    def deco(fn: Any) -> Any:
-        for name in statuses:
-            fn = blp.alt_response(_CODES[name], response=name)(fn)
-        return fn
-
-    return deco
 
 
 @allow(CASEWORKER)
@@ -42,7 +31,7 @@ def _alt(*statuses: str) -> Any:
 class StaffMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, StaffPageSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    @refusals(blp, 401, 403, 404)
     def get(self, args: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """The survivor's conversation, newest first, with receipts (step-up within 15 min)."""
         rt = runtime()
@@ -58,8 +47,8 @@ class StaffMessages(MethodView):
 
     @blp.arguments(SendMessageSchema)
     @blp.response(201, StaffMessageSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
-    @blp.alt_response(429, success=False, headers=RETRY_AFTER_HEADER)
+    @refusals(blp, 401, 403, 404)
+    @refusal(blp, 429)
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """Send the survivor a message (they get a neutral push, never the text)."""
         rt = runtime()
@@ -79,7 +68,7 @@ class StaffMessages(MethodView):
 class StaffMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
     @blp.response(200, MessagesUnreadSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND")
+    @refusals(blp, 401, 403, 404)
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, int]:
         """Mark the survivor's messages up to one as read by me."""
         return service.staff_mark_read(
@@ -91,7 +80,7 @@ class StaffMessagesRead(MethodView):
 @blp.route("/staff/messages/unread")
 class StaffUnread(MethodView):
     @blp.response(200, StaffUnreadSchema)
-    @_alt("UNAUTHORIZED", "FORBIDDEN")
+    @refusals(blp, 401, 403)
     def get(self) -> dict[str, Any]:
         """Unread counts for me, per survivor on my caseload."""
         return service.staff_unread(session(), runtime().clock, current_principal())

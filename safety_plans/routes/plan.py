@@ -11,10 +11,10 @@ from flask_smorest import Blueprint
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
-from safety_plans.routes_common import (
+from safety_plans.routes.common import (
+    COMMON_ERRORS,
     ETAG_HEADER,
     VERSION_WRITE_ERRORS,
-    errors,
     if_match,
     staff_access,
     survivor_access,
@@ -31,6 +31,7 @@ from safety_plans.schemas import (
     VersionListSchema,
 )
 from web.access import allow
+from web.route_docs import refusals
 
 blp = Blueprint(
     "safety_plans",
@@ -45,10 +46,6 @@ def _dump(view: PlanView) -> tuple[Any, int, dict[str, str]]:
     return with_etag({"version": view.version, "sections": view.sections}, view.etag)
 
 
-def _errors(*extra: int) -> Any:
-    return errors(blp, *extra)
-
-
 # --- the survivor's own plan ----------------------------------------------------------------
 
 
@@ -56,7 +53,7 @@ def _errors(*extra: int) -> Any:
 @blp.route("/survivor/safety-plan")
 class SurvivorPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's current plan (created from the template on first read)."""
         s, rt, access = survivor_access(READ)
@@ -65,7 +62,7 @@ class SurvivorPlan(MethodView):
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any]) -> Any:
         """Save the whole plan as a new version (If-Match required)."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -76,7 +73,7 @@ class SurvivorPlan(MethodView):
 @blp.route("/survivor/safety-plan/versions")
 class SurvivorPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Every saved version, newest first."""
         s, rt, access = survivor_access(READ)
@@ -87,7 +84,7 @@ class SurvivorPlanVersions(MethodView):
 @blp.route("/survivor/safety-plan/versions/<uuid:version_id>")
 class SurvivorPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, version_id: uuid.UUID) -> Any:
         """One saved version."""
         s, rt, access = survivor_access(READ)
@@ -99,7 +96,7 @@ class SurvivorPlanVersion(MethodView):
 class SurvivorPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version (If-Match: the current ETag)."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -110,7 +107,7 @@ class SurvivorPlanRestore(MethodView):
 @blp.route("/survivor/advocate-sharing")
 class SurvivorSharing(MethodView):
     @blp.response(200, SharingSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Whether the advocate may see the plan and the journal."""
         s, rt, access = survivor_access(READ)
@@ -118,7 +115,7 @@ class SurvivorSharing(MethodView):
 
     @blp.arguments(SharingPatchSchema)
     @blp.response(200, SharingSchema)
-    @_errors(422)
+    @refusals(blp, *COMMON_ERRORS, 422)
     def patch(self, body: dict[str, Any]) -> Any:
         """Switch advocate access to the plan and/or the journal on or off."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -135,7 +132,7 @@ class SurvivorSharing(MethodView):
 @blp.route("/survivor/priorities")
 class SurvivorPriorities(MethodView):
     @blp.response(200, PrioritiesSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's stated priorities (they tailor recommendations)."""
         s, rt, access = survivor_access(READ)
@@ -143,7 +140,7 @@ class SurvivorPriorities(MethodView):
 
     @blp.arguments(PrioritiesSchema)
     @blp.response(200, PrioritiesSchema)
-    @_errors(422)
+    @refusals(blp, *COMMON_ERRORS, 422)
     def put(self, body: dict[str, Any]) -> Any:
         """Set the survivor's priorities."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -154,7 +151,7 @@ class SurvivorPriorities(MethodView):
 @blp.route("/survivor/decoy-plan")
 class SurvivorDecoyPlan(MethodView):
     @blp.response(200, DecoyPlanSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The harmless plan a duress session is shown."""
         s, rt, access = survivor_access(READ)
@@ -162,7 +159,7 @@ class SurvivorDecoyPlan(MethodView):
 
     @blp.arguments(DecoyPlanSchema)
     @blp.response(200, DecoyPlanSchema)
-    @_errors(413, 422)
+    @refusals(blp, *COMMON_ERRORS, 413, 422)
     def put(self, body: dict[str, Any]) -> Any:
         """Choose the plan a duress PIN shows."""
         s, rt, access = survivor_access(WRITE, write=True)
@@ -178,7 +175,7 @@ STAFF = "/staff/survivors/<uuid:survivor_id>/safety-plan"
 @blp.route(STAFF)
 class StaffPlan(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's current plan, if they share it with their advocate."""
         s, rt, access = staff_access(survivor_id, READ)
@@ -187,7 +184,7 @@ class StaffPlan(MethodView):
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Co-edit the plan: a new version (If-Match required)."""
         s, rt, access = staff_access(survivor_id, WRITE, write=True)
@@ -198,7 +195,7 @@ class StaffPlan(MethodView):
 @blp.route(STAFF + "/versions")
 class StaffPlanVersions(MethodView):
     @blp.response(200, VersionListSchema)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Every saved version, newest first."""
         s, rt, access = staff_access(survivor_id, READ)
@@ -209,7 +206,7 @@ class StaffPlanVersions(MethodView):
 @blp.route(STAFF + "/versions/<uuid:version_id>")
 class StaffPlanVersion(MethodView):
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors()
+    @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
         """One saved version."""
         s, rt, access = staff_access(survivor_id, READ, subject=("safety_plan_version", version_id))
@@ -221,7 +218,7 @@ class StaffPlanVersion(MethodView):
 class StaffPlanRestore(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAM])
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
-    @_errors(*VERSION_WRITE_ERRORS)
+    @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version."""
         s, rt, access = staff_access(survivor_id, WRITE, write=True)

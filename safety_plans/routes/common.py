@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from auth.access.permissions import SurvivorAccess, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from core.limits import RETRY_AFTER_HEADER
 from core.runtime import Runtime
 from web.access import admitted
 from web.db import runtime, session
@@ -25,18 +22,6 @@ COMMON_ERRORS = (401, 403, 404)
 # What a write that stores a plan version may also answer: 413 (over the size limit), 429
 # (over the saves a minute allow; with Retry-After).
 VERSION_WRITE_ERRORS = (412, 413, 422, 428, 429)
-
-
-def errors(blp: Blueprint, *extra: int) -> Callable[[Any], Any]:
-    """Document ``COMMON_ERRORS`` and ``extra`` on an operation, as problem+json answers."""
-
-    def deco(fn: Any) -> Any:
-        for status in (*COMMON_ERRORS, *extra):
-            headers = RETRY_AFTER_HEADER if status == 429 else None
-            fn = blp.alt_response(status, success=False, headers=headers)(fn)
-        return fn
-
-    return deco
 
 
 def survivor_access(action: str, *, write: bool = False) -> tuple[Session, Runtime, SurvivorAccess]:
@@ -56,15 +41,15 @@ def staff_access(
     write: bool = False,
     subject: tuple[str, uuid.UUID] | None = None,
 ) -> tuple[Session, Runtime, SurvivorAccess]:
-    """An advocate on the survivor's caseload (audited by the permissions module, naming the
+    """An advocate or supervisor reaching the survivor
+    (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited naming the
     one object read when there is one)."""
-    principal = admitted(StaffPrincipal)
     s, rt = session(), runtime()
     kind, subject_id = subject if subject else (None, None)
-    access = require_survivor_access(
+    access = require_staff_access(
         s,
         rt.clock,
-        principal,
+        admitted(StaffPrincipal),
         survivor_id,
         action=action,
         write=write,

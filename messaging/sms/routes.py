@@ -10,6 +10,7 @@ from messaging.schemas import twilio_form_doc
 from messaging.sms import webhooks
 from messaging.sms.deps import SmsDeps
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint("sms", __name__, description="Twilio webhooks (signed by Twilio)")
 
@@ -36,7 +37,7 @@ def _twiml() -> Response:
 @blp.route("/sms/inbound")
 class SmsInbound(MethodView):
     @blp.doc(**twilio_form_doc("An empty TwiML document, the same whoever sent the SMS"))
-    @blp.alt_response(403, response="FORBIDDEN")
+    @refusal(blp, 403)
     def post(self) -> Response:
         """An SMS to our number (Twilio's Messaging webhook)."""
         form = _verified_form()
@@ -49,7 +50,7 @@ class SmsInbound(MethodView):
 @blp.route("/sms/status")
 class SmsStatus(MethodView):
     @blp.doc(**twilio_form_doc("An empty TwiML document"))
-    @blp.alt_response(403, response="FORBIDDEN")
+    @refusal(blp, 403)
     def post(self) -> Response:
         """A delivery status callback for a message we sent."""
         form = _verified_form()

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
-from coordination.routes_common import deps
+from coordination.routes.common import deps
 from coordination.schemas import (
     DeliveryListSchema,
     DeliveryQuerySchema,
@@ -23,6 +23,7 @@ from coordination.schemas import (
 from coordination.urls import Endpoint
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint(
     "coordination_admin", __name__, description="Admins: partner webhooks and deliveries"
@@ -35,17 +36,17 @@ _W = "/admin/agencies/<uuid:agency_id>/webhook"
 @blp.route(_W)
 class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
-    @blp.alt_response(403, description="Not an admin")
-    @blp.alt_response(404, description="No such agency")
+    @refusal(blp, 403, "Not an admin")
+    @refusal(blp, 404, "No such agency")
     def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """The agency's webhook endpoint (never its secret)."""
         return webhooks.get(session(), runtime().clock, agency_id)
 
     @blp.arguments(WebhookSetSchema)
     @blp.response(200, WebhookSchema)
-    @blp.alt_response(403, description="Not an admin")
-    @blp.alt_response(404, description="No such agency")
-    @blp.alt_response(422, description="The URL is not https or reaches an internal address")
+    @refusal(blp, 403, "Not an admin")
+    @refusal(blp, 404, "No such agency")
+    @refusal(blp, 422, "The URL is not https or reaches an internal address")
     def put(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
         """Set the endpoint (re-enables it); the first time, the signing secret is shown once."""
         principal = admitted(StaffPrincipal)
@@ -55,8 +56,8 @@ class Webhook(MethodView):
         )
 
     @blp.response(204)
-    @blp.alt_response(403, description="Not an admin")
-    @blp.alt_response(404, description="No such agency")
+    @refusal(blp, 403, "Not an admin")
+    @refusal(blp, 404, "No such agency")
     def delete(self, agency_id: uuid.UUID) -> None:
         """Remove the endpoint; the agency can still pull its alerts."""
         principal = admitted(StaffPrincipal)
@@ -84,9 +85,9 @@ def _served_at() -> tuple[Endpoint, ...]:
 @blp.route(f"{_W}/secrets/rotate")
 class WebhookRotate(MethodView):
     @blp.response(200, WebhookSchema)
-    @blp.alt_response(401, description="A fresh second factor is needed")
-    @blp.alt_response(403, description="Not an admin")
-    @blp.alt_response(404, description="No such agency or no endpoint")
+    @refusal(blp, 401, "A fresh second factor is needed")
+    @refusal(blp, 403, "Not an admin")
+    @refusal(blp, 404, "No such agency or no endpoint")
     def post(self, agency_id: uuid.UUID) -> dict[str, Any]:
         """A new signing secret, shown once; the old one keeps signing for 24 hours."""
         principal = admitted(StaffPrincipal)
@@ -101,7 +102,7 @@ class WebhookRotate(MethodView):
 class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryListSchema)
-    @blp.alt_response(403, description="Not an admin")
+    @refusal(blp, 403, "Not an admin")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Webhook deliveries (no payloads), newest first; filter by state or agency."""
         rows = deliveries.list_for_admin(session(), **query)
@@ -112,9 +113,9 @@ class Deliveries(MethodView):
 @blp.route("/admin/deliveries/<uuid:delivery_id>/redeliver")
 class Redeliver(MethodView):
     @blp.response(200, DeliverySchema)
-    @blp.alt_response(403, description="Not an admin")
-    @blp.alt_response(404, description="No such delivery")
-    @blp.alt_response(409, description="Cancelled, or the agency has no endpoint")
+    @refusal(blp, 403, "Not an admin")
+    @refusal(blp, 404, "No such delivery")
+    @refusal(blp, 409, "Cancelled, or the agency has no endpoint")
     def post(self, delivery_id: uuid.UUID) -> dict[str, Any]:
         """Send again with the same webhook-id."""
         principal = admitted(StaffPrincipal)

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
-from coordination.routes_common import deps, staff_access
+from coordination.routes.common import deps, staff_access
 from coordination.schemas import (
     AgencyEventListSchema,
     AlertCreatedSchema,
@@ -26,6 +26,7 @@ from coordination.schemas import (
 )
 from web.access import allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint(
     "coordination_staff", __name__, description="Advocates: consents, alerts, agency events"
@@ -38,8 +39,8 @@ _S = "/staff/survivors/<uuid:survivor_id>"
 @blp.route(f"{_S}/consents")
 class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload")
     def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
         """The survivor's consents."""
         access = staff_access(survivor_id, "consent.list")
@@ -48,8 +49,8 @@ class Consents(MethodView):
 
     @blp.arguments(ConsentRecordSchema)
     @blp.response(201, ConsentSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload, or no such agency")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload, or no such agency")
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """Record a consent given in person; it starts once the survivor confirms in the app."""
         access = staff_access(survivor_id, "consent.record", write=True)
@@ -62,8 +63,8 @@ class Consents(MethodView):
 @blp.route(f"{_S}/consents/<uuid:consent_id>/revoke")
 class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload, or no such consent")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload, or no such consent")
     def post(self, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> dict[str, Any]:
         """Withdraw a consent on the survivor's word, at once."""
         access = staff_access(survivor_id, "consent.revoke", write=True)
@@ -76,8 +77,8 @@ class ConsentRevoke(MethodView):
 class Alerts(MethodView):
     @blp.arguments(AlertCreateSchema)
     @blp.response(201, AlertCreatedSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload")
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """Raise an alert; it goes to each agency whose consent covers its kind."""
         access = staff_access(survivor_id, "alert.create", write=True)
@@ -97,8 +98,8 @@ class Alerts(MethodView):
 @blp.route(f"{_S}/disclosures")
 class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload")
     def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
         """What was shared about the survivor, with whom and why."""
         access = staff_access(survivor_id, "disclosure.list")
@@ -109,8 +110,8 @@ class Disclosures(MethodView):
 @blp.route(f"{_S}/agency-events")
 class AgencyEvents(MethodView):
     @blp.response(200, AgencyEventListSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload")
     def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
         """Events agencies reported about the abuser."""
         access = staff_access(survivor_id, "agency_event.list")
@@ -121,8 +122,8 @@ class AgencyEvents(MethodView):
 @blp.route(f"{_S}/lawful-shares")
 class LawfulShares(MethodView):
     @blp.response(200, LawfulShareListSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload")
     def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
         """Shares without consent, pending and decided."""
         access = staff_access(survivor_id, "lawful_share.list")
@@ -135,8 +136,8 @@ class LawfulShares(MethodView):
 
     @blp.arguments(LawfulShareCreateSchema)
     @blp.response(201, LawfulShareSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload, or no such agency")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload, or no such agency")
     def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
         """Record a lawful basis to share without consent; a different supervisor approves."""
         access = staff_access(survivor_id, "lawful_share.request", write=True)
@@ -157,9 +158,9 @@ def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> dict[
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/approve")
 class LawfulShareApprove(MethodView):
     @blp.response(200, LawfulShareSchema)
-    @blp.alt_response(403, description="Not a supervisor, or the same person who asked")
-    @blp.alt_response(404, description="Not reachable, or no such share")
-    @blp.alt_response(409, description="Already decided")
+    @refusal(blp, 403, "Not a supervisor, or the same person who asked")
+    @refusal(blp, 404, "Not reachable, or no such share")
+    @refusal(blp, 409, "Already decided")
     def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
         """Approve (a supervisor other than the requester)."""
         return _decide(survivor_id, share_id, True)
@@ -169,9 +170,9 @@ class LawfulShareApprove(MethodView):
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/reject")
 class LawfulShareReject(MethodView):
     @blp.response(200, LawfulShareSchema)
-    @blp.alt_response(403, description="Not a supervisor, or the same person who asked")
-    @blp.alt_response(404, description="Not reachable, or no such share")
-    @blp.alt_response(409, description="Already decided")
+    @refusal(blp, 403, "Not a supervisor, or the same person who asked")
+    @refusal(blp, 404, "Not reachable, or no such share")
+    @refusal(blp, 409, "Already decided")
     def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
         """Reject (a supervisor other than the requester)."""
         return _decide(survivor_id, share_id, False)
@@ -181,8 +182,8 @@ class LawfulShareReject(MethodView):
 @blp.route(f"{_S}/lawful-shares/<uuid:share_id>/withdraw")
 class LawfulShareWithdraw(MethodView):
     @blp.response(200, LawfulShareSchema)
-    @blp.alt_response(403, description="Not an advocate or supervisor")
-    @blp.alt_response(404, description="Not on your caseload, or no such share")
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "Not on your caseload, or no such share")
     def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
         """End a share at once."""
         access = staff_access(survivor_id, "lawful_share.withdraw", write=True)

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import SURVIVOR
 from coordination import consents, disclosures, survivor_notices
-from coordination.routes_common import deps, me
+from coordination.routes.common import deps, me
 from coordination.schemas import (
     AgencyBriefListSchema,
     ConsentConfirmSchema,
@@ -26,6 +26,7 @@ from coordination.schemas import (
 )
 from web.access import allow
 from web.db import runtime, session
+from web.route_docs import refusal
 
 blp = Blueprint(
     "coordination_survivor", __name__, description="Survivor: consents and who was told what"
@@ -36,7 +37,7 @@ blp = Blueprint(
 @blp.route("/survivor/agencies")
 class Agencies(MethodView):
     @blp.response(200, AgencyBriefListSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def get(self) -> dict[str, Any]:
         """Agencies the survivor may agree to share with."""
         return {"items": consents.agencies_for(session(), me())}
@@ -47,8 +48,8 @@ class Agencies(MethodView):
 class ConsentPreview(MethodView):
     @blp.arguments(ConsentPreviewSchema)
     @blp.response(200, ConsentTermsSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
-    @blp.alt_response(404, description="No such agency")
+    @refusal(blp, 403, "Not a survivor's app")
+    @refusal(blp, 404, "No such agency")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """The plain-language text to show before agreeing, and its hash (send it back)."""
         t = consents.preview(session(), runtime().clock, me(), **data)
@@ -68,7 +69,7 @@ class ConsentPreview(MethodView):
 @blp.route("/survivor/consents")
 class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def get(self) -> dict[str, Any]:
         """Every consent, with its state and receipt."""
         s, d, clock = session(), deps(), runtime().clock
@@ -76,9 +77,9 @@ class Consents(MethodView):
 
     @blp.arguments(ConsentGiveSchema)
     @blp.response(201, ConsentSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
-    @blp.alt_response(404, description="No such agency")
-    @blp.alt_response(409, description="The text changed since it was shown")
+    @refusal(blp, 403, "Not a survivor's app")
+    @refusal(blp, 404, "No such agency")
+    @refusal(blp, 409, "The text changed since it was shown")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Agree to the text that was shown (its hash); returns the receipt."""
         s, d, clock = session(), deps(), runtime().clock
@@ -91,9 +92,9 @@ class Consents(MethodView):
 class ConsentConfirm(MethodView):
     @blp.arguments(ConsentConfirmSchema)
     @blp.response(200, ConsentSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
-    @blp.alt_response(404, description="No such consent")
-    @blp.alt_response(409, description="Not waiting for confirmation, expired, or text differs")
+    @refusal(blp, 403, "Not a survivor's app")
+    @refusal(blp, 404, "No such consent")
+    @refusal(blp, 409, "Not waiting for confirmation, expired, or text differs")
     def post(self, data: dict[str, Any], consent_id: uuid.UUID) -> dict[str, Any]:
         """Confirm a consent an advocate recorded (send the receipt hash that was shown)."""
         s, d, clock = session(), deps(), runtime().clock
@@ -105,8 +106,8 @@ class ConsentConfirm(MethodView):
 @blp.route("/survivor/consents/<uuid:consent_id>/revoke")
 class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
-    @blp.alt_response(404, description="No such consent")
+    @refusal(blp, 403, "Not a survivor's app")
+    @refusal(blp, 404, "No such consent")
     def post(self, consent_id: uuid.UUID) -> dict[str, Any]:
         """Withdraw a consent at once (alerts waiting to be sent are cancelled)."""
         s, d, clock = session(), deps(), runtime().clock
@@ -118,7 +119,7 @@ class ConsentRevoke(MethodView):
 @blp.route("/survivor/disclosures")
 class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def get(self) -> dict[str, Any]:
         """Everything shared about the survivor or received about them: with whom, what, why."""
         return {"items": disclosures.list_for(session(), deps(), me())}
@@ -128,7 +129,7 @@ class Disclosures(MethodView):
 @blp.route("/survivor/sharing-notices")
 class Notices(MethodView):
     @blp.response(200, SurvivorNoticeListSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def get(self) -> dict[str, Any]:
         """Neutral notices: a consent about to end, sharing without consent, agency news."""
         return {"items": survivor_notices.list_for(session(), me())}
@@ -138,14 +139,14 @@ class Notices(MethodView):
 @blp.route("/survivor/sharing-preferences")
 class Preferences(MethodView):
     @blp.response(200, PreferencesSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def get(self) -> dict[str, Any]:
         """Whether the app tells the survivor about agency news."""
         return survivor_notices.preferences(session(), me())
 
     @blp.arguments(PreferencesSchema)
     @blp.response(200, PreferencesSchema)
-    @blp.alt_response(403, description="Not a survivor's app")
+    @refusal(blp, 403, "Not a survivor's app")
     def put(self, data: dict[str, Any]) -> dict[str, Any]:
         """Choose whether to be told (in neutral words) when an agency reports news."""
         return survivor_notices.set_preferences(
