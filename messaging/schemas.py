@@ -96,6 +96,7 @@ class SurvivorPhoneSchema(Schema):
 
 def twilio_form_doc(description: str) -> dict[str, Any]:
     """OpenAPI for a Twilio webhook: a signed form in, an empty TwiML document out."""
+    # A free-form OpenAPI fragment for ``blp.doc``, not a result a view returns: a plain dict.
     return {
         "requestBody": {
             "required": True,
