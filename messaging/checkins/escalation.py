@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -285,7 +285,24 @@ def queue(
     )
 
 
-def view(esc: Escalation, session: Session, vault: Vault) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class EscalationView:
+    """An escalation as the console shows it, its resolution note opened."""
+
+    id: uuid.UUID
+    survivor_id: uuid.UUID
+    source: str
+    urgency: int
+    state: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    partner_outcome: str | None
+    late_reply_at: dt.datetime | None
+    resolution_note: str | None
+
+
+def view(esc: Escalation, session: Session, vault: Vault) -> EscalationView:
     note = None
     if esc.resolution_note_enc is not None:
         note = vault.open_text(
@@ -293,16 +310,16 @@ def view(esc: Escalation, session: Session, vault: Vault) -> dict[str, Any]:
             Binding("escalations", "resolution_note_enc", esc.id, esc.survivor_id),
             esc.resolution_note_enc,
         )
-    return {
-        "id": esc.id,
-        "survivor_id": esc.survivor_id,
-        "source": esc.source,
-        "urgency": esc.urgency,
-        "state": esc.state,
-        "created_at": esc.created_at,
-        "acknowledged_at": esc.acknowledged_at,
-        "resolved_at": esc.resolved_at,
-        "partner_outcome": esc.partner_outcome,
-        "late_reply_at": esc.late_reply_at,
-        "resolution_note": note,
-    }
+    return EscalationView(
+        id=esc.id,
+        survivor_id=esc.survivor_id,
+        source=esc.source,
+        urgency=esc.urgency,
+        state=esc.state,
+        created_at=esc.created_at,
+        acknowledged_at=esc.acknowledged_at,
+        resolved_at=esc.resolved_at,
+        partner_outcome=esc.partner_outcome,
+        late_reply_at=esc.late_reply_at,
+        resolution_note=note,
+    )

@@ -55,7 +55,6 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
@@ -111,7 +110,11 @@ class BadSignature(Forbidden):
 
 
 def check_signature(
-    auth_token: str, public_base_url: str, full_path: str, params: Any, signature: str | None
+    auth_token: str,
+    public_base_url: str,
+    full_path: str,
+    params: Mapping[str, str],
+    signature: str | None,
 ) -> None:
     """Raise 403 unless ``signature`` signs public URL + path + the form parameters."""
     if not auth_token or not public_base_url or not signature:
@@ -164,6 +167,7 @@ def receive_sms(
     clock: Clock,
     keyring: KeyRing,
     deps: SmsDeps,
+    *,
     form: Mapping[str, str],
 ) -> None:
     """Act on one verified inbound SMS at most once."""
@@ -361,7 +365,9 @@ def _answers_a_decoy(
     return False
 
 
-def receive_status(session: Session, clock: Clock, deps: SmsDeps, form: Mapping[str, str]) -> None:
+def receive_status(
+    session: Session, clock: Clock, deps: SmsDeps, *, form: Mapping[str, str]
+) -> None:
     """Move one outbound message forward (never back); unknown SIDs change nothing."""
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
