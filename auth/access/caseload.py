@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.access.models import CaseloadEntry
-from auth.access.permissions import advocates_of, require_staff_access
+from auth.access.permissions import SurvivorAccess, advocates_of
 from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
@@ -168,11 +168,9 @@ def unassign(
     )
 
 
-def survivor_summary(
-    session: Session, clock: Clock, staff: StaffPrincipal, survivor_id: uuid.UUID
-) -> SurvivorSummary:
-    """A minimal record of one survivor for the console, through the permission module."""
-    access = require_staff_access(session, clock, staff, survivor_id, action="survivor.read")
+def survivor_summary(session: Session, access: SurvivorAccess) -> SurvivorSummary:
+    """A minimal record of one survivor, for staff whose view reached it
+    (``require_staff_access``, which audits the read)."""
     survivor = _survivor(session, access.survivor_id)
     return SurvivorSummary(
         id=survivor.id,

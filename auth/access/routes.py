@@ -16,6 +16,7 @@ from auth.access.permissions import (
     SUPERVISOR,
     SURVIVOR,
     require_fresh_second_factor,
+    require_staff_access,
 )
 from auth.access.schemas import (
     AccessLogPageSchema,
@@ -55,9 +56,11 @@ class SurvivorRecord(MethodView):
     @refusal(blp, 404, "No such survivor, or not one the caller may read")
     def get(self, survivor_id: uuid.UUID) -> caseload.SurvivorSummary:
         """A minimal summary of one survivor's record (audited as a read)."""
-        return caseload.survivor_summary(
-            session(), runtime().clock, admitted(StaffPrincipal), survivor_id
+        s = session()
+        access = require_staff_access(
+            s, runtime().clock, admitted(StaffPrincipal), survivor_id, action="survivor.read"
         )
+        return caseload.survivor_summary(s, access)
 
 
 @allow(SUPERVISOR)
