@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
 from api.wiring import wire
+from auth.deps import AuthDeps
 from auth.survivors import decoys
 from auth.survivors import sessions as survivor_sessions
 from auth.survivors.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
@@ -126,7 +127,15 @@ def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction
     # Same transaction: undo the login's transaction and the alert goes with the device.
     _, other_handle = make_survivor_account(db_session, runtime)
     nested = db_session.begin_nested()
-    survivor_sessions.login(db_session, runtime, other_handle, SURVIVOR_DURESS_PIN, None, "x")
+    survivor_sessions.login(
+        db_session,
+        runtime.clock,
+        AuthDeps.from_runtime(runtime),
+        account_handle=other_handle,
+        pin=SURVIVOR_DURESS_PIN,
+        device_label=None,
+        client="x",
+    )
     assert db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all().__len__() == 2
     nested.rollback()
     assert len(db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all()) == 1
