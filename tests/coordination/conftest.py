@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from api.wiring import wire
 from auth.models import PartnerAgency, StaffMember, Survivor
+from auth.principals import StaffPrincipal
 from coordination import consents, webhooks
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent
 from coordination.webhooks_http import FakeWebhookSender
 from coordination.wiring import register_jobs
-from core.audit import Actor
 from core.clock import FrozenClock
 from core.jobs import JobRegistry
 from core.runtime import Runtime
@@ -85,9 +85,9 @@ class World:
         t = consents.terms(self.session, self.clock, sid, agency.id, list(kinds), "Safety", expires)
         return consents.give(
             self.session,
+            access,
             self.clock,
             self.deps,
-            access,
             agency_id=agency.id,
             kinds=list(kinds),
             purpose="Safety",
@@ -99,8 +99,9 @@ class World:
         """Set the agency's endpoint; returns its whsec_ secret."""
         host = url.split("//", 1)[1].split("/", 1)[0].split(":")[0]
         self.resolver.names[host] = [ip]
+        admin = StaffPrincipal(self.admin.id, "admin", uuid.uuid4(), self.clock.now())
         view = webhooks.set_url(
-            self.session, self.clock, self.deps, Actor("staff", self.admin.id), agency.id, url
+            self.session, admin, self.clock, self.deps, agency_id=agency.id, url=url
         )
         secret = view["secret"]
         assert isinstance(secret, str)

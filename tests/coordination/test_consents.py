@@ -141,12 +141,12 @@ def test_advocate_recorded_consent_waits_for_the_survivor(
 
     _, sent = create_alert(
         world.session,
+        Actor.system(),
         world.clock,
         world.deps,
-        sid,
-        "safety_status",
-        {"status": "safe"},
-        Actor.system(),
+        survivor_id=sid,
+        kind="safety_status",
+        data={"status": "safe"},
     )
     assert sent == []
     # The survivor confirms with the receipt hash the app showed; a wrong hash is refused.
@@ -165,12 +165,12 @@ def test_advocate_recorded_consent_waits_for_the_survivor(
     world.session.expire_all()
     _, sent = create_alert(
         world.session,
+        Actor.system(),
         world.clock,
         world.deps,
-        sid,
-        "safety_status",
-        {"status": "safe"},
-        Actor.system(),
+        survivor_id=sid,
+        kind="safety_status",
+        data={"status": "safe"},
     )
     assert [d.agency_id for d in sent] == [world.refuge.id]
 
@@ -241,12 +241,12 @@ def test_decoy_consents_are_its_own_and_no_agency_hears(client: FlaskClient, wor
     decoy_id = decoy_ids(world.session, world.survivor.id)[0]
     _, sent = create_alert(
         world.session,
+        Actor.system(),
         world.clock,
         world.deps,
-        decoy_id,
-        "risk_level",
-        {"level": "high", "marac_referral": True},
-        Actor.system(),
+        survivor_id=decoy_id,
+        kind="risk_level",
+        data={"level": "high", "marac_referral": True},
     )
     assert sent == []
     world.session.commit()

@@ -64,12 +64,12 @@ def test_fan_out_follows_consent_and_payload_holds_only_consented_fields(world: 
     world.consent(world.refuge, ["safety_status"])
     _, sent = create_alert(
         world.session,
+        SYSTEM,
         world.clock,
         world.deps,
-        world.survivor.id,
-        "risk_level",
-        {"level": "high", "marac_referral": True},
-        SYSTEM,
+        survivor_id=world.survivor.id,
+        kind="risk_level",
+        data={"level": "high", "marac_referral": True},
     )
     assert [d.agency_id for d in sent] == [world.police.id]
     _drain(world)
@@ -102,22 +102,22 @@ def test_alert_fields_outside_the_kind_are_refused(world: World) -> None:
     with pytest.raises(InvalidInput):
         create_alert(
             world.session,
+            SYSTEM,
             world.clock,
             world.deps,
-            world.survivor.id,
-            "welfare_check",
-            {"status": "safe"},
-            SYSTEM,
+            survivor_id=world.survivor.id,
+            kind="welfare_check",
+            data={"status": "safe"},
         )
     with pytest.raises(InvalidInput):
         create_alert(
             world.session,
+            SYSTEM,
             world.clock,
             world.deps,
-            world.survivor.id,
-            "safety_status",
-            {"status": "at_home_with_him"},
-            SYSTEM,
+            survivor_id=world.survivor.id,
+            kind="safety_status",
+            data={"status": "at_home_with_him"},
         )
 
 
@@ -133,7 +133,13 @@ def test_revoking_consent_while_alerts_are_queued_delivers_none(
         ("safety_status", {"status": "moved"}),
     ):
         queued += create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, kind, data, SYSTEM
+            world.session,
+            SYSTEM,
+            world.clock,
+            world.deps,
+            survivor_id=world.survivor.id,
+            kind=kind,
+            data=data,
         )[1]
     assert len(queued) == 3
     r = client.post(
@@ -152,7 +158,13 @@ def test_delivery_rechecks_consent_even_if_not_cancelled_up_front(world: World) 
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     consent.state = "revoked"
     world.session.flush()
@@ -166,7 +178,13 @@ def test_expired_consent_shares_nothing(world: World) -> None:
     world.consent(world.police, ["welfare_check"], days=2)
     # Queued before expiry, tried after: cancelled.
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     world.clock.advance(days=2, seconds=1)
     _drain(world)
@@ -174,7 +192,13 @@ def test_expired_consent_shares_nothing(world: World) -> None:
     assert _state(world, sent[0].id).state == "cancelled"
     # Raised after expiry: nobody is chosen at all.
     _, later = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     assert later == []
 
@@ -184,7 +208,13 @@ def test_gone_disables_the_endpoint_and_tells_admins(world: World) -> None:
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(410, {})]
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     world.session.expire_all()
@@ -199,7 +229,13 @@ def test_gone_disables_the_endpoint_and_tells_admins(world: World) -> None:
     # No retry was scheduled, and the next alert is not sent to the disabled endpoint.
     assert len(world.sender.sent) == 1
     create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     world.clock.advance(days=2)
     _drain(world)
@@ -212,7 +248,13 @@ def test_after_the_last_try_the_delivery_is_dead_lettered(world: World) -> None:
     world.consent(world.police, ["welfare_check"], days=300)
     world.sender.responses = [SendResult(500, {}) for _ in range(12)]
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     worker = world.worker()
     times = []
@@ -250,7 +292,13 @@ def test_retry_after_is_honoured_and_bounded(world: World) -> None:
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(503, {"retry-after": "3600"})]
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     world.session.commit()
     world.worker().run_once()
@@ -273,7 +321,13 @@ def test_rebinding_to_a_private_address_is_refused_at_delivery(world: World) -> 
     world.consent(world.police, ["welfare_check"])
     world.resolver.names["hooks.police.example"] = ["10.0.0.7"]
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     world.session.commit()
     world.worker().run_once()
@@ -294,7 +348,13 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
     )
     new = r.json["secret"]
     create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     request = world.sender.sent[0]
@@ -305,7 +365,13 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
     world.clock.advance(hours=25)
     world.consent(world.police, ["welfare_check"])
     create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     later = world.sender.sent[-1]
@@ -321,7 +387,13 @@ def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: W
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     h = auth_header(world.admin_token)
@@ -407,10 +479,22 @@ def test_saving_the_endpoint_again_reenables_it_and_sends_what_waited(
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(410, {})]
     _, first = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _, second = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     assert len(world.sender.sent) == 1  # the 410; the second found the endpoint disabled
@@ -431,7 +515,13 @@ def test_disabled_agency_gets_nothing_more(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     world.police.disabled_at = world.clock.now()
     world.session.flush()
@@ -446,7 +536,13 @@ def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World)
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     _drain(world)
     client.post(
@@ -461,7 +557,13 @@ def test_redelivering_a_cancelled_delivery_is_refused(client: FlaskClient, world
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     client.post(
         f"/v1/survivor/consents/{consent.id}/revoke", headers=auth_header(world.survivor_token)

@@ -72,7 +72,13 @@ def test_share_without_consent_needs_a_different_supervisor(
     # Pending: nothing goes out yet.
     assert (
         create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+            world.session,
+            SYSTEM,
+            world.clock,
+            world.deps,
+            survivor_id=world.survivor.id,
+            kind="welfare_check",
+            data={},
         )[1]
         == []
     )
@@ -84,7 +90,13 @@ def test_share_without_consent_needs_a_different_supervisor(
     assert ok.json["state"] == "approved"
     world.session.expire_all()
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     assert [(d.agency_id, d.consent_id, str(d.lawful_share_id)) for d in sent] == [
         (world.police.id, None, share_id)
@@ -101,7 +113,13 @@ def test_share_without_consent_needs_a_different_supervisor(
     world.clock.advance(hours=49)
     assert (
         create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+            world.session,
+            SYSTEM,
+            world.clock,
+            world.deps,
+            survivor_id=world.survivor.id,
+            kind="welfare_check",
+            data={},
         )[1]
         == []
     )
@@ -136,7 +154,15 @@ def test_not_telling_the_survivor_needs_a_sealed_reason(client: FlaskClient, wor
 def test_disclosure_log_for_survivor_and_caseload(client: FlaskClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
-    create_alert(world.session, world.clock, world.deps, world.survivor.id, "duress", {}, SYSTEM)
+    create_alert(
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="duress",
+        data={},
+    )
     worker = world.worker()
     worker.run_once()
     h = auth_header(world.survivor_token)
@@ -203,7 +229,13 @@ def test_withdrawing_a_share_cancels_what_is_queued(client: FlaskClient, world: 
     client.post(f"{base}/{share_id}/approve", headers=auth_header(sup_token))
     world.session.expire_all()
     _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
+        world.session,
+        SYSTEM,
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
     )
     assert len(sent) == 1
     r = client.post(f"{base}/{share_id}/withdraw", headers=auth_header(world.advocate_token))

@@ -16,7 +16,9 @@ SYSTEM = Actor.system()
 
 
 def _raise(w: World, kind: str = "welfare_check", **data: object) -> None:
-    create_alert(w.session, w.clock, w.deps, w.survivor.id, kind, dict(data), SYSTEM)
+    create_alert(
+        w.session, SYSTEM, w.clock, w.deps, survivor_id=w.survivor.id, kind=kind, data=dict(data)
+    )
 
 
 def test_pull_pages_with_a_cursor_and_shows_only_this_agencys_alerts(

@@ -103,12 +103,12 @@ def _alerts(world: World, n: int) -> list[Delivery]:
     for _ in range(n):
         out += create_alert(
             world.session,
+            Actor.system(),
             world.clock,
             world.deps,
-            world.survivor.id,
-            "welfare_check",
-            {},
-            Actor.system(),
+            survivor_id=world.survivor.id,
+            kind="welfare_check",
+            data={},
         )[1]
     return out
 

@@ -324,9 +324,14 @@ def test_delivery_rechecks_the_port_against_the_allowlist(world: World) -> None:
     # The operator narrows the entry to the bare address: port 9000 is no longer open.
     world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
     _alert, [delivery] = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {},
+        world.session,
         Actor.system(),
-    )  # fmt: skip
+        world.clock,
+        world.deps,
+        survivor_id=world.survivor.id,
+        kind="welfare_check",
+        data={},
+    )
     world.session.commit()
     world.worker().run_once()
     assert world.sender.sent == []
