@@ -159,6 +159,10 @@ def load_instrument(path: Path) -> Instrument:
     return Instrument(spec)
 
 
+#: Every instrument this process has loaded, by id.
+Catalogue = Mapping[str, Instrument]
+
+
 def load_catalogue(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrument]:
     """Every built-in instrument plus those in ``extra_dirs``, by id (ids must be unique)."""
     catalogue: dict[str, Instrument] = {}

@@ -11,8 +11,9 @@ import datetime as dt
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from auth.permissions import SurvivorAccess
 from core import crypto, limits
+from core.clock import Clock
 from core.db import is_postgres
 from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
-from core.runtime import Runtime
 from safety_plans import attachments, chain, profile
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
-from safety_plans.storage import AttachmentStorage
 
 # The Power and Control wheel's tactics, and the harms the issue adds to them.
 KINDS: tuple[str, ...] = (
@@ -60,6 +61,20 @@ ENTRY_WINDOW = dt.timedelta(days=1)
 class JournalEntriesLimited(TooManyRequests):
     type_slug = "journal-entries-limited"
     title = "Too many journal entries"
+
+
+class EntryIn(TypedDict, total=False):
+    """An entry as ``EntryCreateSchema`` loads it."""
+
+    occurred_on: dt.date | None
+    occurred_text: str | None
+    kinds: Required[list[str]]
+    description: Required[str]
+    injuries: str | None
+    witnesses: str | None
+    police_reference: str | None
+    amends: uuid.UUID | None
+    attachment_ids: list[uuid.UUID]
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,8 @@ def _head(session: Session, survivor_id: uuid.UUID) -> JournalHead:
 
 def _append(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: SafetyPlansDeps,
     survivor_id: uuid.UUID,
     row_id: uuid.UUID,
     entry_type: str,
@@ -134,7 +150,7 @@ def _append(
     """Seal ``content`` and link it after the chain's head (compare-and-swap on the head)."""
     head = _head(session, survivor_id)
     seq, prev = head.last_seq + 1, head.last_hash
-    recorded_at = runtime.clock.now()
+    recorded_at = clock.now()
     digest = chain.content_digest(content)
     link = {
         "seq": seq,
@@ -160,7 +176,7 @@ def _append(
         seq=seq,
         entry_type=entry_type,
         refers_to=refers_to,
-        content_enc=runtime.vault.seal(
+        content_enc=deps.vault.seal(
             session, _binding(row_id, survivor_id), chain.canonical(content)
         ),
         recorded_at=recorded_at,
@@ -177,33 +193,38 @@ def _salt() -> str:
     return secrets.token_hex(16)
 
 
-def _require_entry_slot(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> None:
+def _require_entry_slot(
+    session: Session, clock: Clock, deps: SafetyPlansDeps, survivor_id: uuid.UUID
+) -> None:
     """429 when the survivor has written as many entries (corrections too; deletion links are
     not entries) as a day allows."""
     limits.serialise(session, survivor_id)
     limits.require_slot(
         session,
-        runtime.clock,
+        clock,
         JournalEntriesLimited,
         "You have written many journal entries today; you can write more later.",
         JournalEntry.recorded_at,
         [JournalEntry.survivor_id == survivor_id, JournalEntry.entry_type == "entry"],
-        limit=runtime.settings.journal_entries_per_day,
+        limit=deps.settings.journal_entries_per_day,
         window=ENTRY_WINDOW,
     )
 
 
 def create_entry(
-    session: Session, runtime: Runtime, access: SurvivorAccess, data: dict[str, Any]
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps, *, entry: EntryIn
 ) -> EntryView:
     """Write an entry (only the survivor writes their journal)."""
+    # Read by names from CONTENT_FIELDS below (a TypedDict takes literal keys only): the
+    # content keeps every field, given or not.
+    data = cast(Mapping[str, Any], entry)
     if not data.get("occurred_on") and not data.get("occurred_text"):
         raise InvalidInput(
             "say when it happened",
             errors={"occurred_on": ["Give a date, or say in your own words when it happened."]},
         )
     row_id = new_id()
-    now = runtime.clock.now()
+    now = clock.now()
     # A day of slack: the survivor's local date may be ahead of UTC.
     if data.get("occurred_on") and data["occurred_on"] > (now + dt.timedelta(days=1)).date():
         raise InvalidInput(
@@ -215,7 +236,7 @@ def create_entry(
     content["kinds"] = [k for k in KINDS if k in data["kinds"]]
     amends = data.get("amends")
     content["amends"] = str(amends) if amends else None
-    _require_entry_slot(session, runtime, access.survivor_id)
+    _require_entry_slot(session, clock, deps, access.survivor_id)
     sid = access.survivor_id
     if amends is not None:
         target = session.get(JournalEntry, amends)
@@ -233,23 +254,23 @@ def create_entry(
             "id": str(a.id),
             "media_type": a.media_type,
             "size": a.size,
-            "sha256": attachments.digest_of(session, runtime, a),
+            "sha256": attachments.digest_of(session, deps, a),
         }
         for a in rows
     ]
     content["id"] = str(row_id)
     content["salt"] = _salt()
-    row = _append(session, runtime, sid, row_id, "entry", amends, content)
+    row = _append(session, clock, deps, sid, row_id, "entry", amends, content)
     for a in rows:
         a.entry_id = row.id
     session.flush()
     return EntryView(row.id, row.seq, "entry", row.recorded_at, amends, False, content)
 
 
-def _open(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
+def _open(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> dict[str, Any] | None:
     if row.content_enc is None:
         return None
-    raw = runtime.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
+    raw = deps.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
     content: dict[str, Any] = json.loads(raw)
     return content
 
@@ -264,13 +285,15 @@ def _rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
     )
 
 
-def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
-    profile.require_staff_sharing(session, runtime, access, journal=True)
+def _guard(session: Session, access: SurvivorAccess, clock: Clock) -> None:
+    profile.require_staff_sharing(session, access, clock, journal=True)
 
 
-def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[EntryView]:
+def list_entries(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> list[EntryView]:
     """The whole chain in order: entries, corrections and deletion links."""
-    _guard(session, runtime, access)
+    _guard(session, access, clock)
     rows = _rows(session, access.survivor_id)
     amended: dict[uuid.UUID, list[uuid.UUID]] = {}
     for row in rows:
@@ -284,7 +307,7 @@ def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> 
             row.recorded_at,
             row.refers_to,
             row.deleted_at is not None,
-            _open(session, runtime, row),
+            _open(session, deps, row),
             amended.get(row.id, []),
         )
         for row in rows
@@ -292,9 +315,14 @@ def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> 
 
 
 def get_entry(
-    session: Session, runtime: Runtime, access: SurvivorAccess, entry_id: uuid.UUID
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
+    entry_id: uuid.UUID,
 ) -> EntryView:
-    for view in list_entries(session, runtime, access):
+    for view in list_entries(session, access, clock, deps):
         if view.id == entry_id:
             return view
     raise NotFound()
@@ -302,9 +330,10 @@ def get_entry(
 
 def delete_entry(
     session: Session,
-    runtime: Runtime,
-    storage: AttachmentStorage,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     entry_id: uuid.UUID,
 ) -> None:
     """Erase an entry's content, shred its attachments, and record the deletion in the chain."""
@@ -313,22 +342,24 @@ def delete_entry(
     if row is None or row.survivor_id != sid or row.entry_type != "entry" or row.deleted_at:
         raise NotFound()
     row.content_enc = None
-    row.deleted_at = runtime.clock.now()
+    row.deleted_at = clock.now()
     owned = session.scalars(
         select(JournalAttachment).where(JournalAttachment.entry_id == row.id)
     ).all()
-    attachments.shred(session, runtime.clock, storage, list(owned))
+    attachments.shred(session, clock, deps.storage, list(owned))
     tomb_id = new_id()
     content = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
-    _append(session, runtime, sid, tomb_id, "deletion", entry_id, content)
+    _append(session, clock, deps, sid, tomb_id, "deletion", entry_id, content)
 
 
 def chain_rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
     return _rows(session, survivor_id)
 
 
-def open_content(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
-    return _open(session, runtime, row)
+def open_content(
+    session: Session, deps: SafetyPlansDeps, row: JournalEntry
+) -> dict[str, Any] | None:
+    return _open(session, deps, row)
 
 
 def head_of(session: Session, survivor_id: uuid.UUID) -> tuple[int, str]:
