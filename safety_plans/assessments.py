@@ -27,7 +27,7 @@ from core.ids import new_id
 from core.notices import StaffNotice, notify_staff
 from safety_plans import profile
 from safety_plans.deps import SafetyPlansDeps
-from safety_plans.instruments import Answer, Catalogue, Instrument, evaluate
+from safety_plans.instruments import Answer, Catalogue, Instrument, ResultDict, evaluate
 from safety_plans.models import RiskAssessment
 
 RISK_ALERT_JOB = "safety_plans.risk_alert"
@@ -44,7 +44,7 @@ class HighRiskListener(Protocol):
     ) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssessmentView:
     id: uuid.UUID
     instrument_id: str
@@ -53,10 +53,10 @@ class AssessmentView:
     answers: dict[str, Answer]
     professional_judgement: str | None
     notes: str | None
-    result: dict[str, Any]
+    result: ResultDict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MaracStatus:
     eligible: bool
     eligible_since: dt.datetime | None
@@ -141,7 +141,8 @@ def _raise_referral(
     )
 
 
-def _view(row: RiskAssessment, stored: dict[str, Any], result: dict[str, Any]) -> AssessmentView:
+def _view(row: RiskAssessment, stored: dict[str, Any], result: ResultDict) -> AssessmentView:
+    # ``stored``: the sealed answers, judgement and notes, as ``take`` wrote them.
     return AssessmentView(
         id=row.id,
         instrument_id=row.instrument_id,
@@ -159,7 +160,7 @@ def _open(session: Session, deps: SafetyPlansDeps, row: RiskAssessment) -> Asses
     stored = json.loads(
         deps.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
     )
-    result = json.loads(
+    result: ResultDict = json.loads(
         deps.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
     )
     return _view(row, stored, result)

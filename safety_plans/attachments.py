@@ -49,7 +49,7 @@ class AttachmentStorageFull(TooLarge):
     title = "No room for more attachments"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttachmentInfo:
     id: uuid.UUID
     media_type: str

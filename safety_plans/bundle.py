@@ -174,6 +174,7 @@ class DuplicateKey(ValueError):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A JSON object of a bundle being checked: whatever it holds, hence a free-form dict.
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
@@ -295,16 +296,27 @@ def _check_seal(zf: zipfile.ZipFile, trusted: Sequence[TrustedKey]) -> Seal:
     return Seal(FORGED, key_id, "signature does not match: the manifest was altered")
 
 
-def published_keys(ring: crypto.KeyRing) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """An evidence key's public half as ``GET /v1/evidence-keys`` lists it."""
+
+    key_id: str
+    algorithm: str
+    public_key: str  # base64url of the raw 32 bytes
+    public_key_pem: str
+    current: bool  # signs new exports
+
+
+def published_keys(ring: crypto.KeyRing) -> list[PublishedKey]:
     """Every evidence key's public half, for ``GET /v1/evidence-keys`` (never a private one)."""
     return [
-        {
-            "key_id": key.key_id,
-            "algorithm": crypto.EVIDENCE_ALGORITHM,
-            "public_key": crypto.b64encode(key.public),
-            "public_key_pem": key.public_pem(),
-            "current": key.key_id == ring.signing_key.key_id,
-        }
+        PublishedKey(
+            key_id=key.key_id,
+            algorithm=crypto.EVIDENCE_ALGORITHM,
+            public_key=crypto.b64encode(key.public),
+            public_key_pem=key.public_pem(),
+            current=key.key_id == ring.signing_key.key_id,
+        )
         for key in ring.evidence_keys
     ]
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -117,9 +117,32 @@ class InstrumentSchema(Schema):
                 )
 
 
-@dataclass(frozen=True)
+class ItemSpecDict(TypedDict):
+    """One item as ``ItemSpec`` loads it."""
+
+    id: str
+    text: str
+    answer_type: str
+    weight: float
+    counts: bool
+    required: bool
+    guidance: NotRequired[str]
+
+
+class BandSpecDict(TypedDict):
+    """One band as ``BandSpec`` loads it."""
+
+    name: str
+    min_score: float | None
+    level: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class Instrument:
-    """A validated instrument; ``spec`` is the loaded JSON (documented by InstrumentSchema)."""
+    """A validated instrument. ``spec`` stays the loaded JSON, a dict: ``InstrumentSchema``
+    dumps it as it is, and an instrument file is data whose triggers and judgement sections
+    are read by key (typed views of its items and bands below)."""
 
     spec: dict[str, Any]
 
@@ -128,7 +151,7 @@ class Instrument:
         return str(self.spec["id"])
 
     @property
-    def items(self) -> list[dict[str, Any]]:
+    def items(self) -> list[ItemSpecDict]:
         return list(self.spec["items"])
 
     @property
@@ -139,8 +162,9 @@ class Instrument:
     def highest_band(self) -> str:
         return self.band_names[-1]
 
-    def band(self, name: str) -> dict[str, Any]:
-        return next(b for b in self.spec["bands"] if b["name"] == name)
+    def band(self, name: str) -> BandSpecDict:
+        band: BandSpecDict = next(b for b in self.spec["bands"] if b["name"] == name)
+        return band
 
     def rank(self, band: str) -> int:
         return self.band_names.index(band)
@@ -182,7 +206,21 @@ def load_catalogue(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrumen
 Answer = str | int
 
 
-@dataclass(frozen=True)
+class ResultDict(TypedDict):
+    """A result as it is sealed with the assessment and read back (``ResultSchema``)."""
+
+    instrument_id: str
+    score: float
+    computed_band: str
+    band: str
+    level: str
+    raised_by_judgement: bool
+    fired: list[str]
+    highest_band: bool
+    referral: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     instrument_id: str
     score: float
@@ -194,7 +232,7 @@ class Result:
     highest_band: bool
     referral: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ResultDict:
         return {
             "instrument_id": self.instrument_id,
             "score": self.score,

@@ -11,9 +11,7 @@ import datetime as dt
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Required, TypedDict, cast
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,33 +25,8 @@ from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
 from safety_plans import attachments, chain, profile
 from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import KINDS, EntryContent, EntryIn, EntryView
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
-
-# The Power and Control wheel's tactics, and the harms the issue adds to them.
-KINDS: tuple[str, ...] = (
-    "using_intimidation",
-    "using_emotional_abuse",
-    "using_isolation",
-    "minimizing_denying_blaming",
-    "using_children",
-    "using_privilege",
-    "using_economic_abuse",
-    "using_coercion_and_threats",
-    "physical_violence",
-    "sexual_violence",
-    "stalking",
-    "technology_abuse",
-    "breach_of_order",
-)
-CONTENT_FIELDS = (
-    "occurred_on",
-    "occurred_text",
-    "kinds",
-    "description",
-    "injuries",
-    "witnesses",
-    "police_reference",
-)
 
 ENTRY_WINDOW = dt.timedelta(days=1)
 
@@ -61,51 +34,6 @@ ENTRY_WINDOW = dt.timedelta(days=1)
 class JournalEntriesLimited(TooManyRequests):
     type_slug = "journal-entries-limited"
     title = "Too many journal entries"
-
-
-class EntryIn(TypedDict, total=False):
-    """An entry as ``EntryCreateSchema`` loads it."""
-
-    occurred_on: dt.date | None
-    occurred_text: str | None
-    kinds: Required[list[str]]
-    description: Required[str]
-    injuries: str | None
-    witnesses: str | None
-    police_reference: str | None
-    amends: uuid.UUID | None
-    attachment_ids: list[uuid.UUID]
-
-
-@dataclass(frozen=True)
-class EntryView:
-    id: uuid.UUID
-    seq: int
-    entry_type: str  # entry, deletion
-    recorded_at: dt.datetime
-    refers_to: uuid.UUID | None
-    deleted: bool
-    content: dict[str, Any] | None
-    amended_by: list[uuid.UUID] = field(default_factory=list)
-
-    def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "seq": self.seq,
-            "entry_type": self.entry_type,
-            "recorded_at": self.recorded_at,
-            "refers_to": self.refers_to,
-            "deleted": self.deleted,
-            "amended_by": self.amended_by,
-        }
-        if self.content is not None and self.entry_type == "entry":
-            for name in CONTENT_FIELDS:
-                out[name] = self.content.get(name)
-            out["attachments"] = [
-                {"id": a["id"], "media_type": a["media_type"], "size": a["size"]}
-                for a in self.content.get("attachments", [])
-            ]
-        return out
 
 
 def _binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.Binding:
@@ -145,7 +73,7 @@ def _append(
     row_id: uuid.UUID,
     entry_type: str,
     refers_to: uuid.UUID | None,
-    content: dict[str, Any],
+    content: EntryContent,
 ) -> JournalEntry:
     """Seal ``content`` and link it after the chain's head (compare-and-swap on the head)."""
     head = _head(session, survivor_id)
@@ -215,10 +143,8 @@ def create_entry(
     session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps, *, entry: EntryIn
 ) -> EntryView:
     """Write an entry (only the survivor writes their journal)."""
-    # Read by names from CONTENT_FIELDS below (a TypedDict takes literal keys only): the
-    # content keeps every field, given or not.
-    data = cast(Mapping[str, Any], entry)
-    if not data.get("occurred_on") and not data.get("occurred_text"):
+    occurred_on = entry.get("occurred_on")
+    if not occurred_on and not entry.get("occurred_text"):
         raise InvalidInput(
             "say when it happened",
             errors={"occurred_on": ["Give a date, or say in your own words when it happened."]},
@@ -226,16 +152,22 @@ def create_entry(
     row_id = new_id()
     now = clock.now()
     # A day of slack: the survivor's local date may be ahead of UTC.
-    if data.get("occurred_on") and data["occurred_on"] > (now + dt.timedelta(days=1)).date():
+    if occurred_on and occurred_on > (now + dt.timedelta(days=1)).date():
         raise InvalidInput(
             "date in the future", errors={"occurred_on": ["This date is in the future."]}
         )
-    content: dict[str, Any] = {name: data.get(name) for name in CONTENT_FIELDS}
-    if content["occurred_on"] is not None:
-        content["occurred_on"] = content["occurred_on"].isoformat()
-    content["kinds"] = [k for k in KINDS if k in data["kinds"]]
-    amends = data.get("amends")
-    content["amends"] = str(amends) if amends else None
+    amends = entry.get("amends")
+    # Every field, given or not: the content is hashed into the chain as it is.
+    content: EntryContent = {
+        "occurred_on": occurred_on.isoformat() if occurred_on is not None else None,
+        "occurred_text": entry.get("occurred_text"),
+        "kinds": [k for k in KINDS if k in entry["kinds"]],
+        "description": entry.get("description"),
+        "injuries": entry.get("injuries"),
+        "witnesses": entry.get("witnesses"),
+        "police_reference": entry.get("police_reference"),
+        "amends": str(amends) if amends else None,
+    }
     _require_entry_slot(session, clock, deps, access.survivor_id)
     sid = access.survivor_id
     if amends is not None:
@@ -248,7 +180,7 @@ def create_entry(
         ):
             raise InvalidInput("unknown entry", errors={"amends": ["No such entry."]})
     # The id is fixed before the attachments are bound and the content sealed.
-    rows = attachments.claim_for_entry(session, sid, row_id, list(data.get("attachment_ids", [])))
+    rows = attachments.claim_for_entry(session, sid, row_id, list(entry.get("attachment_ids", [])))
     content["attachments"] = [
         {
             "id": str(a.id),
@@ -267,12 +199,11 @@ def create_entry(
     return EntryView(row.id, row.seq, "entry", row.recorded_at, amends, False, content)
 
 
-def _open(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> dict[str, Any] | None:
+def _open(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> EntryContent | None:
     if row.content_enc is None:
         return None
     raw = deps.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
-    content: dict[str, Any] = json.loads(raw)
-    return content
+    return cast(EntryContent, json.loads(raw))
 
 
 def _rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
@@ -348,7 +279,7 @@ def delete_entry(
     ).all()
     attachments.shred(session, clock, deps.storage, list(owned))
     tomb_id = new_id()
-    content = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
+    content: EntryContent = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
     _append(session, clock, deps, sid, tomb_id, "deletion", entry_id, content)
 
 
@@ -356,9 +287,7 @@ def chain_rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
     return _rows(session, survivor_id)
 
 
-def open_content(
-    session: Session, deps: SafetyPlansDeps, row: JournalEntry
-) -> dict[str, Any] | None:
+def open_content(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> EntryContent | None:
     return _open(session, deps, row)
 
 

@@ -44,7 +44,7 @@ class PlanSavesLimited(TooManyRequests):
     title = "Too many plan saves"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionInfo:
     id: uuid.UUID
     number: int
@@ -53,7 +53,7 @@ class VersionInfo:
     restored_from: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanView:
     version: VersionInfo
     sections: Sections

@@ -20,7 +20,7 @@ from safety_plans.sections import Sections, default_decoy, normalise, serialise
 PRIORITIES: tuple[str, ...] = ("safety", "children", "staying_or_leaving", "housing", "privacy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sharing:
     plan_shared: bool
     journal_shared: bool

@@ -36,7 +36,7 @@ class _RecommendationSpec(Schema):
     levels = fields.List(fields.String(validate=validate.OneOf(LEVELS)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recommendation:
     id: str
     section: str
@@ -55,7 +55,7 @@ class Suggestion:
     because: list[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tailored:
     priorities: list[str]
     level: str | None

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from auth.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
-from safety_plans.journal import EntryIn
+from safety_plans.entries import EntryIn
 from safety_plans.routes.common import COMMON_ERRORS, staff_access, survivor_access
 from safety_plans.schemas import (
     AttachmentInfoSchema,
