@@ -27,7 +27,7 @@ from core.ids import new_id
 from core.notices import StaffNotice, notify_staff
 from safety_plans import profile
 from safety_plans.deps import SafetyPlansDeps
-from safety_plans.instruments import Answer, Catalogue, Instrument, ResultDict, evaluate
+from safety_plans.instruments import Answer, Catalogue, Instrument, Result, evaluate
 from safety_plans.models import RiskAssessment
 
 RISK_ALERT_JOB = "safety_plans.risk_alert"
@@ -53,7 +53,7 @@ class AssessmentView:
     answers: dict[str, Answer]
     professional_judgement: str | None
     notes: str | None
-    result: ResultDict
+    result: Result
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def take(
             "only a practitioner records professional judgement",
             errors={"professional_judgement": ["Only a practitioner can record this."]},
         )
-    result = evaluate(instrument, answers, professional_judgement).as_dict()
+    result = evaluate(instrument, answers, professional_judgement)
     now = clock.now()
     kind = "staff" if access.is_staff else "survivor"
     profile.require_staff_sharing(session, access, clock)
@@ -113,14 +113,12 @@ def take(
         answers_enc=deps.vault.seal(
             session, _binding("answers_enc", row_id, sid), json.dumps(stored_answers)
         ),
-        result_enc=deps.vault.seal(
-            session, _binding("result_enc", row_id, sid), json.dumps(result)
-        ),
+        result_enc=deps.vault.seal(session, _binding("result_enc", row_id, sid), result.to_json()),
         created_at=now,
     )
     session.add(row)
     session.flush()
-    if result["referral"]:
+    if result.referral:
         _raise_referral(session, clock, sid, row)
     return _view(row, stored_answers, result)
 
@@ -141,7 +139,7 @@ def _raise_referral(
     )
 
 
-def _view(row: RiskAssessment, stored: dict[str, Any], result: ResultDict) -> AssessmentView:
+def _view(row: RiskAssessment, stored: dict[str, Any], result: Result) -> AssessmentView:
     # ``stored``: the sealed answers, judgement and notes, as ``take`` wrote them.
     return AssessmentView(
         id=row.id,
@@ -160,7 +158,7 @@ def _open(session: Session, deps: SafetyPlansDeps, row: RiskAssessment) -> Asses
     stored = json.loads(
         deps.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
     )
-    result: ResultDict = json.loads(
+    result = Result.from_json(
         deps.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
     )
     return _view(row, stored, result)

@@ -8,6 +8,7 @@ something or raise the band). Professional judgement may raise the band, never l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -206,22 +207,10 @@ def load_catalogue(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrumen
 Answer = str | int
 
 
-class ResultDict(TypedDict):
-    """A result as it is sealed with the assessment and read back (``ResultSchema``)."""
-
-    instrument_id: str
-    score: float
-    computed_band: str
-    band: str
-    level: str
-    raised_by_judgement: bool
-    fired: list[str]
-    highest_band: bool
-    referral: bool
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
+    """What an assessment's answers come to (``ResultSchema``)."""
+
     instrument_id: str
     score: float
     computed_band: str
@@ -232,18 +221,14 @@ class Result:
     highest_band: bool
     referral: bool
 
-    def as_dict(self) -> ResultDict:
-        return {
-            "instrument_id": self.instrument_id,
-            "score": self.score,
-            "computed_band": self.computed_band,
-            "band": self.band,
-            "level": self.level,
-            "raised_by_judgement": self.raised_by_judgement,
-            "fired": list(self.fired),
-            "highest_band": self.highest_band,
-            "referral": self.referral,
-        }
+    def to_json(self) -> str:
+        """The result as it is sealed with its assessment (a JSON object of these fields)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        data = json.loads(text)
+        return cls(**{**data, "fired": tuple(data["fired"])})
 
 
 def check_answers(instrument: Instrument, answers: Mapping[str, Answer]) -> dict[str, Answer]:

@@ -97,7 +97,7 @@ def tailored(
 ) -> Tailored:
     priorities = profile.get_priorities(session, access, clock, deps)
     latest = assessments.latest_result(session, access, clock, deps)
-    level = str(latest.result["level"]) if latest else None
+    level = latest.result.level if latest else None
     present = {
         item["text"]
         for items in plans.get_plan(session, access, clock, deps).sections.values()

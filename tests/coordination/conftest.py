@@ -18,10 +18,12 @@ from api.wiring import wire
 from auth.models import PartnerAgency, StaffMember, Survivor
 from auth.principals import StaffPrincipal
 from coordination import consents, webhooks
+from coordination.alerts import create_alert
 from coordination.deps import CoordinationDeps
-from coordination.models import Consent
+from coordination.models import Alert, Consent, Delivery
 from coordination.webhooks_http import FakeWebhookSender
 from coordination.wiring import register_jobs
+from core.audit import Actor
 from core.clock import FrozenClock
 from core.jobs import JobRegistry
 from core.runtime import Runtime
@@ -93,6 +95,20 @@ class World:
             purpose="Safety",
             expires_at=expires,
             text_hash=t.text_hash,
+        )
+
+    def alert(
+        self, kind: str, data: dict[str, Any] | None = None, *, survivor_id: uuid.UUID | None = None
+    ) -> tuple[Alert, list[Delivery]]:
+        """Raise an alert about the survivor as the system does (a duress, a welfare check)."""
+        return create_alert(
+            self.session,
+            Actor.system(),
+            self.clock,
+            self.deps,
+            survivor_id=survivor_id or self.survivor.id,
+            kind=kind,
+            data=data or {},
         )
 
     def webhook(self, agency: PartnerAgency, url: str, ip: str = PUBLIC_IP) -> str:

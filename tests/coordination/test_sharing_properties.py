@@ -19,10 +19,8 @@ from hypothesis import strategies as st
 from auth.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from coordination import consents
-from coordination.alerts import create_alert
 from coordination.vocab import ALERT_CONSENT_KIND
 from coordination.webhooks_http import SendResult
-from core.audit import Actor
 from tests.coordination.conftest import World
 from tests.factories import make_survivor
 
@@ -152,15 +150,7 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
             elif op[0] == "alert":
                 kind = str(op[1])
                 data = {"status": "safe"} if kind == "safety_status" else {}
-                _, sent = create_alert(
-                    world.session,
-                    Actor.system(),
-                    world.clock,
-                    world.deps,
-                    survivor_id=survivor.id,
-                    kind=kind,
-                    data=data,
-                )
+                _, sent = world.alert(kind, data, survivor_id=survivor.id)
                 for d in sent:
                     assert d.consent_id is not None
                     sender.deliveries[d.webhook_id] = (d.consent_id, kind)
