@@ -182,7 +182,7 @@ def staff_create(role: str, email: str, display_name: str, force: bool) -> None:
     LANTERN_BOOTSTRAP_PASSWORD for scripts. The admin then logs in and enrols TOTP."""
     from marshmallow import ValidationError, validate
 
-    from auth.staff_accounts import bootstrap_admin
+    from auth.staff.accounts import bootstrap_admin
     from core.errors import LanternError
 
     try:

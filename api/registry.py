@@ -11,9 +11,10 @@ import importlib
 from flask import Flask, request
 
 from api.wiring import wire
-from auth import attempts, duress, recovery
+from auth import wiring as auth_wiring
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
+from auth.staff import recovery
 from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
@@ -32,6 +33,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.jobs",
     "core.notices",
     "auth.models",
+    "auth.staff.models",
+    "auth.survivors.models",
+    "auth.access.models",
+    "auth.partners.models",
     "coordination.models",
     "safety_plans.models",
     "messaging.checkins.models",
@@ -45,22 +50,22 @@ BLUEPRINTS: tuple[tuple[str, str, str], ...] = (
     ("coordination.routes.staff", "blp", "/v1"),
     ("coordination.routes.partner", "blp", "/v1"),
     ("coordination.routes.admin", "blp", "/v1"),
-    ("auth.partner_routes", "admin_blp", "/v1"),
-    ("auth.partner_routes", "partner_blp", "/v1"),
-    ("auth.caseload_routes", "blp", "/v1"),
-    ("auth.notice_routes", "blp", "/v1"),
-    ("auth.access_log_routes", "blp", "/v1"),
+    ("auth.partners.routes", "admin_blp", "/v1"),
+    ("auth.partners.routes", "partner_blp", "/v1"),
+    ("auth.access.routes", "blp", "/v1"),
+    ("auth.staff.routes.notices", "blp", "/v1"),
+    ("auth.access.routes", "log_blp", "/v1"),
     ("safety_plans.routes.plan", "blp", "/v1"),
     ("safety_plans.routes.risk", "blp", "/v1"),
     ("safety_plans.routes.journal", "blp", "/v1"),
     ("safety_plans.routes.evidence", "blp", "/v1"),
-    ("auth.survivor_routes", "blp", "/v1"),
+    ("auth.survivors.routes", "blp", "/v1"),
     ("messaging.checkins.routes", "blp", "/v1"),
     ("messaging.routes.survivor", "blp", "/v1"),
     ("messaging.routes.staff", "blp", "/v1"),
     ("messaging.sms.routes", "blp", "/v1"),
-    ("auth.staff_routes", "blp", "/v1"),
-    ("auth.staff_routes", "admin_blp", "/v1"),
+    ("auth.staff.routes.own", "blp", "/v1"),
+    ("auth.staff.routes.admin", "admin_blp", "/v1"),
 )
 
 
@@ -98,8 +103,7 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     audit_watch.register_jobs(registry, runtime.settings, admins=recovery.active_admin_ids)
     coordination_wiring.register_jobs(registry, wiring.coordination)
     safety_plans_wiring.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
-    duress.register_jobs(registry, hooks.duress)
-    attempts.register_jobs(registry)
+    auth_wiring.register_jobs(registry, hooks.duress)
     checkin_wiring.register_jobs(registry, wiring.checkins)
     sms_wiring.register_jobs(registry, wiring.sms)
     messaging_wiring.register_jobs(registry, wiring.push)

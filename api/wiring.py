@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auth.duress import DuressListener
+from auth.survivors.duress import DuressListener
 from coordination import wiring as coordination_wiring
 from coordination.deps import CoordinationDeps
 from core.hooks import Hook
@@ -34,7 +34,7 @@ class Hooks:
     """Every hook between domains. Each listener Protocol is declared by the domain that calls
     the hook, and each listener is registered by a stable name in ``wire``."""
 
-    #: auth.duress, from the duress alert job (and its per-listener retries, by name).
+    #: auth.survivors.duress, from the duress alert job (and its per-listener retries, by name).
     duress: Hook[DuressListener]
     #: safety_plans.assessments, from the risk alert job for a result at the highest band.
     high_risk: Hook[HighRiskListener]

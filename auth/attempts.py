@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from auth.models import AttemptCounter
 from core.errors import TooManyRequests
-from core.jobs import JobContext, JobRegistry
 from core.runtime import Runtime
 
 _COUNTERS = AttemptCounter.__table__
@@ -390,11 +389,3 @@ def prune(session: Session, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def _prune_handler(ctx: JobContext, _payload: dict[str, object]) -> None:
-    prune(ctx.session, ctx.clock.now())
-
-
-def register_jobs(registry: JobRegistry) -> None:
-    registry.register(PRUNE_JOB, _prune_handler, every_seconds=3600)

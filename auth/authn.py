@@ -12,14 +12,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import (
-    PartnerAgency,
-    PartnerApiKey,
-    StaffMember,
-    StaffSession,
-    Survivor,
-    SurvivorDevice,
-)
+from auth.partners.models import PartnerAgency, PartnerApiKey
 from auth.principals import (
     PartnerPrincipal,
     PendingStaffPrincipal,
@@ -27,6 +20,8 @@ from auth.principals import (
     StaffPrincipal,
     SurvivorPrincipal,
 )
+from auth.staff.models import StaffMember, StaffSession
+from auth.survivors.models import Survivor, SurvivorDevice
 from core.clock import Clock
 from core.crypto import constant_time_equals, random_token, token_digest
 from core.errors import NotAuthenticated

@@ -41,8 +41,8 @@ class PendingStaffPrincipal:
 @dataclass(frozen=True, slots=True)
 class SurvivorPrincipal:
     """A survivor's device session. ``decoy`` is True after a duress PIN: ``survivor_id`` is
-    then the decoy account's (``auth.decoys``), which services serve like any other account;
-    only what would reach another person (staff, agencies) is held back: its own check-ins
+    then the decoy account's (``auth.survivors.decoys``), which services serve like any other
+    account; only what would reach another person (staff, agencies) is held back: its own check-ins
     are texted, as a real account's are, to the number set in it."""
 
     survivor_id: uuid.UUID

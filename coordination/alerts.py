@@ -18,9 +18,10 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import decoys
-from auth.models import PartnerAgency, Survivor
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
+from auth.partners.models import PartnerAgency
+from auth.survivors import decoys
+from auth.survivors.models import Survivor
 from coordination import consents, lawful_basis
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Consent, Delivery, LawfulShare

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from coordination.vocab import CONSENT_KIND_TEXT, CONSENT_KINDS
 from core.clock import Clock
 from core.crypto import digest_items

@@ -6,7 +6,7 @@ agreed (that text and every field). A consent recorded by an advocate is inactiv
 survivor confirms it in the app. Revocation takes effect at once: deliveries still queued
 under the consent are cancelled in the same transaction, and every delivery re-checks its
 consent before it is sent. A decoy (duress) session keeps consents on its decoy account
-(``auth.decoys``), which read back like any and never let an agency hear anything.
+(``auth.survivors.decoys``), which read back like any and never let an agency hear anything.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
+from auth.partners.models import PartnerAgency
 from coordination.consent_terms import ConsentTerms as ConsentTerms
 from coordination.consent_terms import terms as terms
 from coordination.deps import CoordinationDeps

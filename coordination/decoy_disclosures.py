@@ -2,8 +2,8 @@
 
 A real account's disclosure log lists each welfare check its consented agency was sent (after
 a missed check-in nobody acknowledged in time), and the person holding the phone may read it.
-A decoy account tells no agency anything (``auth.decoys``), so at the moment a real account's
-check would be sent, the decoy's log gains exactly the lines a delivered check writes
+A decoy account tells no agency anything (``auth.survivors.decoys``), so at the moment a real
+account's check would be sent, the decoy's log gains exactly the lines a delivered check writes
 (``disclosures.record_alert_to``), for the agencies a real alert would go to
 (``alerts.recipients``), and nothing else: no alert, no delivery, no request, no notice.
 """
@@ -15,7 +15,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import decoys
+from auth.survivors import decoys
 from coordination import alerts, disclosures
 from coordination.models import Disclosure
 from core.clock import Clock

@@ -29,8 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from auth.models import StaffMember
 from auth.principals import StaffPrincipal
+from auth.staff.models import StaffMember
 from coordination import alerts, disclosures
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Delivery

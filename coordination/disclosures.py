@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
+from auth.partners.models import PartnerAgency
 from coordination.consents import purpose_of
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent, Delivery, Disclosure, LawfulShare

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess, advocates_of
+from auth.access.permissions import SurvivorAccess, advocates_of
 from auth.principals import PartnerPrincipal
 from coordination import disclosures
 from coordination.deps import CoordinationDeps

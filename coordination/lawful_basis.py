@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
-from auth.permissions import SurvivorAccess, advocates_of
+from auth.access.permissions import SurvivorAccess, advocates_of
+from auth.partners.models import PartnerAgency
 from coordination import disclosures
 from coordination.deps import CoordinationDeps
 from coordination.models import Delivery, LawfulShare, SurvivorNotice

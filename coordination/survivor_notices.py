@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess, advocates_of
+from auth.access.permissions import SurvivorAccess, advocates_of
 from coordination.models import Consent, SharingPreference, SurvivorNotice
 from core import jobs, notices
 from core.clock import Clock

@@ -17,7 +17,7 @@ from typing import NotRequired, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerAgency
+from auth.partners.models import PartnerAgency
 from auth.principals import StaffPrincipal
 from coordination.alerts import enqueue_delivery
 from coordination.deps import CoordinationDeps

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -269,7 +269,7 @@ def mark_read(
     return unread_count(session, clock, survivor_id, reader)
 
 
-def _unread_stmt(reader: Reader, now: dt.datetime) -> Any:
+def _unread_stmt(reader: Reader, now: dt.datetime) -> Select[uuid.UUID, int]:
     return (
         select(ConversationMessage.survivor_id, func.count(ConversationMessage.id))
         .outerjoin(

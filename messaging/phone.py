@@ -10,7 +10,7 @@ A decoy account's number is sealed like any, and texted its own check-ins like a
 account texts whatever number is entered, so this reaches nobody new). It is found under a
 blind index of its own (``core.crypto.decoy_phone_index``), never under ``phone_index``: a
 number set in a decoy never makes a real survivor's number shared, and only the decoy's own
-check-in reply codes ever reach it (``messaging/sms/webhooks.py``, ``auth.decoys``).
+check-in reply codes ever reach it (``messaging/sms/webhooks.py``, ``auth.survivors.decoys``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.crypto import Binding, decoy_phone_index, normalize_phone, phone_index
 from core.errors import NotFound
 from core.vault import Vault

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from auth import decoys
+from auth.survivors import decoys
 from core.errors import ConfigurationError
 from core.jobs import JobContext
 from core.settings import Settings

@@ -32,7 +32,7 @@ class MessagesUnreadSchema(Schema):
 class SurvivorMessageSchema(Schema):
     id = fields.UUID(required=True)
     # "me" or "team": the app never names which advocate wrote.
-    from_ = fields.String(required=True, data_key="from", attribute="from")
+    from_ = fields.String(required=True, data_key="from")
     body = fields.String(required=True)
     sent_at = fields.DateTime(required=True)
     expires_at = fields.DateTime(allow_none=True)
@@ -53,7 +53,7 @@ class MessageReceiptSchema(Schema):
 
 class StaffMessageSchema(Schema):
     id = fields.UUID(required=True)
-    from_ = fields.String(required=True, data_key="from", attribute="from")
+    from_ = fields.String(required=True, data_key="from")
     staff_id = fields.UUID(allow_none=True)
     via = fields.String(required=True, metadata={"description": "app or sms"})
     body = fields.String(required=True)
@@ -96,6 +96,7 @@ class SurvivorPhoneSchema(Schema):
 
 def twilio_form_doc(description: str) -> dict[str, Any]:
     """OpenAPI for a Twilio webhook: a signed form in, an empty TwiML document out."""
+    # A free-form OpenAPI fragment for ``blp.doc``, not a result a view returns: a plain dict.
     return {
         "requestBody": {
             "required": True,

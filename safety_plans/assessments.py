@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess, advocates_of
+from auth.access.permissions import SurvivorAccess, advocates_of
 from core import jobs
 from core.clock import Clock
 from core.crypto import Binding

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core import crypto, limits
 from core.clock import Clock
 from core.errors import InvalidInput, LanternError, NotFound, TooLarge

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core import audit, crypto
 from core.clock import Clock
 from safety_plans import attachments, chain, journal, profile

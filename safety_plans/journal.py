@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core import crypto, limits
 from core.clock import Clock
 from core.db import is_postgres

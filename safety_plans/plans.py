@@ -5,8 +5,8 @@ moves the plan's ``current_version_id`` with one compare-and-swap UPDATE: on Pos
 second of two concurrent writers waits for the first's row lock, then finds the condition
 false and gets 412; on SQLite writers are serialised (BEGIN IMMEDIATE) to the same effect.
 
-A duress session works on the decoy account's own plan (``auth.decoys``), which starts as the
-owner's chosen decoy plan (or a shopping list) and then lives like any plan; when the owner
+A duress session works on the decoy account's own plan (``auth.survivors.decoys``), which starts as
+the owner's chosen decoy plan (or a shopping list) and then lives like any plan; when the owner
 chooses a new decoy plan, it becomes the decoy's newest version.
 """
 
@@ -21,10 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth import decoys
-from auth.models import Survivor
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import StaffPrincipal, SurvivorPrincipal
+from auth.survivors import decoys
+from auth.survivors.models import Survivor
 from core import limits
 from core.clock import Clock
 from core.crypto import Binding

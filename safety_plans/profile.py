@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core.clock import Clock
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound

@@ -15,7 +15,7 @@ from pathlib import Path
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.schemas import Schema

@@ -1,8 +1,8 @@
 """What may leave Lantern because of a decoy (duress) session: only the alarm about its owner,
 and the decoy's own check-in texts to the number set in it.
 
-A decoy account is served like any other (``auth.decoys``); what keeps it harmless is at the
-exits. These helpers photograph every exit (staff notices, partner-agency deliveries, texts,
+A decoy account is served like any other (``auth.survivors.decoys``); what keeps it harmless is at
+the exits. These helpers photograph every exit (staff notices, partner-agency deliveries, texts,
 pushes, escalations) before a decoy acts, run every job its actions queued,
 and check what appeared since: nothing about a decoy account, and about the real owner only
 the alarm itself (the duress alert a duress login raises, and the notice that the duress PIN
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from coordination.models import Alert, Delivery
 from core.clock import FrozenClock
 from core.crypto import Binding

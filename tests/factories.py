@@ -14,22 +14,17 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from auth import decoys
+from auth.access.models import CaseloadEntry
 from auth.authn import (
     PARTNER_PREFIX,
     STAFF_PREFIX,
     SURVIVOR_ACCESS_PREFIX,
     new_token,
 )
-from auth.models import (
-    CaseloadEntry,
-    PartnerAgency,
-    PartnerApiKey,
-    StaffMember,
-    StaffSession,
-    Survivor,
-    SurvivorDevice,
-)
+from auth.partners.models import PartnerAgency, PartnerApiKey
+from auth.staff.models import StaffMember, StaffSession
+from auth.survivors import decoys
+from auth.survivors.models import Survivor, SurvivorDevice
 from core.crypto import random_token, token_digest
 from core.ids import new_id
 from core.runtime import Runtime

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from auth.access.models import CaseloadEntry
 from auth.authn import authenticate
-from auth.models import CaseloadEntry, PartnerAgency, StaffMember, Survivor
-from auth.partners import PARTNER_SCOPES
+from auth.partners.keys import PARTNER_SCOPES
+from auth.partners.models import PartnerAgency
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.errors import LanternError
 from core.runtime import Runtime
 from tests.factories import (

@@ -36,8 +36,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import Survivor, SurvivorDevice
 from auth.principals import StaffPrincipal
+from auth.survivors.models import Survivor, SurvivorDevice
 from coordination.models import Alert
 from coordination.webhooks import set_url
 from coordination.webhooks_http import FakeWebhookSender
@@ -389,8 +389,8 @@ def test_a_pin_changed_in_a_decoy_opens_the_decoy_and_the_advocate_is_told(
 def test_a_phone_number_set_in_a_decoy_is_kept_there_and_nowhere_else(world: World) -> None:
     """What a later check-in text reads: the decoy keeps the number it was given, sealed, under
     a blind index of its own and never the real one (so it never makes a real survivor's
-    number shared, and only its own reply codes reach it: ``auth.decoys``); the real number is
-    untouched."""
+    number shared, and only its own reply codes reach it: ``auth.survivors.decoys``); the real
+    number is untouched."""
     world.session.expire_all()
     owner = world.session.get(Survivor, world.owner.id)
     assert owner is not None

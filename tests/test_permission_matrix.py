@@ -42,10 +42,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
+from auth.access.permissions import STAFF
 from auth.authn import PARTNER_PREFIX
-from auth.models import PartnerAgency
-from auth.partners import PARTNER_SCOPES
-from auth.permissions import STAFF
+from auth.partners.keys import PARTNER_SCOPES
+from auth.partners.models import PartnerAgency
 from core.notices import notify_staff
 from core.runtime import Runtime
 from tests.checkins import matrix as checkins_matrix

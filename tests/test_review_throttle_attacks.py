@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from auth import attempts
 from auth.attempts import STAFF_ACCOUNT, STAFF_ACCOUNT_TOTAL
-from auth.staff_sessions import account_subject
+from auth.staff.sessions import account_subject
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from tests.auth.attempt_probes import count

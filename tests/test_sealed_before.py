@@ -14,8 +14,9 @@ from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from auth import staff_phone, totp
-from auth.models import StaffMember
+from auth.staff import phone as staff_phone
+from auth.staff import totp
+from auth.staff.models import StaffMember
 from coordination import webhooks
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook

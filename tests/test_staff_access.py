@@ -1,4 +1,4 @@
-"""One rule for staff reaching a survivor (``auth.permissions.require_staff_access``): safety
+"""One rule for staff reaching a survivor (``auth.access.permissions.require_staff_access``): safety
 plans, coordination, messaging and the console's survivor summary refuse and allow the same
 people, for the same survivors, in the same way."""
 
@@ -12,8 +12,9 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from auth import decoys
-from auth.models import BreakGlassGrant, CaseloadEntry, StaffMember
+from auth.access.models import BreakGlassGrant, CaseloadEntry
+from auth.staff.models import StaffMember
+from auth.survivors import decoys
 from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans.sections import template

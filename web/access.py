@@ -3,8 +3,8 @@
 1. Every endpoint needs an authenticated principal unless it is on the one reviewed allowlist
    below (``PUBLIC_ENDPOINTS``).
 2. Every other endpoint declares who may call it, with ``@allow(rule)`` on its view class (or on
-   one method, where a class mixes callers). The rule (``auth.permissions``: survivor, staff of
-   some roles, a partner key with a scope...) is checked here, right after authentication and
+   one method, where a class mixes callers). The rule (``auth.access.permissions``: survivor, staff
+   of some roles, a partner key with a scope...) is checked here, right after authentication and
    before any body or query is parsed: the wrong caller gets the same 403 whatever it sends,
    and learns nothing of the route's schema. An endpoint without a rule refuses everyone.
 

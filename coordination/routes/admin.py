@@ -9,7 +9,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import ADMIN, require_fresh_second_factor
+from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
 from coordination.deliveries import DeliveryView

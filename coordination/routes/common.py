@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from auth.permissions import SurvivorAccess, require_staff_access, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps
 from core.clock import Clock
@@ -31,8 +31,8 @@ def me() -> SurvivorAccess:
 
 
 def staff_access(survivor_id: uuid.UUID, action: str, *, write: bool = False) -> SurvivorAccess:
-    """An advocate or supervisor reaching the survivor (``auth.permissions.require_staff_access``:
-    caseload or break-glass, audited)."""
+    """An advocate or supervisor reaching the survivor
+    (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited)."""
     return require_staff_access(
         session(),
         clock(),

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import Partners
+from auth.access.permissions import Partners
 from auth.principals import PartnerPrincipal
 from coordination import events, pull
 from coordination.events import EventAccepted, EventIn

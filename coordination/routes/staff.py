@@ -9,7 +9,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import CASEWORKER, SUPERVISOR
+from auth.access.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
 from coordination.alerts import AlertRaised
 from coordination.consents import ConsentView

@@ -9,8 +9,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.models import PartnerAgency
-from auth.permissions import SURVIVOR
+from auth.access.permissions import SURVIVOR
+from auth.partners.models import PartnerAgency
 from coordination import consents, disclosures, survivor_notices
 from coordination.consents import ConsentTerms, ConsentView
 from coordination.disclosures import DisclosureView

@@ -15,13 +15,12 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.crypto import Binding, KeyRing, constant_time_equals
@@ -30,7 +29,7 @@ from core.ids import new_id
 from core.vault import Vault
 from messaging.checkins import states
 from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, CheckinSettings
-from messaging.checkins.schedule import WEEKDAYS, QuietWindow, Recurrence, zone
+from messaging.checkins.schedule import WEEKDAYS, QuietWindow, QuietWindowSpec, Recurrence, zone
 from messaging.checkins.templates import check_text, template_text
 
 GRACE_MIN, GRACE_MAX = 5, 240
@@ -105,16 +104,16 @@ def get_settings(session: Session, clock: Clock, survivor_id: uuid.UUID) -> Chec
     return row
 
 
-def quiet_windows(session: Session, vault: Vault, row: CheckinSettings) -> list[dict[str, Any]]:
+def quiet_windows(session: Session, vault: Vault, row: CheckinSettings) -> list[QuietWindowSpec]:
     if row.quiet_windows_enc is None:
         return []
-    data: list[dict[str, Any]] = json.loads(
+    data: list[QuietWindowSpec] = json.loads(
         vault.open_text(session, _settings_binding(row.survivor_id), row.quiet_windows_enc)
     )
     return data
 
 
-def parsed_quiet_windows(windows: list[dict[str, Any]]) -> list[QuietWindow]:
+def parsed_quiet_windows(windows: list[QuietWindowSpec]) -> list[QuietWindow]:
     return [
         QuietWindow(
             frozenset(WEEKDAYS.index(d) for d in w["days"]),
@@ -125,8 +124,8 @@ def parsed_quiet_windows(windows: list[dict[str, Any]]) -> list[QuietWindow]:
     ]
 
 
-def _validate_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    clean = []
+def _validate_windows(windows: list[QuietWindowSpec]) -> list[QuietWindowSpec]:
+    clean: list[QuietWindowSpec] = []
     for w in windows:
         try:
             days = sorted({d.lower() for d in w["days"]}, key=WEEKDAYS.index)
@@ -149,7 +148,7 @@ class SettingsChange:
     second_window_minutes: int | None = None
     safe_reply: str | None = None
     help_reply: str | None = None
-    quiet_windows: list[dict[str, Any]] | None = None
+    quiet_windows: list[QuietWindowSpec] | None = None
     quiet_policy: str | None = None
     welfare_agency_id: uuid.UUID | None = None
     clear_welfare_agency: bool = False

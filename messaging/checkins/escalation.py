@@ -3,8 +3,8 @@ a person. First the survivor's advocates (console queue, plus SMS to on-duty adv
 a phone); then, if nobody acknowledges within the survivor's second window, a welfare-check
 request to the consented partner agency.
 
-A decoy account escalates to nobody (``auth.decoys``), yet must read back as a real account
-whose escalation nobody acknowledged (a night, a weekend): its check-in shows escalated, and
+A decoy account escalates to nobody (``auth.survivors.decoys``), yet must read back as a real
+account whose escalation nobody acknowledged (a night, a weekend): its check-in shows escalated, and
 at the end of the second window its disclosure log gains the welfare check its consented
 agency would have been sent (``decoy_partner_step``), with no escalation, alert or text.
 """
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from auth import decoys
-from auth.models import StaffMember
-from auth.permissions import advocates_of
+from auth.access.permissions import advocates_of
+from auth.staff.models import StaffMember
+from auth.survivors import decoys
 from core import audit, jobs
 from core.clock import Clock
 from core.crypto import Binding
@@ -51,7 +51,8 @@ def escalate(
     """Open an escalation (idempotent per occurrence) and alert the advocates at once.
 
     None for a decoy account: its check-ins come due, are answered and missed like any, but
-    reach nobody (``auth.decoys``); the real owner's advocates already had the duress alert.
+    reach nobody (``auth.survivors.decoys``); the real owner's advocates already had the duress
+    alert.
     """
     if decoys.is_decoy_account(session, survivor_id):
         _as_if_escalated(session, clock, survivor_id, occurrence)
@@ -284,7 +285,24 @@ def queue(
     )
 
 
-def view(esc: Escalation, session: Session, vault: Vault) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class EscalationView:
+    """An escalation as the console shows it, its resolution note opened."""
+
+    id: uuid.UUID
+    survivor_id: uuid.UUID
+    source: str
+    urgency: int
+    state: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    partner_outcome: str | None
+    late_reply_at: dt.datetime | None
+    resolution_note: str | None
+
+
+def view(esc: Escalation, session: Session, vault: Vault) -> EscalationView:
     note = None
     if esc.resolution_note_enc is not None:
         note = vault.open_text(
@@ -292,16 +310,16 @@ def view(esc: Escalation, session: Session, vault: Vault) -> dict[str, Any]:
             Binding("escalations", "resolution_note_enc", esc.id, esc.survivor_id),
             esc.resolution_note_enc,
         )
-    return {
-        "id": esc.id,
-        "survivor_id": esc.survivor_id,
-        "source": esc.source,
-        "urgency": esc.urgency,
-        "state": esc.state,
-        "created_at": esc.created_at,
-        "acknowledged_at": esc.acknowledged_at,
-        "resolved_at": esc.resolved_at,
-        "partner_outcome": esc.partner_outcome,
-        "late_reply_at": esc.late_reply_at,
-        "resolution_note": note,
-    }
+    return EscalationView(
+        id=esc.id,
+        survivor_id=esc.survivor_id,
+        source=esc.source,
+        urgency=esc.urgency,
+        state=esc.state,
+        created_at=esc.created_at,
+        acknowledged_at=esc.acknowledged_at,
+        resolved_at=esc.resolved_at,
+        partner_outcome=esc.partner_outcome,
+        late_reply_at=esc.late_reply_at,
+        resolution_note=note,
+    )

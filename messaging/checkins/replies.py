@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.permissions import advocates_of
+from auth.access.permissions import advocates_of
 from core import audit
 from core.clock import Clock
 from core.crypto import KeyRing

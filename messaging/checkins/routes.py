@@ -7,37 +7,72 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR, SurvivorAccess, require_staff_access
+from auth.principals import StaffPrincipal, SurvivorPrincipal
+from core.runtime import Runtime
 from messaging.checkins import schemas, service
 from messaging.checkins.deps import CheckinDeps
+from messaging.checkins.escalation import EscalationView
 from messaging.checkins.templates import TEMPLATES
-from web.access import allow, current_principal
+from web.access import admitted, allow
 from web.db import runtime, session
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")
+
+
+def _me() -> SurvivorPrincipal:
+    """The survivor (or a duress session, on its decoy account) acting on her own check-ins."""
+    return admitted(SurvivorPrincipal)
+
+
+def _deps() -> CheckinDeps:
+    return runtime().collaborators.need(CheckinDeps)
+
+
+def _escalation_access(
+    escalation_id: uuid.UUID, action: str
+) -> tuple[Session, Runtime, SurvivorAccess]:
+    """An advocate or supervisor reaching the survivor an escalation is about, to act on it:
+    404 for no such escalation, then ``require_staff_access`` (caseload only, as a write;
+    audited naming the escalation)."""
+    s, rt = session(), runtime()
+    survivor_id = service.escalation_survivor(s, escalation_id)
+    access = require_staff_access(
+        s,
+        rt.clock,
+        admitted(StaffPrincipal),
+        survivor_id,
+        action=action,
+        write=True,
+        subject_kind="escalation",
+        subject_id=escalation_id,
+    )
+    return s, rt, access
 
 
 @allow(SURVIVOR)
 @blp.route("/survivor/check-ins/settings")
 class Settings(MethodView):
     @blp.response(200, schemas.SettingsSchema)
-    def get(self) -> Any:
+    def get(self) -> service.SettingsView:
         """The survivor's check-in settings (reply codes are never shown back)."""
-        return service.get_settings(session(), runtime(), current_principal())
+        return service.get_settings(session(), _me(), runtime().clock, _deps())
 
     @blp.arguments(schemas.SettingsUpdateSchema)
     @blp.response(200, schemas.SettingsSchema)
-    def put(self, data: dict[str, Any]) -> Any:
+    def put(self, data: service.SettingsUpdate) -> service.SettingsView:
         """Change grace, reply codes, quiet windows, time zone, pause, welfare agency."""
-        return service.update_settings(session(), runtime(), current_principal(), data)
+        rt = runtime()
+        return service.update_settings(session(), _me(), rt.clock, rt.keyring, _deps(), change=data)
 
 
 @allow(SURVIVOR)
 @blp.route("/survivor/check-ins/templates")
 class Templates(MethodView):
     @blp.response(200, schemas.TemplateSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> list[dict[str, str]]:
         """The neutral texts a check-in SMS can wear."""
         return [{"id": k, "text": v} for k, v in TEMPLATES.items()]
 
@@ -46,15 +81,15 @@ class Templates(MethodView):
 @blp.route("/survivor/check-ins")
 class Schedules(MethodView):
     @blp.response(200, schemas.ScheduleSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> list[service.ScheduleView]:
         """Active check-in schedules."""
-        return service.list_schedules(session(), runtime(), current_principal())
+        return service.list_schedules(session(), _me())
 
     @blp.arguments(schemas.ScheduleCreateSchema)
     @blp.response(201, schemas.ScheduleSchema)
-    def post(self, data: dict[str, Any]) -> Any:
+    def post(self, data: service.ScheduleRequest) -> service.ScheduleView:
         """Schedule a one-off or recurring check-in."""
-        return service.create_schedule(session(), runtime(), current_principal(), data)
+        return service.create_schedule(session(), _me(), runtime().clock, _deps(), request=data)
 
 
 @allow(SURVIVOR)
@@ -63,16 +98,16 @@ class Schedule(MethodView):
     @blp.response(204)
     def delete(self, schedule_id: uuid.UUID) -> None:
         """Stop a schedule; its waiting occurrences are cancelled."""
-        service.cancel_schedule(session(), runtime(), current_principal(), schedule_id)
+        service.cancel_schedule(session(), _me(), runtime().clock, schedule_id=schedule_id)
 
 
 @allow(SURVIVOR)
 @blp.route("/survivor/check-ins/pending")
 class Pending(MethodView):
     @blp.response(200, schemas.OccurrenceSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> list[service.OccurrenceView]:
         """Check-ins waiting for an answer (the app shows these)."""
-        return service.pending(session(), runtime(), current_principal())
+        return service.pending(session(), _me())
 
 
 @allow(SURVIVOR)
@@ -80,16 +115,15 @@ class Pending(MethodView):
 class Answer(MethodView):
     @blp.arguments(schemas.AnswerSchema)
     @blp.response(200, schemas.OccurrenceSchema)
-    def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> Any:
+    def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> service.OccurrenceView | None:
         """Answer a check-in in the app: safe, or help (help escalates at once)."""
-        rt = runtime()
         return service.answer(
             session(),
-            rt,
-            current_principal(),
-            occurrence_id,
-            data["answer"],
-            sms=rt.collaborators.need(CheckinDeps).sms,
+            _me(),
+            runtime().clock,
+            _deps(),
+            occurrence_id=occurrence_id,
+            kind=data["answer"],
         )
 
 
@@ -98,10 +132,10 @@ class Answer(MethodView):
 class Snooze(MethodView):
     @blp.arguments(schemas.SnoozeSchema)
     @blp.response(200, schemas.OccurrenceSchema)
-    def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> Any:
+    def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> service.OccurrenceView:
         """Push one check-in (and its grace period) later."""
         return service.snooze(
-            session(), runtime(), current_principal(), occurrence_id, data["minutes"]
+            session(), _me(), runtime().clock, occurrence_id=occurrence_id, minutes=data["minutes"]
         )
 
 
@@ -109,9 +143,9 @@ class Snooze(MethodView):
 @blp.route("/survivor/check-ins/safe-now")
 class SafeNow(MethodView):
     @blp.response(200, schemas.SafeNowSchema)
-    def post(self) -> Any:
+    def post(self) -> service.Answered:
         """ "I am safe now": answers every waiting check-in."""
-        return service.safe_now(session(), runtime(), current_principal())
+        return service.safe_now(session(), _me(), runtime().clock)
 
 
 @allow(CASEWORKER)
@@ -119,10 +153,13 @@ class SafeNow(MethodView):
 class Queue(MethodView):
     @blp.arguments(schemas.QueueQuerySchema, location="query")
     @blp.response(200, schemas.EscalationSchema(many=True))
-    def get(self, query: dict[str, Any]) -> Any:
+    def get(self, query: dict[str, Any]) -> list[EscalationView]:
         """The escalation queue for my caseload, most urgent first."""
         return service.escalation_queue(
-            session(), runtime(), current_principal(), query["include_resolved"]
+            session(),
+            admitted(StaffPrincipal),
+            _deps(),
+            include_resolved=query["include_resolved"],
         )
 
 
@@ -130,9 +167,10 @@ class Queue(MethodView):
 @blp.route("/staff/escalations/<uuid:escalation_id>/acknowledge")
 class Acknowledge(MethodView):
     @blp.response(200, schemas.EscalationSchema)
-    def post(self, escalation_id: uuid.UUID) -> Any:
+    def post(self, escalation_id: uuid.UUID) -> EscalationView:
         """I am on it: stops the partner step."""
-        return service.acknowledge(session(), runtime(), current_principal(), escalation_id)
+        s, rt, access = _escalation_access(escalation_id, "escalation.acknowledge")
+        return service.acknowledge(s, access, rt.clock, _deps(), escalation_id=escalation_id)
 
 
 @allow(CASEWORKER)
@@ -140,8 +178,9 @@ class Acknowledge(MethodView):
 class Resolve(MethodView):
     @blp.arguments(schemas.ResolveSchema)
     @blp.response(200, schemas.EscalationSchema)
-    def post(self, data: dict[str, Any], escalation_id: uuid.UUID) -> Any:
+    def post(self, data: dict[str, Any], escalation_id: uuid.UUID) -> EscalationView:
         """Close an escalation with an (encrypted) note."""
+        s, rt, access = _escalation_access(escalation_id, "escalation.resolve")
         return service.resolve(
-            session(), runtime(), current_principal(), escalation_id, data["note"]
+            s, access, rt.clock, _deps(), escalation_id=escalation_id, note=data["note"]
         )

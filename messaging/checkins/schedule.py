@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import InvalidInput
@@ -91,6 +92,15 @@ class Recurrence:
                 if after < when <= until:
                     yield when
             day += dt.timedelta(days=1)
+
+
+class QuietWindowSpec(TypedDict):
+    """A quiet window as the survivor gives it, and as it is stored (sealed) and shown back:
+    ``{"days": ["mon", ...], "start": "22:00", "end": "07:00"}``."""
+
+    days: list[str]
+    start: str
+    end: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core import audit
 from core.clock import Clock
 from core.jobs import JobContext
@@ -84,7 +84,7 @@ def _send_one(
     if occ.channel == "app":
         transition(session, clock, occ, states.SENT, SYSTEM, channel="app")
         return None
-    # A decoy account's check-in is texted to its own number like any (``auth.decoys``).
+    # A decoy account's check-in is texted to its own number like any (``auth.survivors.decoys``).
     try:
         if sms is None:
             raise SmsUnavailable("no_gateway")

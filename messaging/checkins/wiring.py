@@ -10,8 +10,8 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from auth.models import StaffMember
-from auth.staff_phone import staff_phone
+from auth.staff.models import StaffMember
+from auth.staff.phone import staff_phone
 from core.clock import Clock
 from core.crypto import KeyRing
 from core.jobs import JobContext, JobRegistry

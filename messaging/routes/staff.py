@@ -8,8 +8,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import CASEWORKER
+from auth.access.permissions import CASEWORKER
+from auth.principals import StaffPrincipal
 from messaging import service
+from messaging.routes.common import staff_access
 from messaging.schemas import (
     MessagePageArgsSchema,
     MessagesReadSchema,
@@ -19,7 +21,7 @@ from messaging.schemas import (
     StaffPageSchema,
     StaffUnreadSchema,
 )
-from web.access import allow, current_principal
+from web.access import admitted, allow
 from web.db import runtime, session
 from web.route_docs import refusal, refusals
 
@@ -32,33 +34,28 @@ class StaffMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, StaffPageSchema)
     @refusals(blp, 401, 403, 404)
-    def get(self, args: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def get(
+        self, args: dict[str, Any], survivor_id: uuid.UUID
+    ) -> service.MessagePage[service.StaffMessage]:
         """The survivor's conversation, newest first, with receipts (step-up within 15 min)."""
-        rt = runtime()
+        s, rt, access = staff_access(survivor_id, "messages.read")
         return service.staff_list(
-            session(),
-            rt.clock,
-            rt.vault,
-            current_principal(),
-            survivor_id,
-            args.get("cursor"),
-            args["limit"],
+            s, access, rt.clock, rt.vault, after=args.get("cursor"), limit=args["limit"]
         )
 
     @blp.arguments(SendMessageSchema)
     @blp.response(201, StaffMessageSchema)
     @refusals(blp, 401, 403, 404)
     @refusal(blp, 429)
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> service.StaffMessage:
         """Send the survivor a message (they get a neutral push, never the text)."""
-        rt = runtime()
+        s, rt, access = staff_access(survivor_id, "messages.send", write=True)
         return service.staff_send(
-            session(),
+            s,
+            access,
             rt.clock,
             rt.vault,
-            current_principal(),
-            survivor_id,
-            data["body"],
+            body=data["body"],
             per_minute=rt.settings.staff_messages_per_minute,
         )
 
@@ -69,11 +66,10 @@ class StaffMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
     @blp.response(200, MessagesUnreadSchema)
     @refusals(blp, 401, 403, 404)
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, int]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> service.Unread:
         """Mark the survivor's messages up to one as read by me."""
-        return service.staff_mark_read(
-            session(), runtime().clock, current_principal(), survivor_id, data["up_to"]
-        )
+        s, rt, access = staff_access(survivor_id, "messages.read")
+        return service.staff_mark_read(s, access, rt.clock, up_to=data["up_to"])
 
 
 @allow(CASEWORKER)
@@ -81,6 +77,6 @@ class StaffMessagesRead(MethodView):
 class StaffUnread(MethodView):
     @blp.response(200, StaffUnreadSchema)
     @refusals(blp, 401, 403)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> service.CaseloadUnread:
         """Unread counts for me, per survivor on my caseload."""
-        return service.staff_unread(session(), runtime().clock, current_principal())
+        return service.staff_unread(session(), admitted(StaffPrincipal), runtime().clock)

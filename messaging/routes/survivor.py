@@ -7,7 +7,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import SURVIVOR
+from auth.access.permissions import SURVIVOR
+from auth.principals import SurvivorPrincipal
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -20,7 +21,7 @@ from messaging.schemas import (
     SurvivorPageSchema,
     SurvivorPhoneSchema,
 )
-from web.access import allow, current_principal
+from web.access import admitted, allow
 from web.db import runtime, session
 from web.route_docs import refusal, refusals
 
@@ -29,32 +30,37 @@ blp = Blueprint(
 )
 
 
+def _me() -> SurvivorPrincipal:
+    """The survivor (or a duress session, on its decoy account) acting on her own conversation."""
+    return admitted(SurvivorPrincipal)
+
+
 @allow(SURVIVOR)
 @blp.route("/survivor/messages")
 class SurvivorMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, SurvivorPageSchema)
     @refusals(blp, 401, 403)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> service.MessagePage[service.SurvivorMessage]:
         """My conversation, newest first (fetched messages count as delivered)."""
         rt = runtime()
         return service.survivor_list(
-            session(), rt.clock, rt.vault, current_principal(), args.get("cursor"), args["limit"]
+            session(), _me(), rt.clock, rt.vault, after=args.get("cursor"), limit=args["limit"]
         )
 
     @blp.arguments(SendMessageSchema)
     @blp.response(201, SurvivorMessageSchema)
     @refusals(blp, 401, 403)
     @refusal(blp, 429)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> service.SurvivorMessage:
         """Send a message to my advocate team."""
         rt = runtime()
         return service.survivor_send(
             session(),
+            _me(),
             rt.clock,
             rt.vault,
-            current_principal(),
-            data["body"],
+            body=data["body"],
             per_minute=rt.settings.survivor_messages_per_minute,
         )
 
@@ -65,11 +71,9 @@ class SurvivorMessagesRead(MethodView):
     @blp.arguments(MessagesReadSchema)
     @blp.response(200, MessagesUnreadSchema)
     @refusals(blp, 401, 403, 404)
-    def post(self, data: dict[str, Any]) -> dict[str, int]:
+    def post(self, data: dict[str, Any]) -> service.Unread:
         """Mark everything received up to a message as read."""
-        return service.survivor_mark_read(
-            session(), runtime().clock, current_principal(), data["up_to"]
-        )
+        return service.survivor_mark_read(session(), _me(), runtime().clock, up_to=data["up_to"])
 
 
 @allow(SURVIVOR)
@@ -77,9 +81,9 @@ class SurvivorMessagesRead(MethodView):
 class SurvivorMessagesUnread(MethodView):
     @blp.response(200, MessagesUnreadSchema)
     @refusals(blp, 401, 403)
-    def get(self) -> dict[str, int]:
+    def get(self) -> service.Unread:
         """How many messages from the team I have not read."""
-        return service.survivor_unread(session(), runtime().clock, current_principal())
+        return service.survivor_unread(session(), _me(), runtime().clock)
 
 
 @allow(SURVIVOR)
@@ -87,17 +91,23 @@ class SurvivorMessagesUnread(MethodView):
 class SurvivorMessageSettings(MethodView):
     @blp.response(200, MessageSettingsSchema)
     @refusals(blp, 401, 403)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> service.MessageSettings:
         """How long new messages live, and whether replies also come by SMS."""
-        return service.survivor_get_settings(session(), runtime().clock, current_principal())
+        return service.survivor_get_settings(session(), _me(), runtime().clock)
 
     @blp.arguments(MessageSettingsUpdateSchema)
     @blp.response(200, MessageSettingsSchema)
     @refusals(blp, 401, 403)
-    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+    def put(self, data: dict[str, Any]) -> service.MessageSettings:
         """Set how long new messages live (off, 1h, 24h, 7d; both sides lose them then) and
         whether the team's replies are also texted to my phone."""
-        return service.survivor_set_settings(session(), runtime().clock, current_principal(), data)
+        return service.survivor_set_settings(
+            session(),
+            _me(),
+            runtime().clock,
+            disappear_after=data.get("disappear_after"),
+            reply_by_sms=data.get("reply_by_sms"),
+        )
 
 
 @allow(SURVIVOR)
@@ -107,7 +117,7 @@ class SurvivorMessagesClear(MethodView):
     @refusals(blp, 401, 403)
     def post(self) -> None:
         """Delete the whole conversation now, for everyone (not only hidden)."""
-        service.survivor_clear(session(), runtime().clock, current_principal())
+        service.survivor_clear(session(), _me(), runtime().clock)
 
 
 @allow(SURVIVOR)
@@ -119,12 +129,10 @@ class SurvivorPhone(MethodView):
     def put(self, data: dict[str, Any]) -> None:
         """Set my phone number for SMS (stored encrypted; never shown back)."""
         rt = runtime()
-        service.survivor_set_phone(
-            session(), rt.clock, rt.vault, current_principal(), data["phone"]
-        )
+        service.survivor_set_phone(session(), _me(), rt.clock, rt.vault, phone_number=data["phone"])
 
     @blp.response(204)
     @refusals(blp, 401, 403)
     def delete(self) -> None:
         """Forget my phone number."""
-        service.survivor_clear_phone(session(), runtime().clock, current_principal())
+        service.survivor_clear_phone(session(), _me(), runtime().clock)

@@ -42,8 +42,8 @@ class SmsInbound(MethodView):
         """An SMS to our number (Twilio's Messaging webhook)."""
         form = _verified_form()
         rt = runtime()
-        outbox = rt.collaborators.need(SmsDeps)
-        webhooks.receive_sms(session(), rt.clock, rt.keyring, outbox, form)
+        deps = rt.collaborators.need(SmsDeps)
+        webhooks.receive_sms(session(), rt.clock, rt.keyring, deps, form=form)
         return _twiml()
 
 
@@ -55,5 +55,5 @@ class SmsStatus(MethodView):
         """A delivery status callback for a message we sent."""
         form = _verified_form()
         rt = runtime()
-        webhooks.receive_status(session(), rt.clock, rt.collaborators.need(SmsDeps), form)
+        webhooks.receive_status(session(), rt.clock, rt.collaborators.need(SmsDeps), form=form)
         return _twiml()

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core import crypto, jobs
 from core.clock import Clock
 from core.crypto import Binding, decoy_phone_index, phone_index
@@ -44,7 +44,7 @@ REDACT_JOB = "sms.redact"
 SEND_MAX_ATTEMPTS = 8
 PURPOSES = ("conversation", "check_in", "advocate_alert")
 FAILURE_HOOK_PURPOSES = frozenset({"check_in", "advocate_alert"})
-#: All a decoy account is ever texted: its own check-ins (``auth.decoys``).
+#: All a decoy account is ever texted: its own check-ins (``auth.survivors.decoys``).
 DECOY_PURPOSES = frozenset({"check_in"})
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message
 STATUS_PATH = "/v1/sms/status"
@@ -159,7 +159,7 @@ def queue_survivor_sms(
     """Queue an SMS to the survivor's own number; None when they have none or are erased.
 
     A decoy account is texted its own check-ins, as a real account is, and nothing else (never
-    a conversation reply): ``auth.decoys``.
+    a conversation reply): ``auth.survivors.decoys``.
     """
     survivor = session.get(Survivor, survivor_id)
     if survivor is None or survivor.erased_at is not None:

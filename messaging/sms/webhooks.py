@@ -34,8 +34,8 @@ about who answers a shared phone, so it is never used. So, for a shared number:
 Nothing in any of this differs for a survivor by whether someone else holds her number: not the
 answer to setting it, not her audit log, not what her advocates see about her.
 
-A decoy account (``auth.decoys``) is texted its own check-ins, so its reply codes must answer
-them, as a real account's do; but whoever set its number may have set a real survivor's, so a
+A decoy account (``auth.survivors.decoys``) is texted its own check-ins, so its reply codes must
+answer them, as a real account's do; but whoever set its number may have set a real survivor's, so a
 decoy never takes anything from a real holder. Its number is found under an index of its own
 (``Survivor.decoy_phone_index``), never among the holders above, so it never makes a number
 shared. A text reaches a decoy only when it is exactly one decoy's own reply code, no real
@@ -55,15 +55,14 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from auth.models import Survivor
-from auth.permissions import advocates_of
+from auth.access.permissions import advocates_of
+from auth.survivors.models import Survivor
 from core import audit, notices
 from core.clock import Clock
 from core.crypto import KeyRing, decoy_phone_index, normalize_phone, phone_index
@@ -111,7 +110,11 @@ class BadSignature(Forbidden):
 
 
 def check_signature(
-    auth_token: str, public_base_url: str, full_path: str, params: Any, signature: str | None
+    auth_token: str,
+    public_base_url: str,
+    full_path: str,
+    params: Mapping[str, str],
+    signature: str | None,
 ) -> None:
     """Raise 403 unless ``signature`` signs public URL + path + the form parameters."""
     if not auth_token or not public_base_url or not signature:
@@ -164,6 +167,7 @@ def receive_sms(
     clock: Clock,
     keyring: KeyRing,
     deps: SmsDeps,
+    *,
     form: Mapping[str, str],
 ) -> None:
     """Act on one verified inbound SMS at most once."""
@@ -361,7 +365,9 @@ def _answers_a_decoy(
     return False
 
 
-def receive_status(session: Session, clock: Clock, deps: SmsDeps, form: Mapping[str, str]) -> None:
+def receive_status(
+    session: Session, clock: Clock, deps: SmsDeps, *, form: Mapping[str, str]
+) -> None:
     """Move one outbound message forward (never back); unknown SIDs change nothing."""
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()

@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from sqlalchemy.orm import Session
 
-from auth.permissions import SurvivorAccess, require_staff_access, require_survivor_access
+from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core.clock import Clock
 from safety_plans.deps import SafetyPlansDeps
@@ -49,8 +49,9 @@ def staff_access(
     write: bool = False,
     subject: tuple[str, uuid.UUID] | None = None,
 ) -> Call:
-    """An advocate or supervisor reaching the survivor (``auth.permissions.require_staff_access``:
-    caseload or break-glass, audited naming the one object read when there is one)."""
+    """An advocate or supervisor reaching the survivor
+    (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited naming the
+    one object read when there is one)."""
     s, clock = session(), runtime().clock
     kind, subject_id = subject if subject else (None, None)
     access = require_staff_access(

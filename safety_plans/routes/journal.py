@@ -9,7 +9,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
 from safety_plans.entries import EntryIn

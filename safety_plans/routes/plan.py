@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import CASEWORKER, SURVIVOR
+from auth.access.permissions import CASEWORKER, SURVIVOR
 from safety_plans import plans, profile
 from safety_plans.plans import PlanView
 from safety_plans.routes.common import (

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
+from auth.access.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
 from safety_plans.instruments import Catalogue, Instrument
 from safety_plans.routes.common import (

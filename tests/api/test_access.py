@@ -209,7 +209,7 @@ def test_a_method_rule_overrides_its_class_rule(fresh_app: Flask) -> None:
     app = fresh_app  # this test adds a route: an app of its own
     from flask.views import MethodView
 
-    from auth.permissions import ADMIN, SURVIVOR
+    from auth.access.permissions import ADMIN, SURVIVOR
 
     @access.allow(SURVIVOR)
     class Mixed(MethodView):
@@ -259,7 +259,7 @@ def test_a_view_asking_for_another_kind_than_its_rule_admits_fails_loudly(
 ) -> None:
     app = fresh_app  # this test adds a route: an app of its own
     # admitted() narrows the type; it never decides a second time, so a mismatch is a bug.
-    from auth.permissions import SURVIVOR
+    from auth.access.permissions import SURVIVOR
     from auth.principals import StaffPrincipal
 
     @app.route("/mismatch", endpoint="mismatch", methods=["POST"])

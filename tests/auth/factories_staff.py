@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from auth import totp
-from auth.models import StaffMember
+from auth.staff import totp
+from auth.staff.models import StaffMember
 from core.clock import FrozenClock
 from core.ids import new_id
 from core.runtime import Runtime

@@ -10,10 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.break_glass import reason_binding
-from auth.models import BreakGlassGrant, StaffMember
-from auth.permissions import require_survivor_access
+from auth.access.break_glass import reason_binding
+from auth.access.models import BreakGlassGrant
+from auth.access.permissions import require_survivor_access
 from auth.principals import StaffPrincipal
+from auth.staff.models import StaffMember
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.errors import NotFound

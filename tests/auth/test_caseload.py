@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import CaseloadEntry
+from auth.access.models import CaseloadEntry
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.notices import StaffNotice

@@ -1,4 +1,4 @@
-"""Decoy accounts (``auth.decoys``): a duress session must read back as a real one would.
+"""Decoy accounts (``auth.survivors.decoys``): a duress session must read back as a real one would.
 
 Everything here goes through HTTP, as the phone does: log in with the duress PIN, act, then
 look again, in a later session too. Whoever forced the duress PIN must never see anything a
@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from auth import attempts, decoys
-from auth.duress import DURESS_ALERT
-from auth.models import Survivor, SurvivorDevice
+from auth import attempts
+from auth.survivors import decoys
+from auth.survivors.duress import DURESS_ALERT
+from auth.survivors.models import Survivor, SurvivorDevice
 from core.crypto import random_token, token_digest
 from core.jobs import Job
 from core.notices import StaffNotice

@@ -28,8 +28,8 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from auth import totp
-from auth.models import Survivor
+from auth.staff import totp
+from auth.survivors.models import Survivor
 from core import audit
 from core.crypto import SecretHasher
 from tests.auth.deployment import BURST, Deployment

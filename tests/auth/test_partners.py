@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.models import PartnerApiKey
+from auth.partners.models import PartnerApiKey
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import token_digest

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cli import main
-from auth.models import StaffInvitation, StaffMember, StaffSession
+from auth.staff.models import StaffInvitation, StaffMember, StaffSession
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import token_digest

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from auth import attempts, recovery
+from auth import attempts
 from auth.attempts import CLIENT_ADDRESS, STAFF_ACCOUNT
-from auth.models import StaffSession
-from auth.staff_sessions import account_subject as _account
+from auth.staff import recovery
+from auth.staff.models import StaffSession
+from auth.staff.sessions import account_subject as _account
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.notices import StaffNotice

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from auth import passwords
+from auth.staff import passwords
 from core.clock import FrozenClock
 from core.crypto import SecretHasher
 from core.errors import InvalidInput
@@ -151,7 +151,7 @@ def test_random_strong_passwords_pass() -> None:
 def test_any_top_password_with_a_year_and_symbols_is_refused(
     word: str, upper: str, year: int, symbols: str, before: bool
 ) -> None:
-    from auth.common_passwords import refusal
+    from auth.staff.common_passwords import refusal
 
     cased = {"lower": word, "title": word.title(), "upper": word.upper()}[upper]
     decorated = f"{symbols}{year}{cased}" if before else f"{cased}{year}{symbols}"

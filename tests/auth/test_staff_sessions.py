@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.attempts import STAFF_ACCOUNT_TOTAL
-from auth.models import StaffSession
-from auth.staff_sessions import account_subject
+from auth.staff.models import StaffSession
+from auth.staff.sessions import account_subject
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.runtime import Runtime

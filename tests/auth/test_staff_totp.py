@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import recovery, totp
-from auth.models import StaffMember, StaffRecoveryCode, StaffSession
+from auth.staff import recovery, totp
+from auth.staff.models import StaffMember, StaffRecoveryCode, StaffSession
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import KeyRing

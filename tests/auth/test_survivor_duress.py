@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth import decoys, survivor_sessions
-from auth.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
-from auth.models import Survivor, SurvivorDevice
+from auth.survivors import decoys
+from auth.survivors import sessions as survivor_sessions
+from auth.survivors.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
+from auth.survivors.models import Survivor, SurvivorDevice
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.hooks import Collaborators
@@ -143,7 +144,7 @@ def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
     second, _ = make_staff(db_session, runtime)
     make_staff(db_session, runtime, role="supervisor")  # not on the caseload: not told
     survivor, handle = make_survivor_account(db_session, runtime, advocate)
-    from auth.models import CaseloadEntry
+    from auth.access.models import CaseloadEntry
 
     db_session.add(
         CaseloadEntry(survivor_id=survivor.id, staff_id=second.id, assigned_at=clock.now())

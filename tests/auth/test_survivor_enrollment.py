@@ -10,10 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import attempts, decoys
-from auth.models import CaseloadEntry, EnrollmentCode, Survivor, SurvivorDevice
-from auth.survivor_enrollment import CROCKFORD, code_digest, normalize_code
-from auth.survivor_pins import pin_problem
+from auth import attempts
+from auth.access.models import CaseloadEntry
+from auth.survivors import decoys
+from auth.survivors.enrollment import CROCKFORD, code_digest, normalize_code
+from auth.survivors.models import EnrollmentCode, Survivor, SurvivorDevice
+from auth.survivors.pins import pin_problem
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import token_digest

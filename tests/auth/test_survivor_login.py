@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth import attempts, decoys
-from auth.models import SurvivorDevice
+from auth import attempts
+from auth.survivors import decoys
+from auth.survivors.models import SurvivorDevice
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import random_token

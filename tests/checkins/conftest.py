@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.clock import Clock, FrozenClock
 from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine

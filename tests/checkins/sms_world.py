@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.wiring import wire
-from auth.models import StaffMember
+from auth.staff.models import StaffMember
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from messaging.checkins.models import CheckinOccurrence, Escalation

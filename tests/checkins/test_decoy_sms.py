@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.crypto import KeyRing, SecretHasher, phone_index

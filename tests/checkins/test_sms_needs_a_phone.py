@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.audit import AuditEvent
 from core.runtime import Runtime
 from messaging.checkins import states

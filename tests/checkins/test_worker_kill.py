@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.audit import Actor
 from core.clock import FrozenClock, SystemClock
 from core.crypto import KeyRing, SecretHasher

@@ -15,8 +15,10 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import PartnerAgency, StaffMember, Survivor
+from auth.partners.models import PartnerAgency
 from auth.principals import StaffPrincipal
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from coordination import consents, webhooks
 from coordination.alerts import create_alert
 from coordination.deps import CoordinationDeps
@@ -78,7 +80,7 @@ class World:
         survivor_id: uuid.UUID | None = None,
     ) -> Consent:
         """An active consent given in the app (through the service, as the route does)."""
-        from auth.permissions import SurvivorAccess
+        from auth.access.permissions import SurvivorAccess
         from auth.principals import SurvivorPrincipal
 
         sid = survivor_id or self.survivor.id

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.wiring import wire
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination import consents, lawful_basis
 from coordination.alerts import create_alert

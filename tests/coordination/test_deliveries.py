@@ -417,7 +417,7 @@ def test_a_duress_login_reaches_consented_agencies_through_the_duress_job(
 ) -> None:
     import uuid
 
-    from auth import duress
+    from auth.survivors import duress
     from core.audit import AuditEvent
     from core.worker import Worker
 

@@ -32,7 +32,7 @@ def _share(client: FlaskClient, w: World, token: str, **over: Any) -> Any:
 
 
 def _supervisor(w: World) -> str:
-    from auth.models import CaseloadEntry
+    from auth.access.models import CaseloadEntry
     from core.ids import new_id
 
     sup, token = make_staff(w.session, w.runtime, role="supervisor")

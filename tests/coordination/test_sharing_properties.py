@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from coordination import consents
 from coordination.vocab import ALERT_CONSENT_KIND

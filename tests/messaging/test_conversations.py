@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import CaseloadEntry, StaffMember, Survivor
+from auth.access.models import CaseloadEntry
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.runtime import Runtime
 from messaging import conversations as conv
 from messaging.models import ConversationMessage, MessageReceipt

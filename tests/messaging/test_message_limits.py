@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.jobs import Job
 from core.runtime import Runtime
 from messaging.models import ConversationMessage

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.registry import load_models
-from auth.models import Survivor
+from auth.survivors.models import Survivor
 from core.crypto import phone_index
 from core.db import Base
 from core.notices import StaffNotice

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.crypto import phone_index
 from core.notices import StaffNotice
 from core.runtime import Runtime
@@ -38,7 +39,7 @@ def known(
     a1, _ = make_staff(db_session, runtime)
     a2, _ = make_staff(db_session, runtime)
     survivor, _ = make_survivor(db_session, runtime, advocate=a1)
-    from auth.models import CaseloadEntry
+    from auth.access.models import CaseloadEntry
 
     db_session.add(
         CaseloadEntry(

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.models import StaffMember, Survivor
+from auth.staff.models import StaffMember
+from auth.survivors.models import Survivor
 from core.runtime import Runtime
 from tests.factories import auth_header, make_device, make_staff, make_survivor
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.wiring import wire
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.ids import new_id
 from safety_plans import assessments, attachments, journal, plans, profile

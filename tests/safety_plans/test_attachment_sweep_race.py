@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.clock import FrozenClock
 from core.crypto import KeyRing, SecretHasher

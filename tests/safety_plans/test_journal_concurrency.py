@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.clock import FrozenClock
 from core.crypto import KeyRing, SecretHasher

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
-from auth.permissions import SurvivorAccess
+from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from core.jobs import JobRegistry
 from core.runtime import Runtime

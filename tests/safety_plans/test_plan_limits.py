@@ -12,7 +12,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from auth.models import CaseloadEntry
+from auth.access.models import CaseloadEntry
 from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS

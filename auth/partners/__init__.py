@@ -1,0 +1,1 @@
+"""Partner agencies: their registration and API keys (admins), and a key's own identity."""
