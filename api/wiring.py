@@ -103,8 +103,8 @@ def wire(
 
     # Collaborators, chosen by settings. A misconfiguration stops the start here, before the
     # app serves or the worker runs anything.
-    coordination = CoordinationDeps.from_runtime(runtime)
-    safety_plans = SafetyPlansDeps.from_settings(settings)
+    coordination = CoordinationDeps.from_settings(settings, runtime.keyring, runtime.vault)
+    safety_plans = SafetyPlansDeps.from_settings(settings, runtime.vault)
     sms = SmsDeps(
         gateway=sms_gateway or gateway_from_settings(settings),
         vault=runtime.vault,
