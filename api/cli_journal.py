@@ -248,6 +248,8 @@ def _fetch(url: str) -> bytes:
 
 
 def _read_pins(path: Path) -> dict[str, Any]:
+    # A dict: the pins as read from a file anyone may have edited, by keys URL; each pin is
+    # checked by ``public_keys`` before a key in it is trusted.
     if not path.exists():
         return {}
     try:

@@ -100,7 +100,7 @@ def job_registry(runtime: Runtime) -> JobRegistry:
     hooks = wiring.hooks
     registry = JobRegistry()
     # The hourly audit-chain verification tells the active admins of a break.
-    audit_watch.register_jobs(registry, runtime, admins=recovery.active_admin_ids)
+    audit_watch.register_jobs(registry, runtime.settings, admins=recovery.active_admin_ids)
     coordination_wiring.register_jobs(registry, wiring.coordination)
     safety_plans_wiring.register_jobs(registry, wiring.safety_plans, hooks.high_risk)
     auth_wiring.register_jobs(registry, hooks.duress)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auth.deps import AuthDeps
+from auth.deps import AttemptDeps, AuthDeps
 from auth.survivors.duress import DuressListener
 from coordination import wiring as coordination_wiring
 from coordination.deps import CoordinationDeps
@@ -106,9 +106,15 @@ def wire(
 
     # Collaborators, chosen by settings. A misconfiguration stops the start here, before the
     # app serves or the worker runs anything.
-    coordination = CoordinationDeps.from_runtime(runtime)
-    auth = AuthDeps.from_runtime(runtime)
-    safety_plans = SafetyPlansDeps.from_settings(settings)
+    coordination = CoordinationDeps.from_settings(settings, runtime.keyring, runtime.vault)
+    safety_plans = SafetyPlansDeps.from_settings(settings, runtime.vault)
+    auth = AuthDeps(
+        settings=settings,
+        keyring=runtime.keyring,
+        vault=runtime.vault,
+        hasher=runtime.hasher,
+        attempts=AttemptDeps(runtime.keyring, runtime.session_factory),
+    )
     sms = SmsDeps(
         gateway=sms_gateway or gateway_from_settings(settings),
         vault=runtime.vault,

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import SurvivorAccess
 from auth.partners.models import PartnerAgency
-from auth.principals import PartnerPrincipal
 from auth.survivors import decoys
 from auth.survivors.models import Survivor
-from coordination import consents, disclosures, lawful_basis
+from coordination import consents, lawful_basis
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Alert, Consent, Delivery, LawfulShare
 from coordination.references import ensure_reference
@@ -34,22 +36,48 @@ from coordination.vocab import (
 from core import audit, jobs
 from core.clock import Clock
 from core.crypto import Binding
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.ids import new_id
-from core.pages import Position, past
 
 ALERT_TABLE = "coordination_alerts"
 DELIVERY_TABLE = "coordination_deliveries"
 DELIVER_JOB = "coordination.deliver"
 MAX_ATTEMPTS = 10
-MAX_PAGE = 100
+
+
+class AlertFields(TypedDict, total=False):
+    """An alert's own fields, those its kind allows (``ALERT_FIELDS``): none for most kinds."""
+
+    status: str  # safety_status
+    level: str  # risk_level
+    marac_referral: bool  # risk_level
+
+
+class AlertPayload(TypedDict):
+    """What an agency is sent (a Standard Webhooks body, and a pulled alert's ``type`` and
+    ``data``). ``data`` is the partner payload: the reference, the kind, the time and the
+    kind's own fields, whose keys vary by kind, so it stays a free-form mapping."""
+
+    type: str
+    timestamp: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """An advocate's alert, as the console is answered (``AlertCreatedSchema``)."""
+
+    id: uuid.UUID
+    kind: str
+    created_at: dt.datetime
+    agencies: int  # how many were told
 
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def validate_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def validate_data(kind: str, data: Mapping[str, Any]) -> AlertFields:
     """The alert's fields, checked: exactly those its kind allows, with allowed values."""
     if kind not in ALERT_KINDS:
         raise InvalidInput("Unknown alert kind.", errors={"kind": ["Unknown."]})
@@ -59,7 +87,7 @@ def validate_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             "This kind of alert carries no such field.", errors={f: ["Not allowed."] for f in extra}
         )
-    clean: dict[str, Any] = {}
+    clean: AlertFields = {}
     if kind == "safety_status":
         if data.get("status") not in SAFETY_STATUSES:
             raise InvalidInput("Unknown status.", errors={"status": ["Unknown or missing."]})
@@ -76,19 +104,37 @@ def validate_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def create_alert(
+def raise_for(
     session: Session,
+    access: SurvivorAccess,
     clock: Clock,
     deps: CoordinationDeps,
+    *,
+    kind: str,
+    fields: Mapping[str, Any],
+) -> AlertRaised:
+    """An advocate raises an alert about the survivor they reached."""
+    alert, sent = create_alert(
+        session, access.actor, clock, deps, survivor_id=access.survivor_id, kind=kind, data=fields
+    )
+    return AlertRaised(alert.id, alert.kind, alert.created_at, len(sent))
+
+
+def create_alert(
+    session: Session,
+    actor: audit.Actor,
+    clock: Clock,
+    deps: CoordinationDeps,
+    *,
     survivor_id: uuid.UUID,
     kind: str,
-    data: dict[str, Any],
-    actor: audit.Actor,
-    *,
+    data: Mapping[str, Any],
     origin_key: str | None = None,
     only_agency_id: uuid.UUID | None = None,
 ) -> tuple[Alert, list[Delivery]]:
-    """Raise an alert and fan it out, in the caller's transaction (system events and advocates).
+    """Raise an alert and fan it out, in the caller's transaction (system events, the listeners
+    on other domains' hooks, and advocates through ``raise_for``): ``actor`` is the system or
+    the advocate, as the audit log names them.
 
     With ``origin_key`` a second call for the same cause returns the first alert unchanged."""
     clean = validate_data(kind, data)
@@ -167,7 +213,7 @@ def _fan_out(
     clock: Clock,
     deps: CoordinationDeps,
     alert: Alert,
-    fields: dict[str, Any],
+    fields: AlertFields,
     only_agency_id: uuid.UUID | None,
 ) -> list[Delivery]:
     if decoys.is_decoy_account(session, alert.survivor_id):
@@ -180,7 +226,7 @@ def _fan_out(
     ):
         reference = ensure_reference(session, clock, deps.keyring, agency_id, alert.survivor_id)
         delivery_id = new_id()
-        body = {
+        body: AlertPayload = {
             "type": f"alert.{alert.kind}",
             "timestamp": _iso(now),
             "data": {
@@ -223,8 +269,8 @@ def enqueue_delivery(session: Session, clock: Clock, delivery: Delivery) -> uuid
     return job.id
 
 
-def payload_of(session: Session, deps: CoordinationDeps, delivery: Delivery) -> dict[str, Any]:
-    value: dict[str, Any] = deps.open_json(
+def payload_of(session: Session, deps: CoordinationDeps, delivery: Delivery) -> AlertPayload:
+    value: AlertPayload = deps.open_json(
         session,
         Binding(DELIVERY_TABLE, "payload_enc", delivery.id, delivery.survivor_id),
         delivery.payload_enc,
@@ -271,78 +317,3 @@ def blocked_reason(
     if not basis_in_force(session, delivery, alert.kind, now):
         return "basis_not_in_force"
     return None
-
-
-# --- pull API -------------------------------------------------------------------------------
-
-
-def pull(
-    session: Session,
-    clock: Clock,
-    deps: CoordinationDeps,
-    principal: PartnerPrincipal,
-    *,
-    after: Position | None,
-    limit: int,
-) -> dict[str, Any]:
-    """This agency's alerts after ``after`` (oldest first), only while their basis holds. The
-    next cursor is where the agency resumes: past the last alert read, else where it was."""
-    limit = max(1, min(limit, MAX_PAGE))
-    now = clock.now()
-    stmt = (
-        select(Delivery, Alert)
-        .join(Alert, Alert.id == Delivery.alert_id)
-        .where(Delivery.agency_id == principal.agency_id, Delivery.state != "cancelled")
-    )
-    if after is not None:
-        stmt = stmt.where(past(after, Delivery.created_at, Delivery.id, newest_first=False))
-    rows = session.execute(stmt.order_by(Delivery.created_at, Delivery.id).limit(limit)).all()
-    items = []
-    last: Delivery | None = None
-    for delivery, alert in rows:
-        kind = alert.kind
-        last = delivery
-        if blocked_reason(session, delivery, alert, now) is not None:
-            continue  # revoked, expired, erased or disabled since: the agency hears nothing
-        payload = payload_of(session, deps, delivery)
-        if delivery.pulled_at is None:
-            delivery.pulled_at = now
-            if delivery.delivered_at is None:
-                disclosures.record_alert(session, clock, delivery, kind)
-        items.append(
-            {
-                "alert_id": delivery.id,
-                "webhook_id": delivery.webhook_id,
-                "type": payload["type"],
-                "data": payload["data"],
-                "acknowledged_at": delivery.acked_at,
-            }
-        )
-    session.flush()
-    return {"items": items, "next_cursor": Position(last.created_at, last.id) if last else after}
-
-
-def acknowledge(
-    session: Session, clock: Clock, principal: PartnerPrincipal, alert_id: uuid.UUID
-) -> Delivery:
-    """The agency says it received and acted on one of its alerts."""
-    delivery = session.get(Delivery, alert_id)
-    if (
-        delivery is None
-        or delivery.agency_id != principal.agency_id
-        or delivery.state == "cancelled"
-    ):
-        raise NotFound()
-    if delivery.acked_at is None:
-        delivery.acked_at = clock.now()
-        audit.record(
-            session,
-            clock,
-            principal.actor,
-            "alert.acknowledged",
-            subject_kind="delivery",
-            subject_id=delivery.id,
-            survivor_id=delivery.survivor_id,
-        )
-        session.flush()
-    return delivery

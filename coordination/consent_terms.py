@@ -37,6 +37,15 @@ class ConsentTerms:
     text: str
     text_hash: str
 
+    # What the preview answer names the agency by (``ConsentTermsSchema`` dumps these terms).
+    @property
+    def agency_id(self) -> uuid.UUID:
+        return self.agency.id
+
+    @property
+    def agency_name(self) -> str:
+        return self.agency.name
+
 
 def _check_kinds(kinds: list[str]) -> tuple[str, ...]:
     unknown = [k for k in kinds if k not in CONSENT_KINDS]

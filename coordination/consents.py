@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -34,10 +34,38 @@ TABLE = "coordination_consents"
 PENDING, ACTIVE, REVOKED = "pending_confirmation", "active", "revoked"
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Exactly what was agreed, and the hash that proves it."""
+
+    text: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    """A consent as the app and the console show it (``ConsentSchema``)."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    agency_name: str
+    agency_kind: str
+    kinds: list[str]
+    purpose: str
+    given_via: str
+    state: str
+    starts_at: dt.datetime
+    expires_at: dt.datetime
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    receipt: Receipt
+
+
 def preview(
     session: Session,
-    clock: Clock,
     access: SurvivorAccess,
+    clock: Clock,
     *,
     agency_id: uuid.UUID,
     kinds: list[str],
@@ -107,9 +135,9 @@ def _create(
 
 def give(
     session: Session,
+    access: SurvivorAccess,
     clock: Clock,
     deps: CoordinationDeps,
-    access: SurvivorAccess,
     *,
     agency_id: uuid.UUID,
     kinds: list[str],
@@ -126,9 +154,9 @@ def give(
 
 def record_for_survivor(
     session: Session,
+    access: SurvivorAccess,
     clock: Clock,
     deps: CoordinationDeps,
-    access: SurvivorAccess,
     *,
     agency_id: uuid.UUID,
     kinds: list[str],
@@ -158,8 +186,9 @@ def _own(session: Session, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> Con
 
 def confirm(
     session: Session,
-    clock: Clock,
     access: SurvivorAccess,
+    clock: Clock,
+    *,
     consent_id: uuid.UUID,
     receipt_hash: str,
 ) -> Consent:
@@ -187,7 +216,7 @@ def confirm(
 
 
 def revoke(
-    session: Session, clock: Clock, access: SurvivorAccess, consent_id: uuid.UUID
+    session: Session, access: SurvivorAccess, clock: Clock, *, consent_id: uuid.UUID
 ) -> Consent:
     """Withdraw a consent now; queued deliveries under it are cancelled in this transaction."""
     consent = _own(session, access.survivor_id, consent_id)
@@ -275,38 +304,32 @@ def list_for(session: Session, access: SurvivorAccess) -> list[Consent]:
     )
 
 
-def view(
-    session: Session, clock: Clock, deps: CoordinationDeps, consent: Consent
-) -> dict[str, Any]:
+def view(session: Session, clock: Clock, deps: CoordinationDeps, consent: Consent) -> ConsentView:
     """A consent as the app and the console show it, receipt included."""
     agency = session.get(PartnerAgency, consent.agency_id)
-    return {
-        "id": consent.id,
-        "agency_id": consent.agency_id,
-        "agency_name": agency.name if agency else "",
-        "agency_kind": agency.kind if agency else "",
-        "kinds": consent.kinds,
-        "purpose": deps.vault.open_text(
-            session,
-            Binding(TABLE, "purpose_enc", consent.id, consent.survivor_id),
-            consent.purpose_enc,
-        ),
-        "given_via": consent.given_via,
-        "state": state_of(consent, clock.now()),
-        "starts_at": consent.starts_at,
-        "expires_at": consent.expires_at,
-        "created_at": consent.created_at,
-        "confirmed_at": consent.confirmed_at,
-        "revoked_at": consent.revoked_at,
-        "receipt": {
-            "text": deps.vault.open_text(
+    return ConsentView(
+        id=consent.id,
+        agency_id=consent.agency_id,
+        agency_name=agency.name if agency else "",
+        agency_kind=agency.kind if agency else "",
+        kinds=consent.kinds,
+        purpose=purpose_of(session, deps, consent),
+        given_via=consent.given_via,
+        state=state_of(consent, clock.now()),
+        starts_at=consent.starts_at,
+        expires_at=consent.expires_at,
+        created_at=consent.created_at,
+        confirmed_at=consent.confirmed_at,
+        revoked_at=consent.revoked_at,
+        receipt=Receipt(
+            deps.vault.open_text(
                 session,
                 Binding(TABLE, "text_enc", consent.id, consent.survivor_id),
                 consent.text_enc,
             ),
-            "hash": consent.receipt_hash,
-        },
-    }
+            consent.receipt_hash,
+        ),
+    )
 
 
 def purpose_of(session: Session, deps: CoordinationDeps, consent: Consent) -> str:

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import uuid
+from dataclasses import dataclass
 from math import floor
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
+from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from coordination import alerts, disclosures
 from coordination.deps import CoordinationDeps
@@ -44,6 +46,22 @@ log = logging.getLogger(__name__)
 SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 MAX_RETRY_AFTER = 86400.0
 JITTER = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery as admins see it (``DeliverySchema``): state and attempts, never the payload."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    webhook_id: str
+    state: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    finished_at: dt.datetime | None
 
 
 class DeliveryFailed(jobs.RetryLater):
@@ -240,7 +258,7 @@ def _dead_letter(session: Session, clock: Clock, delivery: Delivery) -> None:
 
 
 def redeliver(
-    session: Session, clock: Clock, actor: audit.Actor, delivery_id: uuid.UUID
+    session: Session, principal: StaffPrincipal, clock: Clock, *, delivery_id: uuid.UUID
 ) -> Delivery:
     """Queue a delivery again with the same webhook-id (receivers drop duplicates by it)."""
     delivery = session.get(Delivery, delivery_id)
@@ -256,7 +274,7 @@ def redeliver(
     audit.record(
         session,
         clock,
-        actor,
+        principal.actor,
         "delivery.redelivered",
         subject_kind="delivery",
         subject_id=delivery.id,
@@ -277,21 +295,21 @@ def list_for_admin(
     return list(session.scalars(stmt.limit(max(1, min(limit, 200)))))
 
 
-def view(session: Session, delivery: Delivery) -> dict[str, Any]:
+def view(session: Session, delivery: Delivery) -> DeliveryView:
     """A delivery as admins see it: state and attempts, never the payload."""
     attempts = delivery.attempts
     if delivery.job_id is not None:
         job = session.get(jobs.Job, delivery.job_id)
         attempts = max(attempts, job.attempts if job else 0)  # retries are counted on the job
-    return {
-        "id": delivery.id,
-        "agency_id": delivery.agency_id,
-        "webhook_id": delivery.webhook_id,
-        "state": delivery.state,
-        "attempts": attempts,
-        "last_status": delivery.last_status,
-        "last_error": delivery.last_error,
-        "created_at": delivery.created_at,
-        "delivered_at": delivery.delivered_at,
-        "finished_at": delivery.finished_at,
-    }
+    return DeliveryView(
+        id=delivery.id,
+        agency_id=delivery.agency_id,
+        webhook_id=delivery.webhook_id,
+        state=delivery.state,
+        attempts=attempts,
+        last_status=delivery.last_status,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+        finished_at=delivery.finished_at,
+    )

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from coordination.urls import Resolver, parse_allowlist
 from coordination.webhooks_http import WebhookSender, sender_from_settings
 from core.crypto import Binding, KeyRing
-from core.runtime import Runtime
 from core.settings import Settings
 from core.vault import Vault
 
@@ -33,13 +32,14 @@ class CoordinationDeps:
         return json.loads(self.vault.open_text(session, binding, ciphertext))
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> CoordinationDeps:
-        """The collaborators for this process, the webhook sender chosen by settings. A
-        malformed webhook allowlist entry stops the start."""
-        parse_allowlist(runtime.settings.webhook_allowlist)
+    def from_settings(cls, settings: Settings, keyring: KeyRing, vault: Vault) -> CoordinationDeps:
+        """The collaborators for this process (built by the composition root from its runtime),
+        the webhook sender chosen by settings. A malformed webhook allowlist entry stops the
+        start."""
+        parse_allowlist(settings.webhook_allowlist)
         return cls(
-            settings=runtime.settings,
-            keyring=runtime.keyring,
-            vault=runtime.vault,
-            sender=sender_from_settings(runtime.settings.webhook_sender),
+            settings=settings,
+            keyring=keyring,
+            vault=vault,
+            sender=sender_from_settings(settings.webhook_sender),
         )

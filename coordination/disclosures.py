@@ -6,8 +6,9 @@ it consented to, so does the decoy's (``coordination.decoy_disclosures``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,24 @@ from core.clock import Clock
 from core.ids import new_id
 
 MAX_LISTED = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureView:
+    """One line of the log, with the agency and the reason in plain terms (``DisclosureSchema``)."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    agency_name: str
+    agency_kind: str
+    direction: str  # out (shared) or in (received)
+    what: str  # alert, event, lawful_share
+    kind: str
+    occurred_at: dt.datetime
+    basis: str
+    consent_id: uuid.UUID | None
+    purpose: str | None
+    lawful_basis: str | None
 
 
 def record(
@@ -106,8 +125,8 @@ def _share_basis(session: Session, lawful_share_id: uuid.UUID | None) -> str:
 
 
 def list_for(
-    session: Session, deps: CoordinationDeps, access: SurvivorAccess
-) -> list[dict[str, Any]]:
+    session: Session, access: SurvivorAccess, deps: CoordinationDeps
+) -> list[DisclosureView]:
     """The survivor's disclosure log, newest first, with agency and reason in plain terms."""
     rows = session.scalars(
         select(Disclosure)
@@ -127,19 +146,19 @@ def list_for(
             purpose = purpose_of(session, deps, consent) if consent else None
         share = session.get(LawfulShare, row.lawful_share_id) if row.lawful_share_id else None
         out.append(
-            {
-                "id": row.id,
-                "agency_id": row.agency_id,
-                "agency_name": agency.name if agency else "",
-                "agency_kind": agency.kind if agency else "",
-                "direction": row.direction,
-                "what": row.what,
-                "kind": row.kind,
-                "occurred_at": row.occurred_at,
-                "basis": row.basis,
-                "consent_id": row.consent_id,
-                "purpose": purpose,
-                "lawful_basis": share.basis if share else None,
-            }
+            DisclosureView(
+                id=row.id,
+                agency_id=row.agency_id,
+                agency_name=agency.name if agency else "",
+                agency_kind=agency.kind if agency else "",
+                direction=row.direction,
+                what=row.what,
+                kind=row.kind,
+                occurred_at=row.occurred_at,
+                basis=row.basis,
+                consent_id=row.consent_id,
+                purpose=purpose,
+                lawful_basis=share.basis if share else None,
+            )
         )
     return out

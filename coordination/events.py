@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -36,20 +37,60 @@ MAX_AGE = dt.timedelta(days=366)
 MAX_SKEW = dt.timedelta(minutes=10)
 
 
+class EventIn(TypedDict):
+    """An agency's event as ``EventInSchema`` loads it."""
+
+    event_id: str
+    reference: str
+    category: str
+    type: str
+    occurred_at: dt.datetime
+    note: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EventAccepted:
+    """The answer to an agency (``EventAcceptedSchema``): our id for its event, and whether
+    this was a repeat (which had no second effect)."""
+
+    id: uuid.UUID
+    event_id: str
+    duplicate: bool
+    received_at: dt.datetime
+
+    @classmethod
+    def of(cls, event: AgencyEvent, *, duplicate: bool) -> EventAccepted:
+        return cls(event.id, event.event_id, duplicate, event.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyEventView:
+    """An event as advocates read it, the note opened (``AgencyEventSchema``)."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    category: str
+    type: str
+    occurred_at: dt.datetime
+    received_at: dt.datetime
+    note: str | None
+
+
 def receive(
     session: Session,
+    principal: PartnerPrincipal,
     clock: Clock,
     deps: CoordinationDeps,
-    principal: PartnerPrincipal,
-    data: dict[str, Any],
-) -> tuple[AgencyEvent, bool]:
-    """Record an agency's event; returns it and whether it is new (False: a repeat)."""
-    category, etype = data["category"], data["type"]
+    *,
+    event: EventIn,
+) -> EventAccepted:
+    """Record an agency's event; a repeat of one already recorded has no second effect."""
+    category, etype = event["category"], event["type"]
     if etype not in EVENT_TYPES.get(category, ()):
         raise InvalidInput(
             "This type does not belong to this category.", errors={"type": ["Unknown here."]}
         )
-    occurred_at: dt.datetime = data["occurred_at"]
+    occurred_at: dt.datetime = event["occurred_at"]
     if occurred_at.tzinfo is None:
         raise InvalidInput("Give a time zone.", errors={"occurred_at": ["Needs a UTC offset."]})
     now = clock.now()
@@ -57,31 +98,31 @@ def receive(
         raise InvalidInput("Out of range.", errors={"occurred_at": ["Not plausible."]})
     request_digest = digest_items(
         {
-            "reference": data["reference"],
+            "reference": event["reference"],
             "category": category,
             "type": etype,
             "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(),
-            "note": data.get("note") or "",
+            "note": event.get("note") or "",
         }
     )
-    existing = _existing(session, principal.agency_id, data["event_id"])
+    existing = _existing(session, principal.agency_id, event["event_id"])
     if existing is not None:
-        return _repeat(existing, request_digest), False
-    survivor_id = resolve_reference(session, deps.keyring, principal.agency_id, data["reference"])
+        return EventAccepted.of(_repeat(existing, request_digest), duplicate=True)
+    survivor_id = resolve_reference(session, deps.keyring, principal.agency_id, event["reference"])
     if survivor_id is None:
         raise NotFound("Unknown reference.")
-    event_id = new_id()
-    note = data.get("note")
-    event = AgencyEvent(
-        id=event_id,
+    row_id = new_id()
+    note = event.get("note")
+    row = AgencyEvent(
+        id=row_id,
         agency_id=principal.agency_id,
-        event_id=data["event_id"],
+        event_id=event["event_id"],
         survivor_id=survivor_id,
         category=category,
         type=etype,
         occurred_at=occurred_at,
         note_enc=(
-            deps.vault.seal(session, Binding(TABLE, "note_enc", event_id, survivor_id), note)
+            deps.vault.seal(session, Binding(TABLE, "note_enc", row_id, survivor_id), note)
             if note
             else None
         ),
@@ -90,14 +131,14 @@ def receive(
     )
     try:
         with session.begin_nested():  # two retries racing: the loser returns the winner's row
-            session.add(event)
+            session.add(row)
     except IntegrityError:
-        existing = _existing(session, principal.agency_id, data["event_id"])
+        existing = _existing(session, principal.agency_id, event["event_id"])
         if existing is None:  # pragma: no cover - the constraint fired, so the row exists
             raise
-        return _repeat(existing, request_digest), False
-    _effects(session, clock, principal, event)
-    return event, True
+        return EventAccepted.of(_repeat(existing, request_digest), duplicate=True)
+    _effects(session, clock, principal, row)
+    return EventAccepted.of(row, duplicate=False)
 
 
 def _existing(session: Session, agency_id: uuid.UUID, event_id: str) -> AgencyEvent | None:
@@ -169,8 +210,8 @@ def _effects(
 
 
 def list_for_staff(
-    session: Session, deps: CoordinationDeps, access: SurvivorAccess
-) -> list[dict[str, Any]]:
+    session: Session, access: SurvivorAccess, deps: CoordinationDeps
+) -> list[AgencyEventView]:
     rows = session.scalars(
         select(AgencyEvent)
         .where(AgencyEvent.survivor_id == access.survivor_id)
@@ -178,20 +219,20 @@ def list_for_staff(
         .limit(500)
     ).all()
     return [
-        {
-            "id": e.id,
-            "agency_id": e.agency_id,
-            "category": e.category,
-            "type": e.type,
-            "occurred_at": e.occurred_at,
-            "received_at": e.received_at,
-            "note": (
+        AgencyEventView(
+            id=e.id,
+            agency_id=e.agency_id,
+            category=e.category,
+            type=e.type,
+            occurred_at=e.occurred_at,
+            received_at=e.received_at,
+            note=(
                 deps.vault.open_text(
                     session, Binding(TABLE, "note_enc", e.id, e.survivor_id), e.note_enc
                 )
                 if e.note_enc
                 else None
             ),
-        }
+        )
         for e in rows
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,26 @@ TABLE = "coordination_lawful_shares"
 MAX_HOURS = 24 * 30
 
 PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class LawfulShareView:
+    """A share without consent as the console shows it (``LawfulShareSchema``)."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    kinds: list[str]
+    basis: str
+    reasoning: str
+    tell_survivor: bool
+    not_telling_reason: str | None
+    duration_hours: int
+    state: str
+    requested_by: uuid.UUID
+    decided_by: uuid.UUID | None
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    valid_until: dt.datetime | None
 
 
 def covering_share(
@@ -66,9 +86,9 @@ def shares_in_force(
 
 def request_share(
     session: Session,
+    access: SurvivorAccess,
     clock: Clock,
     deps: CoordinationDeps,
-    access: SurvivorAccess,
     *,
     agency_id: uuid.UUID,
     kinds: list[str],
@@ -145,10 +165,10 @@ def _get(session: Session, survivor_id: uuid.UUID, share_id: uuid.UUID) -> Lawfu
 
 def decide(
     session: Session,
-    clock: Clock,
     access: SurvivorAccess,
-    share_id: uuid.UUID,
+    clock: Clock,
     *,
+    share_id: uuid.UUID,
     approve: bool,
 ) -> LawfulShare:
     """A supervisor other than the requester approves or rejects a pending share."""
@@ -208,7 +228,7 @@ def decide(
 
 
 def withdraw(
-    session: Session, clock: Clock, access: SurvivorAccess, share_id: uuid.UUID
+    session: Session, access: SurvivorAccess, clock: Clock, *, share_id: uuid.UUID
 ) -> LawfulShare:
     """End a share (pending or approved) at once."""
     share = _get(session, access.survivor_id, share_id)
@@ -235,28 +255,28 @@ def withdraw(
     return share
 
 
-def list_for(session: Session, survivor_id: uuid.UUID) -> list[LawfulShare]:
+def list_for(session: Session, access: SurvivorAccess) -> list[LawfulShare]:
     return list(
         session.scalars(
             select(LawfulShare)
-            .where(LawfulShare.survivor_id == survivor_id)
+            .where(LawfulShare.survivor_id == access.survivor_id)
             .order_by(LawfulShare.created_at.desc(), LawfulShare.id)
         )
     )
 
 
-def view(session: Session, deps: CoordinationDeps, share: LawfulShare) -> dict[str, Any]:
+def view(session: Session, deps: CoordinationDeps, share: LawfulShare) -> LawfulShareView:
     sid = share.survivor_id
-    return {
-        "id": share.id,
-        "agency_id": share.agency_id,
-        "kinds": share.kinds,
-        "basis": share.basis,
-        "reasoning": deps.vault.open_text(
+    return LawfulShareView(
+        id=share.id,
+        agency_id=share.agency_id,
+        kinds=share.kinds,
+        basis=share.basis,
+        reasoning=deps.vault.open_text(
             session, Binding(TABLE, "reasoning_enc", share.id, sid), share.reasoning_enc
         ),
-        "tell_survivor": share.tell_survivor,
-        "not_telling_reason": (
+        tell_survivor=share.tell_survivor,
+        not_telling_reason=(
             deps.vault.open_text(
                 session,
                 Binding(TABLE, "not_telling_reason_enc", share.id, sid),
@@ -265,14 +285,14 @@ def view(session: Session, deps: CoordinationDeps, share: LawfulShare) -> dict[s
             if share.not_telling_reason_enc
             else None
         ),
-        "duration_hours": share.duration_hours,
-        "state": share.state,
-        "requested_by": share.requested_by,
-        "decided_by": share.decided_by,
-        "created_at": share.created_at,
-        "decided_at": share.decided_at,
-        "valid_until": share.valid_until,
-    }
+        duration_hours=share.duration_hours,
+        state=share.state,
+        requested_by=share.requested_by,
+        decided_by=share.decided_by,
+        created_at=share.created_at,
+        decided_at=share.decided_at,
+        valid_until=share.valid_until,
+    )
 
 
 def alert_consent_kind(alert_kind: str) -> str:

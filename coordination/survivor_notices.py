@@ -4,6 +4,7 @@ periodic job that warns of consents ending within a week (once per consent)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,13 @@ WARN_BEFORE = dt.timedelta(days=7)
 BATCH = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """Whether the app tells the survivor, in neutral words, of agency news."""
+
+    agency_news: bool
+
+
 def list_for(session: Session, access: SurvivorAccess) -> list[SurvivorNotice]:
     return list(
         session.scalars(
@@ -31,14 +39,14 @@ def list_for(session: Session, access: SurvivorAccess) -> list[SurvivorNotice]:
     )
 
 
-def preferences(session: Session, access: SurvivorAccess) -> dict[str, Any]:
+def preferences(session: Session, access: SurvivorAccess) -> Preferences:
     pref = session.get(SharingPreference, access.survivor_id)
-    return {"agency_news": bool(pref and pref.agency_news)}
+    return Preferences(bool(pref and pref.agency_news))
 
 
 def set_preferences(
-    session: Session, clock: Clock, access: SurvivorAccess, agency_news: bool
-) -> dict[str, Any]:
+    session: Session, access: SurvivorAccess, clock: Clock, *, agency_news: bool
+) -> Preferences:
     pref = session.get(SharingPreference, access.survivor_id)
     if pref is None:
         pref = SharingPreference(survivor_id=access.survivor_id, updated_at=clock.now())
@@ -46,7 +54,7 @@ def set_preferences(
     pref.agency_news = agency_news
     pref.updated_at = clock.now()
     session.flush()
-    return {"agency_news": agency_news}
+    return Preferences(agency_news)
 
 
 def warn_expiring(session: Session, clock: Clock) -> int:

@@ -12,12 +12,13 @@ import base64
 import datetime as dt
 import os
 import uuid
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.partners.models import PartnerAgency
+from auth.principals import StaffPrincipal
 from coordination.alerts import enqueue_delivery
 from coordination.deps import CoordinationDeps
 from coordination.models import AgencyWebhook, Delivery
@@ -30,6 +31,22 @@ from core.jobs import Job
 
 ROTATION_GRACE = dt.timedelta(hours=24)
 PURPOSE = "webhook-secret"
+
+
+class WebhookView(TypedDict):
+    """An agency's endpoint as admins see it (``WebhookSchema`` dumps it as it is). An agency
+    without one is answered with the first four keys only, and ``secret`` is present (once
+    set, shown once) only when the endpoint exists."""
+
+    agency_id: uuid.UUID
+    configured: bool
+    url: str | None
+    enabled: bool
+    disabled_at: NotRequired[dt.datetime | None]
+    disabled_reason: NotRequired[str | None]
+    rotating_until: NotRequired[dt.datetime | None]
+    updated_at: NotRequired[dt.datetime | None]
+    secret: NotRequired[str | None]
 
 
 def secret_binding(agency_id: uuid.UUID) -> Binding:
@@ -77,7 +94,7 @@ def _agency(session: Session, agency_id: uuid.UUID) -> PartnerAgency:
 
 def view(
     webhook: AgencyWebhook | None, agency_id: uuid.UUID, now: dt.datetime, secret: str | None = None
-) -> dict[str, Any]:
+) -> WebhookView:
     if webhook is None:
         return {"agency_id": agency_id, "configured": False, "url": None, "enabled": False}
     return {
@@ -97,20 +114,21 @@ def view(
     }
 
 
-def get(session: Session, clock: Clock, agency_id: uuid.UUID) -> dict[str, Any]:
+def get(session: Session, clock: Clock, *, agency_id: uuid.UUID) -> WebhookView:
     _agency(session, agency_id)
     return view(session.get(AgencyWebhook, agency_id), agency_id, clock.now())
 
 
 def set_url(
     session: Session,
+    principal: StaffPrincipal,
     clock: Clock,
     deps: CoordinationDeps,
-    actor: audit.Actor,
+    *,
     agency_id: uuid.UUID,
     url: str,
     served_at: tuple[Endpoint, ...] = (),
-) -> dict[str, Any]:
+) -> WebhookView:
     """Set (or change) the endpoint; it is checked now and again at every delivery. Saving
     re-enables an endpoint that was disabled. The first save creates a secret, shown once.
 
@@ -141,7 +159,7 @@ def set_url(
     audit.record(
         session,
         clock,
-        actor,
+        principal.actor,
         "webhook.set",
         subject_kind="agency",
         subject_id=agency_id,
@@ -171,8 +189,13 @@ def _requeue_waiting(session: Session, clock: Clock, agency_id: uuid.UUID) -> in
 
 
 def rotate_secret(
-    session: Session, clock: Clock, deps: CoordinationDeps, actor: audit.Actor, agency_id: uuid.UUID
-) -> dict[str, Any]:
+    session: Session,
+    principal: StaffPrincipal,
+    clock: Clock,
+    deps: CoordinationDeps,
+    *,
+    agency_id: uuid.UUID,
+) -> WebhookView:
     """A new secret (shown once); the old one keeps signing for ``ROTATION_GRACE``."""
     _agency(session, agency_id)
     webhook = session.get(AgencyWebhook, agency_id)
@@ -186,12 +209,19 @@ def rotate_secret(
     webhook.updated_at = now
     session.flush()
     audit.record(
-        session, clock, actor, "webhook.secret_rotated", subject_kind="agency", subject_id=agency_id
+        session,
+        clock,
+        principal.actor,
+        "webhook.secret_rotated",
+        subject_kind="agency",
+        subject_id=agency_id,
     )
     return view(webhook, agency_id, now, secret)
 
 
-def remove(session: Session, clock: Clock, actor: audit.Actor, agency_id: uuid.UUID) -> None:
+def remove(
+    session: Session, principal: StaffPrincipal, clock: Clock, *, agency_id: uuid.UUID
+) -> None:
     """Remove the endpoint: alerts stay available through the pull API."""
     _agency(session, agency_id)
     webhook = session.get(AgencyWebhook, agency_id)
@@ -199,5 +229,10 @@ def remove(session: Session, clock: Clock, actor: audit.Actor, agency_id: uuid.U
         session.delete(webhook)
         session.flush()
         audit.record(
-            session, clock, actor, "webhook.removed", subject_kind="agency", subject_id=agency_id
+            session,
+            clock,
+            principal.actor,
+            "webhook.removed",
+            subject_kind="agency",
+            subject_id=agency_id,
         )

@@ -39,12 +39,12 @@ class CoordinationListeners:
         origin = ctx.job.payload.get("alert_job") or ctx.job.id
         create_alert(
             ctx.session,
+            Actor.system(),
             ctx.clock,
             self.deps,
-            survivor_id,
-            "duress",
-            {},
-            Actor.system(),
+            survivor_id=survivor_id,
+            kind="duress",
+            data={},
             origin_key=f"duress:{origin}",
         )
 
@@ -55,12 +55,12 @@ class CoordinationListeners:
         criteria) to every agency whose consent covers risk levels. Idempotent per assessment."""
         create_alert(
             ctx.session,
+            Actor.system(),
             ctx.clock,
             self.deps,
-            survivor_id,
-            "risk_level",
-            {"level": "high", "marac_referral": True},
-            Actor.system(),
+            survivor_id=survivor_id,
+            kind="risk_level",
+            data={"level": "high", "marac_referral": True},
             origin_key=f"risk:{assessment_id}",
         )
 
@@ -82,12 +82,12 @@ class WelfareAlerts:
     ) -> str:
         _, sent = create_alert(
             session,
+            Actor.system(),
             clock,
             self.deps,
-            survivor_id,
-            "welfare_check",
-            {},
-            Actor.system(),
+            survivor_id=survivor_id,
+            kind="welfare_check",
+            data={},
             origin_key=f"checkin:{escalation_id}",
             only_agency_id=agency_id,
         )

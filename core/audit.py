@@ -109,7 +109,8 @@ class AuditHead(Base):
 
 def session_info(keys: AuditChainKeys, checkpoints: CheckpointLog | None = None) -> dict[str, Any]:
     """What a session factory needs (``sessionmaker(info=...)``) to chain audit events, and
-    (with ``checkpoints``) to verify them."""
+    (with ``checkpoints``) to verify them. A dict: SQLAlchemy's ``Session.info`` is one, free-form
+    by design (other keys live beside these)."""
     info: dict[str, Any] = {_KEYS: keys}
     if checkpoints is not None:
         info[_CHECKPOINTS] = checkpoints
@@ -169,6 +170,8 @@ def chain_hash(keys: AuditChainKeys, event: AuditEvent) -> str | None:
 
 
 def _fields(event: AuditEvent) -> dict[str, Any]:
+    # A dict: the exact JSON object the chain hashes (``details`` is free-form by design, and
+    # ``key_id`` is present only on keyed events), never handed to a view.
     fields = {
         "seq": event.seq,
         "id": str(event.id),

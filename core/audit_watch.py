@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.jobs import JobContext, JobRegistry
 from core.notices import StaffNotice, notify_staff
-from core.runtime import Runtime
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ NOTICE_KIND = "audit_chain_broken"
 AdminLookup = Callable[[Session], Iterable[uuid.UUID]]
 
 
-def register_jobs(registry: JobRegistry, runtime: Runtime, admins: AdminLookup) -> None:
+def register_jobs(registry: JobRegistry, settings: Settings, admins: AdminLookup) -> None:
     """The hourly verification, with the admins to tell of a break."""
-    unkeyed_events = runtime.settings.audit_unkeyed_events
+    unkeyed_events = settings.audit_unkeyed_events
 
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
         verify_and_report(ctx, admins, unkeyed_events)

@@ -20,8 +20,9 @@ import binascii
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import ColumnElement, and_, or_
@@ -41,6 +42,8 @@ CURSOR_DOC = (
 )
 NEXT_CURSOR_DOC = "Pass as ?cursor= for the next page; null when nothing follows."
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -48,6 +51,16 @@ class Position:
 
     at: dt.datetime
     id: uuid.UUID
+
+
+# Not slots: ``Page[X](...)`` sets ``__orig_class__``, which a slotted frozen class refuses.
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page as a service returns it to a view (a ``PageSchema`` dumps it as it is): the
+    rows, and where the next page starts (None when nothing follows)."""
+
+    items: Sequence[T]
+    next_cursor: Position | None
 
 
 def encode(position: Position) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 NUL_MESSAGE = "Must not contain NUL characters."
+
+T = TypeVar("T")
 
 
 class Schema(ma.Schema):
@@ -37,6 +40,15 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_has_nul(v) for v in value)
     return False
+
+
+# Not slots: ``Items[X](...)`` sets ``__orig_class__``, which a slotted frozen class refuses.
+@dataclass(frozen=True)
+class Items(Generic[T]):
+    """A whole list as a view answers it, ``{"items": [...]}``: a schema with an ``items`` field
+    dumps it as it is (paged lists are ``core.pages.Page``)."""
+
+    items: Sequence[T]
 
 
 def text(

@@ -3,7 +3,9 @@
 Every setting is declared once here, with its variable name, default and what production
 requires; the README's configuration table is checked against this list by a test.
 Settings live in ``core`` (not ``api``) because the worker and the CLI need them too and
-``core`` may import nothing above it.
+``core`` may import nothing above it. How a setting is declared, read from the environment and
+shown in the README is in ``core.settings_fields``; what settings must hold, always and in
+production, in ``core.settings_checks``.
 """
 
 from __future__ import annotations
@@ -12,31 +14,15 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from core.errors import ConfigurationError
+from core import settings_checks
+from core.settings_fields import env_name, markdown_table, parse_value
+from core.settings_fields import setting as _setting
 
-ENV_PREFIX = "LANTERN_"
-
-
-ENVIRONMENTS = ("development", "test", "production")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _setting(
-    default: Any,
-    doc: str,
-    production: str = "",
-    secret: bool = False,
-    minimum: float | None = None,
-) -> Any:
-    return field(
-        default=default,
-        metadata={"doc": doc, "production": production, "secret": secret, "minimum": minimum},
-    )
+__all__ = ["Settings", "configuration_table", "env_name", "load_settings", "setting_fields"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +206,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Checked here rather than in load_settings so that settings built in code (tests,
         # scripts, ``replace``) are held to the same rules as those read from the environment.
-        _validate(self)
+        settings_checks.validate(self)
 
     extra_instruments_path: str = _setting(
         "",
@@ -313,114 +299,16 @@ class Settings:
 
     def check_production(self) -> None:
         """Refuse to run in production with anything only fit for development."""
-        if not self.is_production:
-            return
-        problems = []
-        if self.debug:
-            problems.append("LANTERN_DEBUG must be false")
-        if self.is_sqlite:
-            problems.append("LANTERN_DATABASE_URL must point at PostgreSQL, not SQLite")
-        if not self.public_base_url.startswith("https://"):
-            problems.append("LANTERN_PUBLIC_BASE_URL must be set to an https:// URL")
-        if self.uses_development_keys:
-            problems.append(
-                "real keys are required: set LANTERN_KEYS_FILE or LANTERN_KEKS and "
-                "LANTERN_INDEX_KEY (development keys are refused)"
-            )
-        elif self.keks and self.index_key:
-            # Keys from the environment; a keys file's own are checked as it is read.
-            problems.extend(
-                f"{name} must be set ({what}; `lantern keys generate` prints one)"
-                for name, value, what in (
-                    ("LANTERN_AUDIT_KEYS", self.audit_keys, "the audit chain's HMAC key"),
-                    ("LANTERN_EVIDENCE_KEYS", self.evidence_keys, "the export signing key"),
-                )
-                if not value
-            )
-        if not self.audit_checkpoints_path:
-            # The default lives beside the app, often on one host with the database, and in a
-            # container it vanishes with the container: the operator must choose the place.
-            problems.append(
-                "LANTERN_AUDIT_CHECKPOINTS_PATH must be set (an append-only file off the "
-                "database host; it is how a cut audit log is found)"
-            )
-        if self.sms_backend != "twilio":
-            # The console sender records texts and sends none: check-ins would never reach the
-            # survivor, yet missed ones would escalate to advocates and the police.
-            problems.append("LANTERN_SMS_BACKEND must be twilio (the console sender sends nothing)")
-        elif not (
-            self.twilio_account_sid
-            and self.twilio_auth_token
-            and (self.twilio_messaging_service_sid or self.twilio_from_number)
-        ):
-            problems.append(
-                "LANTERN_SMS_BACKEND=twilio needs LANTERN_TWILIO_ACCOUNT_SID, "
-                "LANTERN_TWILIO_AUTH_TOKEN and LANTERN_TWILIO_MESSAGING_SERVICE_SID (or "
-                "LANTERN_TWILIO_FROM_NUMBER)"
-            )
-        twilio = urlsplit(self.twilio_api_base_url)
-        if self.twilio_api_base_url and (twilio.scheme, twilio.hostname) != (
-            "https",
-            "api.twilio.com",
-        ):
-            # A local mock (Prism) in production: texts would reach no phone.
-            problems.append(
-                "LANTERN_TWILIO_API_BASE_URL must be empty (Twilio's own API) in production"
-            )
-        if self.webhook_sender != "http":
-            problems.append("LANTERN_WEBHOOK_SENDER must be http (the fake sends nothing)")
-        if problems:
-            raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
-
-
-def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, bool):
-        return "`true`" if value else "`false`"
-    if value == "":
-        return "(empty)"
-    return f"`{value}`"
+        settings_checks.check_production(self)
 
 
 def configuration_table() -> str:
     """The README's configuration table, from the declarations above (a test compares them)."""
-    lines = [
-        "| Variable | Default | What it is | Production |",
-        "| --- | --- | --- | --- |",
-    ]
-    for f in setting_fields():
-        doc = f.metadata["doc"] + (" Secret." if f.metadata["secret"] else "")
-        cells = (f"`{env_name(f.name)}`", _show_default(f.default), doc, f.metadata["production"])
-        lines.append("| " + " | ".join(c.replace("|", "\\|") or "-" for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(setting_fields())
 
 
 def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(Settings)
-
-
-def _parse(name: str, raw: str, kind: Any) -> Any:
-    if kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off", ""}:
-            return False
-        raise ConfigurationError(f"{name} must be true or false")
-    if kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name} must be a whole number") from None
-    if kind is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name} must be a number") from None
-    return raw
 
 
 def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -433,35 +321,6 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
             kind = hints[f.name]
             if isinstance(kind, types.UnionType):  # pragma: no cover - no optional settings yet
                 kind = next(a for a in typing.get_args(kind) if a is not type(None))
-            values[f.name] = _parse(name, environ[name], kind)
+            values[f.name] = parse_value(name, environ[name], kind)
     values.update(overrides)
     return Settings(**values)
-
-
-def _validate(settings: Settings) -> None:
-    hints = typing.get_type_hints(Settings)
-    for f in setting_fields():
-        name, value, kind = env_name(f.name), getattr(settings, f.name), hints[f.name]
-        # bool is an int to Python, but LANTERN_MAX_BODY_BYTES=True is a mistake all the same.
-        if kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif kind is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            raise ConfigurationError(f"{name} must be a {getattr(kind, '__name__', kind)}")
-        minimum = f.metadata.get("minimum")
-        if minimum is not None and value < minimum:
-            raise ConfigurationError(f"{name} must be at least {minimum}")
-    if settings.env not in ENVIRONMENTS:
-        raise ConfigurationError("LANTERN_ENV must be development, test or production")
-    if settings.log_level.upper() not in LOG_LEVELS:
-        raise ConfigurationError("LANTERN_LOG_LEVEL must be one of " + ", ".join(LOG_LEVELS))
-    if settings.public_base_url and not settings.public_base_url.startswith(
-        ("https://", "http://")
-    ):
-        raise ConfigurationError("LANTERN_PUBLIC_BASE_URL must be an http(s) URL")
-    if settings.argon2_memory_kib < 8 * settings.argon2_parallelism:
-        # argon2's own rule; the library would fail later with a less helpful message.
-        raise ConfigurationError("LANTERN_ARGON2_MEMORY_KIB must be at least 8 per lane")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,15 +20,13 @@ from auth.principals import StaffPrincipal, SurvivorPrincipal
 from core import audit
 from core.clock import Clock
 from core.notices import notify_staff
-from core.pages import Position
+from core.pages import Page, Position
 from core.vault import Vault
 from messaging import conversations as conv
 from messaging import phone
 from messaging.checkins import arrangements as checkin_arrangements
 from messaging.conversations import STAFF, SURVIVOR, MessageView, Reader
 from messaging.sms.sending import queue_survivor_sms
-
-M = TypeVar("M")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +64,6 @@ class StaffMessage:
     sent_at: dt.datetime
     expires_at: dt.datetime | None
     receipts: tuple[Receipt, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MessagePage(Generic[M]):
-    items: tuple[M, ...]
-    next_cursor: Position | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +140,12 @@ def survivor_list(
     *,
     after: Position | None,
     limit: int,
-) -> MessagePage[SurvivorMessage]:
+) -> Page[SurvivorMessage]:
     reader = Reader(SURVIVOR, me.survivor_id)
     items, nxt = conv.list_messages(
         session, clock, vault, me.survivor_id, reader, after=after, limit=limit
     )
-    return MessagePage(tuple(_survivor_view(m) for m in items), nxt)
+    return Page(tuple(_survivor_view(m) for m in items), nxt)
 
 
 def survivor_send(
@@ -278,12 +269,12 @@ def staff_list(
     *,
     after: Position | None,
     limit: int,
-) -> MessagePage[StaffMessage]:
+) -> Page[StaffMessage]:
     reader = _staff_reader(access)
     items, nxt = conv.list_messages(
         session, clock, vault, access.survivor_id, reader, after=after, limit=limit
     )
-    return MessagePage(tuple(_staff_view(m) for m in items), nxt)
+    return Page(tuple(_staff_view(m) for m in items), nxt)
 
 
 def staff_send(

@@ -19,20 +19,19 @@ from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess, advocates_of
 from core import jobs
+from core.clock import Clock
 from core.crypto import Binding
 from core.errors import InvalidInput, NotFound
 from core.hooks import Hook
 from core.ids import new_id
 from core.notices import StaffNotice, notify_staff
-from core.runtime import Runtime
 from safety_plans import profile
-from safety_plans.instruments import Answer, Instrument, evaluate
+from safety_plans.deps import SafetyPlansDeps
+from safety_plans.instruments import Answer, Catalogue, Instrument, Result, evaluate
 from safety_plans.models import RiskAssessment
 
 RISK_ALERT_JOB = "safety_plans.risk_alert"
 RISK_NOTICE_KIND = "risk.referral_criterion_met"
-
-Catalogue = Mapping[str, Instrument]
 
 
 class HighRiskListener(Protocol):
@@ -45,7 +44,7 @@ class HighRiskListener(Protocol):
     ) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssessmentView:
     id: uuid.UUID
     instrument_id: str
@@ -54,10 +53,10 @@ class AssessmentView:
     answers: dict[str, Answer]
     professional_judgement: str | None
     notes: str | None
-    result: dict[str, Any]
+    result: Result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MaracStatus:
     eligible: bool
     eligible_since: dt.datetime | None
@@ -77,26 +76,27 @@ def _binding(column: str, row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
 
 def take(
     session: Session,
-    runtime: Runtime,
-    catalogue: Catalogue,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     instrument_id: str,
     answers: Mapping[str, Answer],
     professional_judgement: str | None = None,
     notes: str | None = None,
 ) -> AssessmentView:
     """Score and keep an assessment, by the survivor or by an advocate with them."""
-    instrument = instrument_of(catalogue, instrument_id)
+    instrument = instrument_of(deps.catalogue, instrument_id)
     if professional_judgement is not None and not access.is_staff:
         # Judgement is the practitioner's; the survivor's own fear is item 2/3 of the checklist.
         raise InvalidInput(
             "only a practitioner records professional judgement",
             errors={"professional_judgement": ["Only a practitioner can record this."]},
         )
-    result = evaluate(instrument, answers, professional_judgement).as_dict()
-    now = runtime.clock.now()
+    result = evaluate(instrument, answers, professional_judgement)
+    now = clock.now()
     kind = "staff" if access.is_staff else "survivor"
-    profile.require_staff_sharing(session, runtime, access)
+    profile.require_staff_sharing(session, access, clock)
     row_id = new_id()
     sid = access.survivor_id
     stored_answers = {
@@ -110,38 +110,37 @@ def take(
         instrument_id=instrument.id,
         taken_by_kind=kind,
         taken_by_id=access.principal.actor.id,
-        answers_enc=runtime.vault.seal(
+        answers_enc=deps.vault.seal(
             session, _binding("answers_enc", row_id, sid), json.dumps(stored_answers)
         ),
-        result_enc=runtime.vault.seal(
-            session, _binding("result_enc", row_id, sid), json.dumps(result)
-        ),
+        result_enc=deps.vault.seal(session, _binding("result_enc", row_id, sid), result.to_json()),
         created_at=now,
     )
     session.add(row)
     session.flush()
-    if result["referral"]:
-        _raise_referral(session, runtime, sid, row)
+    if result.referral:
+        _raise_referral(session, clock, sid, row)
     return _view(row, stored_answers, result)
 
 
 def _raise_referral(
-    session: Session, runtime: Runtime, survivor_id: uuid.UUID, row: RiskAssessment
+    session: Session, clock: Clock, survivor_id: uuid.UUID, row: RiskAssessment
 ) -> None:
-    prof = profile.profile_of(session, runtime, survivor_id)
+    prof = profile.profile_of(session, clock, survivor_id)
     if prof.marac_eligible_at is None:
         prof.marac_eligible_at = row.created_at
     prof.marac_assessment_id = row.id
     jobs.enqueue(
         session,
-        runtime.clock,
+        clock,
         RISK_ALERT_JOB,
         {"survivor_id": str(survivor_id), "assessment_id": str(row.id)},
         dedupe_key=f"risk-alert:{row.id}",
     )
 
 
-def _view(row: RiskAssessment, stored: dict[str, Any], result: dict[str, Any]) -> AssessmentView:
+def _view(row: RiskAssessment, stored: dict[str, Any], result: Result) -> AssessmentView:
+    # ``stored``: the sealed answers, judgement and notes, as ``take`` wrote them.
     return AssessmentView(
         id=row.id,
         instrument_id=row.instrument_id,
@@ -154,50 +153,55 @@ def _view(row: RiskAssessment, stored: dict[str, Any], result: dict[str, Any]) -
     )
 
 
-def _open(session: Session, runtime: Runtime, row: RiskAssessment) -> AssessmentView:
+def _open(session: Session, deps: SafetyPlansDeps, row: RiskAssessment) -> AssessmentView:
     sid = row.survivor_id
     stored = json.loads(
-        runtime.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
+        deps.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
     )
-    result = json.loads(
-        runtime.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
+    result = Result.from_json(
+        deps.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
     )
     return _view(row, stored, result)
 
 
 def list_assessments(
-    session: Session, runtime: Runtime, access: SurvivorAccess
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
 ) -> list[AssessmentView]:
     """History, newest first."""
-    profile.require_staff_sharing(session, runtime, access)
+    profile.require_staff_sharing(session, access, clock)
     rows = session.scalars(
         select(RiskAssessment)
         .where(RiskAssessment.survivor_id == access.survivor_id)
         .order_by(RiskAssessment.created_at.desc())
     )
-    return [_open(session, runtime, row) for row in rows]
+    return [_open(session, deps, row) for row in rows]
 
 
 def get_assessment(
-    session: Session, runtime: Runtime, access: SurvivorAccess, assessment_id: uuid.UUID
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
+    assessment_id: uuid.UUID,
 ) -> AssessmentView:
-    profile.require_staff_sharing(session, runtime, access)
+    profile.require_staff_sharing(session, access, clock)
     row = session.get(RiskAssessment, assessment_id)
     if row is None or row.survivor_id != access.survivor_id:
         raise NotFound()
-    return _open(session, runtime, row)
+    return _open(session, deps, row)
 
 
 def latest_result(
-    session: Session, runtime: Runtime, access: SurvivorAccess
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
 ) -> AssessmentView | None:
-    found = list_assessments(session, runtime, access)
+    found = list_assessments(session, access, clock, deps)
     return found[0] if found else None
 
 
-def marac_status(session: Session, runtime: Runtime, access: SurvivorAccess) -> MaracStatus:
-    profile.require_staff_sharing(session, runtime, access)
-    prof = profile.profile_of(session, runtime, access.survivor_id)
+def marac_status(session: Session, access: SurvivorAccess, clock: Clock) -> MaracStatus:
+    profile.require_staff_sharing(session, access, clock)
+    prof = profile.profile_of(session, clock, access.survivor_id)
     return MaracStatus(
         prof.marac_eligible_at is not None, prof.marac_eligible_at, prof.marac_assessment_id
     )

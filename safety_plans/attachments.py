@@ -23,9 +23,9 @@ from core.clock import Clock
 from core.errors import InvalidInput, LanternError, NotFound, TooLarge
 from core.ids import new_id
 from core.jobs import JobContext
-from core.runtime import Runtime
 from safety_plans import profile
 from safety_plans.chain import sha256_hex
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.models import JournalAttachment
 from safety_plans.storage import AttachmentStorage
 
@@ -49,7 +49,7 @@ class AttachmentStorageFull(TooLarge):
     title = "No room for more attachments"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttachmentInfo:
     id: uuid.UUID
     media_type: str
@@ -85,14 +85,10 @@ def blob_binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.Binding:
 
 
 def upload(
-    session: Session,
-    runtime: Runtime,
-    storage: AttachmentStorage,
-    access: SurvivorAccess,
-    data: bytes,
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps, *, data: bytes
 ) -> AttachmentInfo:
     """Store an attachment for a journal entry the survivor is about to write."""
-    limit = runtime.settings.attachment_max_bytes
+    limit = deps.settings.attachment_max_bytes
     if not data:
         raise InvalidInput("empty file", errors={"file": ["The file is empty."]})
     if len(data) > limit:
@@ -102,31 +98,31 @@ def upload(
         raise UnsupportedAttachment(
             "Attach a photo (JPEG, PNG), recording (MP3, M4A, OGG, WAV) or PDF."
         )
-    _require_room(session, runtime, access.survivor_id, len(data))
+    _require_room(session, deps, access.survivor_id, len(data))
     row_id = new_id()
     sid = access.survivor_id
     key = crypto.random_key()
     # The file is written before its row commits. Should the commit fail, the file has no
     # row: the sweep removes such files once they are older than ORPHAN_GRACE.
-    storage.put(row_id.hex, crypto.seal_with_key(key, blob_binding(row_id, sid), data))
+    deps.storage.put(row_id.hex, crypto.seal_with_key(key, blob_binding(row_id, sid), data))
     row = JournalAttachment(
         id=row_id,
         survivor_id=sid,
         entry_id=None,
         media_type=media_type,
         size=len(data),
-        digest_enc=runtime.vault.seal(
-            session, _binding("digest_enc", row_id, sid), sha256_hex(data)
-        ),
-        key_enc=runtime.vault.seal(session, _binding("key_enc", row_id, sid), key),
-        created_at=runtime.clock.now(),
+        digest_enc=deps.vault.seal(session, _binding("digest_enc", row_id, sid), sha256_hex(data)),
+        key_enc=deps.vault.seal(session, _binding("key_enc", row_id, sid), key),
+        created_at=clock.now(),
     )
     session.add(row)
     session.flush()
     return AttachmentInfo(row_id, media_type, len(data))
 
 
-def _require_room(session: Session, runtime: Runtime, survivor_id: uuid.UUID, size: int) -> None:
+def _require_room(
+    session: Session, deps: SafetyPlansDeps, survivor_id: uuid.UUID, size: int
+) -> None:
     """413 when ``size`` more bytes would pass the survivor's room for attachments. Every
     attachment not shredded counts, uploads not yet in an entry too."""
     limits.serialise(session, survivor_id)
@@ -135,7 +131,7 @@ def _require_room(session: Session, runtime: Runtime, survivor_id: uuid.UUID, si
             JournalAttachment.survivor_id == survivor_id, JournalAttachment.key_enc.is_not(None)
         )
     )
-    quota = runtime.settings.attachment_quota_bytes
+    quota = deps.settings.attachment_quota_bytes
     if int(used or 0) + size > quota:
         raise AttachmentStorageFull(
             f"Attachments may take at most {quota} bytes in all, and this one does not fit. "
@@ -144,19 +140,17 @@ def _require_room(session: Session, runtime: Runtime, survivor_id: uuid.UUID, si
         )
 
 
-def digest_of(session: Session, runtime: Runtime, row: JournalAttachment) -> str:
-    return runtime.vault.open_text(
+def digest_of(session: Session, deps: SafetyPlansDeps, row: JournalAttachment) -> str:
+    return deps.vault.open_text(
         session, _binding("digest_enc", row.id, row.survivor_id), row.digest_enc
     )
 
 
-def read(
-    session: Session, runtime: Runtime, storage: AttachmentStorage, row: JournalAttachment
-) -> bytes:
+def read(session: Session, deps: SafetyPlansDeps, row: JournalAttachment) -> bytes:
     if row.key_enc is None:
         raise NotFound()
-    key = runtime.vault.open(session, _binding("key_enc", row.id, row.survivor_id), row.key_enc)
-    blob = storage.get(row.id.hex)
+    key = deps.vault.open(session, _binding("key_enc", row.id, row.survivor_id), row.key_enc)
+    blob = deps.storage.get(row.id.hex)
     if blob is None:
         raise NotFound()
     return crypto.open_with_key(key, blob_binding(row.id, row.survivor_id), blob)
@@ -164,19 +158,20 @@ def read(
 
 def fetch(
     session: Session,
-    runtime: Runtime,
-    storage: AttachmentStorage,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     attachment_id: uuid.UUID,
 ) -> tuple[AttachmentInfo, bytes]:
     """An attachment's bytes, for its owner or an advocate the journal is shared with."""
-    profile.require_staff_sharing(session, runtime, access, journal=True)
+    profile.require_staff_sharing(session, access, clock, journal=True)
     row = session.get(JournalAttachment, attachment_id)
     if row is None or row.survivor_id != access.survivor_id or row.key_enc is None:
         raise NotFound()
     if access.is_staff and row.entry_id is None:
         raise NotFound()  # an upload not yet in an entry is the survivor's draft
-    return AttachmentInfo(row.id, row.media_type, row.size), read(session, runtime, storage, row)
+    return AttachmentInfo(row.id, row.media_type, row.size), read(session, deps, row)
 
 
 def claim_for_entry(

@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
 from core import audit, crypto
-from core.runtime import Runtime
+from core.clock import Clock
 from safety_plans import attachments, chain, journal, profile
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.models import JournalAttachment
-from safety_plans.storage import AttachmentStorage
 
 FORMAT = "lantern-journal-export/1"
 SIGNATURE_FORMAT = "lantern-journal-signature/1"
@@ -64,13 +64,18 @@ TrustedKey = tuple[str | None, bytes]
 
 
 def export(
-    session: Session, runtime: Runtime, storage: AttachmentStorage, access: SurvivorAccess
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    keyring: crypto.KeyRing,
 ) -> bytes:
-    """The survivor's journal as a verifiable zip; the head is also written to the audit log."""
+    """The survivor's journal as a verifiable zip, signed by ``keyring``'s current evidence
+    key; the head is also written to the audit log."""
     links: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     files: dict[str, bytes] = {}
-    profile.require_staff_sharing(session, runtime, access, journal=True)
+    profile.require_staff_sharing(session, access, clock, journal=True)
     sid = access.survivor_id
     for row in journal.chain_rows(session, sid):
         links.append(
@@ -86,18 +91,18 @@ def export(
                 "deleted": row.deleted_at is not None,
             }
         )
-        content = journal.open_content(session, runtime, row)
+        content = journal.open_content(session, deps, row)
         entries.append({"id": str(row.id), "content": content})
         for item in (content or {}).get("attachments", []):
             att = session.get(JournalAttachment, uuid.UUID(item["id"]))
             if att is not None and att.key_enc is not None:
-                files[item["id"]] = attachments.read(session, runtime, storage, att)
+                files[item["id"]] = attachments.read(session, deps, att)
     last_seq, last_hash = journal.head_of(session, sid)
     # The head in the tamper-evident audit log lets a court compare an export with the
     # server's record even if someone rewrote the whole bundle consistently.
     audit.record(
         session,
-        runtime.clock,
+        clock,
         access.actor,
         "journal.exported",
         subject_kind="journal",
@@ -106,10 +111,10 @@ def export(
     )
     # A decoy session exports its decoy account's journal, signed like any other: from the
     # phone, nothing may tell it apart from a real one.
-    key = runtime.keyring.signing_key
+    key = keyring.signing_key
     manifest = {
         "format": FORMAT,
-        "exported_at": runtime.clock.now().isoformat(),
+        "exported_at": clock.now().isoformat(),
         "links": links,
         "head": {"last_seq": last_seq, "last_hash": last_hash},
         "signed_by": {"key_id": key.key_id, "algorithm": crypto.EVIDENCE_ALGORITHM},
@@ -169,6 +174,7 @@ class DuplicateKey(ValueError):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A JSON object of a bundle being checked: whatever it holds, hence a free-form dict.
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
@@ -290,16 +296,27 @@ def _check_seal(zf: zipfile.ZipFile, trusted: Sequence[TrustedKey]) -> Seal:
     return Seal(FORGED, key_id, "signature does not match: the manifest was altered")
 
 
-def published_keys(ring: crypto.KeyRing) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """An evidence key's public half as ``GET /v1/evidence-keys`` lists it."""
+
+    key_id: str
+    algorithm: str
+    public_key: str  # base64url of the raw 32 bytes
+    public_key_pem: str
+    current: bool  # signs new exports
+
+
+def published_keys(ring: crypto.KeyRing) -> list[PublishedKey]:
     """Every evidence key's public half, for ``GET /v1/evidence-keys`` (never a private one)."""
     return [
-        {
-            "key_id": key.key_id,
-            "algorithm": crypto.EVIDENCE_ALGORITHM,
-            "public_key": crypto.b64encode(key.public),
-            "public_key_pem": key.public_pem(),
-            "current": key.key_id == ring.signing_key.key_id,
-        }
+        PublishedKey(
+            key_id=key.key_id,
+            algorithm=crypto.EVIDENCE_ALGORITHM,
+            public_key=crypto.b64encode(key.public),
+            public_key_pem=key.public_pem(),
+            current=key.key_id == ring.signing_key.key_id,
+        )
         for key in ring.evidence_keys
     ]
 

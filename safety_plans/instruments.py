@@ -8,11 +8,12 @@ something or raise the band). Professional judgement may raise the band, never l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -117,9 +118,32 @@ class InstrumentSchema(Schema):
                 )
 
 
-@dataclass(frozen=True)
+class ItemSpecDict(TypedDict):
+    """One item as ``ItemSpec`` loads it."""
+
+    id: str
+    text: str
+    answer_type: str
+    weight: float
+    counts: bool
+    required: bool
+    guidance: NotRequired[str]
+
+
+class BandSpecDict(TypedDict):
+    """One band as ``BandSpec`` loads it."""
+
+    name: str
+    min_score: float | None
+    level: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class Instrument:
-    """A validated instrument; ``spec`` is the loaded JSON (documented by InstrumentSchema)."""
+    """A validated instrument. ``spec`` stays the loaded JSON, a dict: ``InstrumentSchema``
+    dumps it as it is, and an instrument file is data whose triggers and judgement sections
+    are read by key (typed views of its items and bands below)."""
 
     spec: dict[str, Any]
 
@@ -128,7 +152,7 @@ class Instrument:
         return str(self.spec["id"])
 
     @property
-    def items(self) -> list[dict[str, Any]]:
+    def items(self) -> list[ItemSpecDict]:
         return list(self.spec["items"])
 
     @property
@@ -139,8 +163,9 @@ class Instrument:
     def highest_band(self) -> str:
         return self.band_names[-1]
 
-    def band(self, name: str) -> dict[str, Any]:
-        return next(b for b in self.spec["bands"] if b["name"] == name)
+    def band(self, name: str) -> BandSpecDict:
+        band: BandSpecDict = next(b for b in self.spec["bands"] if b["name"] == name)
+        return band
 
     def rank(self, band: str) -> int:
         return self.band_names.index(band)
@@ -157,6 +182,10 @@ def load_instrument(path: Path) -> Instrument:
     except ma.ValidationError as exc:
         raise ConfigurationError(f"instrument {path.name}: {exc.messages}") from None
     return Instrument(spec)
+
+
+#: Every instrument this process has loaded, by id.
+Catalogue = Mapping[str, Instrument]
 
 
 def load_catalogue(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrument]:
@@ -178,8 +207,10 @@ def load_catalogue(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Instrumen
 Answer = str | int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
+    """What an assessment's answers come to (``ResultSchema``)."""
+
     instrument_id: str
     score: float
     computed_band: str
@@ -190,18 +221,14 @@ class Result:
     highest_band: bool
     referral: bool
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "instrument_id": self.instrument_id,
-            "score": self.score,
-            "computed_band": self.computed_band,
-            "band": self.band,
-            "level": self.level,
-            "raised_by_judgement": self.raised_by_judgement,
-            "fired": list(self.fired),
-            "highest_band": self.highest_band,
-            "referral": self.referral,
-        }
+    def to_json(self) -> str:
+        """The result as it is sealed with its assessment (a JSON object of these fields)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        data = json.loads(text)
+        return cls(**{**data, "fired": tuple(data["fired"])})
 
 
 def check_answers(instrument: Instrument, answers: Mapping[str, Answer]) -> dict[str, Answer]:

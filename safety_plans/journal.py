@@ -11,8 +11,7 @@ import datetime as dt
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,39 +19,14 @@ from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
 from core import crypto, limits
+from core.clock import Clock
 from core.db import is_postgres
 from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from core.ids import new_id
-from core.runtime import Runtime
 from safety_plans import attachments, chain, profile
+from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import KINDS, EntryContent, EntryIn, EntryView
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
-from safety_plans.storage import AttachmentStorage
-
-# The Power and Control wheel's tactics, and the harms the issue adds to them.
-KINDS: tuple[str, ...] = (
-    "using_intimidation",
-    "using_emotional_abuse",
-    "using_isolation",
-    "minimizing_denying_blaming",
-    "using_children",
-    "using_privilege",
-    "using_economic_abuse",
-    "using_coercion_and_threats",
-    "physical_violence",
-    "sexual_violence",
-    "stalking",
-    "technology_abuse",
-    "breach_of_order",
-)
-CONTENT_FIELDS = (
-    "occurred_on",
-    "occurred_text",
-    "kinds",
-    "description",
-    "injuries",
-    "witnesses",
-    "police_reference",
-)
 
 ENTRY_WINDOW = dt.timedelta(days=1)
 
@@ -60,37 +34,6 @@ ENTRY_WINDOW = dt.timedelta(days=1)
 class JournalEntriesLimited(TooManyRequests):
     type_slug = "journal-entries-limited"
     title = "Too many journal entries"
-
-
-@dataclass(frozen=True)
-class EntryView:
-    id: uuid.UUID
-    seq: int
-    entry_type: str  # entry, deletion
-    recorded_at: dt.datetime
-    refers_to: uuid.UUID | None
-    deleted: bool
-    content: dict[str, Any] | None
-    amended_by: list[uuid.UUID] = field(default_factory=list)
-
-    def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "seq": self.seq,
-            "entry_type": self.entry_type,
-            "recorded_at": self.recorded_at,
-            "refers_to": self.refers_to,
-            "deleted": self.deleted,
-            "amended_by": self.amended_by,
-        }
-        if self.content is not None and self.entry_type == "entry":
-            for name in CONTENT_FIELDS:
-                out[name] = self.content.get(name)
-            out["attachments"] = [
-                {"id": a["id"], "media_type": a["media_type"], "size": a["size"]}
-                for a in self.content.get("attachments", [])
-            ]
-        return out
 
 
 def _binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> crypto.Binding:
@@ -124,17 +67,18 @@ def _head(session: Session, survivor_id: uuid.UUID) -> JournalHead:
 
 def _append(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: SafetyPlansDeps,
     survivor_id: uuid.UUID,
     row_id: uuid.UUID,
     entry_type: str,
     refers_to: uuid.UUID | None,
-    content: dict[str, Any],
+    content: EntryContent,
 ) -> JournalEntry:
     """Seal ``content`` and link it after the chain's head (compare-and-swap on the head)."""
     head = _head(session, survivor_id)
     seq, prev = head.last_seq + 1, head.last_hash
-    recorded_at = runtime.clock.now()
+    recorded_at = clock.now()
     digest = chain.content_digest(content)
     link = {
         "seq": seq,
@@ -160,7 +104,7 @@ def _append(
         seq=seq,
         entry_type=entry_type,
         refers_to=refers_to,
-        content_enc=runtime.vault.seal(
+        content_enc=deps.vault.seal(
             session, _binding(row_id, survivor_id), chain.canonical(content)
         ),
         recorded_at=recorded_at,
@@ -177,45 +121,54 @@ def _salt() -> str:
     return secrets.token_hex(16)
 
 
-def _require_entry_slot(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> None:
+def _require_entry_slot(
+    session: Session, clock: Clock, deps: SafetyPlansDeps, survivor_id: uuid.UUID
+) -> None:
     """429 when the survivor has written as many entries (corrections too; deletion links are
     not entries) as a day allows."""
     limits.serialise(session, survivor_id)
     limits.require_slot(
         session,
-        runtime.clock,
+        clock,
         JournalEntriesLimited,
         "You have written many journal entries today; you can write more later.",
         JournalEntry.recorded_at,
         [JournalEntry.survivor_id == survivor_id, JournalEntry.entry_type == "entry"],
-        limit=runtime.settings.journal_entries_per_day,
+        limit=deps.settings.journal_entries_per_day,
         window=ENTRY_WINDOW,
     )
 
 
 def create_entry(
-    session: Session, runtime: Runtime, access: SurvivorAccess, data: dict[str, Any]
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps, *, entry: EntryIn
 ) -> EntryView:
     """Write an entry (only the survivor writes their journal)."""
-    if not data.get("occurred_on") and not data.get("occurred_text"):
+    occurred_on = entry.get("occurred_on")
+    if not occurred_on and not entry.get("occurred_text"):
         raise InvalidInput(
             "say when it happened",
             errors={"occurred_on": ["Give a date, or say in your own words when it happened."]},
         )
     row_id = new_id()
-    now = runtime.clock.now()
+    now = clock.now()
     # A day of slack: the survivor's local date may be ahead of UTC.
-    if data.get("occurred_on") and data["occurred_on"] > (now + dt.timedelta(days=1)).date():
+    if occurred_on and occurred_on > (now + dt.timedelta(days=1)).date():
         raise InvalidInput(
             "date in the future", errors={"occurred_on": ["This date is in the future."]}
         )
-    content: dict[str, Any] = {name: data.get(name) for name in CONTENT_FIELDS}
-    if content["occurred_on"] is not None:
-        content["occurred_on"] = content["occurred_on"].isoformat()
-    content["kinds"] = [k for k in KINDS if k in data["kinds"]]
-    amends = data.get("amends")
-    content["amends"] = str(amends) if amends else None
-    _require_entry_slot(session, runtime, access.survivor_id)
+    amends = entry.get("amends")
+    # Every field, given or not: the content is hashed into the chain as it is.
+    content: EntryContent = {
+        "occurred_on": occurred_on.isoformat() if occurred_on is not None else None,
+        "occurred_text": entry.get("occurred_text"),
+        "kinds": [k for k in KINDS if k in entry["kinds"]],
+        "description": entry.get("description"),
+        "injuries": entry.get("injuries"),
+        "witnesses": entry.get("witnesses"),
+        "police_reference": entry.get("police_reference"),
+        "amends": str(amends) if amends else None,
+    }
+    _require_entry_slot(session, clock, deps, access.survivor_id)
     sid = access.survivor_id
     if amends is not None:
         target = session.get(JournalEntry, amends)
@@ -227,31 +180,30 @@ def create_entry(
         ):
             raise InvalidInput("unknown entry", errors={"amends": ["No such entry."]})
     # The id is fixed before the attachments are bound and the content sealed.
-    rows = attachments.claim_for_entry(session, sid, row_id, list(data.get("attachment_ids", [])))
+    rows = attachments.claim_for_entry(session, sid, row_id, list(entry.get("attachment_ids", [])))
     content["attachments"] = [
         {
             "id": str(a.id),
             "media_type": a.media_type,
             "size": a.size,
-            "sha256": attachments.digest_of(session, runtime, a),
+            "sha256": attachments.digest_of(session, deps, a),
         }
         for a in rows
     ]
     content["id"] = str(row_id)
     content["salt"] = _salt()
-    row = _append(session, runtime, sid, row_id, "entry", amends, content)
+    row = _append(session, clock, deps, sid, row_id, "entry", amends, content)
     for a in rows:
         a.entry_id = row.id
     session.flush()
     return EntryView(row.id, row.seq, "entry", row.recorded_at, amends, False, content)
 
 
-def _open(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
+def _open(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> EntryContent | None:
     if row.content_enc is None:
         return None
-    raw = runtime.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
-    content: dict[str, Any] = json.loads(raw)
-    return content
+    raw = deps.vault.open(session, _binding(row.id, row.survivor_id), row.content_enc)
+    return cast(EntryContent, json.loads(raw))
 
 
 def _rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
@@ -264,13 +216,15 @@ def _rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
     )
 
 
-def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
-    profile.require_staff_sharing(session, runtime, access, journal=True)
+def _guard(session: Session, access: SurvivorAccess, clock: Clock) -> None:
+    profile.require_staff_sharing(session, access, clock, journal=True)
 
 
-def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[EntryView]:
+def list_entries(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> list[EntryView]:
     """The whole chain in order: entries, corrections and deletion links."""
-    _guard(session, runtime, access)
+    _guard(session, access, clock)
     rows = _rows(session, access.survivor_id)
     amended: dict[uuid.UUID, list[uuid.UUID]] = {}
     for row in rows:
@@ -284,7 +238,7 @@ def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> 
             row.recorded_at,
             row.refers_to,
             row.deleted_at is not None,
-            _open(session, runtime, row),
+            _open(session, deps, row),
             amended.get(row.id, []),
         )
         for row in rows
@@ -292,9 +246,14 @@ def list_entries(session: Session, runtime: Runtime, access: SurvivorAccess) -> 
 
 
 def get_entry(
-    session: Session, runtime: Runtime, access: SurvivorAccess, entry_id: uuid.UUID
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
+    entry_id: uuid.UUID,
 ) -> EntryView:
-    for view in list_entries(session, runtime, access):
+    for view in list_entries(session, access, clock, deps):
         if view.id == entry_id:
             return view
     raise NotFound()
@@ -302,9 +261,10 @@ def get_entry(
 
 def delete_entry(
     session: Session,
-    runtime: Runtime,
-    storage: AttachmentStorage,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     entry_id: uuid.UUID,
 ) -> None:
     """Erase an entry's content, shred its attachments, and record the deletion in the chain."""
@@ -313,22 +273,22 @@ def delete_entry(
     if row is None or row.survivor_id != sid or row.entry_type != "entry" or row.deleted_at:
         raise NotFound()
     row.content_enc = None
-    row.deleted_at = runtime.clock.now()
+    row.deleted_at = clock.now()
     owned = session.scalars(
         select(JournalAttachment).where(JournalAttachment.entry_id == row.id)
     ).all()
-    attachments.shred(session, runtime.clock, storage, list(owned))
+    attachments.shred(session, clock, deps.storage, list(owned))
     tomb_id = new_id()
-    content = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
-    _append(session, runtime, sid, tomb_id, "deletion", entry_id, content)
+    content: EntryContent = {"id": str(tomb_id), "deletes": str(entry_id), "salt": _salt()}
+    _append(session, clock, deps, sid, tomb_id, "deletion", entry_id, content)
 
 
 def chain_rows(session: Session, survivor_id: uuid.UUID) -> list[JournalEntry]:
     return _rows(session, survivor_id)
 
 
-def open_content(session: Session, runtime: Runtime, row: JournalEntry) -> dict[str, Any] | None:
-    return _open(session, runtime, row)
+def open_content(session: Session, deps: SafetyPlansDeps, row: JournalEntry) -> EntryContent | None:
+    return _open(session, deps, row)
 
 
 def head_of(session: Session, survivor_id: uuid.UUID) -> tuple[int, str]:

@@ -26,11 +26,13 @@ from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.survivors import decoys
 from auth.survivors.models import Survivor
 from core import limits
+from core.clock import Clock
 from core.crypto import Binding
-from core.errors import NotFound, PreconditionFailed, PreconditionRequired, TooManyRequests
+from core.errors import NotFound, PreconditionFailed, TooManyRequests
 from core.ids import new_id
-from core.runtime import Runtime
 from safety_plans import profile
+from safety_plans.deps import SafetyPlansDeps
+from safety_plans.etags import etag_for, parse_if_match
 from safety_plans.models import SafetyPlan, SafetyPlanVersion
 from safety_plans.sections import SECTIONS, Item, Sections, normalise, serialise, template
 
@@ -42,7 +44,7 @@ class PlanSavesLimited(TooManyRequests):
     title = "Too many plan saves"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionInfo:
     id: uuid.UUID
     number: int
@@ -51,7 +53,7 @@ class VersionInfo:
     restored_from: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanView:
     version: VersionInfo
     sections: Sections
@@ -59,25 +61,6 @@ class PlanView:
     @property
     def etag(self) -> str:
         return etag_for(self.version.id)
-
-
-def etag_for(version_id: uuid.UUID) -> str:
-    """A strong ETag naming the version (a new version always has a new id)."""
-    return f'"{version_id}"'
-
-
-def parse_if_match(header: str | None) -> set[str]:
-    """The entity tags of an If-Match header; 428 when it is missing."""
-    if header is None or not header.strip():
-        raise PreconditionRequired("Send If-Match with the ETag of the plan you edited.")
-    tags = set()
-    for raw in header.split(","):
-        tag = raw.strip()
-        # Weak tags never match in If-Match (RFC 9110 13.1.1 uses strong comparison), and
-        # "*" would let a client skip the check it exists for.
-        if tag.startswith('"') and tag.endswith('"') and len(tag) >= 2:
-            tags.add(tag)
-    return tags
 
 
 def _author(kind: str) -> str:
@@ -94,14 +77,15 @@ def _binding(row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
     return Binding("safety_plan_versions", "sections_enc", row_id, survivor_id)
 
 
-def _open(session: Session, runtime: Runtime, row: SafetyPlanVersion) -> Sections:
-    raw = runtime.vault.open_text(session, _binding(row.id, row.survivor_id), row.sections_enc)
+def _open(session: Session, deps: SafetyPlansDeps, row: SafetyPlanVersion) -> Sections:
+    raw = deps.vault.open_text(session, _binding(row.id, row.survivor_id), row.sections_enc)
     return normalise(json.loads(raw))
 
 
 def _new_version(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: SafetyPlansDeps,
     plan_id: uuid.UUID,
     survivor_id: uuid.UUID,
     number: int,
@@ -118,24 +102,28 @@ def _new_version(
         plan_id=plan_id,
         survivor_id=survivor_id,
         number=number,
-        sections_enc=runtime.vault.seal(session, _binding(row_id, survivor_id), stored),
+        sections_enc=deps.vault.seal(session, _binding(row_id, survivor_id), stored),
         author_kind=author_kind,
         author_id=author_id,
         restored_from=restored_from,
-        created_at=runtime.clock.now(),
+        created_at=clock.now(),
     )
     session.add(row)
     return row
 
 
-def _first_sections(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> Sections:
+def _first_sections(
+    session: Session, clock: Clock, deps: SafetyPlansDeps, survivor_id: uuid.UUID
+) -> Sections:
     owner_id = session.scalar(select(Survivor.decoy_of).where(Survivor.id == survivor_id))
     if owner_id is None:
         return template()
-    return profile.decoy_sections(session, runtime, owner_id)
+    return profile.decoy_sections(session, clock, deps, owner_id)
 
 
-def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyPlan:
+def _plan(
+    session: Session, clock: Clock, deps: SafetyPlansDeps, survivor_id: uuid.UUID
+) -> SafetyPlan:
     """The survivor's plan, created on first use from the template (a decoy account's from
     its owner's chosen decoy plan)."""
     plan = session.scalars(
@@ -143,7 +131,7 @@ def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyP
     ).one_or_none()
     if plan is not None:
         return plan
-    now = runtime.clock.now()
+    now = clock.now()
     plan_id = new_id()
     try:
         with session.begin_nested():
@@ -159,11 +147,12 @@ def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyP
             session.flush()
             first = _new_version(
                 session,
-                runtime,
+                clock,
+                deps,
                 plan_id,
                 survivor_id,
                 1,
-                serialise(_first_sections(session, runtime, survivor_id)),
+                serialise(_first_sections(session, clock, deps, survivor_id)),
                 "system",
                 None,
             )
@@ -177,26 +166,30 @@ def _plan(session: Session, runtime: Runtime, survivor_id: uuid.UUID) -> SafetyP
     return plan
 
 
-def _guard(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
-    profile.require_staff_sharing(session, runtime, access)
+def _guard(session: Session, access: SurvivorAccess, clock: Clock) -> None:
+    profile.require_staff_sharing(session, access, clock)
 
 
 # --- reads ----------------------------------------------------------------------------------
 
 
-def get_plan(session: Session, runtime: Runtime, access: SurvivorAccess) -> PlanView:
-    _guard(session, runtime, access)
-    plan = _plan(session, runtime, access.survivor_id)
+def get_plan(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> PlanView:
+    _guard(session, access, clock)
+    plan = _plan(session, clock, deps, access.survivor_id)
     row = session.get(SafetyPlanVersion, plan.current_version_id)
     if row is None:  # pragma: no cover - the pointer is written with the version
         raise NotFound()
-    return PlanView(_info(row), _open(session, runtime, row))
+    return PlanView(_info(row), _open(session, deps, row))
 
 
-def list_versions(session: Session, runtime: Runtime, access: SurvivorAccess) -> list[VersionInfo]:
+def list_versions(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> list[VersionInfo]:
     """Newest first."""
-    _guard(session, runtime, access)
-    plan = _plan(session, runtime, access.survivor_id)
+    _guard(session, access, clock)
+    plan = _plan(session, clock, deps, access.survivor_id)
     rows = session.scalars(
         select(SafetyPlanVersion)
         .where(SafetyPlanVersion.plan_id == plan.id)
@@ -206,9 +199,13 @@ def list_versions(session: Session, runtime: Runtime, access: SurvivorAccess) ->
 
 
 def _version_row(
-    session: Session, runtime: Runtime, access: SurvivorAccess, version_id: uuid.UUID
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    version_id: uuid.UUID,
 ) -> SafetyPlanVersion:
-    plan = _plan(session, runtime, access.survivor_id)
+    plan = _plan(session, clock, deps, access.survivor_id)
     row = session.get(SafetyPlanVersion, version_id)
     if row is None or row.plan_id != plan.id:
         raise NotFound()
@@ -216,19 +213,24 @@ def _version_row(
 
 
 def get_version(
-    session: Session, runtime: Runtime, access: SurvivorAccess, version_id: uuid.UUID
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
+    version_id: uuid.UUID,
 ) -> PlanView:
-    _guard(session, runtime, access)
-    row = _version_row(session, runtime, access, version_id)
-    return PlanView(_info(row), _open(session, runtime, row))
+    _guard(session, access, clock)
+    row = _version_row(session, access, clock, deps, version_id)
+    return PlanView(_info(row), _open(session, deps, row))
 
 
 # --- writes ---------------------------------------------------------------------------------
 
 
-def _checked(runtime: Runtime, sections: Sections) -> str:
+def _checked(deps: SafetyPlansDeps, sections: Sections) -> str:
     """The stored form of a version about to be written; 413 when it is over the size limit."""
-    return serialise(sections, runtime.settings.plan_max_bytes)
+    return serialise(sections, deps.settings.plan_max_bytes)
 
 
 def _author_id(access: SurvivorAccess) -> uuid.UUID:
@@ -236,34 +238,37 @@ def _author_id(access: SurvivorAccess) -> uuid.UUID:
     return p.staff_id if isinstance(p, StaffPrincipal) else p.survivor_id
 
 
-def _require_save_slot(session: Session, runtime: Runtime, access: SurvivorAccess) -> None:
+def _require_save_slot(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> None:
     """429 when this author (the survivor, or the staff member across every plan they edit)
     has saved as many versions as a minute allows. Every write of a version starts here."""
     author_id = _author_id(access)
     limits.serialise(session, author_id)
     limits.require_slot(
         session,
-        runtime.clock,
+        clock,
         PlanSavesLimited,
         "You have saved the plan many times in the last minute; try again shortly.",
         SafetyPlanVersion.created_at,
         [SafetyPlanVersion.author_id == author_id],
-        limit=runtime.settings.plan_saves_per_minute,
+        limit=deps.settings.plan_saves_per_minute,
         window=SAVE_WINDOW,
     )
 
 
 def _commit_version(
     session: Session,
-    runtime: Runtime,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
     if_match: str | None,
     sections: Sections,
     stored: str,
     restored_from: int | None = None,
 ) -> PlanView:
     tags = parse_if_match(if_match)
-    plan = _plan(session, runtime, access.survivor_id)
+    plan = _plan(session, clock, deps, access.survivor_id)
     expected = plan.current_version_id
     number = plan.version_count + 1
     if etag_for(expected) not in tags:
@@ -276,7 +281,7 @@ def _commit_version(
         .values(
             current_version_id=new_version_id,
             version_count=SafetyPlan.version_count + 1,
-            updated_at=runtime.clock.now(),
+            updated_at=clock.now(),
         )
         .execution_options(synchronize_session=False)
     )
@@ -287,7 +292,8 @@ def _commit_version(
     kind = "staff" if access.is_staff else "survivor"
     row = _new_version(
         session,
-        runtime,
+        clock,
+        deps,
         plan.id,
         access.survivor_id,
         number,
@@ -303,61 +309,72 @@ def _commit_version(
 
 def save_plan(
     session: Session,
-    runtime: Runtime,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     if_match: str | None,
     sections: Sections,
 ) -> PlanView:
     """Save the whole plan as a new version (If-Match required)."""
-    stored = _checked(runtime, sections)
-    _require_save_slot(session, runtime, access)
-    _guard(session, runtime, access)
-    return _commit_version(session, runtime, access, if_match, sections, stored)
+    stored = _checked(deps, sections)
+    _require_save_slot(session, access, clock, deps)
+    _guard(session, access, clock)
+    return _commit_version(session, access, clock, deps, if_match, sections, stored)
 
 
 def restore_version(
     session: Session,
-    runtime: Runtime,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     version_id: uuid.UUID,
     if_match: str | None,
 ) -> PlanView:
     """Make an old version current again, as a new version (history is never rewritten)."""
-    _require_save_slot(session, runtime, access)
-    _guard(session, runtime, access)
-    row = _version_row(session, runtime, access, version_id)
-    sections = _open(session, runtime, row)
+    _require_save_slot(session, access, clock, deps)
+    _guard(session, access, clock)
+    row = _version_row(session, access, clock, deps, version_id)
+    sections = _open(session, deps, row)
     # Held to today's limit: the old version stays readable even when it is too large.
-    stored = _checked(runtime, sections)
+    stored = _checked(deps, sections)
     return _commit_version(
-        session, runtime, access, if_match, sections, stored, restored_from=row.number
+        session, access, clock, deps, if_match, sections, stored, restored_from=row.number
     )
 
 
 def add_items(
     session: Session,
-    runtime: Runtime,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     if_match: str | None,
     additions: dict[str, list[Item]],
 ) -> PlanView:
     """Append items to sections in one new version (recommendations use this)."""
-    current = get_plan(session, runtime, access)
+    current = get_plan(session, access, clock, deps)
     merged = {name: list(current.sections.get(name, [])) for name in SECTIONS}
     for name, items in additions.items():
         existing = {item["text"] for item in merged[name]}
         merged[name].extend(item for item in items if item["text"] not in existing)
-    stored = _checked(runtime, merged)
-    _require_save_slot(session, runtime, access)
-    return _commit_version(session, runtime, access, if_match, merged, stored)
+    stored = _checked(deps, merged)
+    _require_save_slot(session, access, clock, deps)
+    return _commit_version(session, access, clock, deps, if_match, merged, stored)
 
 
 def set_decoy_plan(
-    session: Session, runtime: Runtime, access: SurvivorAccess, sections: Sections
+    session: Session,
+    access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
+    sections: Sections,
 ) -> Sections:
     """Choose the decoy plan: kept on the profile, and, once the decoy account has a plan of
     its own, saved there as its newest version (by the survivor, as any edit would be)."""
-    clean = profile.set_decoy_plan(session, runtime, access, sections)
+    clean = profile.set_decoy_plan(session, access, clock, deps, sections=sections)
     if access.is_staff:
         return clean
     decoy = decoys.decoy_account(session, access.survivor_id)
@@ -373,8 +390,8 @@ def set_decoy_plan(
     decoy_access = SurvivorAccess(
         decoy.id, "self", SurvivorPrincipal(decoy.id, principal.device_id, decoy=True)
     )
-    stored = _checked(runtime, clean)
+    stored = _checked(deps, clean)
     _commit_version(
-        session, runtime, decoy_access, etag_for(plan.current_version_id), clean, stored
+        session, decoy_access, clock, deps, etag_for(plan.current_version_id), clean, stored
     )
     return clean

@@ -16,10 +16,11 @@ from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess
+from core.clock import Clock
 from core.errors import InvalidInput
-from core.runtime import Runtime
 from core.schemas import Schema
 from safety_plans import assessments, plans, profile
+from safety_plans.deps import SafetyPlansDeps
 from safety_plans.plans import PlanView
 from safety_plans.sections import SECTIONS
 
@@ -35,7 +36,7 @@ class _RecommendationSpec(Schema):
     levels = fields.List(fields.String(validate=validate.OneOf(LEVELS)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recommendation:
     id: str
     section: str
@@ -44,11 +45,21 @@ class Recommendation:
     levels: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A recommendation not yet in the plan, and why it matched (``RecommendationSchema``)."""
+
+    id: str
+    section: str
+    text: str
+    because: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Tailored:
     priorities: list[str]
     level: str | None
-    recommendations: list[dict[str, object]]
+    recommendations: list[Suggestion]
 
 
 @functools.cache
@@ -81,17 +92,19 @@ def select_for(level: str | None, priorities: list[str]) -> list[tuple[Recommend
     return chosen
 
 
-def tailored(session: Session, runtime: Runtime, access: SurvivorAccess) -> Tailored:
-    priorities = profile.get_priorities(session, runtime, access)
-    latest = assessments.latest_result(session, runtime, access)
-    level = str(latest.result["level"]) if latest else None
+def tailored(
+    session: Session, access: SurvivorAccess, clock: Clock, deps: SafetyPlansDeps
+) -> Tailored:
+    priorities = profile.get_priorities(session, access, clock, deps)
+    latest = assessments.latest_result(session, access, clock, deps)
+    level = latest.result.level if latest else None
     present = {
         item["text"]
-        for items in plans.get_plan(session, runtime, access).sections.values()
+        for items in plans.get_plan(session, access, clock, deps).sections.values()
         for item in items
     }
-    recs: list[dict[str, object]] = [
-        {"id": r.id, "section": r.section, "text": r.text, "because": because}
+    recs = [
+        Suggestion(r.id, r.section, r.text, because)
         for r, because in select_for(level, priorities)
         if r.text not in present
     ]
@@ -100,8 +113,10 @@ def tailored(session: Session, runtime: Runtime, access: SurvivorAccess) -> Tail
 
 def adopt(
     session: Session,
-    runtime: Runtime,
     access: SurvivorAccess,
+    clock: Clock,
+    deps: SafetyPlansDeps,
+    *,
     if_match: str | None,
     recommendation_ids: list[str],
 ) -> PlanView:
@@ -119,4 +134,4 @@ def adopt(
         if rec.section in ("escape_bag", "documents", "technology_safety"):
             item["checked"] = False
         additions.setdefault(rec.section, []).append(item)
-    return plans.add_items(session, runtime, access, if_match, additions)
+    return plans.add_items(session, access, clock, deps, if_match=if_match, additions=additions)

@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from core.schemas import Schema, text
-from safety_plans.journal import KINDS
+from safety_plans.entries import KINDS
 from safety_plans.profile import PRIORITIES
 from safety_plans.sections import (
     CODE_WORD_SECTIONS,

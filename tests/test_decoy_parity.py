@@ -36,13 +36,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
+from auth.principals import StaffPrincipal
 from auth.survivors.models import Survivor, SurvivorDevice
 from coordination.models import Alert
 from coordination.webhooks import set_url
 from coordination.webhooks_http import FakeWebhookSender
-from core.audit import Actor
 from core.clock import FrozenClock
 from core.crypto import KeyRing, decoy_phone_index, phone_index
+from core.ids import new_id
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from core.settings import Settings
@@ -242,11 +243,11 @@ def world(app: Flask, db_session: Session, runtime: Runtime, clock: FrozenClock)
     deps.sender, deps.resolver = FakeWebhookSender(), resolver
     set_url(
         db_session,
+        StaffPrincipal(admin.id, "admin", new_id(), clock.now()),
         clock,
         deps,
-        Actor("staff", admin.id),
-        police.id,
-        "https://hooks.police.example/",
+        agency_id=police.id,
+        url="https://hooks.police.example/",
     )
     db_session.commit()
     w = World(app, app.test_client(), db_session, runtime, clock, owner, handle, deps.sender)

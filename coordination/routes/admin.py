@@ -12,7 +12,8 @@ from flask_smorest import Blueprint
 from auth.access.permissions import ADMIN, require_fresh_second_factor
 from auth.principals import StaffPrincipal
 from coordination import deliveries, webhooks
-from coordination.routes.common import deps
+from coordination.deliveries import DeliveryView
+from coordination.routes.common import clock, deps
 from coordination.schemas import (
     DeliveryListSchema,
     DeliveryQuerySchema,
@@ -21,8 +22,10 @@ from coordination.schemas import (
     WebhookSetSchema,
 )
 from coordination.urls import Endpoint
+from coordination.webhooks import WebhookView
+from core.schemas import Items
 from web.access import admitted, allow
-from web.db import runtime, session
+from web.db import session
 from web.route_docs import refusal
 
 blp = Blueprint(
@@ -38,21 +41,26 @@ class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
     @refusal(blp, 403, "Not an admin")
     @refusal(blp, 404, "No such agency")
-    def get(self, agency_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, agency_id: uuid.UUID) -> WebhookView:
         """The agency's webhook endpoint (never its secret)."""
-        return webhooks.get(session(), runtime().clock, agency_id)
+        return webhooks.get(session(), clock(), agency_id=agency_id)
 
     @blp.arguments(WebhookSetSchema)
     @blp.response(200, WebhookSchema)
     @refusal(blp, 403, "Not an admin")
     @refusal(blp, 404, "No such agency")
     @refusal(blp, 422, "The URL is not https or reaches an internal address")
-    def put(self, data: dict[str, Any], agency_id: uuid.UUID) -> dict[str, Any]:
+    def put(self, data: dict[str, Any], agency_id: uuid.UUID) -> WebhookView:
         """Set the endpoint (re-enables it); the first time, the signing secret is shown once."""
         principal = admitted(StaffPrincipal)
-        rt = runtime()
         return webhooks.set_url(
-            session(), rt.clock, deps(), principal.actor, agency_id, data["url"], _served_at()
+            session(),
+            principal,
+            clock(),
+            deps(),
+            agency_id=agency_id,
+            url=data["url"],
+            served_at=_served_at(),
         )
 
     @blp.response(204)
@@ -61,7 +69,7 @@ class Webhook(MethodView):
     def delete(self, agency_id: uuid.UUID) -> None:
         """Remove the endpoint; the agency can still pull its alerts."""
         principal = admitted(StaffPrincipal)
-        webhooks.remove(session(), runtime().clock, principal.actor, agency_id)
+        webhooks.remove(session(), principal, clock(), agency_id=agency_id)
 
 
 def _served_at() -> tuple[Endpoint, ...]:
@@ -88,13 +96,11 @@ class WebhookRotate(MethodView):
     @refusal(blp, 401, "A fresh second factor is needed")
     @refusal(blp, 403, "Not an admin")
     @refusal(blp, 404, "No such agency or no endpoint")
-    def post(self, agency_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, agency_id: uuid.UUID) -> WebhookView:
         """A new signing secret, shown once; the old one keeps signing for 24 hours."""
         principal = admitted(StaffPrincipal)
-        require_fresh_second_factor(principal, runtime().clock)
-        return webhooks.rotate_secret(
-            session(), runtime().clock, deps(), principal.actor, agency_id
-        )
+        require_fresh_second_factor(principal, clock())
+        return webhooks.rotate_secret(session(), principal, clock(), deps(), agency_id=agency_id)
 
 
 @allow(ADMIN)
@@ -103,10 +109,10 @@ class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryListSchema)
     @refusal(blp, 403, "Not an admin")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> Items[DeliveryView]:
         """Webhook deliveries (no payloads), newest first; filter by state or agency."""
         rows = deliveries.list_for_admin(session(), **query)
-        return {"items": [deliveries.view(session(), d) for d in rows]}
+        return Items([deliveries.view(session(), d) for d in rows])
 
 
 @allow(ADMIN)
@@ -116,8 +122,8 @@ class Redeliver(MethodView):
     @refusal(blp, 403, "Not an admin")
     @refusal(blp, 404, "No such delivery")
     @refusal(blp, 409, "Cancelled, or the agency has no endpoint")
-    def post(self, delivery_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, delivery_id: uuid.UUID) -> DeliveryView:
         """Send again with the same webhook-id."""
         principal = admitted(StaffPrincipal)
-        delivery = deliveries.redeliver(session(), runtime().clock, principal.actor, delivery_id)
+        delivery = deliveries.redeliver(session(), principal, clock(), delivery_id=delivery_id)
         return deliveries.view(session(), delivery)

@@ -1,4 +1,6 @@
-"""Small helpers shared by the coordination blueprints (request-side only)."""
+"""Small helpers shared by the coordination blueprints (request-side only): the collaborators a
+service takes, and the one check of which survivor's record the caller reaches, whose
+``SurvivorAccess`` the view hands to the service."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import uuid
 from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from coordination.deps import CoordinationDeps
+from core.clock import Clock
 from web.access import admitted
 from web.db import runtime, session
 
@@ -15,11 +18,15 @@ def deps() -> CoordinationDeps:
     return runtime().collaborators.need(CoordinationDeps)
 
 
+def clock() -> Clock:
+    return runtime().clock
+
+
 def me() -> SurvivorAccess:
     """The survivor's own record (from their app)."""
     principal = admitted(SurvivorPrincipal)
     return require_survivor_access(
-        session(), runtime().clock, principal, principal.survivor_id, action="coordination.read"
+        session(), clock(), principal, principal.survivor_id, action="coordination.read"
     )
 
 
@@ -28,7 +35,7 @@ def staff_access(survivor_id: uuid.UUID, action: str, *, write: bool = False) ->
     (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited)."""
     return require_staff_access(
         session(),
-        runtime().clock,
+        clock(),
         admitted(StaffPrincipal),
         survivor_id,
         action=action,

@@ -10,8 +10,10 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import Partners
 from auth.principals import PartnerPrincipal
-from coordination import alerts, events
-from coordination.routes.common import deps
+from coordination import events, pull
+from coordination.events import EventAccepted, EventIn
+from coordination.pull import Acknowledged, PulledAlert
+from coordination.routes.common import clock, deps
 from coordination.schemas import (
     AckSchema,
     EventAcceptedSchema,
@@ -19,8 +21,9 @@ from coordination.schemas import (
     PartnerAlertPageSchema,
     PartnerAlertQuerySchema,
 )
+from core.pages import Page
 from web.access import admitted, allow
-from web.db import runtime, session
+from web.db import session
 from web.route_docs import refusal
 
 _DESCRIPTION = """Partner agency API: alerts and events.
@@ -44,16 +47,11 @@ class PartnerAlerts(MethodView):
     @blp.arguments(PartnerAlertQuerySchema, location="query")
     @blp.response(200, PartnerAlertPageSchema)
     @refusal(blp, 403, "Not a partner key with alerts:read")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> Page[PulledAlert]:
         """This agency's alerts after a cursor, oldest first (for agencies without webhooks)."""
         principal = admitted(PartnerPrincipal)
-        return alerts.pull(
-            session(),
-            runtime().clock,
-            deps(),
-            principal,
-            after=query.get("cursor"),
-            limit=query["limit"],
+        return pull.pull(
+            session(), principal, clock(), deps(), after=query.get("cursor"), limit=query["limit"]
         )
 
 
@@ -63,11 +61,10 @@ class PartnerAlertAck(MethodView):
     @blp.response(200, AckSchema)
     @refusal(blp, 403, "Not a partner key with alerts:ack")
     @refusal(blp, 404, "No such alert for this agency")
-    def post(self, alert_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, alert_id: uuid.UUID) -> Acknowledged:
         """Acknowledge one of this agency's alerts."""
         principal = admitted(PartnerPrincipal)
-        delivery = alerts.acknowledge(session(), runtime().clock, principal, alert_id)
-        return {"alert_id": delivery.id, "acknowledged_at": delivery.acked_at}
+        return pull.acknowledge(session(), principal, clock(), alert_id=alert_id)
 
 
 @allow(Partners("events:write"))
@@ -79,14 +76,8 @@ class PartnerEvents(MethodView):
     @refusal(blp, 403, "Not a partner key with events:write")
     @refusal(blp, 404, "Unknown reference")
     @refusal(blp, 409, "This event id was used for a different event")
-    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def post(self, data: EventIn) -> tuple[EventAccepted, int]:
         """Report an event about the abuser against this agency's reference."""
         principal = admitted(PartnerPrincipal)
-        event, new = events.receive(session(), runtime().clock, deps(), principal, data)
-        body = {
-            "id": event.id,
-            "event_id": event.event_id,
-            "duplicate": not new,
-            "received_at": event.received_at,
-        }
-        return body, 201 if new else 200
+        accepted = events.receive(session(), principal, clock(), deps(), event=data)
+        return accepted, 200 if accepted.duplicate else 201

@@ -11,7 +11,12 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SUPERVISOR
 from coordination import alerts, consents, disclosures, events, lawful_basis
-from coordination.routes.common import deps, staff_access
+from coordination.alerts import AlertRaised
+from coordination.consents import ConsentView
+from coordination.disclosures import DisclosureView
+from coordination.events import AgencyEventView
+from coordination.lawful_basis import LawfulShareView
+from coordination.routes.common import clock, deps, staff_access
 from coordination.schemas import (
     AgencyEventListSchema,
     AlertCreatedSchema,
@@ -24,8 +29,9 @@ from coordination.schemas import (
     LawfulShareListSchema,
     LawfulShareSchema,
 )
+from core.schemas import Items
 from web.access import allow
-from web.db import runtime, session
+from web.db import session
 from web.route_docs import refusal
 
 blp = Blueprint(
@@ -41,22 +47,22 @@ class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload")
-    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, survivor_id: uuid.UUID) -> Items[ConsentView]:
         """The survivor's consents."""
         access = staff_access(survivor_id, "consent.list")
-        s, d, clock = session(), deps(), runtime().clock
-        return {"items": [consents.view(s, clock, d, c) for c in consents.list_for(s, access)]}
+        s, c, d = session(), clock(), deps()
+        return Items([consents.view(s, c, d, x) for x in consents.list_for(s, access)])
 
     @blp.arguments(ConsentRecordSchema)
     @blp.response(201, ConsentSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload, or no such agency")
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> ConsentView:
         """Record a consent given in person; it starts once the survivor confirms in the app."""
         access = staff_access(survivor_id, "consent.record", write=True)
-        s, d, clock = session(), deps(), runtime().clock
-        consent = consents.record_for_survivor(s, clock, d, access, **data)
-        return consents.view(s, clock, d, consent)
+        s, c, d = session(), clock(), deps()
+        consent = consents.record_for_survivor(s, access, c, d, **data)
+        return consents.view(s, c, d, consent)
 
 
 @allow(CASEWORKER)
@@ -65,11 +71,12 @@ class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload, or no such consent")
-    def post(self, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> ConsentView:
         """Withdraw a consent on the survivor's word, at once."""
         access = staff_access(survivor_id, "consent.revoke", write=True)
-        s, d, clock = session(), deps(), runtime().clock
-        return consents.view(s, clock, d, consents.revoke(s, clock, access, consent_id))
+        s, c = session(), clock()
+        consent = consents.revoke(s, access, c, consent_id=consent_id)
+        return consents.view(s, c, deps(), consent)
 
 
 @allow(CASEWORKER)
@@ -79,19 +86,11 @@ class Alerts(MethodView):
     @blp.response(201, AlertCreatedSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload")
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> AlertRaised:
         """Raise an alert; it goes to each agency whose consent covers its kind."""
         access = staff_access(survivor_id, "alert.create", write=True)
         kind = data.pop("kind")
-        alert, deliveries = alerts.create_alert(
-            session(), runtime().clock, deps(), survivor_id, kind, data, access.actor
-        )
-        return {
-            "id": alert.id,
-            "kind": alert.kind,
-            "created_at": alert.created_at,
-            "agencies": len(deliveries),
-        }
+        return alerts.raise_for(session(), access, clock(), deps(), kind=kind, fields=data)
 
 
 @allow(CASEWORKER)
@@ -100,10 +99,10 @@ class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload")
-    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, survivor_id: uuid.UUID) -> Items[DisclosureView]:
         """What was shared about the survivor, with whom and why."""
         access = staff_access(survivor_id, "disclosure.list")
-        return {"items": disclosures.list_for(session(), deps(), access)}
+        return Items(disclosures.list_for(session(), access, deps()))
 
 
 @allow(CASEWORKER)
@@ -112,10 +111,10 @@ class AgencyEvents(MethodView):
     @blp.response(200, AgencyEventListSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload")
-    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, survivor_id: uuid.UUID) -> Items[AgencyEventView]:
         """Events agencies reported about the abuser."""
         access = staff_access(survivor_id, "agency_event.list")
-        return {"items": events.list_for_staff(session(), deps(), access)}
+        return Items(events.list_for_staff(session(), access, deps()))
 
 
 @allow(CASEWORKER)
@@ -124,33 +123,29 @@ class LawfulShares(MethodView):
     @blp.response(200, LawfulShareListSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload")
-    def get(self, survivor_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, survivor_id: uuid.UUID) -> Items[LawfulShareView]:
         """Shares without consent, pending and decided."""
         access = staff_access(survivor_id, "lawful_share.list")
         s, d = session(), deps()
-        return {
-            "items": [
-                lawful_basis.view(s, d, x) for x in lawful_basis.list_for(s, access.survivor_id)
-            ]
-        }
+        return Items([lawful_basis.view(s, d, x) for x in lawful_basis.list_for(s, access)])
 
     @blp.arguments(LawfulShareCreateSchema)
     @blp.response(201, LawfulShareSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload, or no such agency")
-    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], survivor_id: uuid.UUID) -> LawfulShareView:
         """Record a lawful basis to share without consent; a different supervisor approves."""
         access = staff_access(survivor_id, "lawful_share.request", write=True)
         data.setdefault("not_telling_reason", None)
         s, d = session(), deps()
-        share = lawful_basis.request_share(s, runtime().clock, d, access, **data)
+        share = lawful_basis.request_share(s, access, clock(), d, **data)
         return lawful_basis.view(s, d, share)
 
 
-def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> dict[str, Any]:
+def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> LawfulShareView:
     access = staff_access(survivor_id, "lawful_share.decide")
     s = session()
-    share = lawful_basis.decide(s, runtime().clock, access, share_id, approve=approve)
+    share = lawful_basis.decide(s, access, clock(), share_id=share_id, approve=approve)
     return lawful_basis.view(s, deps(), share)
 
 
@@ -161,7 +156,7 @@ class LawfulShareApprove(MethodView):
     @refusal(blp, 403, "Not a supervisor, or the same person who asked")
     @refusal(blp, 404, "Not reachable, or no such share")
     @refusal(blp, 409, "Already decided")
-    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> LawfulShareView:
         """Approve (a supervisor other than the requester)."""
         return _decide(survivor_id, share_id, True)
 
@@ -173,7 +168,7 @@ class LawfulShareReject(MethodView):
     @refusal(blp, 403, "Not a supervisor, or the same person who asked")
     @refusal(blp, 404, "Not reachable, or no such share")
     @refusal(blp, 409, "Already decided")
-    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> LawfulShareView:
         """Reject (a supervisor other than the requester)."""
         return _decide(survivor_id, share_id, False)
 
@@ -184,9 +179,9 @@ class LawfulShareWithdraw(MethodView):
     @blp.response(200, LawfulShareSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
     @refusal(blp, 404, "Not on your caseload, or no such share")
-    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, survivor_id: uuid.UUID, share_id: uuid.UUID) -> LawfulShareView:
         """End a share at once."""
         access = staff_access(survivor_id, "lawful_share.withdraw", write=True)
         s = session()
-        share = lawful_basis.withdraw(s, runtime().clock, access, share_id)
+        share = lawful_basis.withdraw(s, access, clock(), share_id=share_id)
         return lawful_basis.view(s, deps(), share)

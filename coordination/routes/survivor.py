@@ -10,8 +10,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from auth.access.permissions import SURVIVOR
+from auth.partners.models import PartnerAgency
 from coordination import consents, disclosures, survivor_notices
-from coordination.routes.common import deps, me
+from coordination.consents import ConsentTerms, ConsentView
+from coordination.disclosures import DisclosureView
+from coordination.models import SurvivorNotice
+from coordination.routes.common import clock, deps, me
 from coordination.schemas import (
     AgencyBriefListSchema,
     ConsentConfirmSchema,
@@ -24,8 +28,9 @@ from coordination.schemas import (
     PreferencesSchema,
     SurvivorNoticeListSchema,
 )
+from core.schemas import Items
 from web.access import allow
-from web.db import runtime, session
+from web.db import session
 from web.route_docs import refusal
 
 blp = Blueprint(
@@ -38,9 +43,9 @@ blp = Blueprint(
 class Agencies(MethodView):
     @blp.response(200, AgencyBriefListSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Items[PartnerAgency]:
         """Agencies the survivor may agree to share with."""
-        return {"items": consents.agencies_for(session(), me())}
+        return Items(consents.agencies_for(session(), me()))
 
 
 @allow(SURVIVOR)
@@ -50,19 +55,9 @@ class ConsentPreview(MethodView):
     @blp.response(200, ConsentTermsSchema)
     @refusal(blp, 403, "Not a survivor's app")
     @refusal(blp, 404, "No such agency")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> ConsentTerms:
         """The plain-language text to show before agreeing, and its hash (send it back)."""
-        t = consents.preview(session(), runtime().clock, me(), **data)
-        return {
-            "agency_id": t.agency.id,
-            "agency_name": t.agency.name,
-            "kinds": list(t.kinds),
-            "purpose": t.purpose,
-            "starts_at": t.starts_at,
-            "expires_at": t.expires_at,
-            "text": t.text,
-            "text_hash": t.text_hash,
-        }
+        return consents.preview(session(), me(), clock(), **data)
 
 
 @allow(SURVIVOR)
@@ -70,21 +65,21 @@ class ConsentPreview(MethodView):
 class Consents(MethodView):
     @blp.response(200, ConsentListSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Items[ConsentView]:
         """Every consent, with its state and receipt."""
-        s, d, clock = session(), deps(), runtime().clock
-        return {"items": [consents.view(s, clock, d, c) for c in consents.list_for(s, me())]}
+        s, c, d = session(), clock(), deps()
+        return Items([consents.view(s, c, d, x) for x in consents.list_for(s, me())])
 
     @blp.arguments(ConsentGiveSchema)
     @blp.response(201, ConsentSchema)
     @refusal(blp, 403, "Not a survivor's app")
     @refusal(blp, 404, "No such agency")
     @refusal(blp, 409, "The text changed since it was shown")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> ConsentView:
         """Agree to the text that was shown (its hash); returns the receipt."""
-        s, d, clock = session(), deps(), runtime().clock
-        consent = consents.give(s, clock, d, me(), **data)
-        return consents.view(s, clock, d, consent)
+        s, c, d = session(), clock(), deps()
+        consent = consents.give(s, me(), c, d, **data)
+        return consents.view(s, c, d, consent)
 
 
 @allow(SURVIVOR)
@@ -95,11 +90,13 @@ class ConsentConfirm(MethodView):
     @refusal(blp, 403, "Not a survivor's app")
     @refusal(blp, 404, "No such consent")
     @refusal(blp, 409, "Not waiting for confirmation, expired, or text differs")
-    def post(self, data: dict[str, Any], consent_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], consent_id: uuid.UUID) -> ConsentView:
         """Confirm a consent an advocate recorded (send the receipt hash that was shown)."""
-        s, d, clock = session(), deps(), runtime().clock
-        consent = consents.confirm(s, clock, me(), consent_id, data["receipt_hash"])
-        return consents.view(s, clock, d, consent)
+        s, c = session(), clock()
+        consent = consents.confirm(
+            s, me(), c, consent_id=consent_id, receipt_hash=data["receipt_hash"]
+        )
+        return consents.view(s, c, deps(), consent)
 
 
 @allow(SURVIVOR)
@@ -108,11 +105,11 @@ class ConsentRevoke(MethodView):
     @blp.response(200, ConsentSchema)
     @refusal(blp, 403, "Not a survivor's app")
     @refusal(blp, 404, "No such consent")
-    def post(self, consent_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, consent_id: uuid.UUID) -> ConsentView:
         """Withdraw a consent at once (alerts waiting to be sent are cancelled)."""
-        s, d, clock = session(), deps(), runtime().clock
-        consent = consents.revoke(s, clock, me(), consent_id)
-        return consents.view(s, clock, d, consent)
+        s, c = session(), clock()
+        consent = consents.revoke(s, me(), c, consent_id=consent_id)
+        return consents.view(s, c, deps(), consent)
 
 
 @allow(SURVIVOR)
@@ -120,9 +117,9 @@ class ConsentRevoke(MethodView):
 class Disclosures(MethodView):
     @blp.response(200, DisclosureListSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Items[DisclosureView]:
         """Everything shared about the survivor or received about them: with whom, what, why."""
-        return {"items": disclosures.list_for(session(), deps(), me())}
+        return Items(disclosures.list_for(session(), me(), deps()))
 
 
 @allow(SURVIVOR)
@@ -130,9 +127,9 @@ class Disclosures(MethodView):
 class Notices(MethodView):
     @blp.response(200, SurvivorNoticeListSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Items[SurvivorNotice]:
         """Neutral notices: a consent about to end, sharing without consent, agency news."""
-        return {"items": survivor_notices.list_for(session(), me())}
+        return Items(survivor_notices.list_for(session(), me()))
 
 
 @allow(SURVIVOR)
@@ -140,15 +137,15 @@ class Notices(MethodView):
 class Preferences(MethodView):
     @blp.response(200, PreferencesSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> survivor_notices.Preferences:
         """Whether the app tells the survivor about agency news."""
         return survivor_notices.preferences(session(), me())
 
     @blp.arguments(PreferencesSchema)
     @blp.response(200, PreferencesSchema)
     @refusal(blp, 403, "Not a survivor's app")
-    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+    def put(self, data: dict[str, Any]) -> survivor_notices.Preferences:
         """Choose whether to be told (in neutral words) when an agency reports news."""
         return survivor_notices.set_preferences(
-            session(), runtime().clock, me(), data["agency_news"]
+            session(), me(), clock(), agency_news=data["agency_news"]
         )

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER
 from auth.principals import StaffPrincipal
+from core.pages import Page
 from messaging import service
 from messaging.routes.common import staff_access
 from messaging.schemas import (
@@ -36,7 +37,7 @@ class StaffMessages(MethodView):
     @refusals(blp, 401, 403, 404)
     def get(
         self, args: dict[str, Any], survivor_id: uuid.UUID
-    ) -> service.MessagePage[service.StaffMessage]:
+    ) -> Page[service.StaffMessage]:
         """The survivor's conversation, newest first, with receipts (step-up within 15 min)."""
         s, rt, access = staff_access(survivor_id, "messages.read")
         return service.staff_list(

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import SURVIVOR
 from auth.principals import SurvivorPrincipal
+from core.pages import Page
 from messaging import service
 from messaging.schemas import (
     MessagePageArgsSchema,
@@ -41,7 +42,7 @@ class SurvivorMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, SurvivorPageSchema)
     @refusals(blp, 401, 403)
-    def get(self, args: dict[str, Any]) -> service.MessagePage[service.SurvivorMessage]:
+    def get(self, args: dict[str, Any]) -> Page[service.SurvivorMessage]:
         """My conversation, newest first (fetched messages count as delivered)."""
         rt = runtime()
         return service.survivor_list(

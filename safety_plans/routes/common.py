@@ -1,4 +1,5 @@
-"""What every safety_plans route does first: who is asking, and for which survivor."""
+"""What every safety_plans route does first: who is asking, and for which survivor; then the
+session, that ``SurvivorAccess`` and the collaborators, in the order the services take them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess, require_staff_access, require_survivor_access
 from auth.principals import StaffPrincipal, SurvivorPrincipal
-from core.runtime import Runtime
+from core.clock import Clock
+from safety_plans.deps import SafetyPlansDeps
 from web.access import admitted
 from web.db import runtime, session
 
@@ -23,15 +25,21 @@ COMMON_ERRORS = (401, 403, 404)
 # (over the saves a minute allow; with Retry-After).
 VERSION_WRITE_ERRORS = (412, 413, 422, 428, 429)
 
+Call = tuple[Session, SurvivorAccess, Clock, SafetyPlansDeps]
 
-def survivor_access(action: str, *, write: bool = False) -> tuple[Session, Runtime, SurvivorAccess]:
+
+def deps() -> SafetyPlansDeps:
+    return runtime().collaborators.need(SafetyPlansDeps)
+
+
+def survivor_access(action: str, *, write: bool = False) -> Call:
     """The survivor acting on their own record (no survivor id in the path)."""
     principal = admitted(SurvivorPrincipal)
-    s, rt = session(), runtime()
+    s, clock = session(), runtime().clock
     access = require_survivor_access(
-        s, rt.clock, principal, principal.survivor_id, action=action, write=write
+        s, clock, principal, principal.survivor_id, action=action, write=write
     )
-    return s, rt, access
+    return s, access, clock, deps()
 
 
 def staff_access(
@@ -40,15 +48,15 @@ def staff_access(
     *,
     write: bool = False,
     subject: tuple[str, uuid.UUID] | None = None,
-) -> tuple[Session, Runtime, SurvivorAccess]:
+) -> Call:
     """An advocate or supervisor reaching the survivor
     (``auth.access.permissions.require_staff_access``: caseload or break-glass, audited naming the
     one object read when there is one)."""
-    s, rt = session(), runtime()
+    s, clock = session(), runtime().clock
     kind, subject_id = subject if subject else (None, None)
     access = require_staff_access(
         s,
-        rt.clock,
+        clock,
         admitted(StaffPrincipal),
         survivor_id,
         action=action,
@@ -56,7 +64,7 @@ def staff_access(
         subject_kind=kind,
         subject_id=subject_id,
     )
-    return s, rt, access
+    return s, access, clock, deps()
 
 
 def if_match() -> str | None:

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from auth.access.permissions import CASEWORKER, SURVIVOR
 from core.errors import InvalidInput
 from safety_plans import attachments, bundle, journal
-from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import EntryIn
 from safety_plans.routes.common import COMMON_ERRORS, staff_access, survivor_access
 from safety_plans.schemas import (
     AttachmentInfoSchema,
@@ -21,7 +21,6 @@ from safety_plans.schemas import (
     EntrySchema,
     UploadSchema,
 )
-from safety_plans.storage import AttachmentStorage
 from web.access import allow
 from web.db import runtime
 from web.route_docs import refusals
@@ -34,10 +33,6 @@ blp = Blueprint(
 
 READ, WRITE = "journal.read", "journal.write"
 BINARY = {"type": "string", "format": "binary"}
-
-
-def storage() -> AttachmentStorage:
-    return runtime().collaborators.need(SafetyPlansDeps).storage
 
 
 def _binary(data: bytes, mimetype: str, filename: str) -> Response:
@@ -54,16 +49,16 @@ class SurvivorEntries(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The whole journal in order, corrections and deletion records included."""
-        s, rt, access = survivor_access(READ)
-        return {"entries": [v.dump() for v in journal.list_entries(s, rt, access)]}
+        s, access, clock, d = survivor_access(READ)
+        return {"entries": [v.dump() for v in journal.list_entries(s, access, clock, d)]}
 
     @blp.arguments(EntryCreateSchema)
     @blp.response(201, EntrySchema)
     @refusals(blp, *COMMON_ERRORS, 409, 422, 429)
-    def post(self, body: dict[str, Any]) -> Any:
+    def post(self, body: EntryIn) -> Any:
         """Record what happened (immutable: corrections are new entries with `amends`)."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        return journal.create_entry(s, rt, access, body).dump()
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        return journal.create_entry(s, access, clock, d, entry=body).dump()
 
 
 @allow(SURVIVOR)
@@ -73,15 +68,15 @@ class SurvivorEntry(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, entry_id: uuid.UUID) -> Any:
         """One entry."""
-        s, rt, access = survivor_access(READ)
-        return journal.get_entry(s, rt, access, entry_id).dump()
+        s, access, clock, d = survivor_access(READ)
+        return journal.get_entry(s, access, clock, d, entry_id=entry_id).dump()
 
     @blp.response(204)
     @refusals(blp, *COMMON_ERRORS, 409)
     def delete(self, entry_id: uuid.UUID) -> Any:
         """Delete an entry: its content and attachments are destroyed; the chain records it."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        journal.delete_entry(s, rt, storage(), access, entry_id)
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        journal.delete_entry(s, access, clock, d, entry_id=entry_id)
         return None
 
 
@@ -93,13 +88,13 @@ class SurvivorAttachments(MethodView):
     @refusals(blp, *COMMON_ERRORS, 413, 415, 422)
     def post(self, files: dict[str, Any]) -> Any:
         """Upload a photo, recording or PDF (multipart field `file`), then name it in an entry."""
-        s, rt, access = survivor_access(WRITE, write=True)
+        s, access, clock, d = survivor_access(WRITE, write=True)
         upload = files["file"]
-        limit = rt.settings.attachment_max_bytes
+        limit = d.settings.attachment_max_bytes
         data = upload.stream.read(limit + 1)
         if not isinstance(data, bytes):
             raise InvalidInput("no file", errors={"file": ["Send a file."]})
-        return attachments.upload(s, rt, storage(), access, data)
+        return attachments.upload(s, access, clock, d, data=data)
 
 
 @allow(SURVIVOR)
@@ -109,8 +104,8 @@ class SurvivorAttachment(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, attachment_id: uuid.UUID) -> Any:
         """An attachment's bytes (its media type is listed on the entry)."""
-        s, rt, access = survivor_access(READ)
-        info, data = attachments.fetch(s, rt, storage(), access, attachment_id)
+        s, access, clock, d = survivor_access(READ)
+        info, data = attachments.fetch(s, access, clock, d, attachment_id=attachment_id)
         return _binary(data, "application/octet-stream", info.id.hex)
 
 
@@ -121,8 +116,10 @@ class SurvivorExport(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """A zip of entries, attachments and the chain manifest (`lantern journal verify`)."""
-        s, rt, access = survivor_access("journal.export")
-        return _binary(bundle.export(s, rt, storage(), access), "application/zip", "journal.zip")
+        s, access, clock, d = survivor_access("journal.export")
+        return _binary(
+            bundle.export(s, access, clock, d, runtime().keyring), "application/zip", "journal.zip"
+        )
 
 
 STAFF = "/staff/survivors/<uuid:survivor_id>/journal"
@@ -135,8 +132,8 @@ class StaffEntries(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's journal, while they share it with their advocate."""
-        s, rt, access = staff_access(survivor_id, READ)
-        return {"entries": [v.dump() for v in journal.list_entries(s, rt, access)]}
+        s, access, clock, d = staff_access(survivor_id, READ)
+        return {"entries": [v.dump() for v in journal.list_entries(s, access, clock, d)]}
 
 
 @allow(CASEWORKER)
@@ -146,8 +143,8 @@ class StaffEntry(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, entry_id: uuid.UUID) -> Any:
         """One entry."""
-        s, rt, access = staff_access(survivor_id, READ, subject=("journal_entry", entry_id))
-        return journal.get_entry(s, rt, access, entry_id).dump()
+        s, access, clock, d = staff_access(survivor_id, READ, subject=("journal_entry", entry_id))
+        return journal.get_entry(s, access, clock, d, entry_id=entry_id).dump()
 
 
 @allow(CASEWORKER)
@@ -157,10 +154,10 @@ class StaffAttachment(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, attachment_id: uuid.UUID) -> Any:
         """An attachment of a shared journal entry."""
-        s, rt, access = staff_access(
+        s, access, clock, d = staff_access(
             survivor_id, READ, subject=("journal_attachment", attachment_id)
         )
-        info, data = attachments.fetch(s, rt, storage(), access, attachment_id)
+        info, data = attachments.fetch(s, access, clock, d, attachment_id=attachment_id)
         return _binary(data, "application/octet-stream", info.id.hex)
 
 
@@ -171,5 +168,7 @@ class StaffExport(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The shared journal as a verifiable zip (e.g. to prepare evidence with the survivor)."""
-        s, rt, access = staff_access(survivor_id, "journal.export")
-        return _binary(bundle.export(s, rt, storage(), access), "application/zip", "journal.zip")
+        s, access, clock, d = staff_access(survivor_id, "journal.export")
+        return _binary(
+            bundle.export(s, access, clock, d, runtime().keyring), "application/zip", "journal.zip"
+        )

@@ -56,8 +56,8 @@ class SurvivorPlan(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's current plan (created from the template on first read)."""
-        s, rt, access = survivor_access(READ)
-        return _dump(plans.get_plan(s, rt, access))
+        s, access, clock, d = survivor_access(READ)
+        return _dump(plans.get_plan(s, access, clock, d))
 
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
@@ -65,8 +65,10 @@ class SurvivorPlan(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any]) -> Any:
         """Save the whole plan as a new version (If-Match required)."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        return _dump(
+            plans.save_plan(s, access, clock, d, if_match=if_match(), sections=body["sections"])
+        )
 
 
 @allow(SURVIVOR)
@@ -76,8 +78,8 @@ class SurvivorPlanVersions(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Every saved version, newest first."""
-        s, rt, access = survivor_access(READ)
-        return {"versions": plans.list_versions(s, rt, access)}
+        s, access, clock, d = survivor_access(READ)
+        return {"versions": plans.list_versions(s, access, clock, d)}
 
 
 @allow(SURVIVOR)
@@ -87,8 +89,8 @@ class SurvivorPlanVersion(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, version_id: uuid.UUID) -> Any:
         """One saved version."""
-        s, rt, access = survivor_access(READ)
-        return _dump(plans.get_version(s, rt, access, version_id))
+        s, access, clock, d = survivor_access(READ)
+        return _dump(plans.get_version(s, access, clock, d, version_id=version_id))
 
 
 @allow(SURVIVOR)
@@ -99,8 +101,10 @@ class SurvivorPlanRestore(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version (If-Match: the current ETag)."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        return _dump(plans.restore_version(s, rt, access, version_id, if_match()))
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        return _dump(
+            plans.restore_version(s, access, clock, d, version_id=version_id, if_match=if_match())
+        )
 
 
 @allow(SURVIVOR)
@@ -110,19 +114,19 @@ class SurvivorSharing(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Whether the advocate may see the plan and the journal."""
-        s, rt, access = survivor_access(READ)
-        return profile.get_sharing(s, rt, access)
+        s, access, clock, _ = survivor_access(READ)
+        return profile.get_sharing(s, access, clock)
 
     @blp.arguments(SharingPatchSchema)
     @blp.response(200, SharingSchema)
     @refusals(blp, *COMMON_ERRORS, 422)
     def patch(self, body: dict[str, Any]) -> Any:
         """Switch advocate access to the plan and/or the journal on or off."""
-        s, rt, access = survivor_access(WRITE, write=True)
+        s, access, clock, _ = survivor_access(WRITE, write=True)
         return profile.set_sharing(
             s,
-            rt,
             access,
+            clock,
             plan_shared=body.get("plan_shared"),
             journal_shared=body.get("journal_shared"),
         )
@@ -135,16 +139,18 @@ class SurvivorPriorities(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's stated priorities (they tailor recommendations)."""
-        s, rt, access = survivor_access(READ)
-        return {"priorities": profile.get_priorities(s, rt, access)}
+        s, access, clock, d = survivor_access(READ)
+        return {"priorities": profile.get_priorities(s, access, clock, d)}
 
     @blp.arguments(PrioritiesSchema)
     @blp.response(200, PrioritiesSchema)
     @refusals(blp, *COMMON_ERRORS, 422)
     def put(self, body: dict[str, Any]) -> Any:
         """Set the survivor's priorities."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        return {"priorities": profile.set_priorities(s, rt, access, body["priorities"])}
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        return {
+            "priorities": profile.set_priorities(s, access, clock, d, priorities=body["priorities"])
+        }
 
 
 @allow(SURVIVOR)
@@ -154,16 +160,16 @@ class SurvivorDecoyPlan(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The harmless plan a duress session is shown."""
-        s, rt, access = survivor_access(READ)
-        return {"sections": profile.decoy_sections(s, rt, access.survivor_id)}
+        s, access, clock, d = survivor_access(READ)
+        return {"sections": profile.decoy_plan(s, access, clock, d)}
 
     @blp.arguments(DecoyPlanSchema)
     @blp.response(200, DecoyPlanSchema)
     @refusals(blp, *COMMON_ERRORS, 413, 422)
     def put(self, body: dict[str, Any]) -> Any:
         """Choose the plan a duress PIN shows."""
-        s, rt, access = survivor_access(WRITE, write=True)
-        return {"sections": plans.set_decoy_plan(s, rt, access, body["sections"])}
+        s, access, clock, d = survivor_access(WRITE, write=True)
+        return {"sections": plans.set_decoy_plan(s, access, clock, d, sections=body["sections"])}
 
 
 # --- an advocate's view of a survivor's plan ------------------------------------------------
@@ -178,8 +184,8 @@ class StaffPlan(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's current plan, if they share it with their advocate."""
-        s, rt, access = staff_access(survivor_id, READ)
-        return _dump(plans.get_plan(s, rt, access))
+        s, access, clock, d = staff_access(survivor_id, READ)
+        return _dump(plans.get_plan(s, access, clock, d))
 
     @blp.arguments(PlanWriteSchema)
     @blp.doc(parameters=[IF_MATCH_PARAM])
@@ -187,8 +193,10 @@ class StaffPlan(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def put(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Co-edit the plan: a new version (If-Match required)."""
-        s, rt, access = staff_access(survivor_id, WRITE, write=True)
-        return _dump(plans.save_plan(s, rt, access, if_match(), body["sections"]))
+        s, access, clock, d = staff_access(survivor_id, WRITE, write=True)
+        return _dump(
+            plans.save_plan(s, access, clock, d, if_match=if_match(), sections=body["sections"])
+        )
 
 
 @allow(CASEWORKER)
@@ -198,8 +206,8 @@ class StaffPlanVersions(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Every saved version, newest first."""
-        s, rt, access = staff_access(survivor_id, READ)
-        return {"versions": plans.list_versions(s, rt, access)}
+        s, access, clock, d = staff_access(survivor_id, READ)
+        return {"versions": plans.list_versions(s, access, clock, d)}
 
 
 @allow(CASEWORKER)
@@ -209,8 +217,10 @@ class StaffPlanVersion(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
         """One saved version."""
-        s, rt, access = staff_access(survivor_id, READ, subject=("safety_plan_version", version_id))
-        return _dump(plans.get_version(s, rt, access, version_id))
+        s, access, clock, d = staff_access(
+            survivor_id, READ, subject=("safety_plan_version", version_id)
+        )
+        return _dump(plans.get_version(s, access, clock, d, version_id=version_id))
 
 
 @allow(CASEWORKER)
@@ -221,5 +231,7 @@ class StaffPlanRestore(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, survivor_id: uuid.UUID, version_id: uuid.UUID) -> Any:
         """Restore an old version as a new version."""
-        s, rt, access = staff_access(survivor_id, WRITE, write=True)
-        return _dump(plans.restore_version(s, rt, access, version_id, if_match()))
+        s, access, clock, d = staff_access(survivor_id, WRITE, write=True)
+        return _dump(
+            plans.restore_version(s, access, clock, d, version_id=version_id, if_match=if_match())
+        )

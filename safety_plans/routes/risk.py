@@ -10,13 +10,12 @@ from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SURVIVOR, SURVIVOR_OR_STAFF
 from safety_plans import assessments, recommendations
-from safety_plans.assessments import Catalogue
-from safety_plans.deps import SafetyPlansDeps
-from safety_plans.instruments import Instrument
+from safety_plans.instruments import Catalogue, Instrument
 from safety_plans.routes.common import (
     COMMON_ERRORS,
     ETAG_HEADER,
     VERSION_WRITE_ERRORS,
+    deps,
     if_match,
     staff_access,
     survivor_access,
@@ -36,7 +35,6 @@ from safety_plans.schemas import (
     StaffAssessmentCreateSchema,
 )
 from web.access import allow
-from web.db import runtime
 from web.route_docs import refusals
 
 blp = Blueprint(
@@ -50,7 +48,7 @@ PLAN_WRITE = "safety_plan.write"
 
 
 def catalogue() -> Catalogue:
-    return runtime().collaborators.need(SafetyPlansDeps).catalogue
+    return deps().catalogue
 
 
 @allow(SURVIVOR_OR_STAFF)
@@ -84,22 +82,22 @@ class SurvivorAssessments(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """The survivor's assessment history, newest first."""
-        s, rt, access = survivor_access(READ)
-        return {"assessments": assessments.list_assessments(s, rt, access)}
+        s, access, clock, d = survivor_access(READ)
+        return {"assessments": assessments.list_assessments(s, access, clock, d)}
 
     @blp.arguments(AssessmentCreateSchema)
     @blp.response(201, AssessmentSchema)
     @refusals(blp, *COMMON_ERRORS, 422)
     def post(self, body: dict[str, Any]) -> Any:
         """Take an instrument in the app; the answers and result are kept sealed."""
-        s, rt, access = survivor_access(WRITE, write=True)
+        s, access, clock, d = survivor_access(WRITE, write=True)
         return assessments.take(
             s,
-            rt,
-            catalogue(),
             access,
-            body["instrument_id"],
-            body["answers"],
+            clock,
+            d,
+            instrument_id=body["instrument_id"],
+            answers=body["answers"],
             notes=body.get("notes"),
         )
 
@@ -111,8 +109,8 @@ class SurvivorAssessment(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, assessment_id: uuid.UUID) -> Any:
         """One past assessment."""
-        s, rt, access = survivor_access(READ)
-        return assessments.get_assessment(s, rt, access, assessment_id)
+        s, access, clock, d = survivor_access(READ)
+        return assessments.get_assessment(s, access, clock, d, assessment_id=assessment_id)
 
 
 @allow(SURVIVOR)
@@ -122,8 +120,8 @@ class SurvivorRecommendations(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self) -> Any:
         """Plan items suggested by the latest risk level and the survivor's priorities."""
-        s, rt, access = survivor_access("safety_plan.read")
-        return recommendations.tailored(s, rt, access)
+        s, access, clock, d = survivor_access("safety_plan.read")
+        return recommendations.tailored(s, access, clock, d)
 
 
 @allow(SURVIVOR)
@@ -135,8 +133,10 @@ class SurvivorAdopt(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any]) -> Any:
         """Add chosen recommendations to the plan in one new version (If-Match required)."""
-        s, rt, access = survivor_access(PLAN_WRITE, write=True)
-        view = recommendations.adopt(s, rt, access, if_match(), body["recommendation_ids"])
+        s, access, clock, d = survivor_access(PLAN_WRITE, write=True)
+        view = recommendations.adopt(
+            s, access, clock, d, if_match=if_match(), recommendation_ids=body["recommendation_ids"]
+        )
         return with_etag({"version": view.version, "sections": view.sections}, view.etag)
 
 
@@ -152,23 +152,23 @@ class StaffAssessments(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """The survivor's assessment history (when they share their plan)."""
-        s, rt, access = staff_access(survivor_id, READ)
-        return {"assessments": assessments.list_assessments(s, rt, access)}
+        s, access, clock, d = staff_access(survivor_id, READ)
+        return {"assessments": assessments.list_assessments(s, access, clock, d)}
 
     @blp.arguments(StaffAssessmentCreateSchema)
     @blp.response(201, AssessmentSchema)
     @refusals(blp, *COMMON_ERRORS, 422)
     def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Record an assessment taken with the survivor, with optional professional judgement."""
-        s, rt, access = staff_access(survivor_id, WRITE, write=True)
+        s, access, clock, d = staff_access(survivor_id, WRITE, write=True)
         return assessments.take(
             s,
-            rt,
-            catalogue(),
             access,
-            body["instrument_id"],
-            body["answers"],
-            body.get("professional_judgement"),
+            clock,
+            d,
+            instrument_id=body["instrument_id"],
+            answers=body["answers"],
+            professional_judgement=body.get("professional_judgement"),
             notes=body.get("notes"),
         )
 
@@ -180,8 +180,10 @@ class StaffAssessment(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID, assessment_id: uuid.UUID) -> Any:
         """One past assessment."""
-        s, rt, access = staff_access(survivor_id, READ, subject=("risk_assessment", assessment_id))
-        return assessments.get_assessment(s, rt, access, assessment_id)
+        s, access, clock, d = staff_access(
+            survivor_id, READ, subject=("risk_assessment", assessment_id)
+        )
+        return assessments.get_assessment(s, access, clock, d, assessment_id=assessment_id)
 
 
 @allow(CASEWORKER)
@@ -191,8 +193,8 @@ class StaffMarac(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Whether an assessment has met a MARAC referral criterion, and which."""
-        s, rt, access = staff_access(survivor_id, READ)
-        return assessments.marac_status(s, rt, access)
+        s, access, clock, _ = staff_access(survivor_id, READ)
+        return assessments.marac_status(s, access, clock)
 
 
 @allow(CASEWORKER)
@@ -202,8 +204,8 @@ class StaffRecommendations(MethodView):
     @refusals(blp, *COMMON_ERRORS)
     def get(self, survivor_id: uuid.UUID) -> Any:
         """Suggested plan items, to go through with the survivor."""
-        s, rt, access = staff_access(survivor_id, "safety_plan.read")
-        return recommendations.tailored(s, rt, access)
+        s, access, clock, d = staff_access(survivor_id, "safety_plan.read")
+        return recommendations.tailored(s, access, clock, d)
 
 
 @allow(CASEWORKER)
@@ -215,6 +217,8 @@ class StaffAdopt(MethodView):
     @refusals(blp, *COMMON_ERRORS, *VERSION_WRITE_ERRORS)
     def post(self, body: dict[str, Any], survivor_id: uuid.UUID) -> Any:
         """Add chosen recommendations to the plan (If-Match required)."""
-        s, rt, access = staff_access(survivor_id, PLAN_WRITE, write=True)
-        view = recommendations.adopt(s, rt, access, if_match(), body["recommendation_ids"])
+        s, access, clock, d = staff_access(survivor_id, PLAN_WRITE, write=True)
+        view = recommendations.adopt(
+            s, access, clock, d, if_match=if_match(), recommendation_ids=body["recommendation_ids"]
+        )
         return with_etag({"version": view.version, "sections": view.sections}, view.etag)

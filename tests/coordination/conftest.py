@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from api.wiring import wire
 from auth.partners.models import PartnerAgency
+from auth.principals import StaffPrincipal
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
 from coordination import consents, webhooks
+from coordination.alerts import create_alert
 from coordination.deps import CoordinationDeps
-from coordination.models import Consent
+from coordination.models import Alert, Consent, Delivery
 from coordination.webhooks_http import FakeWebhookSender
 from coordination.wiring import register_jobs
 from core.audit import Actor
@@ -87,9 +89,9 @@ class World:
         t = consents.terms(self.session, self.clock, sid, agency.id, list(kinds), "Safety", expires)
         return consents.give(
             self.session,
+            access,
             self.clock,
             self.deps,
-            access,
             agency_id=agency.id,
             kinds=list(kinds),
             purpose="Safety",
@@ -97,12 +99,27 @@ class World:
             text_hash=t.text_hash,
         )
 
+    def alert(
+        self, kind: str, data: dict[str, Any] | None = None, *, survivor_id: uuid.UUID | None = None
+    ) -> tuple[Alert, list[Delivery]]:
+        """Raise an alert about the survivor as the system does (a duress, a welfare check)."""
+        return create_alert(
+            self.session,
+            Actor.system(),
+            self.clock,
+            self.deps,
+            survivor_id=survivor_id or self.survivor.id,
+            kind=kind,
+            data=data or {},
+        )
+
     def webhook(self, agency: PartnerAgency, url: str, ip: str = PUBLIC_IP) -> str:
         """Set the agency's endpoint; returns its whsec_ secret."""
         host = url.split("//", 1)[1].split("/", 1)[0].split(":")[0]
         self.resolver.names[host] = [ip]
+        admin = StaffPrincipal(self.admin.id, "admin", uuid.uuid4(), self.clock.now())
         view = webhooks.set_url(
-            self.session, self.clock, self.deps, Actor("staff", self.admin.id), agency.id, url
+            self.session, admin, self.clock, self.deps, agency_id=agency.id, url=url
         )
         secret = view["secret"]
         assert isinstance(secret, str)

@@ -24,9 +24,9 @@ def _consent(w: Any) -> Consent:
     t = consents.terms(w.session, clock, w.s1.id, w.p1.id, ["welfare_check"], "Matrix", expires)
     return consents.give(
         w.session,
+        access,
         clock,
         deps,
-        access,
         agency_id=w.p1.id,
         kinds=["welfare_check"],
         purpose="Matrix",
@@ -43,9 +43,9 @@ def share_id(w: Any) -> str:
     principal = StaffPrincipal(w.a1.id, "advocate", new_id(), w.runtime.clock.now())
     share = lawful_basis.request_share(
         w.session,
+        SurvivorAccess(w.s1.id, "caseload", principal),
         w.runtime.clock,
         wire(w.runtime).coordination,
-        SurvivorAccess(w.s1.id, "caseload", principal),
         agency_id=w.p1.id,
         kinds=["welfare_check"],
         basis="safeguarding",
@@ -62,12 +62,12 @@ def delivery_id(w: Any) -> str:
     _consent(w)
     _, sent = create_alert(
         w.session,
+        Actor.system(),
         w.runtime.clock,
         wire(w.runtime).coordination,
-        w.s1.id,
-        "welfare_check",
-        {},
-        Actor.system(),
+        survivor_id=w.s1.id,
+        kind="welfare_check",
+        data={},
     )
     return str(sent[0].id)
 

@@ -8,9 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from coordination.alerts import create_alert
 from coordination.models import Consent
-from core.audit import Actor
 from core.crypto import digest_items
 from tests.coordination.conftest import World
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
@@ -136,18 +134,7 @@ def test_advocate_recorded_consent_waits_for_the_survivor(
     assert c["state"] == "pending_confirmation"
     assert c["given_via"] == "advocate_recorded"
     # Not in force yet: an alert of its kind reaches nobody.
-    from coordination.alerts import create_alert
-    from core.audit import Actor
-
-    _, sent = create_alert(
-        world.session,
-        world.clock,
-        world.deps,
-        sid,
-        "safety_status",
-        {"status": "safe"},
-        Actor.system(),
-    )
+    _, sent = world.alert("safety_status", {"status": "safe"}, survivor_id=sid)
     assert sent == []
     # The survivor confirms with the receipt hash the app showed; a wrong hash is refused.
     h = auth_header(world.survivor_token)
@@ -163,15 +150,7 @@ def test_advocate_recorded_consent_waits_for_the_survivor(
     assert ok.status_code == 200, ok.json
     assert ok.json["state"] == "active"
     world.session.expire_all()
-    _, sent = create_alert(
-        world.session,
-        world.clock,
-        world.deps,
-        sid,
-        "safety_status",
-        {"status": "safe"},
-        Actor.system(),
-    )
+    _, sent = world.alert("safety_status", {"status": "safe"}, survivor_id=sid)
     assert [d.agency_id for d in sent] == [world.refuge.id]
 
 
@@ -239,14 +218,8 @@ def test_decoy_consents_are_its_own_and_no_agency_hears(client: FlaskClient, wor
     # An alert about the decoy (a high risk result raises one) reaches no agency, even one
     # the decoy consented to tell and that has a webhook.
     decoy_id = decoy_ids(world.session, world.survivor.id)[0]
-    _, sent = create_alert(
-        world.session,
-        world.clock,
-        world.deps,
-        decoy_id,
-        "risk_level",
-        {"level": "high", "marac_referral": True},
-        Actor.system(),
+    _, sent = world.alert(
+        "risk_level", {"level": "high", "marac_referral": True}, survivor_id=decoy_id
     )
     assert sent == []
     world.session.commit()

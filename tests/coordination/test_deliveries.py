@@ -12,16 +12,12 @@ from standardwebhooks.webhooks import Webhook
 
 from api.wiring import wire
 from coordination import deliveries
-from coordination.alerts import create_alert
 from coordination.models import AgencyWebhook, Delivery, Disclosure
 from coordination.webhooks_http import SendResult
-from core.audit import Actor
 from core.jobs import Job
 from core.notices import StaffNotice
 from tests.coordination.conftest import PUBLIC_IP, World
 from tests.factories import auth_header
-
-SYSTEM = Actor.system()
 
 
 @pytest.fixture(autouse=True)
@@ -62,15 +58,7 @@ def test_fan_out_follows_consent_and_payload_holds_only_consented_fields(world: 
     world.webhook(world.refuge, "https://refuge.example/in")
     world.consent(world.police, ["risk_level"])
     world.consent(world.refuge, ["safety_status"])
-    _, sent = create_alert(
-        world.session,
-        world.clock,
-        world.deps,
-        world.survivor.id,
-        "risk_level",
-        {"level": "high", "marac_referral": True},
-        SYSTEM,
-    )
+    _, sent = world.alert("risk_level", {"level": "high", "marac_referral": True})
     assert [d.agency_id for d in sent] == [world.police.id]
     _drain(world)
     assert len(world.sender.sent) == 1
@@ -100,25 +88,9 @@ def test_alert_fields_outside_the_kind_are_refused(world: World) -> None:
     from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
-        create_alert(
-            world.session,
-            world.clock,
-            world.deps,
-            world.survivor.id,
-            "welfare_check",
-            {"status": "safe"},
-            SYSTEM,
-        )
+        world.alert("welfare_check", {"status": "safe"})
     with pytest.raises(InvalidInput):
-        create_alert(
-            world.session,
-            world.clock,
-            world.deps,
-            world.survivor.id,
-            "safety_status",
-            {"status": "at_home_with_him"},
-            SYSTEM,
-        )
+        world.alert("safety_status", {"status": "at_home_with_him"})
 
 
 def test_revoking_consent_while_alerts_are_queued_delivers_none(
@@ -132,9 +104,7 @@ def test_revoking_consent_while_alerts_are_queued_delivers_none(
         ("duress", {}),
         ("safety_status", {"status": "moved"}),
     ):
-        queued += create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, kind, data, SYSTEM
-        )[1]
+        queued += world.alert(kind, data)[1]
     assert len(queued) == 3
     r = client.post(
         f"/v1/survivor/consents/{consent.id}/revoke", headers=auth_header(world.survivor_token)
@@ -151,9 +121,7 @@ def test_delivery_rechecks_consent_even_if_not_cancelled_up_front(world: World) 
     # itself must still refuse to send.
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     consent.state = "revoked"
     world.session.flush()
     _drain(world)
@@ -165,17 +133,13 @@ def test_expired_consent_shares_nothing(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"], days=2)
     # Queued before expiry, tried after: cancelled.
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     world.clock.advance(days=2, seconds=1)
     _drain(world)
     assert world.sender.sent == []
     assert _state(world, sent[0].id).state == "cancelled"
     # Raised after expiry: nobody is chosen at all.
-    _, later = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, later = world.alert("welfare_check")
     assert later == []
 
 
@@ -183,9 +147,7 @@ def test_gone_disables_the_endpoint_and_tells_admins(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(410, {})]
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     _drain(world)
     world.session.expire_all()
     hook = world.session.get(AgencyWebhook, world.police.id)
@@ -198,9 +160,7 @@ def test_gone_disables_the_endpoint_and_tells_admins(world: World) -> None:
     assert [n.recipient_id for n in notes] == [world.admin.id]
     # No retry was scheduled, and the next alert is not sent to the disabled endpoint.
     assert len(world.sender.sent) == 1
-    create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    world.alert("welfare_check")
     world.clock.advance(days=2)
     _drain(world)
     assert len(world.sender.sent) == 1
@@ -211,9 +171,7 @@ def test_after_the_last_try_the_delivery_is_dead_lettered(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"], days=300)
     world.sender.responses = [SendResult(500, {}) for _ in range(12)]
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     worker = world.worker()
     times = []
     for _ in range(12):
@@ -249,9 +207,7 @@ def test_retry_after_is_honoured_and_bounded(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(503, {"retry-after": "3600"})]
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     world.session.commit()
     world.worker().run_once()
     world.session.expire_all()
@@ -272,9 +228,7 @@ def test_rebinding_to_a_private_address_is_refused_at_delivery(world: World) -> 
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     world.resolver.names["hooks.police.example"] = ["10.0.0.7"]
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     world.session.commit()
     world.worker().run_once()
     assert world.sender.sent == []
@@ -293,9 +247,7 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
         headers=auth_header(world.admin_token),
     )
     new = r.json["secret"]
-    create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    world.alert("welfare_check")
     _drain(world)
     request = world.sender.sent[0]
     assert len(request.headers["webhook-signature"].split(" ")) == 2
@@ -304,9 +256,7 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
     # After the grace period only the new secret signs.
     world.clock.advance(hours=25)
     world.consent(world.police, ["welfare_check"])
-    create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    world.alert("welfare_check")
     _drain(world)
     later = world.sender.sent[-1]
     assert len(later.headers["webhook-signature"].split(" ")) == 1
@@ -320,9 +270,7 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
 def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     _drain(world)
     h = auth_header(world.admin_token)
     listed = client.get("/v1/admin/deliveries?state=delivered", headers=h).json["items"]
@@ -406,12 +354,8 @@ def test_saving_the_endpoint_again_reenables_it_and_sends_what_waited(
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     world.sender.responses = [SendResult(410, {})]
-    _, first = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
-    _, second = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, first = world.alert("welfare_check")
+    _, second = world.alert("welfare_check")
     _drain(world)
     assert len(world.sender.sent) == 1  # the 410; the second found the endpoint disabled
     r = client.put(
@@ -430,9 +374,7 @@ def test_saving_the_endpoint_again_reenables_it_and_sends_what_waited(
 def test_disabled_agency_gets_nothing_more(world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     world.police.disabled_at = world.clock.now()
     world.session.flush()
     _drain(world)
@@ -445,9 +387,7 @@ def test_disabled_agency_gets_nothing_more(world: World) -> None:
 def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     _drain(world)
     client.post(
         f"/v1/admin/deliveries/{sent[0].id}/redeliver", headers=auth_header(world.admin_token)
@@ -460,9 +400,7 @@ def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World)
 def test_redelivering_a_cancelled_delivery_is_refused(client: FlaskClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     client.post(
         f"/v1/survivor/consents/{consent.id}/revoke", headers=auth_header(world.survivor_token)
     )

@@ -9,15 +9,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from coordination.alerts import create_alert
 from coordination.models import Consent, SurvivorNotice
 from coordination.survivor_notices import warn_expiring
-from core.audit import Actor
 from core.notices import StaffNotice
 from tests.coordination.conftest import World
 from tests.factories import auth_header, make_device, make_staff
-
-SYSTEM = Actor.system()
 
 
 def _share(client: FlaskClient, w: World, token: str, **over: Any) -> Any:
@@ -70,12 +66,7 @@ def test_share_without_consent_needs_a_different_supervisor(
     assert r.json["state"] == "pending"
     share_id = r.json["id"]
     # Pending: nothing goes out yet.
-    assert (
-        create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-        )[1]
-        == []
-    )
+    assert world.alert("welfare_check")[1] == []
     # An advocate cannot approve; the supervisor can.
     denied = client.post(f"{base}/{share_id}/approve", headers=auth_header(world.advocate_token))
     assert denied.status_code == 403
@@ -83,9 +74,7 @@ def test_share_without_consent_needs_a_different_supervisor(
     assert ok.status_code == 200
     assert ok.json["state"] == "approved"
     world.session.expire_all()
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     assert [(d.agency_id, d.consent_id, str(d.lawful_share_id)) for d in sent] == [
         (world.police.id, None, share_id)
     ]
@@ -99,12 +88,7 @@ def test_share_without_consent_needs_a_different_supervisor(
     ]
     # Limited in time: after it ends, nothing more is shared.
     world.clock.advance(hours=49)
-    assert (
-        create_alert(
-            world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-        )[1]
-        == []
-    )
+    assert world.alert("welfare_check")[1] == []
 
 
 def test_not_telling_the_survivor_needs_a_sealed_reason(client: FlaskClient, world: World) -> None:
@@ -136,7 +120,7 @@ def test_not_telling_the_survivor_needs_a_sealed_reason(client: FlaskClient, wor
 def test_disclosure_log_for_survivor_and_caseload(client: FlaskClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
-    create_alert(world.session, world.clock, world.deps, world.survivor.id, "duress", {}, SYSTEM)
+    world.alert("duress")
     worker = world.worker()
     worker.run_once()
     h = auth_header(world.survivor_token)
@@ -202,9 +186,7 @@ def test_withdrawing_a_share_cancels_what_is_queued(client: FlaskClient, world: 
     base = f"/v1/staff/survivors/{world.survivor.id}/lawful-shares"
     client.post(f"{base}/{share_id}/approve", headers=auth_header(sup_token))
     world.session.expire_all()
-    _, sent = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {}, SYSTEM
-    )
+    _, sent = world.alert("welfare_check")
     assert len(sent) == 1
     r = client.post(f"{base}/{share_id}/withdraw", headers=auth_header(world.advocate_token))
     assert r.status_code == 200

@@ -5,18 +5,14 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from coordination.alerts import create_alert
 from coordination.models import Disclosure
 from coordination.references import reference_for
-from core.audit import Actor
 from tests.coordination.conftest import World
 from tests.factories import auth_header, make_agency
 
-SYSTEM = Actor.system()
-
 
 def _raise(w: World, kind: str = "welfare_check", **data: object) -> None:
-    create_alert(w.session, w.clock, w.deps, w.survivor.id, kind, dict(data), SYSTEM)
+    w.alert(kind, dict(data))
 
 
 def test_pull_pages_with_a_cursor_and_shows_only_this_agencys_alerts(

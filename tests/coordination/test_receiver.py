@@ -16,10 +16,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from coordination import deliveries
-from coordination.alerts import create_alert
 from coordination.models import AgencyWebhook, Delivery
 from coordination.webhooks_http import HttpWebhookSender
-from core.audit import Actor
 from tests.coordination.conftest import World
 
 
@@ -101,15 +99,7 @@ def receiver(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Re
 def _alerts(world: World, n: int) -> list[Delivery]:
     out = []
     for _ in range(n):
-        out += create_alert(
-            world.session,
-            world.clock,
-            world.deps,
-            world.survivor.id,
-            "welfare_check",
-            {},
-            Actor.system(),
-        )[1]
+        out += world.alert("welfare_check")[1]
     return out
 
 

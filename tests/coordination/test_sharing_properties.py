@@ -19,10 +19,8 @@ from hypothesis import strategies as st
 from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
 from coordination import consents
-from coordination.alerts import create_alert
 from coordination.vocab import ALERT_CONSENT_KIND
 from coordination.webhooks_http import SendResult
-from core.audit import Actor
 from tests.coordination.conftest import World
 from tests.factories import make_survivor
 
@@ -134,9 +132,9 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
                 )
                 c = consents.give(
                     world.session,
+                    access,
                     world.clock,
                     world.deps,
-                    access,
                     agency_id=agency.id,
                     kinds=chosen,
                     purpose="P",
@@ -147,14 +145,12 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
                 given_ids.append(c.id)
             elif op[0] == "revoke" and given_ids:
                 target = given_ids[int(op[1]) % len(given_ids)]  # type: ignore[call-overload]
-                consents.revoke(world.session, world.clock, access, target)
+                consents.revoke(world.session, access, world.clock, consent_id=target)
                 sender.model[target].revoked = True
             elif op[0] == "alert":
                 kind = str(op[1])
                 data = {"status": "safe"} if kind == "safety_status" else {}
-                _, sent = create_alert(
-                    world.session, world.clock, world.deps, survivor.id, kind, data, Actor.system()
-                )
+                _, sent = world.alert(kind, data, survivor_id=survivor.id)
                 for d in sent:
                     assert d.consent_id is not None
                     sender.deliveries[d.webhook_id] = (d.consent_id, kind)

@@ -314,19 +314,14 @@ def test_admin_api_refuses_the_address_the_app_is_bound_to(
 
 
 def test_delivery_rechecks_the_port_against_the_allowlist(world: World) -> None:
-    from coordination.alerts import create_alert
     from coordination.models import Delivery
-    from core.audit import Actor
 
     world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1:9000")
     world.webhook(world.police, "http://127.0.0.1:9000/hooks", ip="127.0.0.1")
     world.consent(world.police, ["welfare_check"])
     # The operator narrows the entry to the bare address: port 9000 is no longer open.
     world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
-    _alert, [delivery] = create_alert(
-        world.session, world.clock, world.deps, world.survivor.id, "welfare_check", {},
-        Actor.system(),
-    )  # fmt: skip
+    _alert, [delivery] = world.alert("welfare_check")
     world.session.commit()
     world.worker().run_once()
     assert world.sender.sent == []

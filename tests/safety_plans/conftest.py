@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
+from api.wiring import wire
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
 from core.runtime import Runtime
@@ -20,6 +22,13 @@ class Party:
     survivor_headers: dict[str, str]
     advocate_headers: dict[str, str]
     decoy_headers: dict[str, str]
+
+
+def change_settings(runtime: Runtime, **changes: Any) -> None:
+    """Run on as if the process had started with ``changes``: the http edge reads the runtime's
+    settings, safety_plans' services the copy in their deps (``SafetyPlansDeps.settings``)."""
+    runtime.settings = runtime.settings.replace(**changes)
+    wire(runtime).safety_plans.settings = runtime.settings
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def _s1(w: Any) -> SurvivorAccess:
 
 
 def _share_journal(w: Any) -> None:
-    profile.profile_of(w.session, w.runtime, w.s1.id).journal_shared = True
+    profile.profile_of(w.session, w.runtime.clock, w.s1.id).journal_shared = True
     w.session.flush()
 
 
@@ -35,33 +35,33 @@ def _deps(w: Any) -> SafetyPlansDeps:
 
 
 def version_id(w: Any) -> str:
-    return str(plans.get_plan(w.session, w.runtime, _s1(w)).version.id)
+    return str(plans.get_plan(w.session, _s1(w), w.runtime.clock, _deps(w)).version.id)
 
 
 def assessment_id(w: Any) -> str:
-    catalogue = _deps(w).catalogue
     answers = {f"q{i}": "no" for i in range(1, 25)}
-    view = assessments.take(w.session, w.runtime, catalogue, _s1(w), "dash", answers)
+    view = assessments.take(
+        w.session, _s1(w), w.runtime.clock, _deps(w), instrument_id="dash", answers=answers
+    )
     return str(view.id)
 
 
 def entry_id(w: Any) -> str:
     _share_journal(w)
     body = {"occurred_text": "matrix", "kinds": ["stalking"], "description": "matrix"}
-    return str(journal.create_entry(w.session, w.runtime, _s1(w), body).id)
+    return str(journal.create_entry(w.session, _s1(w), w.runtime.clock, _deps(w), entry=body).id)
 
 
 def attachment_id(w: Any) -> str:
     _share_journal(w)
-    storage = _deps(w).storage
-    info = attachments.upload(w.session, w.runtime, storage, _s1(w), JPEG)
+    info = attachments.upload(w.session, _s1(w), w.runtime.clock, _deps(w), data=JPEG)
     body = {
         "occurred_text": "matrix",
         "kinds": ["stalking"],
         "description": "matrix",
         "attachment_ids": [info.id],
     }
-    journal.create_entry(w.session, w.runtime, _s1(w), body)
+    journal.create_entry(w.session, _s1(w), w.runtime.clock, _deps(w), entry=body)
     return str(info.id)
 
 

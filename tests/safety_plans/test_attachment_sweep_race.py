@@ -42,7 +42,8 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
         keyring=keyring,
         hasher=fast_hasher,
     )
-    storage = SafetyPlansDeps.from_settings(runtime.settings).storage
+    deps = SafetyPlansDeps.from_settings(runtime.settings, runtime.vault)
+    storage = deps.storage
     try:
         with runtime.session_factory() as s:
             survivor, _ = make_survivor(s, runtime)
@@ -51,7 +52,7 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
             survivor.id, "self", SurvivorPrincipal(survivor.id, survivor.id, False)
         )
         with runtime.session_factory() as s:
-            upload = attachments.upload(s, runtime, storage, access, PNG)
+            upload = attachments.upload(s, access, clock, deps, data=PNG)
             s.commit()
         clock.advance(seconds=attachments.DRAFT_LIFETIME.total_seconds() + 60)
 
@@ -63,7 +64,8 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
             "attachment_ids": [upload.id],
         }
         # The entry claims the upload (its transaction stays open, holding the row)...
-        journal.create_entry(entry_session, runtime, access, body)
+        journal.create_entry(entry_session, access, clock, deps, entry=body)
+
         # ...while the sweep runs on another connection, in its own thread as in a worker.
         def sweep() -> None:
             with runtime.session_factory() as sweep_session:

@@ -17,7 +17,7 @@ from core.runtime import Runtime
 from safety_plans import chain
 from safety_plans.models import JournalAttachment, JournalEntry
 from tests.factories import auth_header, make_device
-from tests.safety_plans.conftest import Party
+from tests.safety_plans.conftest import Party, change_settings
 
 ENTRIES = "/v1/survivor/journal/entries"
 UPLOAD = "/v1/survivor/journal/attachments"
@@ -112,10 +112,10 @@ def test_attachments_checked_by_content_sealed_and_fetched_by_id(
     assert upload(client, h, b"MZ\x90\x00 not a photo", "photo.jpg").status_code == 415
     assert upload(client, h, b"", "empty.jpg").status_code == 422
     limit = runtime.settings.attachment_max_bytes
-    runtime.settings = runtime.settings.replace(attachment_max_bytes=len(JPEG) + 10)
+    change_settings(runtime, attachment_max_bytes=len(JPEG) + 10)
     assert upload(client, h, JPEG + b"\x00" * 11).status_code == 413
     assert upload(client, h, JPEG + b"\x00" * 10).status_code == 201
-    runtime.settings = runtime.settings.replace(attachment_max_bytes=limit)
+    change_settings(runtime, attachment_max_bytes=limit)
     photo = upload(client, h, JPEG, "evil.pdf")
     assert photo.status_code == 201, photo.json
     assert photo.json["media_type"] == "image/jpeg"  # the content decides, not the name

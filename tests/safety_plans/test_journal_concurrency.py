@@ -12,6 +12,7 @@ from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine
 from core.runtime import build_runtime
 from safety_plans import chain, journal
+from safety_plans.deps import SafetyPlansDeps
 from tests.conftest import make_settings
 from tests.factories import make_survivor
 
@@ -27,6 +28,7 @@ def test_concurrent_appends_form_one_chain(
         keyring=keyring,
         hasher=fast_hasher,
     )
+    deps = SafetyPlansDeps.from_settings(runtime.settings, runtime.vault)
     try:
         with runtime.session_factory() as s:
             survivor, _ = make_survivor(s, runtime)
@@ -40,7 +42,7 @@ def test_concurrent_appends_form_one_chain(
         def write(text: str, hold: bool) -> None:
             with runtime.session_factory() as s:
                 body = {"occurred_text": "today", "kinds": ["stalking"], "description": text}
-                journal.create_entry(s, runtime, access, body)
+                journal.create_entry(s, access, runtime.clock, deps, entry=body)
                 if hold:
                     first_in.set()
                     release.wait(10)
@@ -63,7 +65,7 @@ def test_concurrent_appends_form_one_chain(
             assert [r.seq for r in rows] == [1, 2]
             assert rows[0].prev_hash == chain.GENESIS
             assert rows[1].prev_hash == rows[0].chain_hash
-            texts = [journal.open_content(s, runtime, r)["description"] for r in rows]  # type: ignore[index]
+            texts = [journal.open_content(s, deps, r)["description"] for r in rows]  # type: ignore[index]
             assert texts == ["A", "B"]
     finally:
         engine.dispose()

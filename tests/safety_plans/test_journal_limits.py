@@ -23,7 +23,7 @@ from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
 from safety_plans.wiring import register_jobs
 from tests.factories import auth_header, make_device
 from tests.refusals import assert_refused
-from tests.safety_plans.conftest import Party
+from tests.safety_plans.conftest import Party, change_settings
 from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry, upload
 
 TINY_JPEG = b"\xff\xd8\xff"  # the smallest file the sniffer takes for a photo
@@ -82,9 +82,7 @@ def test_attachment_room_counts_drafts_and_entries_and_deleting_frees_it(
     client: FlaskClient, party: Party, runtime: Runtime
 ) -> None:
     h = party.survivor_headers
-    runtime.settings = runtime.settings.replace(
-        attachment_quota_bytes=2 * len(JPEG) + len(TINY_JPEG)
-    )
+    change_settings(runtime, attachment_quota_bytes=2 * len(JPEG) + len(TINY_JPEG))
     one = upload(client, h, JPEG).json
     two = upload(client, h, JPEG).json
     r = client.post(ENTRIES, json=entry(attachment_ids=[one["id"], two["id"]]), headers=h)
@@ -119,14 +117,14 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
     """The file is written before the row commits; when the commit fails, the file has no row.
     The sweep removes such files once they are older than any request could take, and never a
     file whose row is live."""
-    storage = wire(runtime).safety_plans.storage
+    deps = wire(runtime).safety_plans
     # File times are the real clock's: run the test clock at the real time (and sign in
     # again, since the fixture's session is from the test clock's default date).
     runtime.clock.set(dt.datetime.now(dt.UTC))  # type: ignore[attr-defined]
     h = auth_header(make_device(db_session, runtime, party.survivor.id)[1])
     db_session.commit()
     with runtime.session_factory() as s:
-        lost = attachments.upload(s, runtime, storage, _access(party), JPEG)
+        lost = attachments.upload(s, _access(party), runtime.clock, deps, data=JPEG)
         s.rollback()  # the commit failed: no row, but the file is on disk
     assert lost.id.hex in _blobs(runtime)
     kept = upload(client, h, JPEG).json
@@ -152,9 +150,11 @@ def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
     h = party.survivor_headers
     photo = upload(client, h, JPEG).json
     created = client.post(ENTRIES, json=entry(attachment_ids=[photo["id"]]), headers=h).json
-    storage = wire(runtime).safety_plans.storage
+    deps = wire(runtime).safety_plans
     with runtime.session_factory() as s:
-        journal.delete_entry(s, runtime, storage, _access(party), uuid.UUID(created["id"]))
+        journal.delete_entry(
+            s, _access(party), runtime.clock, deps, entry_id=uuid.UUID(created["id"])
+        )
         s.rollback()
     got = client.get(f"{UPLOAD}/{photo['id']}", headers=h)
     assert got.status_code == 200
@@ -203,7 +203,7 @@ def test_the_upload_routes_body_limit_is_the_one_its_setting_documents(
 
     doc = next(f for f in setting_fields() if f.name == "attachment_max_bytes").metadata["doc"]
     assert "plus 64 KiB" in doc
-    runtime.settings = runtime.settings.replace(attachment_max_bytes=2 * 1024 * 1024)
+    change_settings(runtime, attachment_max_bytes=2 * 1024 * 1024)
     limit = 2 * 1024 * 1024 + 64 * 1024
     assert limit > runtime.settings.max_body_bytes
 

@@ -20,6 +20,7 @@ from core.db import make_engine
 from core.errors import PreconditionFailed
 from core.runtime import build_runtime
 from safety_plans import plans
+from safety_plans.deps import SafetyPlansDeps
 from tests.conftest import make_settings
 from tests.factories import make_survivor
 
@@ -35,13 +36,15 @@ def test_concurrent_writers_same_etag_second_gets_412(
         keyring=keyring,
         hasher=fast_hasher,
     )
+    deps = SafetyPlansDeps.from_settings(runtime.settings, runtime.vault)
+    clock = runtime.clock
     try:
         with runtime.session_factory() as s:
             survivor, _ = make_survivor(s, runtime)
             s.commit()
             principal = SurvivorPrincipal(survivor.id, survivor.id, False)
             access = SurvivorAccess(survivor.id, "self", principal)
-            first = plans.get_plan(s, runtime, access)
+            first = plans.get_plan(s, access, clock, deps)
             s.commit()
         etag = first.etag
         sections = first.sections
@@ -52,7 +55,12 @@ def test_concurrent_writers_same_etag_second_gets_412(
         def writer_a() -> None:
             with runtime.session_factory() as s:
                 view = plans.save_plan(
-                    s, runtime, access, etag, sections | {"notes": [{"text": "A"}]}
+                    s,
+                    access,
+                    clock,
+                    deps,
+                    if_match=etag,
+                    sections=sections | {"notes": [{"text": "A"}]},
                 )
                 a_flushed.set()
                 release_a.wait(10)
@@ -62,7 +70,14 @@ def test_concurrent_writers_same_etag_second_gets_412(
         def writer_b() -> None:
             with runtime.session_factory() as s:
                 try:
-                    plans.save_plan(s, runtime, access, etag, sections | {"notes": [{"text": "B"}]})
+                    plans.save_plan(
+                        s,
+                        access,
+                        clock,
+                        deps,
+                        if_match=etag,
+                        sections=sections | {"notes": [{"text": "B"}]},
+                    )
                     s.commit()
                     outcome["b"] = "saved"
                 except PreconditionFailed:
@@ -81,7 +96,7 @@ def test_concurrent_writers_same_etag_second_gets_412(
         tb.join(15)
         assert outcome == {"a": 2, "b": 412}
         with runtime.session_factory() as s:
-            now = plans.get_plan(s, runtime, access)
+            now = plans.get_plan(s, access, clock, deps)
             assert now.sections["notes"] == [{"text": "A"}]
             assert now.version.number == 2
     finally:

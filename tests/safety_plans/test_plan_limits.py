@@ -18,7 +18,7 @@ from core.runtime import Runtime
 from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.refusals import assert_refused
-from tests.safety_plans.conftest import Party
+from tests.safety_plans.conftest import Party, change_settings
 
 PLAN = "/v1/survivor/safety-plan"
 ADOPT = "/v1/survivor/safety-plan/recommendations"
@@ -116,7 +116,7 @@ def test_restore_and_recommendations_are_held_to_the_size_limit(
     assert _save(client, h, _notes("small again")).status_code == 200
     # The limit was lowered since the big version was saved: restoring it would write a
     # version over the limit, so it is refused, and the old version is still there to read.
-    runtime.settings = runtime.settings.replace(plan_max_bytes=30_000)
+    change_settings(runtime, plan_max_bytes=30_000)
     before = _current(client, h)
     r = client.post(
         f"{PLAN}/versions/{big_version}/restore", headers=h | {"If-Match": before.headers["ETag"]}

@@ -1,0 +1,30 @@
+"""A plan version's ETag, and the If-Match header a write must send.
+
+Each version has a new id, so a strong tag naming the id names exactly one version; a write
+whose If-Match does not name the current version is refused (``safety_plans.plans``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from core.errors import PreconditionRequired
+
+
+def etag_for(version_id: uuid.UUID) -> str:
+    """A strong ETag naming the version (a new version always has a new id)."""
+    return f'"{version_id}"'
+
+
+def parse_if_match(header: str | None) -> set[str]:
+    """The entity tags of an If-Match header; 428 when it is missing."""
+    if header is None or not header.strip():
+        raise PreconditionRequired("Send If-Match with the ETag of the plan you edited.")
+    tags = set()
+    for raw in header.split(","):
+        tag = raw.strip()
+        # Weak tags never match in If-Match (RFC 9110 13.1.1 uses strong comparison), and
+        # "*" would let a client skip the check it exists for.
+        if tag.startswith('"') and tag.endswith('"') and len(tag) >= 2:
+            tags.add(tag)
+    return tags
