@@ -1,6 +1,6 @@
 """What auth's services need besides a session and a clock, built once per process.
 
-The composition root (``api/wiring.py``) builds ``AuthDeps`` from the runtime and provides it;
+The composition root (``api/wiring.py``) builds ``AuthDeps`` from its runtime and provides it;
 auth's routes read it back (``runtime().collaborators.need(AuthDeps)``). A service takes the
 whole bundle only where a flow uses most of it (a login, an enrolment, a PIN change); the rest
 take the one or two collaborators they use.
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.crypto import KeyRing, SecretHasher
-from core.runtime import Runtime
 from core.settings import Settings
 from core.vault import Vault
 
@@ -41,13 +40,3 @@ class AuthDeps:
     #: argon2id for PINs, passwords and recovery codes.
     hasher: SecretHasher
     attempts: AttemptDeps
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> AuthDeps:
-        return cls(
-            settings=runtime.settings,
-            keyring=runtime.keyring,
-            vault=runtime.vault,
-            hasher=runtime.hasher,
-            attempts=AttemptDeps(runtime.keyring, runtime.session_factory),
-        )

@@ -12,9 +12,10 @@ import uuid
 from sqlalchemy.orm import Session
 
 from auth import attempts
-from auth.deps import AttemptDeps, AuthDeps
+from auth.deps import AttemptDeps
 from auth.models import AttemptCounter
 from core.runtime import Runtime
+from tests.factories import auth_deps
 
 
 def survivor_subject(owner_id: uuid.UUID) -> str:
@@ -24,7 +25,7 @@ def survivor_subject(owner_id: uuid.UUID) -> str:
 
 def counters(runtime: Runtime) -> AttemptDeps:
     """What the attempt functions take besides a session and a clock, as the app wires it."""
-    return AuthDeps.from_runtime(runtime).attempts
+    return auth_deps(runtime).attempts
 
 
 def counter_key(runtime: Runtime, policy: attempts.AttemptPolicy, subject: str) -> str:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.registry import job_registry
 from api.wiring import wire
-from auth.deps import AuthDeps
 from auth.survivors import decoys
 from auth.survivors import sessions as survivor_sessions
 from auth.survivors.duress import DURESS_ALERT, DURESS_LISTENER_RETRY
@@ -28,6 +27,7 @@ from tests.auth.attempt_probes import pin_retry_after
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
     SURVIVOR_PIN,
+    auth_deps,
     auth_header,
     make_device,
     make_staff,
@@ -130,7 +130,7 @@ def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction
     survivor_sessions.login(
         db_session,
         runtime.clock,
-        AuthDeps.from_runtime(runtime),
+        auth_deps(runtime),
         account_handle=other_handle,
         pin=SURVIVOR_DURESS_PIN,
         device_label=None,
