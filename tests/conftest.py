@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +29,7 @@ from core.db import make_engine, make_session_factory
 from core.keyfiles import environment_values
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings, load_settings
+from tests.json_client import JsonClient
 
 PG_URL = os.environ.get("LANTERN_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -200,8 +200,8 @@ def app(runtime: Runtime) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> JsonClient:
+    return JsonClient(app)
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from core.clock import FrozenClock
 from core.crypto import KeyRing, phone_index
@@ -27,14 +25,15 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 S = "/v1/survivor"
 LOGIN = f"{S}/login"
 
 
 def _login(
-    client: FlaskClient, handle: str, pin: str, address: str = "203.0.113.9"
-) -> TestResponse:
+    client: JsonClient, handle: str, pin: str, address: str = "203.0.113.9"
+) -> JsonResponse:
     return client.post(
         LOGIN,
         json={"account_handle": handle, "pin": pin},
@@ -42,7 +41,7 @@ def _login(
     )
 
 
-def _session(client: FlaskClient, handle: str, pin: str) -> dict[str, str]:
+def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     r = _login(client, handle, pin)
     assert r.status_code == 200, r.get_data(as_text=True)
     return auth_header(r.json["access_token"])  # type: ignore[index]
@@ -64,7 +63,7 @@ def _texts_to(db_session: Session, keyring: KeyRing, number: str) -> int:
 
 
 def _sms_check_in_in_ten_minutes(
-    client: FlaskClient, clock: FrozenClock, h: dict[str, str], number: str
+    client: JsonClient, clock: FrozenClock, h: dict[str, str], number: str
 ) -> None:
     assert client.put(f"{S}/phone", json={"phone": number}, headers=h).status_code == 204
     due = (clock.now() + dt.timedelta(minutes=10)).isoformat()
@@ -74,7 +73,7 @@ def _sms_check_in_in_ten_minutes(
 
 
 def test_an_sms_check_in_set_in_a_decoy_texts_the_phone_as_a_real_one_does(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,
@@ -106,7 +105,7 @@ def test_an_sms_check_in_set_in_a_decoy_texts_the_phone_as_a_real_one_does(
 
 
 def _consent_and_miss_a_check_in(
-    client: FlaskClient, clock: FrozenClock, h: dict[str, str]
+    client: JsonClient, clock: FrozenClock, h: dict[str, str]
 ) -> None:
     """Consent to the police hearing of a welfare check, then let an app check-in lapse."""
     agencies = client.get(f"{S}/agencies", headers=h).json["items"]  # type: ignore[index]
@@ -126,7 +125,7 @@ def _consent_and_miss_a_check_in(
 
 
 def test_a_decoys_missed_check_in_shows_the_disclosure_a_real_one_shows(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """In the decoy, the person at the phone consents to the police hearing of a welfare check
     and lets a check-in lapse. In a real account nobody acknowledged it in time (a night, a

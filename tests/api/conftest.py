@@ -25,6 +25,7 @@ from api.app import create_app
 from core.runtime import Runtime
 from core.schemas import Schema, integer
 from core.schemas import text as text_field
+from tests.json_client import JsonClient
 from web import access
 from web.db import session
 from web.logs import configure_logging
@@ -144,7 +145,7 @@ def probe_app(fresh_app: Flask, public_probes: None) -> Flask:
 
 @pytest.fixture
 def probe_client(probe_app: Flask) -> Any:
-    return probe_app.test_client()
+    return JsonClient(probe_app)
 
 
 AppFactory = Callable[..., Flask]

@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from tests.auth.factories_staff import code, fresh_code, login, make_member, post
+from tests.json_client import JsonClient
 from web.logs import configure_logging
 
 CANARY_PASSWORD = "Zebra-Pumpkin-8812-orbit-QXJ"
@@ -37,7 +37,7 @@ def printed(app: Flask) -> Iterator[io.StringIO]:
 
 def test_canary_credentials_never_reach_the_logs(
     printed: io.StringIO,
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from tests.auth.factories_staff import (
     make_member,
     post,
 )
+from tests.json_client import JsonClient
 
 STEP = dt.timedelta(seconds=30)
 
@@ -116,14 +116,14 @@ def test_provisioning_uri_and_svg() -> None:
 
 
 def _enrol_ticket(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> tuple[str, StaffMember]:
     staff = make_member(db_session, runtime, enrolled=False)
     return login_ticket(client, staff), staff.member
 
 
 def test_unenrolled_staff_reach_nothing_but_enrolment(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     token, _ = _enrol_ticket(client, db_session, runtime)
     for url in ("/v1/staff/sessions", "/v1/staff/caseload"):
@@ -136,7 +136,7 @@ def test_unenrolled_staff_reach_nothing_but_enrolment(
 
 
 def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     token, member = _enrol_ticket(client, db_session, runtime)
     assert post(client, "/v1/staff/totp/confirm", {"code": "123456"}, token).status_code == 409
@@ -199,7 +199,7 @@ def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
 
 
 def test_full_session_cannot_enrol_without_a_reset(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     token = login(client, staff, clock)
@@ -207,7 +207,7 @@ def test_full_session_cannot_enrol_without_a_reset(
 
 
 def test_totp_reset_needs_password_and_code_and_keeps_old_seed_until_confirmed(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     assert staff.seed is not None
@@ -250,7 +250,7 @@ def test_totp_reset_needs_password_and_code_and_keeps_old_seed_until_confirmed(
 
 
 def test_totp_reset_with_a_recovery_code(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     codes = recovery.issue(db_session, runtime.hasher, clock, staff.member.id)

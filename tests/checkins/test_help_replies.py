@@ -19,6 +19,7 @@ from core.runtime import Runtime
 from messaging.checkins import escalation, states
 from messaging.checkins.escalation import URGENCY
 from tests.checkins.sms_world import PHONE, SmsWorld, build_sms_world, inbound, send_due
+from tests.json_client import JsonClient
 from tests.messaging.conftest import post_signed
 
 HELP, SAFE = "tulips", "1"
@@ -154,7 +155,7 @@ def test_help_texts_arriving_together_each_reach_the_advocate(
         answers: list[int] = []
 
         def text(sid: str) -> None:
-            client = app.test_client()
+            client = JsonClient(app)
             barrier.wait(10)
             params = {"From": PHONE, "To": "+15005550006", "Body": HELP, "MessageSid": sid}
             answers.append(post_signed(client, "/v1/sms/inbound", params).status_code)

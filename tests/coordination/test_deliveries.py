@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
@@ -18,6 +17,7 @@ from core.jobs import Job
 from core.notices import StaffNotice
 from tests.coordination.conftest import PUBLIC_IP, World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,7 @@ def test_alert_fields_outside_the_kind_are_refused(world: World) -> None:
 
 
 def test_revoking_consent_while_alerts_are_queued_delivers_none(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check", "safety_status"])
@@ -239,7 +239,7 @@ def test_rebinding_to_a_private_address_is_refused_at_delivery(world: World) -> 
     assert job.attempts == 1
 
 
-def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> None:
+def test_rotation_signs_with_both_secrets(client: JsonClient, world: World) -> None:
     old = world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     r = client.post(
@@ -267,7 +267,7 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
         _verify(old, later)
 
 
-def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: World) -> None:
+def test_admin_redelivers_with_the_same_webhook_id(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")
@@ -289,7 +289,7 @@ def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: W
     assert denied.status_code == 403
 
 
-def test_advocate_raises_an_alert_over_http(client: FlaskClient, world: World) -> None:
+def test_advocate_raises_an_alert_over_http(client: JsonClient, world: World) -> None:
     world.consent(world.police, ["safety_status"])
     r = client.post(
         f"/v1/staff/survivors/{world.survivor.id}/alerts",
@@ -349,7 +349,7 @@ def test_welfare_port_for_check_ins(world: World) -> None:
 
 
 def test_saving_the_endpoint_again_reenables_it_and_sends_what_waited(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
@@ -384,7 +384,7 @@ def test_disabled_agency_gets_nothing_more(world: World) -> None:
     assert row.cancelled_reason == "agency_disabled"
 
 
-def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World) -> None:
+def test_redelivery_adds_no_second_disclosure(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")
@@ -397,7 +397,7 @@ def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World)
     assert world.session.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
-def test_redelivering_a_cancelled_delivery_is_refused(client: FlaskClient, world: World) -> None:
+def test_redelivering_a_cancelled_delivery_is_refused(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")

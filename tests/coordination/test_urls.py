@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
 
 from coordination.urls import UnsafeWebhookUrl, check_webhook_url
 from tests.coordination.conftest import PUBLIC_IP, FakeResolver, World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 
 
 def _check(url: str, resolver: FakeResolver | None = None, **kw: object) -> object:
@@ -212,7 +212,7 @@ def test_malformed_or_plain_http_in_production_is_refused(url: str) -> None:
     "url",
     ["http://127.0.0.1:8080/hook", "https://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/"],
 )
-def test_admin_api_refuses_internal_urls(client: FlaskClient, world: World, url: str) -> None:
+def test_admin_api_refuses_internal_urls(client: JsonClient, world: World, url: str) -> None:
     r = client.put(
         f"/v1/admin/agencies/{world.police.id}/webhook",
         json={"url": url},
@@ -226,7 +226,7 @@ def test_admin_api_refuses_internal_urls(client: FlaskClient, world: World, url:
     assert got.json["configured"] is False
 
 
-def test_admin_api_sets_url_and_shows_the_secret_once(client: FlaskClient, world: World) -> None:
+def test_admin_api_sets_url_and_shows_the_secret_once(client: JsonClient, world: World) -> None:
     world.resolver.names["hooks.police.example"] = [PUBLIC_IP]
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
     h = auth_header(world.admin_token)
@@ -245,7 +245,7 @@ def test_admin_api_sets_url_and_shows_the_secret_once(client: FlaskClient, world
 
 
 def test_rotation_needs_a_fresh_second_factor_and_removal_keeps_pull(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.resolver.names["hooks.police.example"] = [PUBLIC_IP]
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
@@ -276,7 +276,7 @@ def test_production_refuses_the_fake_webhook_sender() -> None:
 
 
 def test_admin_api_refuses_other_ports_of_an_allowlisted_address(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
@@ -290,7 +290,7 @@ def test_admin_api_refuses_other_ports_of_an_allowlisted_address(
 
 
 def test_admin_api_refuses_the_address_the_app_is_bound_to(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     import socket
 

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
@@ -25,6 +24,7 @@ from core.jobs import JobRegistry
 from core.runtime import Runtime
 from core.worker import Worker
 from messaging.sms.gateway import TwilioSmsGateway
+from tests.json_client import JsonClient
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -153,7 +153,7 @@ def sign(params: dict[str, str], path: str, token: str = AUTH_TOKEN) -> str:
 
 
 def post_signed(
-    client: FlaskClient,
+    client: JsonClient,
     path: str,
     params: dict[str, str],
     *,

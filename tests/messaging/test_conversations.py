@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from messaging.models import ConversationMessage, MessageReceipt
 from messaging.push import NEUTRAL_TEXT, RecordingPushSender
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_agency, make_device, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import RunJobs
 
 
@@ -37,8 +37,8 @@ class Team:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> JsonClient:
+    return JsonClient(app)
 
 
 @pytest.fixture
@@ -76,13 +76,13 @@ def _ok(r: Any, status: int = 200) -> Any:
     return r.json
 
 
-def _unread_for(client: FlaskClient, headers: dict[str, str], survivor_id: uuid.UUID) -> int:
+def _unread_for(client: JsonClient, headers: dict[str, str], survivor_id: uuid.UUID) -> int:
     items = _ok(client.get("/v1/staff/messages/unread", headers=headers))["items"]
     return next(i["unread"] for i in items if i["survivor_id"] == str(survivor_id))
 
 
 def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
-    client: FlaskClient, team: Team, runtime: Runtime, run_jobs: RunJobs
+    client: JsonClient, team: Team, runtime: Runtime, run_jobs: RunJobs
 ) -> None:
     m1 = _ok(client.post("/v1/survivor/messages", json={"body": "first"}, headers=team.s), 201)
     runtime.clock.advance(seconds=1)
@@ -143,7 +143,7 @@ def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
 
 
 def test_pages_are_newest_first_and_complete(
-    client: FlaskClient, team: Team, runtime: Runtime
+    client: JsonClient, team: Team, runtime: Runtime
 ) -> None:
     for i in range(5):
         client.post("/v1/survivor/messages", json={"body": f"m{i}"}, headers=team.s)
@@ -168,7 +168,7 @@ def test_pages_are_newest_first_and_complete(
 
 
 def test_expired_messages_are_gone_for_both_sides(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session, run_jobs: RunJobs
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session, run_jobs: RunJobs
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "keeps"}, headers=team.s), 201)
     r = client.put("/v1/survivor/messages/settings", json={"disappear_after": "1h"}, headers=team.s)
@@ -217,7 +217,7 @@ def test_expired_messages_are_gone_for_both_sides(
 
 
 def test_clear_deletes_everything_at_once(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "canary-clear-1"}, headers=team.s), 201)
     _ok(client.post(_staff_path(team), json={"body": "canary-clear-2"}, headers=team.h1), 201)
@@ -232,7 +232,7 @@ def test_clear_deletes_everything_at_once(
 
 
 def test_decoy_conversation_is_its_own_and_reaches_nobody(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "real"}, headers=team.s), 201)
     runtime.clock.advance(seconds=1)
@@ -299,7 +299,7 @@ def test_decoy_conversation_is_its_own_and_reaches_nobody(
 
 
 def test_staff_need_step_up_caseload_and_role(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _other, other_token = make_staff(db_session, runtime)
     _admin, admin_token = make_staff(db_session, runtime, role="admin")
@@ -320,7 +320,7 @@ def test_staff_need_step_up_caseload_and_role(
 
 
 def test_read_marker_must_be_in_my_conversation(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _other, token = make_survivor(db_session, runtime, advocate=team.a1)
     db_session.commit()
@@ -347,7 +347,7 @@ SURVIVOR_ROUTES = [
 
 
 def test_survivor_routes_refuse_everyone_but_a_survivor(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _agency, partner_key = make_agency(db_session, runtime)
     db_session.commit()
@@ -370,7 +370,7 @@ def test_survivor_routes_refuse_everyone_but_a_survivor(
 
 
 def test_reply_by_sms_texts_the_teams_replies_only_when_chosen(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     """A survivor who talks by plain SMS can ask for the team's replies as texts."""
     from messaging.models import OutboundSms

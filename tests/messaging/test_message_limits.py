@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from messaging.models import ConversationMessage
 from messaging.phone import set_phone
 from messaging.push import PUSH_JOB
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import post_signed
 from tests.refusals import assert_refused
 
@@ -53,14 +53,14 @@ def _stored(db_session: Session, **where: object) -> int:
     return int(db_session.scalar(stmt) or 0)
 
 
-def _staff_send(client: FlaskClient, pair: Pair, survivor: Survivor, body: str) -> object:
+def _staff_send(client: JsonClient, pair: Pair, survivor: Survivor, body: str) -> object:
     return client.post(
         f"/v1/staff/survivors/{survivor.id}/messages", json={"body": body}, headers=pair.staff
     )
 
 
 def test_survivor_messages_per_minute_boundary_and_the_window_frees_a_slot(
-    client: FlaskClient, pair: Pair, runtime: Runtime, db_session: Session
+    client: JsonClient, pair: Pair, runtime: Runtime, db_session: Session
 ) -> None:
     h = pair.survivor_headers[0]
     limit = runtime.settings.survivor_messages_per_minute
@@ -85,7 +85,7 @@ def test_survivor_messages_per_minute_boundary_and_the_window_frees_a_slot(
 
 
 def test_a_staff_members_messages_count_across_every_survivor(
-    client: FlaskClient, pair: Pair, runtime: Runtime, db_session: Session
+    client: JsonClient, pair: Pair, runtime: Runtime, db_session: Session
 ) -> None:
     limit = runtime.settings.staff_messages_per_minute
     for n in range(limit):
@@ -114,7 +114,7 @@ def test_texts_by_sms_count_toward_the_minute_but_are_never_refused(
     survivor = pair.survivors[0]
     set_phone(db_session, runtime.vault, survivor.id, PHONE)
     db_session.commit()
-    client = console_app.test_client()
+    client = JsonClient(console_app)
     for n in range(3):
         params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": PHONE, "Body": f"text {n}"}
         assert post_signed(client, "/v1/sms/inbound", params).status_code == 200

@@ -24,6 +24,7 @@ from messaging.models import OutboundSms, SmsStatusEvent
 from messaging.sms import sending
 from messaging.sms.sending import queue_sms
 from tests.factories import make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -400,7 +401,7 @@ def test_status_that_arrives_before_the_sid_is_recorded_is_applied_by_the_job(
     sid = "SM" + "ab" * 16
     fake_http.script = [(201, {"sid": sid, "status": "queued", "account_sid": ACCOUNT_SID})]
     row, ref = _queue(db_session, runtime)
-    client = twilio_app.test_client()
+    client = JsonClient(twilio_app)
     params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
     assert post_signed(client, "/v1/sms/status", params).status_code == 200
     db_session.expire_all()
@@ -419,7 +420,7 @@ def test_status_that_arrives_before_the_sid_is_recorded_is_applied_by_the_job(
 def test_unclaimed_early_statuses_are_pruned_after_a_day(
     twilio_app: Flask, db_session: Session, runtime: Runtime, run_jobs: RunJobs
 ) -> None:
-    client = twilio_app.test_client()
+    client = JsonClient(twilio_app)
     params = {"MessageSid": "SM" + "cd" * 16, "MessageStatus": "delivered"}
     assert post_signed(client, "/v1/sms/status", params).status_code == 200
     bogus = {"MessageSid": "not-a-sid", "MessageStatus": "delivered"}

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from safety_plans import attachments, journal
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
 from safety_plans.wiring import register_jobs
 from tests.factories import auth_header, make_device
+from tests.json_client import JsonClient
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party, change_settings
 from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry, upload
@@ -46,7 +46,7 @@ def _chain(db_session: Session, survivor_id: uuid.UUID) -> tuple[int, int]:
 
 
 def test_journal_entries_per_day_boundary_and_the_window_frees_a_slot(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
     def fresh() -> dict[str, str]:  # a survivor's access token lives minutes, not a day
         headers = auth_header(make_device(db_session, runtime, party.survivor.id)[1])
@@ -79,7 +79,7 @@ def test_journal_entries_per_day_boundary_and_the_window_frees_a_slot(
 
 
 def test_attachment_room_counts_drafts_and_entries_and_deleting_frees_it(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     h = party.survivor_headers
     change_settings(runtime, attachment_quota_bytes=2 * len(JPEG) + len(TINY_JPEG))
@@ -112,7 +112,7 @@ def _access(party: Party) -> SurvivorAccess:
 
 
 def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
     """The file is written before the row commits; when the commit fails, the file has no row.
     The sweep removes such files once they are older than any request could take, and never a
@@ -143,7 +143,7 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
 
 
 def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """Blobs are removed only once the deletion has committed: a rolled-back deletion leaves
     the entry and every attachment readable."""
@@ -164,7 +164,7 @@ def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
 
 
 def test_the_sweep_reaches_every_abandoned_upload_in_one_run(
-    client: FlaskClient,
+    client: JsonClient,
     party: Party,
     runtime: Runtime,
     db_session: Session,
@@ -195,7 +195,7 @@ def test_the_sweep_reaches_every_abandoned_upload_in_one_run(
 
 
 def test_the_upload_routes_body_limit_is_the_one_its_setting_documents(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """LANTERN_ATTACHMENT_MAX_BYTES says: the upload route takes a body of up to the largest
     attachment plus 64 KiB of multipart framing, whatever LANTERN_MAX_BODY_BYTES says."""

@@ -21,6 +21,7 @@ from core.db import Base, make_engine
 from core.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.safety_plans.test_instruments import dash_answers
 
 CANARIES = {
@@ -69,7 +70,7 @@ def test_database_dump_contains_no_plaintext(
             advocate, staff_token = make_staff(s, runtime)
             survivor, token = make_survivor(s, runtime, advocate=advocate)
             s.commit()
-        client = create_app(runtime.settings, runtime=runtime).test_client()
+        client = JsonClient(create_app(runtime.settings, runtime=runtime))
         h, staff = auth_header(token), auth_header(staff_token)
 
         plan = client.get("/v1/survivor/safety-plan", headers=h)
