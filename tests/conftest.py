@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ def _pg_admin_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_database(backend: str, directory: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
     """A fresh, migrated database; returns its URL and a function that drops it."""
     if backend == "sqlite":
         url = f"sqlite:///{directory / f'lantern-{uuid.uuid4().hex[:8]}.db'}"

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -60,6 +61,8 @@ def fuzz_contract(
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app).include(path_regex=path_regex)
     report = FuzzReport()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()  # an operation schemathesis cannot read fails the run, loudly
         op = result.ok()
         report.operations += 1
         fuzz_operation(op, headers_for(op.path), max_examples, report)

@@ -11,6 +11,7 @@ fuzzing past authentication.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import hypothesis
 import pytest
@@ -94,7 +95,7 @@ def auth_headers() -> dict[str, str]:
     suppress_health_check=list(hypothesis.HealthCheck),
     derandomize=True,
 )
-def test_contract(case: Case, fuzz_app: Flask, auth_headers: dict[str, str]) -> None:
+def test_contract(case: Case[Any], fuzz_app: Flask, auth_headers: dict[str, str]) -> None:
     case.call_and_validate(app=fuzz_app, headers=auth_headers)
 
 
@@ -106,7 +107,7 @@ def test_contract(case: Case, fuzz_app: Flask, auth_headers: dict[str, str]) -> 
     derandomize=True,
 )
 def test_contract_refuses_crashing_input(
-    case: Case, fuzz_app: Flask, auth_headers: dict[str, str]
+    case: Case[Any], fuzz_app: Flask, auth_headers: dict[str, str]
 ) -> None:
     """Each generated case, with one input shape that once crashed the service put in one of
     its fields (tests/input_shapes.py): a 4xx problem, never a server error."""

@@ -56,7 +56,7 @@ class CountingStream(io.RawIOBase):
 
 
 def post_stream(
-    client: JsonClient, path: str, stream: io.RawIOBase, *, content_length: int | None = None
+    client: JsonClient, path: str, stream: io.IOBase, *, content_length: int | None = None
 ) -> JsonResponse:
     """POST ``stream`` as the raw WSGI input: declared length, or chunked when None."""
     environ: dict[str, Any] = {"wsgi.input": stream}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,7 +35,7 @@ def _record(client: JsonClient, survivor_id: object, token: str) -> int:
 
 
 @pytest.fixture
-def world(db_session: Session, runtime: Runtime) -> dict:
+def world(db_session: Session, runtime: Runtime) -> dict[str, Any]:
     advocate, _ = make_staff(db_session, runtime)
     supervisor, sup_token = make_staff(db_session, runtime, role="supervisor")
     colleague, _ = make_staff(db_session, runtime, role="supervisor")
@@ -52,7 +53,7 @@ def world(db_session: Session, runtime: Runtime) -> dict:
 
 
 def test_break_glass_grants_one_hour_read_of_that_survivor_only(
-    client: JsonClient, world: dict, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], clock: FrozenClock
 ) -> None:
     survivor, token = world["survivor"], world["token"]
     assert _record(client, survivor.id, token) == 404
@@ -78,7 +79,7 @@ def test_break_glass_grants_one_hour_read_of_that_survivor_only(
 
 
 def test_reason_is_sealed_with_the_survivor_key_and_grant_audited(
-    client: JsonClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     survivor, supervisor = world["survivor"], world["supervisor"]
     r = client.post(_url(survivor.id), json={"reason": REASON}, headers=auth_header(world["token"]))
@@ -102,7 +103,11 @@ def test_reason_is_sealed_with_the_survivor_key_and_grant_audited(
 
 
 def test_other_supervisors_get_an_urgent_notice_without_the_reason(
-    client: JsonClient, world: dict, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient,
+    world: dict[str, Any],
+    db_session: Session,
+    runtime: Runtime,
+    clock: FrozenClock,
 ) -> None:
     third, _ = make_staff(db_session, runtime, role="supervisor")
     retired, _ = make_staff(db_session, runtime, role="supervisor")
@@ -123,7 +128,7 @@ def test_other_supervisors_get_an_urgent_notice_without_the_reason(
 
 
 def test_without_another_supervisor_the_admins_are_told(
-    client: JsonClient, world: dict, db_session: Session
+    client: JsonClient, world: dict[str, Any], db_session: Session
 ) -> None:
     db_session.get(StaffMember, world["colleague"].id).role = "advocate"  # type: ignore[union-attr]
     db_session.flush()
@@ -138,7 +143,7 @@ def test_without_another_supervisor_the_admins_are_told(
 
 
 def test_with_nobody_to_tell_the_glass_stays_shut(
-    client: JsonClient, world: dict, db_session: Session, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], db_session: Session, clock: FrozenClock
 ) -> None:
     world["colleague"].disabled_at = clock.now()
     world["admin"].disabled_at = clock.now()
@@ -152,7 +157,7 @@ def test_with_nobody_to_tell_the_glass_stays_shut(
 
 
 def test_break_glass_needs_a_fresh_second_factor(
-    client: JsonClient, world: dict, db_session: Session, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], db_session: Session, clock: FrozenClock
 ) -> None:
     survivor, token = world["survivor"], world["token"]
     clock.advance(minutes=10)
@@ -168,7 +173,9 @@ def test_break_glass_needs_a_fresh_second_factor(
 @pytest.mark.parametrize(
     "reason", ["too short", " " * 20 + "short" + " " * 20, "x" * 2001, "", None, 42]
 )
-def test_reason_length_is_enforced(client: JsonClient, world: dict, reason: object) -> None:
+def test_reason_length_is_enforced(
+    client: JsonClient, world: dict[str, Any], reason: object
+) -> None:
     r = client.post(
         _url(world["survivor"].id), json={"reason": reason}, headers=auth_header(world["token"])
     )
@@ -176,7 +183,7 @@ def test_reason_length_is_enforced(client: JsonClient, world: dict, reason: obje
 
 
 def test_only_supervisors_break_glass(
-    client: JsonClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     _, advocate = make_staff(db_session, runtime)
     _, admin = make_staff(db_session, runtime, role="admin")
@@ -189,7 +196,7 @@ def test_only_supervisors_break_glass(
         assert r.status_code == 403
 
 
-def test_unknown_survivor_is_404(client: JsonClient, world: dict) -> None:
+def test_unknown_survivor_is_404(client: JsonClient, world: dict[str, Any]) -> None:
     r = client.post(
         _url(uuid.uuid4()), json={"reason": REASON}, headers=auth_header(world["token"])
     )
@@ -197,7 +204,7 @@ def test_unknown_survivor_is_404(client: JsonClient, world: dict) -> None:
 
 
 def test_break_glass_is_read_only(
-    client: JsonClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     survivor, supervisor = world["survivor"], world["supervisor"]
     client.post(_url(survivor.id), json={"reason": REASON}, headers=auth_header(world["token"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,14 +23,14 @@ def _admin(db_session: Session, runtime: Runtime) -> dict[str, str]:
     return auth_header(make_staff(db_session, runtime, role="admin")[1])
 
 
-def _create_agency(client: JsonClient, admin: dict[str, str], **body: object) -> dict:
+def _create_agency(client: JsonClient, admin: dict[str, str], **body: object) -> Any:
     payload = {"name": "Northshire Police", "kind": "police", **body}
     r = client.post(AGENCIES, json=payload, headers=admin)
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.json
 
 
-def _issue(client: JsonClient, admin: dict[str, str], agency_id: str, **body: object) -> dict:
+def _issue(client: JsonClient, admin: dict[str, str], agency_id: str, **body: object) -> Any:
     payload = {"scopes": ["alerts:read"], **body}
     r = client.post(f"{AGENCIES}/{agency_id}/api-keys", json=payload, headers=admin)
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -150,14 +151,15 @@ def test_wrong_secret_for_a_real_key_id_is_refused(
 def test_scopes_are_validated(client: JsonClient, db_session: Session, runtime: Runtime) -> None:
     admin = _admin(db_session, runtime)
     url = f"{AGENCIES}/{_create_agency(client, admin)['id']}/api-keys"
-    for body in (
+    refused: list[dict[str, object]] = [
         {"scopes": []},
         {"scopes": ["alerts:write"]},
         {"scopes": ["alerts:read", "alerts:read"]},
         {"scopes": ["alerts:read"], "expires_in_days": 0},
         {"scopes": ["alerts:read"], "expires_in_days": 2.5},
         {},
-    ):
+    ]
+    for body in refused:
         assert client.post(url, json=body, headers=admin).status_code == 422, body
 
 

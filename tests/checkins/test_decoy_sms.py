@@ -136,7 +136,8 @@ class Phones:
     def messages(self, survivor_id: uuid.UUID) -> int:
         self.session.expire_all()
         count = select(func.count()).select_from(ConversationMessage)
-        return int(self.session.scalar(count.where(ConversationMessage.survivor_id == survivor_id)))
+        mine = count.where(ConversationMessage.survivor_id == survivor_id)
+        return self.session.execute(mine).scalar_one()
 
     def notices_to(self, staff: StaffMember) -> list[str]:
         self.session.expire_all()
@@ -319,6 +320,7 @@ def test_a_decoys_text_that_fails_ends_its_check_in_as_a_real_ones(w: Phones, fa
     w.travel(minutes=11)
     if failure != "refused":
         for row in w.session.scalars(select(OutboundSms)).all():
+            assert row.provider_sid is not None  # every one was sent
             r = post_signed(
                 w.client,
                 "/v1/sms/status",

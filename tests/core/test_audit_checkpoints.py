@@ -28,7 +28,7 @@ from api.registry import job_registry
 from core import audit, audit_watch
 from core.audit import Actor, AuditEvent, AuditHead
 from core.audit_checkpoints import FORMAT, CheckpointLog
-from core.clock import FrozenClock, SystemClock
+from core.clock import Clock, FrozenClock, SystemClock
 from core.crypto import KeyRing
 from core.db import make_session_factory
 from core.errors import ConfigurationError
@@ -37,11 +37,13 @@ from core.runtime import Runtime
 from core.worker import Worker
 from tests.factories import make_staff
 
-EVENTS = AuditEvent.__table__
+# The table itself, for plain SQL as someone with database access would write it (a mapped class
+# types ``__table__`` as any FromClause, which ``update`` does not take).
+EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _record(session: Session, clock: FrozenClock | SystemClock, n: int, name: str = "e") -> None:
+def _record(session: Session, clock: Clock, n: int, name: str = "e") -> None:
     for i in range(n):
         audit.record(session, clock, Actor("staff", uuid.uuid4()), f"{name}.{i}")
     session.commit()

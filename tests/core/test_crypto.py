@@ -31,7 +31,7 @@ from core.vault import Vault
 
 # Table and column names are code identifiers; "|" is the associated data's separator.
 names = st.text(
-    alphabet=st.characters(blacklist_characters="|", blacklist_categories=("Cs",)),
+    alphabet=st.characters(blacklist_characters="|", blacklist_categories=["Cs"]),
     min_size=1,
     max_size=20,
 )

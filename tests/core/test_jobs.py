@@ -412,7 +412,7 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
     clock = SystemClock()
     lock = threading.Lock()
     running: set[uuid.UUID] = set()
-    runs: list[tuple[uuid.UUID, str, float, float]] = []
+    runs: list[tuple[uuid.UUID, str | None, float, float]] = []
     overlaps: list[uuid.UUID] = []
 
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -471,7 +471,7 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
     assert not any(t.is_alive() for t in threads)
 
     assert overlaps == []
-    per_job: dict[uuid.UUID, list[tuple[str, float, float]]] = {}
+    per_job: dict[uuid.UUID, list[tuple[str | None, float, float]]] = {}
     for job_id, who, start, end in runs:
         per_job.setdefault(job_id, []).append((who, start, end))
     assert len(per_job) == total

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from tests.identities import World
 from tests.json_client import JsonClient
 from tests.test_permission_matrix import (
     AUTHZ_REFUSALS,
     BODIES,
     PRINCIPALS,
-    World,
     build_url,
     call,
     family_of,

@@ -22,7 +22,7 @@ from messaging.models import ConversationMessage
 from messaging.phone import set_phone
 from messaging.push import PUSH_JOB
 from tests.factories import auth_header, make_staff, make_survivor
-from tests.json_client import JsonClient
+from tests.json_client import JsonClient, JsonResponse
 from tests.messaging.conftest import post_signed
 from tests.refusals import assert_refused
 
@@ -53,7 +53,7 @@ def _stored(db_session: Session, **where: object) -> int:
     return int(db_session.scalar(stmt) or 0)
 
 
-def _staff_send(client: JsonClient, pair: Pair, survivor: Survivor, body: str) -> object:
+def _staff_send(client: JsonClient, pair: Pair, survivor: Survivor, body: str) -> JsonResponse:
     return client.post(
         f"/v1/staff/survivors/{survivor.id}/messages", json={"body": body}, headers=pair.staff
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from tests.safety_plans.conftest import Party
 PLAN = "/v1/survivor/safety-plan"
 
 
-def _save_real(client: JsonClient, party: Party, text: str) -> dict:
+def _save_real(client: JsonClient, party: Party, text: str) -> Any:
     v = client.get(PLAN, headers=party.survivor_headers)
     sections = v.json["sections"] | {"notes": [{"text": text}]}
     r = client.put(

@@ -133,7 +133,7 @@ def test_removed_entry_fails_and_names_it(client: JsonClient, party: Party) -> N
     assert report.problems == [(target, "entry missing from the bundle")]
 
     def drop_everywhere(name: str, data: bytes) -> bytes:
-        doc = json.loads(data) if name.endswith(".json") else None
+        doc: Any = json.loads(data) if name.endswith(".json") else None
         if name == "entries.json":
             return json.dumps([e for e in doc if e["id"] != target]).encode()
         if name == "manifest.json":

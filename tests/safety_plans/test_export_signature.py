@@ -107,7 +107,7 @@ def exported(client: JsonClient, party: Party) -> bytes:
     _journal(client, party)
     r = client.get(EXPORT, headers=party.survivor_headers)
     assert r.status_code == 200
-    return r.data
+    return r.get_data()
 
 
 def test_a_genuine_export_is_signed_by_the_current_key(exported: bytes, keyring: KeyRing) -> None:

@@ -21,7 +21,7 @@ from safety_plans import attachments, journal
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
 from safety_plans.wiring import register_jobs
 from tests.factories import auth_header, make_device
-from tests.json_client import JsonClient
+from tests.json_client import JsonClient, JsonResponse
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party, change_settings
 from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry, upload
@@ -207,7 +207,7 @@ def test_the_upload_routes_body_limit_is_the_one_its_setting_documents(
     limit = 2 * 1024 * 1024 + 64 * 1024
     assert limit > runtime.settings.max_body_bytes
 
-    def post(size: int) -> object:
+    def post(size: int) -> JsonResponse:
         boundary = "b" * 16
         head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n'

@@ -23,7 +23,7 @@ from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine
 from core.runtime import Runtime, build_runtime
 from safety_plans.models import JournalAttachment, JournalEntry, SafetyPlanVersion
-from safety_plans.sections import SECTIONS
+from safety_plans.sections import SECTIONS, Sections
 from tests.conftest import make_settings
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.json_client import JsonClient
@@ -84,7 +84,7 @@ def test_a_burst_of_plan_saves_by_one_advocate_stores_no_more_than_the_limit(
     paths = [f"/v1/staff/survivors/{sv.id}/safety-plan" for sv in survivors]
     reader = JsonClient(app)
     etags = [reader.get(p, headers=h).headers["ETag"] for p in paths]
-    notes = {name: [] for name in SECTIONS} | {"notes": [{"text": "from the advocate"}]}
+    notes: Sections = {name: [] for name in SECTIONS} | {"notes": [{"text": "from the advocate"}]}
 
     def save(path: str, etag: str) -> Callable[[JsonClient], Any]:
         return lambda c: c.put(path, json={"sections": notes}, headers=h | {"If-Match": etag})

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from auth.access.models import CaseloadEntry
 from core.ids import new_id
 from core.runtime import Runtime
-from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS
+from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS, Sections
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.json_client import JsonClient
 from tests.refusals import assert_refused
@@ -99,7 +99,7 @@ def test_the_size_is_counted_in_utf8_so_every_script_gets_the_same_room(
     """Cyrillic takes two bytes a character in UTF-8 but six as a JSON escape; a survivor
     writing in Russian must not get a third of the room."""
     text = "ж" * MAX_ITEM_TEXT
-    sections = {name: [] for name in SECTIONS} | {"notes": [{"text": text}] * 50}
+    sections: Sections = {name: [] for name in SECTIONS} | {"notes": [{"text": text}] * 50}
     assert plan_bytes(sections) < runtime.settings.plan_max_bytes
     assert len(json.dumps(sections)) > runtime.settings.plan_max_bytes
     r = _save(client, party.survivor_headers, sections)
@@ -137,7 +137,7 @@ def test_a_recommendation_cannot_push_a_section_past_its_item_limit(
 ) -> None:
     """Otherwise the survivor could no longer save the plan she was shown (422 on PUT)."""
     h = party.survivor_headers
-    full = {name: [] for name in SECTIONS} | {
+    full: Sections = {name: [] for name in SECTIONS} | {
         "emergency_numbers": [{"text": f"number {n}"} for n in range(MAX_ITEMS_PER_SECTION)]
     }
     assert _save(client, h, full).status_code == 200

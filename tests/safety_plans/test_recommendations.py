@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safety_plans.recommendations import catalogue, select_for
+from safety_plans.recommendations import Recommendation, catalogue, select_for
 from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_instruments import dash_answers
@@ -10,7 +10,7 @@ from tests.safety_plans.test_instruments import dash_answers
 RECS = "/v1/survivor/recommendations"
 
 
-def _ids(chosen: list) -> set[str]:
+def _ids(chosen: list[tuple[Recommendation, list[str]]]) -> set[str]:
     return {rec.id for rec, _because in chosen}
 
 
