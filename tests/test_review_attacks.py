@@ -44,7 +44,7 @@ def _login(
 def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     r = _login(client, handle, pin)
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [high] a decoy never texts the phone it is used on ------------------------------------------
@@ -69,7 +69,7 @@ def _sms_check_in_in_ten_minutes(
     due = (clock.now() + dt.timedelta(minutes=10)).isoformat()
     r = client.post(f"{S}/check-ins", json={"kind": "one_off", "due_at": due}, headers=h)
     assert r.status_code == 201, r.get_data(as_text=True)
-    assert r.json["channel"] == "sms"  # type: ignore[index]
+    assert r.json["channel"] == "sms"
 
 
 def test_an_sms_check_in_set_in_a_decoy_texts_the_phone_as_a_real_one_does(
@@ -108,7 +108,7 @@ def _consent_and_miss_a_check_in(
     client: JsonClient, clock: FrozenClock, h: dict[str, str]
 ) -> None:
     """Consent to the police hearing of a welfare check, then let an app check-in lapse."""
-    agencies = client.get(f"{S}/agencies", headers=h).json["items"]  # type: ignore[index]
+    agencies = client.get(f"{S}/agencies", headers=h).json["items"]
     police = next(a["id"] for a in agencies if a["kind"] == "police")
     ask = {"agency_id": police, "kinds": ["welfare_check"], "purpose": "Check on me"}
     terms = client.post(f"{S}/consents/preview", json=ask, headers=h).json
@@ -116,7 +116,7 @@ def _consent_and_miss_a_check_in(
     give = ask | {"expires_at": terms["expires_at"], "text_hash": terms["text_hash"]}
     given = client.post(f"{S}/consents", json=give, headers=h)
     assert given.status_code == 201, given.get_data(as_text=True)
-    assert given.json["state"] == "active"  # type: ignore[index]
+    assert given.json["state"] == "active"
     due = (clock.now() + dt.timedelta(minutes=1)).isoformat()
     r = client.post(
         f"{S}/check-ins", json={"kind": "one_off", "channel": "app", "due_at": due}, headers=h
@@ -151,7 +151,7 @@ def test_a_decoys_missed_check_in_shows_the_disclosure_a_real_one_shows(
     def disclosures(h: dict[str, str]) -> list[str]:
         r = client.get(f"{S}/disclosures", headers=h)
         assert r.status_code == 200
-        return sorted(json.dumps(item.get("kind")) for item in r.json["items"])  # type: ignore[index]
+        return sorted(json.dumps(item.get("kind")) for item in r.json["items"])
 
     # Hours later the phone logs in again, as it would, and reads the log.
     real, decoy = (

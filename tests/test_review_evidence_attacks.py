@@ -36,7 +36,7 @@ def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
         environ_base={"REMOTE_ADDR": "203.0.113.9"},
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [high] the audit log's newest events can be cut off, or the whole log emptied -------------

@@ -37,7 +37,7 @@ def _login(
 def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     r = _login(client, handle, pin)
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [medium] a real session tests guesses at the duress PIN without any throttle --------------

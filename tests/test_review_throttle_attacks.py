@@ -97,7 +97,7 @@ def test_a_stranger_cannot_keep_an_advocate_locked_out_with_one_request_per_lock
     r = post(
         client,
         "/v1/staff/login/code",
-        {"login_token": r.json["login_token"], "code": code(alice.seed, clock.now())},  # type: ignore[index]
+        {"login_token": r.json["login_token"], "code": code(alice.seed, clock.now())},
     )
     assert r.status_code == 200
 

@@ -92,6 +92,7 @@ def probe_blueprint() -> Blueprint:
         def broken_commit() -> None:
             raise OperationalError("COMMIT", {}, ConnectionResetError(CANARY))
 
+        # A deliberate fake, which mypy rightly refuses: this request's session fails at commit.
         s.commit = broken_commit  # type: ignore[method-assign]
         return {"ok": True}
 

@@ -93,7 +93,7 @@ def login_ticket(client: JsonClient, staff: Staff, password: str | None = None) 
         client, "/v1/staff/login", {"email": staff.email, "password": password or staff.password}
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.json["login_token"])  # type: ignore[index]
+    return str(r.json["login_token"])
 
 
 def login(client: JsonClient, staff: Staff, clock: FrozenClock) -> str:
@@ -106,7 +106,7 @@ def login(client: JsonClient, staff: Staff, clock: FrozenClock) -> str:
         {"login_token": ticket, "code": fresh_code(staff.seed, clock)},
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.json["session_token"])  # type: ignore[index]
+    return str(r.json["session_token"])
 
 
 def problem_without_request_id(r: JsonResponse) -> dict[str, Any]:

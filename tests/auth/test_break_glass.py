@@ -130,7 +130,7 @@ def test_other_supervisors_get_an_urgent_notice_without_the_reason(
 def test_without_another_supervisor_the_admins_are_told(
     client: JsonClient, world: dict[str, Any], db_session: Session
 ) -> None:
-    db_session.get(StaffMember, world["colleague"].id).role = "advocate"  # type: ignore[union-attr]
+    db_session.get_one(StaffMember, world["colleague"].id).role = "advocate"
     db_session.flush()
     r = client.post(
         _url(world["survivor"].id), json={"reason": REASON}, headers=auth_header(world["token"])

@@ -134,7 +134,7 @@ def test_a_pin_changed_in_a_decoy_opens_the_decoy_from_then_on(
     # account, and its sessions were not touched.
     assert _login(client, handle, SURVIVOR_DURESS_PIN).status_code == 401
     db_session.expire_all()
-    assert db_session.get(Survivor, survivor.id).pin_hash == real_pin_hash  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, survivor.id).pin_hash == real_pin_hash
     assert client.get(DEVICES, headers=real).status_code == 200
     real_again = session_of(client, handle, SURVIVOR_PIN)
     assert (
@@ -453,11 +453,9 @@ def test_every_login_does_exactly_three_argon2_verifies(
     assert plain_decoy is not None
     db_session.delete(plain_decoy)  # never had a duress PIN
     nested, nested_handle = make_survivor_account(db_session, runtime)
-    inner = decoys.ensure_decoy(
-        db_session,
-        runtime.clock,
-        decoys.decoy_account(db_session, nested.id),  # type: ignore[arg-type]
-    )
+    nested_decoy = decoys.decoy_account(db_session, nested.id)
+    assert nested_decoy is not None
+    inner = decoys.ensure_decoy(db_session, runtime.clock, nested_decoy)
     inner.pin_hash = runtime.hasher.hash("736251")
     locked, locked_handle = make_survivor_account(db_session, runtime)
     db_session.flush()

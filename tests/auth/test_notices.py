@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.orm import Session
 
 from core import pages
@@ -12,8 +14,8 @@ from tests.factories import auth_header, make_agency, make_staff, make_survivor
 from tests.json_client import JsonClient
 
 
-def _notify(db_session: Session, runtime: Runtime, recipient: object, kind: str) -> StaffNotice:
-    return notify_staff(db_session, runtime.clock, [recipient], kind, urgency="high")[0]  # type: ignore[list-item]
+def _notify(db_session: Session, runtime: Runtime, recipient: uuid.UUID, kind: str) -> StaffNotice:
+    return notify_staff(db_session, runtime.clock, [recipient], kind, urgency="high")[0]
 
 
 def test_lists_own_notices_newest_first(

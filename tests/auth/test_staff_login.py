@@ -92,7 +92,7 @@ def test_two_step_login_moves_one_row_to_full_under_a_new_token(
     assert staff.seed is not None
     r = _code_step(client, ticket, code=code(staff.seed, clock.now()))
     assert r.status_code == 200, r.get_data(as_text=True)
-    token = r.json["session_token"]  # type: ignore[index]
+    token = r.json["session_token"]
     assert token != ticket
     assert token.startswith("st_")
     db_session.expire_all()

@@ -90,7 +90,7 @@ def test_list_own_sessions_without_digests(
     post(client, "/v1/staff/logout", None, old)
     r = client.get("/v1/staff/sessions", headers=headers(current))
     assert r.status_code == 200
-    sessions = r.json["sessions"]  # type: ignore[index]
+    sessions = r.json["sessions"]
     assert len(sessions) == 1
     assert sessions[0]["current"] is True
     fields = {"id", "stage", "created_at", "last_seen_at", "expires_at", "current"}
@@ -157,7 +157,7 @@ def test_step_up_refreshes_the_second_factor_once_per_code(
     assert r.status_code == 200
     assert r.json == {"second_factor_at": clock.now().isoformat()}
     me = client.get("/v1/staff/me", headers=headers(token)).json
-    assert me["second_factor_at"] == clock.now().isoformat()  # type: ignore[index]
+    assert me["second_factor_at"] == clock.now().isoformat()
     replay = post(client, "/v1/staff/step-up", {"code": code}, token)
     assert replay.status_code == 403
-    assert replay.json["type"].endswith("reauthentication-failed")  # type: ignore[index]
+    assert replay.json["type"].endswith("reauthentication-failed")

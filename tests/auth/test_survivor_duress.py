@@ -217,7 +217,7 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
         "flaky_write",
     ]
     assert len(after) == 1  # only the failed listener was run again
-    assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+    assert db_session.get_one(Job, retry.id).state == DONE
 
 
 def test_a_retry_finds_its_listener_by_name_after_the_function_is_renamed(
@@ -254,7 +254,7 @@ def test_a_retry_finds_its_listener_by_name_after_the_function_is_renamed(
     run_worker(released, session_factory, clock)
     db_session.expire_all()
     assert ran == [survivor.id]
-    assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+    assert db_session.get_one(Job, retry.id).state == DONE
 
 
 def test_a_retry_for_a_name_no_longer_registered_is_dead_lettered_at_once(
@@ -394,7 +394,7 @@ def test_decoy_session_writes_change_the_decoy_and_nothing_real(
     fresh = db_session.get(Survivor, survivor.id)
     assert fresh is not None
     assert fresh.pin_hash == pin_hash
-    assert db_session.get(SurvivorDevice, elsewhere.id).revoked_at is None  # type: ignore[union-attr]
+    assert db_session.get_one(SurvivorDevice, elsewhere.id).revoked_at is None
     # Whatever was recorded was recorded against the decoy account, never the real one.
     real_events = set(
         db_session.scalars(select(AuditEvent.action).where(AuditEvent.survivor_id == survivor.id))

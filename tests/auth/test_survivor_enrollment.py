@@ -22,7 +22,7 @@ from core.runtime import Runtime
 from core.vault import DataKey
 from tests.auth.attempt_probes import count
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
-from tests.json_client import JsonClient
+from tests.json_client import JsonClient, JsonResponse
 
 CODES = "/v1/staff/enrollment-codes"
 ENROLL = "/v1/survivor/enroll"
@@ -40,7 +40,7 @@ def new_code(client: JsonClient, staff_token: str) -> str:
     return str(r.json["code"])
 
 
-def enroll(client: JsonClient, code: str, addr: str = "10.1.0.1", **body: object):  # type: ignore[no-untyped-def]
+def enroll(client: JsonClient, code: str, addr: str = "10.1.0.1", **body: object) -> JsonResponse:
     payload = {"code": code, "pin": "482915", **body}
     return client.post(ENROLL, json=payload, environ_base={"REMOTE_ADDR": addr})
 

@@ -335,7 +335,7 @@ def test_in_session_pin_checks_are_throttled(
     assert right.data == answers[0].data
     assert pin_count(runtime, db_session, survivor.id) == 5
     db_session.expire_all()
-    assert runtime.hasher.verify(db_session.get(Survivor, survivor.id).pin_hash, SURVIVOR_PIN)  # type: ignore[union-attr]
+    assert runtime.hasher.verify(db_session.get_one(Survivor, survivor.id).pin_hash, SURVIVOR_PIN)
     # Once the lock has run out, the right PIN is checked again and accepted.
     clock.advance(seconds=pin_retry_after(runtime, db_session, survivor.id))
     right = client.post(

@@ -4,6 +4,7 @@ client, and the real inbound and status webhooks with valid signatures."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -40,7 +41,7 @@ class SmsWorld:
     session: Session
     advocate: StaffMember
     advocate_token: str
-    survivor_id: object
+    survivor_id: uuid.UUID
     survivor_token: str
 
     def run_jobs(self) -> int:

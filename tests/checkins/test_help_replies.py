@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 
 import pytest
 from sqlalchemy import select
@@ -101,7 +100,7 @@ def test_help_after_the_escalation_was_acknowledged_is_still_urgent(w: SmsWorld)
     _text(w, HELP)
     [esc] = w.escalations()
     staff = Actor("staff", w.advocate.id)
-    escalation.acknowledge(w.session, w.clock, staff, [w.survivor_id], esc.id)  # type: ignore[list-item]
+    escalation.acknowledge(w.session, w.clock, staff, [w.survivor_id], esc.id)
     w.session.commit()
     _text(w, SAFE)
     _text(w, HELP)
@@ -112,9 +111,8 @@ def test_help_after_the_escalation_was_resolved_opens_a_new_one(w: SmsWorld) -> 
     _text(w, HELP)
     [esc] = w.escalations()
     staff = Actor("staff", w.advocate.id)
-    survivor_id: uuid.UUID = w.survivor_id  # type: ignore[assignment]
     escalation.resolve(
-        w.session, w.clock, w.runtime.vault, staff, [survivor_id], esc.id, "Spoke to her."
+        w.session, w.clock, w.runtime.vault, staff, [w.survivor_id], esc.id, "Spoke to her."
     )
     w.session.commit()
     _text(w, SAFE)

@@ -285,8 +285,8 @@ def test_setting_a_held_number_answers_and_works_exactly_as_a_free_one(
     assert held_sql == free_sql
     db_session.expire_all()
     index = phone_index(runtime.keyring, SHARED)
-    assert db_session.get(Survivor, holder.id).phone_index == index  # type: ignore[union-attr]
-    assert db_session.get(Survivor, sharer.id).phone_index == index  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, holder.id).phone_index == index
+    assert db_session.get_one(Survivor, sharer.id).phone_index == index
 
 
 def test_two_survivors_setting_one_number_at_once_both_succeed(

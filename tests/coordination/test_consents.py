@@ -230,7 +230,7 @@ def test_decoy_consents_are_its_own_and_no_agency_hears(client: JsonClient, worl
     assert client.get("/v1/survivor/disclosures", headers=h).json == {"items": []}
     # The real consent is untouched.
     world.session.expire_all()
-    assert world.session.get(Consent, consent.id).state == "active"  # type: ignore[union-attr]
+    assert world.session.get_one(Consent, consent.id).state == "active"
     mine = client.get("/v1/survivor/consents", headers=real).json["items"]
     assert [c["id"] for c in mine] == [str(consent.id)]
     assert_only_the_alarm_left(world.session, world.runtime, exits, world.survivor.id)
@@ -244,4 +244,4 @@ def test_one_survivor_cannot_touch_anothers_consent(client: JsonClient, world: W
     r = client.post(f"/v1/survivor/consents/{consent.id}/revoke", headers=auth_header(other_token))
     assert r.status_code == 404
     world.session.expire_all()
-    assert world.session.get(Consent, consent.id).state == "active"  # type: ignore[union-attr]
+    assert world.session.get_one(Consent, consent.id).state == "active"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Self
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from api.wiring import wire
 from coordination import deliveries
 from coordination.models import AgencyWebhook, Delivery, Disclosure
-from coordination.webhooks_http import SendResult
+from coordination.webhooks_http import SendResult, SentRequest
 from core.jobs import Job
 from core.notices import StaffNotice
 from tests.coordination.conftest import PUBLIC_IP, World
@@ -27,15 +28,16 @@ def receiver_clock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
     class _Now(dt.datetime):
         @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            return world.clock.now()
+        def now(cls, tz: dt.tzinfo | None = None) -> Self:
+            moment = world.clock.now()
+            return cls.combine(moment.date(), moment.timetz())
 
     monkeypatch.setattr(swh, "datetime", _Now)
 
 
-def _verify(secret: str, sent: object) -> dict[str, object]:
-    body = sent.body.decode()  # type: ignore[attr-defined]
-    result: dict[str, object] = Webhook(secret).verify(body, sent.headers)  # type: ignore[attr-defined]
+def _verify(secret: str, sent: SentRequest) -> dict[str, object]:
+    body = sent.body.decode()
+    result: dict[str, object] = Webhook(secret).verify(body, sent.headers)
     return result
 
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
-from coordination.urls import UnsafeWebhookUrl, check_webhook_url
+from coordination.urls import CheckedUrl, Endpoint, UnsafeWebhookUrl, check_webhook_url
 from tests.coordination.conftest import PUBLIC_IP, FakeResolver, World
 from tests.factories import auth_header
 from tests.json_client import JsonClient
 
 
-def _check(url: str, resolver: FakeResolver | None = None, **kw: object) -> object:
-    options: dict[str, object] = {"allowlist": "", "production": False}
-    options.update(kw)
-    return check_webhook_url(url, resolver=resolver or FakeResolver(), **options)  # type: ignore[arg-type]
+def _check(
+    url: str,
+    resolver: FakeResolver | None = None,
+    *,
+    allowlist: str = "",
+    production: bool = False,
+    own: Iterable[Endpoint] = (),
+) -> CheckedUrl:
+    return check_webhook_url(
+        url,
+        allowlist=allowlist,
+        production=production,
+        own=own,
+        resolver=resolver or FakeResolver(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,9 +87,9 @@ def test_public_address_passes_and_is_the_one_to_connect_to() -> None:
     resolver = FakeResolver()
     resolver.names["hooks.police.example"] = [PUBLIC_IP]
     checked = _check("https://hooks.police.example:8443/in?x=1", resolver)
-    assert checked.address == PUBLIC_IP  # type: ignore[attr-defined]
-    assert checked.port == 8443  # type: ignore[attr-defined]
-    assert checked.target == "/in?x=1"  # type: ignore[attr-defined]
+    assert checked.address == PUBLIC_IP
+    assert checked.port == 8443
+    assert checked.target == "/in?x=1"
 
 
 def test_allowlist_lets_loopback_through_but_only_what_it_names() -> None:

@@ -90,8 +90,8 @@ def test_request_id_from_context_is_recorded(db_session: Session, clock: FrozenC
     outside = audit.record(db_session, clock, Actor.system(), "job.ran")
     db_session.commit()
     db_session.expire_all()
-    assert db_session.get(AuditEvent, event.seq).request_id == "req-4f9a2c"  # type: ignore[union-attr]
-    assert db_session.get(AuditEvent, outside.seq).request_id is None  # type: ignore[union-attr]
+    assert db_session.get_one(AuditEvent, event.seq).request_id == "req-4f9a2c"
+    assert db_session.get_one(AuditEvent, outside.seq).request_id is None
     assert audit.verify(db_session).ok
 
 

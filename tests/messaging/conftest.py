@@ -41,7 +41,7 @@ class FakeRequest:
 
 
 @dataclass
-class FakeTwilioHttp(HttpClient):  # type: ignore[misc]
+class FakeTwilioHttp(HttpClient):
     """The official client's HTTP seam: answers from a script, records every request.
 
     Each scripted step is (status, json body) or an exception instance to raise (timeouts).

@@ -75,7 +75,7 @@ def test_decoy_cannot_change_the_phone(app: Flask, db_session: Session, runtime:
     )
     assert r.status_code == 204
     db_session.expire_all()
-    assert db_session.get(Survivor, survivor.id).phone_index is None  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, survivor.id).phone_index is None
 
 
 def _dump(db_session: Session) -> str:

@@ -206,7 +206,7 @@ def test_stop_opts_out_notifies_advocates_and_blocks_sending(
     assert isinstance(gateway, ConsoleSmsGateway)
     assert gateway.sent == []
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).failure_reason == "opted_out"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).failure_reason == "opted_out"
     _assert_twiml(post_signed(client, INBOUND, _sms("START")))
     assert not sending.is_opted_out(db_session, index)
     db_session.expire_all()
@@ -348,7 +348,7 @@ def test_forged_status_callback_changes_nothing(
     r = post_signed(client, STATUS, params, signature=sign(params, STATUS, token="forged"))
     assert r.status_code == 403
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).status == "queued"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).status == "queued"
 
 
 def test_status_for_unknown_sid_is_accepted_without_effect(
@@ -358,7 +358,7 @@ def test_status_for_unknown_sid_is_accepted_without_effect(
     _assert_twiml(_status(client, "SM" + "f" * 32, "failed"))
     _assert_twiml(_status(client, row.provider_sid or "", "no-such-status"))
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).status == "queued"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).status == "queued"
 
 
 @pytest.mark.parametrize("sid", ["SM\x00" + "a" * 31, "SM" + "a" * 80, "not-a-sid", ""])

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.wiring import wire
+from core.clock import FrozenClock
 from core.hooks import Collaborators
 from core.jobs import Job, JobRegistry
 from core.notices import StaffNotice
@@ -100,7 +101,7 @@ def test_highest_band_marks_marac_and_alerts_advocate_urgently(
 
 
 def test_advocate_with_survivor_professional_judgement_and_history(
-    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, clock: FrozenClock
 ) -> None:
     r = client.post(
         _staff(party) + "/assessments",
@@ -128,7 +129,7 @@ def test_advocate_with_survivor_professional_judgement_and_history(
         headers=party.survivor_headers,
     )
     assert mine.status_code == 422
-    runtime.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    clock.advance(minutes=5)
     client.post(
         MINE,
         json={"instrument_id": "lethality_screen", "answers": lap_answers()},

@@ -12,6 +12,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from core.audit import AuditEvent
+from core.clock import FrozenClock
 from core.runtime import Runtime
 from safety_plans import chain
 from safety_plans.models import JournalAttachment, JournalEntry
@@ -208,7 +209,7 @@ def test_delete_shreds_attachments_and_the_chain_records_it(
 
 
 def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
-    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     from api.wiring import wire
     from core.jobs import JobRegistry
@@ -225,7 +226,7 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     worker = Worker(runtime.session_factory, registry, runtime.clock)
     worker.run_once()  # too young to sweep
     assert client.get(f"{UPLOAD}/{draft['id']}", headers=h).status_code == 200
-    runtime.clock.advance(hours=25)  # type: ignore[attr-defined]
+    clock.advance(hours=25)
     worker.run_once()
     h = auth_header(make_device(db_session, runtime, party.survivor.id)[1])  # a fresh session
     db_session.commit()

@@ -65,7 +65,11 @@ def test_concurrent_appends_form_one_chain(
             assert [r.seq for r in rows] == [1, 2]
             assert rows[0].prev_hash == chain.GENESIS
             assert rows[1].prev_hash == rows[0].chain_hash
-            texts = [journal.open_content(s, deps, r)["description"] for r in rows]  # type: ignore[index]
+            texts = []
+            for r in rows:
+                content = journal.open_content(s, deps, r)
+                assert content is not None
+                texts.append(content["description"])
             assert texts == ["A", "B"]
     finally:
         engine.dispose()

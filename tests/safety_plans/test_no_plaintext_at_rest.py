@@ -11,7 +11,7 @@ import io
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import make_url, text
+from sqlalchemy import Engine, make_url, text
 
 from api.app import create_app
 from api.registry import load_models
@@ -38,7 +38,7 @@ CANARIES = {
 }
 
 
-def _dump(url: str, engine: object) -> bytes:
+def _dump(url: str, engine: Engine) -> bytes:
     if url.startswith("sqlite"):
         path = Path(make_url(url).database or "")
         raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
@@ -46,8 +46,8 @@ def _dump(url: str, engine: object) -> bytes:
             raw += "\n".join(conn.iterdump()).encode()
         return raw
     load_models()
-    chunks = []
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+    chunks: list[str] = []
+    with engine.connect() as conn:
         for table in Base.metadata.sorted_tables:
             rows = conn.execute(text(f'SELECT t::text FROM "{table.name}" t')).scalars()
             chunks.extend(rows)

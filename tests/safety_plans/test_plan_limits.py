@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from auth.access.models import CaseloadEntry
+from core.clock import FrozenClock
 from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS, Sections
@@ -159,13 +160,13 @@ def test_the_decoy_plan_is_held_to_the_size_limit_and_a_decoy_session_is_answere
 
 
 def test_plan_saves_per_minute_boundary_and_the_window_frees_a_slot(
-    client: JsonClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock
 ) -> None:
     h = party.survivor_headers
     limit = runtime.settings.plan_saves_per_minute
     for n in range(limit):
         assert _save(client, h, _notes(f"save {n}")).status_code == 200
-        runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+        clock.advance(seconds=1)
     before = _current(client, h)
     r = client.put(
         PLAN,
@@ -175,14 +176,14 @@ def test_plan_saves_per_minute_boundary_and_the_window_frees_a_slot(
     # The first save was `limit` seconds ago: its slot frees 60 seconds after it was made.
     assert_refused(r, 429, "plan-saves-limited", retry_after=60 - limit)
     assert _current(client, h).json == before.json
-    runtime.clock.advance(seconds=60 - limit - 1)  # type: ignore[attr-defined]
+    clock.advance(seconds=60 - limit - 1)
     r = client.put(
         PLAN,
         json={"sections": _notes("still too soon")},
         headers=h | {"If-Match": before.headers["ETag"]},
     )
     assert_refused(r, 429, "plan-saves-limited", retry_after=1)
-    runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    clock.advance(seconds=1)
     assert _save(client, h, _notes("after the window")).status_code == 200
 
 
