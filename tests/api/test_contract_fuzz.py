@@ -11,13 +11,12 @@ fuzzing past authentication.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeAlias
 
 import hypothesis
 import pytest
 import schemathesis
 from flask import Flask
-from schemathesis import Case
 from sqlalchemy import Engine
 
 from api.app import create_app
@@ -28,6 +27,9 @@ from core.db import make_session_factory
 from core.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.fuzzing import send_a_shape
+
+# A generated request, for whichever operation of the contract.
+Case: TypeAlias = schemathesis.Case[Any]
 
 # Bounded so that the suite stays fast on a small machine; raise locally to dig deeper.
 MAX_EXAMPLES = 25
@@ -95,7 +97,7 @@ def auth_headers() -> dict[str, str]:
     suppress_health_check=list(hypothesis.HealthCheck),
     derandomize=True,
 )
-def test_contract(case: Case[Any], fuzz_app: Flask, auth_headers: dict[str, str]) -> None:
+def test_contract(case: Case, fuzz_app: Flask, auth_headers: dict[str, str]) -> None:
     case.call_and_validate(app=fuzz_app, headers=auth_headers)
 
 
@@ -107,7 +109,7 @@ def test_contract(case: Case[Any], fuzz_app: Flask, auth_headers: dict[str, str]
     derandomize=True,
 )
 def test_contract_refuses_crashing_input(
-    case: Case[Any], fuzz_app: Flask, auth_headers: dict[str, str]
+    case: Case, fuzz_app: Flask, auth_headers: dict[str, str]
 ) -> None:
     """Each generated case, with one input shape that once crashed the service put in one of
     its fields (tests/input_shapes.py): a 4xx problem, never a server error."""
