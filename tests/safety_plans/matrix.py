@@ -16,6 +16,7 @@ from auth.principals import SurvivorPrincipal
 from core.ids import new_id
 from safety_plans import assessments, attachments, journal, plans, profile
 from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import EntryIn
 from safety_plans.sections import template
 from tests.identities import World
 
@@ -50,14 +51,14 @@ def assessment_id(w: World) -> str:
 
 def entry_id(w: World) -> str:
     _share_journal(w)
-    body = {"occurred_text": "matrix", "kinds": ["stalking"], "description": "matrix"}
+    body: EntryIn = {"occurred_text": "matrix", "kinds": ["stalking"], "description": "matrix"}
     return str(journal.create_entry(w.session, _s1(w), w.runtime.clock, _deps(w), entry=body).id)
 
 
 def attachment_id(w: World) -> str:
     _share_journal(w)
     info = attachments.upload(w.session, _s1(w), w.runtime.clock, _deps(w), data=JPEG)
-    body = {
+    body: EntryIn = {
         "occurred_text": "matrix",
         "kinds": ["stalking"],
         "description": "matrix",
