@@ -44,6 +44,7 @@ def _hash_cost(ring: KeyRing) -> float:
         prev_hash=audit.GENESIS,
     )
     chain_hash: Any = getattr(audit, "chain_hash", None)
+    event_hash: Any = getattr(audit, "_event_hash", None)  # only in a checkout from before
     keys = _keys(ring)  # once, as the runtime binds them once
     n = 20_000
     t0 = time.perf_counter()
@@ -51,7 +52,7 @@ def _hash_cost(ring: KeyRing) -> float:
         if chain_hash is not None:
             chain_hash(keys, event)
         else:  # before the chain was keyed
-            audit._event_hash(event.prev_hash, audit._fields(event))
+            event_hash(event.prev_hash, audit._fields(event))
     return (time.perf_counter() - t0) / n * 1e6
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +29,7 @@ from core.db import make_engine, make_session_factory
 from core.keyfiles import environment_values
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings, load_settings
+from tests.json_client import JsonClient
 
 PG_URL = os.environ.get("LANTERN_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -42,7 +42,7 @@ def _pg_admin_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_database(backend: str, directory: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
     """A fresh, migrated database; returns its URL and a function that drops it."""
     if backend == "sqlite":
         url = f"sqlite:///{directory / f'lantern-{uuid.uuid4().hex[:8]}.db'}"
@@ -200,8 +200,8 @@ def app(runtime: Runtime) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> JsonClient:
+    return JsonClient(app)
 
 
 @pytest.fixture

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
-from werkzeug.test import TestResponse
 
 from core.clock import FrozenClock
 from messaging.sms.gateway import SentSms
 from safety_plans.bundle import verify
+from tests.json_client import JsonClient, JsonResponse
 
 LOGIN = "/v1/survivor/login"
 
@@ -102,7 +101,7 @@ class Answer:
         return f"{self.step} -> {self.status} {self.content_type} [{head}] {self.body!r}"
 
 
-def capture(norm: Normaliser, step: str, r: TestResponse) -> Answer:
+def capture(norm: Normaliser, step: str, r: JsonResponse) -> Answer:
     headers = tuple((h, norm.text(r.headers[h])) for h in _HEADERS if h in r.headers)
     body: Any
     if not r.data:
@@ -135,7 +134,7 @@ class Phone:
 
     kind: str  # "real" or "decoy": for messages only, never read by a script
     app: Flask
-    client: FlaskClient
+    client: JsonClient
     clock: FrozenClock
     run_jobs: Callable[[], int]
     handle: str

@@ -11,7 +11,7 @@ of its JSON fields or query parameters; that must be a 4xx problem.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,10 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
+from schemathesis import APIOperation, BaseSchema
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -59,11 +61,18 @@ def fuzz_contract(
     """Fuzz every operation whose path matches ``path_regex``."""
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app).include(path_regex=path_regex)
     report = FuzzReport()
-    for result in schema.get_all_operations():
-        op = result.ok()
+    for op in operations(schema):
         report.operations += 1
         fuzz_operation(op, headers_for(op.path), max_examples, report)
     return report
+
+
+def operations(schema: BaseSchema) -> Iterator[APIOperation[Any, Any, Any, Any]]:
+    """Each operation of ``schema``; one that schemathesis cannot read fails the run, loudly."""
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        yield result.ok()
 
 
 def fuzz_operation(op: Any, headers: dict[str, str], max_examples: int, report: FuzzReport) -> None:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
+
+from tests.json_client import JsonClient
 
 PROBLEM = "urn:lantern:problem:"
 
@@ -27,15 +28,15 @@ def assert_refused(response: Any, status: int, slug: str, retry_after: int | Non
         assert response.headers["Retry-After"] == str(retry_after)
 
 
-def burst(app: Flask, requests: list[Callable[[FlaskClient], Any]]) -> list[int]:
+def burst(app: Flask, requests: list[Callable[[JsonClient], Any]]) -> list[int]:
     """Run the requests at the same moment, each in its own thread with its own client (and so
     its own database connection); returns their status codes, sorted."""
     barrier = threading.Barrier(len(requests))
     statuses: list[int] = []
     lock = threading.Lock()
 
-    def run(request: Callable[[FlaskClient], Any]) -> None:
-        client = app.test_client()
+    def run(request: Callable[[JsonClient], Any]) -> None:
+        client = JsonClient(app)
         barrier.wait(30)
         status = request(client).status_code
         with lock:

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
@@ -32,6 +31,7 @@ from core.runtime import Runtime
 from tests.api.test_access import openapi_path, url_for_rule
 from tests.factories import auth_header
 from tests.identities import World, admits, build_world
+from tests.json_client import JsonClient
 from web.access import PUBLIC_ENDPOINTS
 from web.problems import PROBLEM_MIME
 
@@ -89,7 +89,7 @@ def _inputs(app: Flask) -> dict[tuple[str, str], tuple[bool, list[str]]]:
 
 
 def _send(
-    client: FlaskClient, token: str | None, method: str, url: str, v: Variant, query: list[str]
+    client: JsonClient, token: str | None, method: str, url: str, v: Variant, query: list[str]
 ) -> Any:
     headers = auth_header(token) if token else {}
     kwargs: dict[str, Any] = {"headers": headers}
@@ -113,7 +113,7 @@ def _family(path: str) -> set[str] | None:
 
 
 def _refusal_problems(
-    client: FlaskClient, world: World, who: str, method: str, rule: Rule, url: str, query: list[str]
+    client: JsonClient, world: World, who: str, method: str, rule: Rule, url: str, query: list[str]
 ) -> list[str]:
     token = world.tokens[who]
     seen = {v.name: _answer(_send(client, token, method, url, v, query)) for v in VARIANTS}
@@ -131,7 +131,7 @@ def _refusal_problems(
 
 
 def test_the_wrong_caller_is_refused_before_any_input_is_read(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: JsonClient, world: World
 ) -> None:
     inputs = _inputs(app)
     violations: list[str] = []

@@ -31,7 +31,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -87,6 +86,7 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient
 from tests.safety_plans.test_journal import entry
 
 CANARY = "REAL-CANARY"  # in B's real account only: no decoy answer may carry it
@@ -129,7 +129,7 @@ REAL_READS = (
 @dataclass
 class World:
     app: Flask
-    client: FlaskClient
+    client: JsonClient
     session: Session
     runtime: Runtime
     clock: FrozenClock
@@ -201,7 +201,7 @@ def _ok(r: Any, status: int = 200) -> Any:
     return r
 
 
-def _fill_real_account(client: FlaskClient, h: dict[str, str], agency_id: str) -> None:
+def _fill_real_account(client: JsonClient, h: dict[str, str], agency_id: str) -> None:
     """B's real life in the app: what a decoy must neither show nor change."""
     # B chooses the template as her decoy plan: the decoy's plan then starts where a new
     # real plan starts (see the module docstring).
@@ -250,7 +250,7 @@ def world(app: Flask, db_session: Session, runtime: Runtime, clock: FrozenClock)
         url="https://hooks.police.example/",
     )
     db_session.commit()
-    w = World(app, app.test_client(), db_session, runtime, clock, owner, handle, deps.sender)
+    w = World(app, JsonClient(app), db_session, runtime, clock, owner, handle, deps.sender)
     _fill_real_account(w.client, auth_header(w.real_token()), str(police.id))
     run_all_jobs(runtime)
     return w

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from api.contract import contract
@@ -33,6 +32,7 @@ from tests.input_shapes import (
     with_key,
     with_value,
 )
+from tests.json_client import JsonClient
 from web.problems import PROBLEM_MIME
 
 # Who is tried first for an endpoint: the first identity its access rule admits.
@@ -95,7 +95,7 @@ def _caller(app: Flask, world: World, rule: Any, method: str) -> dict[str, str]:
 
 
 def test_every_field_of_every_operation_refuses_every_shape(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: JsonClient, world: World
 ) -> None:
     spec = contract(app)
     failures: list[str] = []

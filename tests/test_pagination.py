@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from api.contract import contract
@@ -20,6 +19,7 @@ from core import pages
 from core.runtime import Runtime
 from tests.factories import auth_header
 from tests.identities import build_world
+from tests.json_client import JsonClient
 from web.problems import PROBLEM_MIME
 
 AT = dt.datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=dt.UTC)
@@ -105,7 +105,7 @@ def _paged_lists(world: Any) -> list[tuple[str, str]]:
 
 
 def test_every_paged_list_refuses_a_malformed_cursor_as_a_problem(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     world = build_world(db_session, runtime)
     db_session.commit()

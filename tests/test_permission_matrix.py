@@ -38,7 +38,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
@@ -52,6 +51,7 @@ from tests.checkins import matrix as checkins_matrix
 from tests.coordination import matrix as coordination_matrix
 from tests.factories import auth_header, make_device, make_partner_key
 from tests.identities import World, build_world
+from tests.json_client import JsonClient
 from tests.safety_plans import matrix as safety_plans_matrix
 from web.access import PUBLIC_ENDPOINTS, allow
 
@@ -217,7 +217,7 @@ def build_url(w: World, route: Route) -> str:
     return built[1]
 
 
-def call(client: FlaskClient, w: World, who: str, method: str, url: str, body: Any) -> int:
+def call(client: JsonClient, w: World, who: str, method: str, url: str, body: Any) -> int:
     token = w.tokens[who]
     headers = auth_header(token) if token else {}
     kwargs: dict[str, Any] = {"headers": headers}
@@ -243,7 +243,7 @@ def test_the_matrix_covers_the_identity_routes(app: Flask) -> None:
 
 
 def test_no_principal_reaches_another_partys_object(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: JsonClient, world: World
 ) -> None:
     problems = coverage_problems(app)
     assert not problems, "\n".join(problems)
@@ -291,7 +291,7 @@ def test_unknown_parameter_name_is_reported(app: Flask) -> None:
 
 def test_a_leaky_route_would_be_caught(fresh_app: Flask, world: World) -> None:
     """The matrix fails on a route that forgets its authorization (the test can fail)."""
-    app, client = fresh_app, fresh_app.test_client()  # it adds a route: an app of its own
+    app, client = fresh_app, JsonClient(fresh_app)  # it adds a route: an app of its own
     from flask import jsonify
 
     # Staff may call it (its access rule), but it forgets the caseload check behind that.

@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from core.clock import FrozenClock
 from core.crypto import KeyRing, phone_index
@@ -27,14 +25,15 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 S = "/v1/survivor"
 LOGIN = f"{S}/login"
 
 
 def _login(
-    client: FlaskClient, handle: str, pin: str, address: str = "203.0.113.9"
-) -> TestResponse:
+    client: JsonClient, handle: str, pin: str, address: str = "203.0.113.9"
+) -> JsonResponse:
     return client.post(
         LOGIN,
         json={"account_handle": handle, "pin": pin},
@@ -42,10 +41,10 @@ def _login(
     )
 
 
-def _session(client: FlaskClient, handle: str, pin: str) -> dict[str, str]:
+def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     r = _login(client, handle, pin)
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [high] a decoy never texts the phone it is used on ------------------------------------------
@@ -64,17 +63,17 @@ def _texts_to(db_session: Session, keyring: KeyRing, number: str) -> int:
 
 
 def _sms_check_in_in_ten_minutes(
-    client: FlaskClient, clock: FrozenClock, h: dict[str, str], number: str
+    client: JsonClient, clock: FrozenClock, h: dict[str, str], number: str
 ) -> None:
     assert client.put(f"{S}/phone", json={"phone": number}, headers=h).status_code == 204
     due = (clock.now() + dt.timedelta(minutes=10)).isoformat()
     r = client.post(f"{S}/check-ins", json={"kind": "one_off", "due_at": due}, headers=h)
     assert r.status_code == 201, r.get_data(as_text=True)
-    assert r.json["channel"] == "sms"  # type: ignore[index]
+    assert r.json["channel"] == "sms"
 
 
 def test_an_sms_check_in_set_in_a_decoy_texts_the_phone_as_a_real_one_does(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,
@@ -106,10 +105,10 @@ def test_an_sms_check_in_set_in_a_decoy_texts_the_phone_as_a_real_one_does(
 
 
 def _consent_and_miss_a_check_in(
-    client: FlaskClient, clock: FrozenClock, h: dict[str, str]
+    client: JsonClient, clock: FrozenClock, h: dict[str, str]
 ) -> None:
     """Consent to the police hearing of a welfare check, then let an app check-in lapse."""
-    agencies = client.get(f"{S}/agencies", headers=h).json["items"]  # type: ignore[index]
+    agencies = client.get(f"{S}/agencies", headers=h).json["items"]
     police = next(a["id"] for a in agencies if a["kind"] == "police")
     ask = {"agency_id": police, "kinds": ["welfare_check"], "purpose": "Check on me"}
     terms = client.post(f"{S}/consents/preview", json=ask, headers=h).json
@@ -117,7 +116,7 @@ def _consent_and_miss_a_check_in(
     give = ask | {"expires_at": terms["expires_at"], "text_hash": terms["text_hash"]}
     given = client.post(f"{S}/consents", json=give, headers=h)
     assert given.status_code == 201, given.get_data(as_text=True)
-    assert given.json["state"] == "active"  # type: ignore[index]
+    assert given.json["state"] == "active"
     due = (clock.now() + dt.timedelta(minutes=1)).isoformat()
     r = client.post(
         f"{S}/check-ins", json={"kind": "one_off", "channel": "app", "due_at": due}, headers=h
@@ -126,7 +125,7 @@ def _consent_and_miss_a_check_in(
 
 
 def test_a_decoys_missed_check_in_shows_the_disclosure_a_real_one_shows(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """In the decoy, the person at the phone consents to the police hearing of a welfare check
     and lets a check-in lapse. In a real account nobody acknowledged it in time (a night, a
@@ -152,7 +151,7 @@ def test_a_decoys_missed_check_in_shows_the_disclosure_a_real_one_shows(
     def disclosures(h: dict[str, str]) -> list[str]:
         r = client.get(f"{S}/disclosures", headers=h)
         assert r.status_code == 200
-        return sorted(json.dumps(item.get("kind")) for item in r.json["items"])  # type: ignore[index]
+        return sorted(json.dumps(item.get("kind")) for item in r.json["items"])
 
     # Hours later the phone logs in again, as it would, and reads the log.
     real, decoy = (

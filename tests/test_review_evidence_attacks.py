@@ -13,7 +13,6 @@ import zipfile
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -23,12 +22,13 @@ from core.crypto import KeyRing
 from core.runtime import Runtime
 from safety_plans import bundle
 from tests.factories import SURVIVOR_PIN, auth_header, make_survivor_account
+from tests.json_client import JsonClient
 from tests.safety_plans.test_journal import entry
 
 S = "/v1/survivor"
 
 
-def _session(client: FlaskClient, handle: str, pin: str) -> dict[str, str]:
+def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     # As in tests/test_review_attacks.py (the review's other file), without importing its tests.
     r = client.post(
         f"{S}/login",
@@ -36,7 +36,7 @@ def _session(client: FlaskClient, handle: str, pin: str) -> dict[str, str]:
         environ_base={"REMOTE_ADDR": "203.0.113.9"},
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [high] the audit log's newest events can be cut off, or the whole log emptied -------------
@@ -85,7 +85,7 @@ def test_an_emptied_audit_log_does_not_verify(db_session: Session, runtime: Runt
 
 
 def _exported_bundle(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> tuple[bytes, list[dict[str, Any]]]:
     _owner, handle = make_survivor_account(db_session, runtime)
     db_session.commit()
@@ -123,7 +123,7 @@ def _trusted(keyring: KeyRing) -> list[bundle.TrustedKey]:
 
 
 def test_a_bundle_whose_entries_list_holds_a_forged_copy_of_an_entry_is_not_intact(
-    client: FlaskClient, db_session: Session, runtime: Runtime, keyring: KeyRing
+    client: JsonClient, db_session: Session, runtime: Runtime, keyring: KeyRing
 ) -> None:
     """No digest is recomputed and nothing signed is touched: the forger only puts a rewritten
     copy of an entry, under the same id, before the genuine one in ``entries.json``. The
@@ -146,7 +146,7 @@ def test_a_bundle_whose_entries_list_holds_a_forged_copy_of_an_entry_is_not_inta
 
 
 def test_a_bundle_with_a_second_entries_file_of_the_same_name_is_not_intact(
-    client: FlaskClient, db_session: Session, runtime: Runtime, keyring: KeyRing
+    client: JsonClient, db_session: Session, runtime: Runtime, keyring: KeyRing
 ) -> None:
     """A zip may hold two members of one name. Python reads the last; many unzip tools and
     file managers show (or extract first, or ask about) the other. The forger puts a rewritten
@@ -162,7 +162,7 @@ def test_a_bundle_with_a_second_entries_file_of_the_same_name_is_not_intact(
 
 
 def test_a_bundle_carrying_files_no_link_vouches_for_is_not_intact(
-    client: FlaskClient, db_session: Session, runtime: Runtime, keyring: KeyRing
+    client: JsonClient, db_session: Session, runtime: Runtime, keyring: KeyRing
 ) -> None:
     """An added photo under ``attachments/``, or a note beside the entries, is not covered by
     any digest, yet verify says "journal intact" of the zip that carries it."""

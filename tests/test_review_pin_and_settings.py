@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from auth import attempts
 from core.crypto import KeyRing
@@ -20,14 +18,15 @@ from tests.factories import (
     auth_header,
     make_survivor_account,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 S = "/v1/survivor"
 LOGIN = f"{S}/login"
 
 
 def _login(
-    client: FlaskClient, handle: str, pin: str, address: str = "203.0.113.9"
-) -> TestResponse:
+    client: JsonClient, handle: str, pin: str, address: str = "203.0.113.9"
+) -> JsonResponse:
     return client.post(
         LOGIN,
         json={"account_handle": handle, "pin": pin},
@@ -35,17 +34,17 @@ def _login(
     )
 
 
-def _session(client: FlaskClient, handle: str, pin: str) -> dict[str, str]:
+def _session(client: JsonClient, handle: str, pin: str) -> dict[str, str]:
     r = _login(client, handle, pin)
     assert r.status_code == 200, r.get_data(as_text=True)
-    return auth_header(r.json["access_token"])  # type: ignore[index]
+    return auth_header(r.json["access_token"])
 
 
 # --- [medium] a real session tests guesses at the duress PIN without any throttle --------------
 
 
 def test_guesses_at_the_duress_pin_through_pin_changes_are_throttled(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     """Someone who forced her real PIN wants her duress PIN too (then a later forced login
     with it can be recognised, and its alarm ignored). ``POST /v1/survivor/pin`` compares the
@@ -57,7 +56,7 @@ def test_guesses_at_the_duress_pin_through_pin_changes_are_throttled(
     h = _session(client, handle, SURVIVOR_PIN)
     current = SURVIVOR_PIN
     guesses = [f"{n:06d}" for n in range(240517, 240517 + 12 * 7919, 7919)]
-    refused: TestResponse | None = None
+    refused: JsonResponse | None = None
     for guess in guesses:  # twelve misses: more than twice the PIN allowance
         r = client.post(f"{S}/pin", json={"current_pin": current, "new_pin": guess}, headers=h)
         if r.status_code != 204:
@@ -78,7 +77,7 @@ def test_guesses_at_the_duress_pin_through_pin_changes_are_throttled(
 
 
 def test_pin_changes_are_limited_alike_in_a_decoy(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     """The limit holds per account, so a decoy meets it exactly as a real account does (and
     its changes never use up the real account's)."""

@@ -8,9 +8,7 @@ the review report (severity in brackets). The attacks on decoys, PINs and settin
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from auth import attempts
 from auth.attempts import STAFF_ACCOUNT, STAFF_ACCOUNT_TOTAL
@@ -20,13 +18,14 @@ from core.runtime import Runtime
 from tests.auth.attempt_probes import count, retry_after
 from tests.auth.factories_staff import code, make_member, post
 from tests.factories import SURVIVOR_PIN, make_survivor_account
+from tests.json_client import JsonClient, JsonResponse
 from tests.test_review_pin_and_settings import _login
 
 # --- [medium] an address shared with a survivor is enough to keep her out -----------------------
 
 
 def test_junk_logins_from_a_shared_address_slow_a_survivor_openly_and_never_touch_her_account(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """A refuge's network, a household's Wi-Fi or a mobile carrier's CGNAT gateway: one public
     address for many phones. Anyone behind it can use up the address allowance with junk
@@ -60,7 +59,7 @@ def test_junk_logins_from_a_shared_address_slow_a_survivor_openly_and_never_touc
 
 
 def test_a_stranger_cannot_keep_an_advocate_locked_out_with_one_request_per_lock(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """Staff emails are guessable (the module says so). From one address, four wrong passwords,
     then one more each time the lock runs out: the lock doubles to 15 minutes and stays there,
@@ -96,13 +95,13 @@ def test_a_stranger_cannot_keep_an_advocate_locked_out_with_one_request_per_lock
     r = post(
         client,
         "/v1/staff/login/code",
-        {"login_token": r.json["login_token"], "code": code(alice.seed, clock.now())},  # type: ignore[index]
+        {"login_token": r.json["login_token"], "code": code(alice.seed, clock.now())},
     )
     assert r.status_code == 200
 
 
 def test_junk_logins_from_an_office_address_slow_its_advocates_openly_and_briefly(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """The staff side of the same: one machine behind the office's address tries made-up
     emails until the address allowance is spent. The address lock is what stops one machine
@@ -142,7 +141,7 @@ def test_junk_logins_from_an_office_address_slow_its_advocates_openly_and_briefl
 
 
 def test_a_machine_whose_address_is_locked_costs_no_argon2_per_request(
-    client: FlaskClient, db_session: Session, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    client: JsonClient, db_session: Session, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each survivor login does 1 + MAX_DEPTH argon2 verifies (64 MiB and ~0.3 s each in
     production) whether or not it is refused, so that time tells nothing about an account.
@@ -171,7 +170,7 @@ def test_a_machine_whose_address_is_locked_costs_no_argon2_per_request(
 
 
 def test_spraying_staff_passwords_from_one_ipv6_network_is_throttled_like_one_address(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     """The per-address throttle is what stops one machine spraying common passwords over the
     (guessable) staff emails. Any IPv6 host holds a whole /64 (2**64 addresses) and can send
@@ -182,7 +181,7 @@ def test_spraying_staff_passwords_from_one_ipv6_network_is_throttled_like_one_ad
     members = [make_member(db_session, runtime) for _ in range(CLIENT_ADDRESS.allowance + 1)]
     db_session.commit()
 
-    def attempt(member_index: int, password: str, address: str) -> TestResponse:
+    def attempt(member_index: int, password: str, address: str) -> JsonResponse:
         return client.post(
             "/v1/staff/login",
             json={"email": members[member_index].email, "password": password},

@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from auth.access.models import BreakGlassGrant, CaseloadEntry
@@ -19,6 +18,7 @@ from core.ids import new_id
 from core.runtime import Runtime
 from safety_plans.sections import template
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 ALLOWED, FORBIDDEN, HIDDEN = "allowed", "403", "404"
 S = "/v1/staff/survivors/{}"
@@ -117,7 +117,7 @@ def _expected(who: str, survivor: str, write: bool) -> str:
 
 
 def test_every_domain_lets_the_same_staff_reach_the_same_survivors(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     cast = _cast(db_session, runtime)
     wrong = []

@@ -25,6 +25,7 @@ from api.app import create_app
 from core.runtime import Runtime
 from core.schemas import Schema, integer
 from core.schemas import text as text_field
+from tests.json_client import JsonClient
 from web import access
 from web.db import session
 from web.logs import configure_logging
@@ -91,6 +92,7 @@ def probe_blueprint() -> Blueprint:
         def broken_commit() -> None:
             raise OperationalError("COMMIT", {}, ConnectionResetError(CANARY))
 
+        # A deliberate fake, which mypy rightly refuses: this request's session fails at commit.
         s.commit = broken_commit  # type: ignore[method-assign]
         return {"ok": True}
 
@@ -144,7 +146,7 @@ def probe_app(fresh_app: Flask, public_probes: None) -> Flask:
 
 @pytest.fixture
 def probe_client(probe_app: Flask) -> Any:
-    return probe_app.test_client()
+    return JsonClient(probe_app)
 
 
 AppFactory = Callable[..., Flask]

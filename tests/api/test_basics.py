@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from flask.testing import FlaskClient
+from tests.json_client import JsonClient
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -12,19 +12,19 @@ SECURITY_HEADERS = {
 }
 
 
-def test_healthz_is_public_and_ok(client: FlaskClient) -> None:
+def test_healthz_is_public_and_ok(client: JsonClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.json == {"status": "ok"}
 
 
-def test_readyz_checks_database_and_migrations(client: FlaskClient) -> None:
+def test_readyz_checks_database_and_migrations(client: JsonClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.json == {"status": "ready"}
 
 
-def test_unknown_path_is_problem_json(client: FlaskClient) -> None:
+def test_unknown_path_is_problem_json(client: JsonClient) -> None:
     r = client.get("/v1/nothing-here")
     assert r.status_code == 404
     assert r.mimetype == "application/problem+json"
@@ -34,14 +34,14 @@ def test_unknown_path_is_problem_json(client: FlaskClient) -> None:
     assert body["request_id"] == r.headers["X-Request-Id"]
 
 
-def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
+def test_wrong_method_is_405_with_allow(client: JsonClient) -> None:
     r = client.delete("/healthz")
     assert r.status_code == 405
     assert r.mimetype == "application/problem+json"
     assert "GET" in r.headers["Allow"]
 
 
-def test_every_response_has_security_headers(client: FlaskClient) -> None:
+def test_every_response_has_security_headers(client: JsonClient) -> None:
     for r in (client.get("/healthz"), client.get("/nope"), client.post("/healthz")):
         for name, value in SECURITY_HEADERS.items():
             assert r.headers[name] == value

@@ -11,12 +11,12 @@ fuzzing past authentication.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, TypeAlias
 
 import hypothesis
 import pytest
 import schemathesis
 from flask import Flask
-from schemathesis import Case
 from sqlalchemy import Engine
 
 from api.app import create_app
@@ -27,6 +27,9 @@ from core.db import make_session_factory
 from core.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.fuzzing import send_a_shape
+
+# A generated request, for whichever operation of the contract.
+Case: TypeAlias = schemathesis.Case[Any]
 
 # Bounded so that the suite stays fast on a small machine; raise locally to dig deeper.
 MAX_EXAMPLES = 25

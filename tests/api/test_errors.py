@@ -8,20 +8,19 @@ import json
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from core.db import make_engine, make_session_factory
 from core.runtime import Runtime
 from core.schemas import NUL_MESSAGE
 from tests.api.conftest import CANARY, AppFactory, CapturedLogs, closed_port
+from tests.json_client import JsonClient, JsonResponse
 from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 # What a leaked stack trace or exception would look like in a body.
 LEAK_MARKERS = ("Traceback", 'File "', "RuntimeError", "OperationalError", "SELECT", CANARY)
 
 
-def problem(r: TestResponse, status: int, slug: str) -> dict[str, Any]:
+def problem(r: JsonResponse, status: int, slug: str) -> dict[str, Any]:
     """Assert ``r`` is the problem ``slug`` and return its body."""
     assert r.status_code == status, r.get_data(as_text=True)
     assert r.mimetype == PROBLEM_MIME
@@ -57,8 +56,8 @@ class CountingStream(io.RawIOBase):
 
 
 def post_stream(
-    client: FlaskClient, path: str, stream: io.RawIOBase, *, content_length: int | None = None
-) -> TestResponse:
+    client: JsonClient, path: str, stream: io.IOBase, *, content_length: int | None = None
+) -> JsonResponse:
     """POST ``stream`` as the raw WSGI input: declared length, or chunked when None."""
     environ: dict[str, Any] = {"wsgi.input": stream}
     headers = {}
@@ -73,13 +72,13 @@ def post_stream(
     )
 
 
-def test_unknown_path_is_404_problem_without_asking_for_credentials(client: FlaskClient) -> None:
+def test_unknown_path_is_404_problem_without_asking_for_credentials(client: JsonClient) -> None:
     r = client.get("/v1/staff/no-such-thing")
     problem(r, 404, "not-found")
     assert "WWW-Authenticate" not in r.headers
 
 
-def test_wrong_method_is_405_with_allow_before_authentication(probe_client: FlaskClient) -> None:
+def test_wrong_method_is_405_with_allow_before_authentication(probe_client: JsonClient) -> None:
     # probe.private needs credentials for GET; a DELETE is answered as a 405 all the same.
     r = probe_client.delete("/probe/private")
     problem(r, 405, "method-not-allowed")
@@ -87,19 +86,19 @@ def test_wrong_method_is_405_with_allow_before_authentication(probe_client: Flas
     assert "WWW-Authenticate" not in r.headers
 
 
-def test_missing_credentials_are_401_with_www_authenticate(probe_client: FlaskClient) -> None:
+def test_missing_credentials_are_401_with_www_authenticate(probe_client: JsonClient) -> None:
     r = probe_client.get("/probe/private")
     problem(r, 401, "unauthenticated")
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_unknown_bearer_token_is_401(probe_client: FlaskClient) -> None:
+def test_unknown_bearer_token_is_401(probe_client: JsonClient) -> None:
     r = probe_client.get("/probe/private", headers={"Authorization": "Bearer st_" + "A" * 43})
     problem(r, 401, "unauthenticated")
 
 
 def test_declared_oversized_body_is_413_before_any_byte_is_read(
-    probe_client: FlaskClient, runtime: Runtime
+    probe_client: JsonClient, runtime: Runtime
 ) -> None:
     limit = runtime.settings.max_body_bytes
     body = CountingStream(limit + 1)
@@ -109,7 +108,7 @@ def test_declared_oversized_body_is_413_before_any_byte_is_read(
     assert body.read_bytes == 0
 
 
-def test_413_comes_before_authentication(probe_client: FlaskClient, runtime: Runtime) -> None:
+def test_413_comes_before_authentication(probe_client: JsonClient, runtime: Runtime) -> None:
     # No credential lookup is spent on a body that will be refused anyway.
     limit = runtime.settings.max_body_bytes
     body = CountingStream(limit + 1)
@@ -122,7 +121,7 @@ def test_chunked_oversized_body_is_413_and_not_read_to_the_end(
     app_with: AppFactory,
 ) -> None:
     limit = 4096
-    client = app_with(max_body_bytes=limit).test_client()
+    client = JsonClient(app_with(max_body_bytes=limit))
     body = CountingStream(limit * 1000)  # 4 MB offered, without a Content-Length
     r = post_stream(client, "/probe/echo", body)
     problem(r, 413, "payload-too-large")
@@ -133,7 +132,7 @@ def test_chunked_body_over_the_limit_is_not_cut_short_and_parsed(app_with: AppFa
     # Valid JSON followed by whitespace past the cap: cut at the cap it would still parse, so
     # a silent cut would answer 200 to a body the service must refuse.
     limit = 4096
-    client = app_with(max_body_bytes=limit).test_client()
+    client = JsonClient(app_with(max_body_bytes=limit))
     payload = json.dumps({"name": "a", "count": 1}).encode() + b" " * (limit * 4)
     r = post_stream(client, "/probe/echo", io.BytesIO(payload))
     problem(r, 413, "payload-too-large")
@@ -141,7 +140,7 @@ def test_chunked_body_over_the_limit_is_not_cut_short_and_parsed(app_with: AppFa
 
 def test_chunked_body_under_the_limit_is_read(app_with: AppFactory) -> None:
     # The positive twin of the test above: a chunked body is not refused for being chunked.
-    client = app_with(max_body_bytes=4096).test_client()
+    client = JsonClient(app_with(max_body_bytes=4096))
     payload = json.dumps({"name": "a", "count": 1}).encode()
     r = post_stream(client, "/probe/echo", io.BytesIO(payload))
     assert r.status_code == 200, r.get_data(as_text=True)
@@ -152,7 +151,7 @@ def test_chunked_body_under_the_limit_is_read(app_with: AppFactory) -> None:
     "content_type",
     ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"],
 )
-def test_body_that_is_not_json_is_415(probe_client: FlaskClient, content_type: str) -> None:
+def test_body_that_is_not_json_is_415(probe_client: JsonClient, content_type: str) -> None:
     r = probe_client.post(
         "/probe/echo", data='{"name": "a", "count": 1}', content_type=content_type
     )
@@ -160,13 +159,13 @@ def test_body_that_is_not_json_is_415(probe_client: FlaskClient, content_type: s
     assert r.headers["Accept-Post"] == "application/json"
 
 
-def test_415_is_not_judged_before_authentication(probe_client: FlaskClient) -> None:
+def test_415_is_not_judged_before_authentication(probe_client: JsonClient) -> None:
     # A caller without credentials learns nothing about what a private endpoint accepts.
     r = probe_client.post("/probe/private", data="x=1", content_type="text/plain")
     problem(r, 401, "unauthenticated")
 
 
-def test_malformed_json_is_400_problem(probe_client: FlaskClient) -> None:
+def test_malformed_json_is_400_problem(probe_client: JsonClient) -> None:
     r = probe_client.post(
         "/probe/echo", data='{"name": "' + CANARY + '", ', content_type="application/json"
     )
@@ -196,7 +195,7 @@ def test_malformed_json_is_400_problem(probe_client: FlaskClient) -> None:
     ],
 )
 def test_invalid_json_body_is_422_with_field_errors(
-    probe_client: FlaskClient, payload: dict[str, Any], field: str, message: str | None
+    probe_client: JsonClient, payload: dict[str, Any], field: str, message: str | None
 ) -> None:
     r = probe_client.post("/probe/echo", json=payload)
     body = problem(r, 422, "validation-error")
@@ -206,7 +205,7 @@ def test_invalid_json_body_is_422_with_field_errors(
         assert body["errors"][field] == [message]
 
 
-def test_nul_characters_are_422_not_a_database_error(probe_client: FlaskClient) -> None:
+def test_nul_characters_are_422_not_a_database_error(probe_client: JsonClient) -> None:
     # PostgreSQL refuses U+0000 in text; the schema base refuses it first, for every field.
     r = probe_client.post("/probe/echo", json={"name": "a\u0000b", "count": 1})
     assert problem(r, 422, "validation-error")["errors"] == {"name": [NUL_MESSAGE]}
@@ -214,14 +213,14 @@ def test_nul_characters_are_422_not_a_database_error(probe_client: FlaskClient) 
     assert problem(r, 422, "validation-error")["errors"] == {"q": [NUL_MESSAGE]}
 
 
-def test_invalid_query_is_422_with_field_errors(probe_client: FlaskClient) -> None:
+def test_invalid_query_is_422_with_field_errors(probe_client: JsonClient) -> None:
     r = probe_client.get("/probe/search", query_string={"q": "x" * 41})
     body = problem(r, 422, "validation-error")
     assert body["errors"] == {"q": ["Length must be between 1 and 40."]}
     assert probe_client.get("/probe/search?q=ok").json == {"q": "ok"}
 
 
-def test_valid_body_passes(probe_client: FlaskClient) -> None:
+def test_valid_body_passes(probe_client: JsonClient) -> None:
     # Without this the 4xx tests could pass against an endpoint that refuses everything.
     r = probe_client.post("/probe/echo", json={"name": "a", "count": 2})
     assert r.status_code == 200
@@ -229,7 +228,7 @@ def test_valid_body_passes(probe_client: FlaskClient) -> None:
 
 
 def test_unexpected_exception_is_500_problem_without_details(
-    probe_client: FlaskClient, captured_logs: CapturedLogs
+    probe_client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     r = probe_client.get("/probe/boom")
     problem(r, 500, "internal-error")
@@ -241,7 +240,7 @@ def test_unexpected_exception_is_500_problem_without_details(
     assert "Traceback" not in captured_logs.text()
 
 
-def test_database_outage_is_503_with_retry_after(probe_client: FlaskClient) -> None:
+def test_database_outage_is_503_with_retry_after(probe_client: JsonClient) -> None:
     r = probe_client.get("/probe/db-down")
     problem(r, 503, "service-unavailable")
     assert int(r.headers["Retry-After"]) > 0
@@ -253,7 +252,7 @@ def test_unreachable_database_is_503(app_with: AppFactory, runtime: Runtime) -> 
         down = dataclasses.replace(
             runtime, engine=engine, session_factory=make_session_factory(engine)
         )
-        r = app_with(down).test_client().get("/probe/query-db")
+        r = JsonClient(app_with(down)).get("/probe/query-db")
     finally:
         engine.dispose()
     body = problem(r, 503, "service-unavailable")
@@ -261,7 +260,7 @@ def test_unreachable_database_is_503(app_with: AppFactory, runtime: Runtime) -> 
     assert r.headers["Retry-After"]
 
 
-def test_failed_commit_is_503_and_still_has_headers(probe_client: FlaskClient) -> None:
+def test_failed_commit_is_503_and_still_has_headers(probe_client: JsonClient) -> None:
     # The unit of work commits after the view; its failure replaces the response, and the
     # replacement must still carry the security headers and the request id.
     r = probe_client.post("/probe/commit-fails")
@@ -270,7 +269,7 @@ def test_failed_commit_is_503_and_still_has_headers(probe_client: FlaskClient) -
     assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_problem_types_are_stable(probe_client: FlaskClient) -> None:
+def test_problem_types_are_stable(probe_client: JsonClient) -> None:
     # Clients branch on `type`; two requests for the same error get the same one.
     a = probe_client.get("/nope-1").json
     b = probe_client.get("/nope-2").json

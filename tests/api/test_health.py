@@ -18,6 +18,7 @@ from core.db import make_engine, make_session_factory
 from core.runtime import Runtime
 from tests.api.conftest import closed_port
 from tests.conftest import PG_URL
+from tests.json_client import JsonClient
 from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
 FIRST_REVISION = "0001"
@@ -55,7 +56,7 @@ def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 def assert_not_ready(app: Flask, reason: str) -> None:
-    r = app.test_client().get("/readyz")
+    r = JsonClient(app).get("/readyz")
     assert r.status_code == 503, r.get_data(as_text=True)
     assert r.mimetype == PROBLEM_MIME
     body = json.loads(r.get_data())
@@ -69,7 +70,7 @@ def assert_not_ready(app: Flask, reason: str) -> None:
 
 
 def test_ready_when_migrated_to_head(app: Flask) -> None:
-    r = app.test_client().get("/readyz")
+    r = JsonClient(app).get("/readyz")
     assert r.status_code == 200
     assert r.json == {"status": "ready"}
 
@@ -93,12 +94,12 @@ def test_not_ready_when_migrated_only_part_way(runtime: Runtime, empty_database:
     upgrade(empty_database, FIRST_REVISION)
     assert_not_ready(app_on(runtime, empty_database), "latest migration")
     upgrade(empty_database)  # the same database at head is ready: the check is not stuck
-    r = app_on(runtime, empty_database).test_client().get("/readyz")
+    r = JsonClient(app_on(runtime, empty_database)).get("/readyz")
     assert r.status_code == 200
 
 
 def test_alive_even_when_the_database_is_not(runtime: Runtime) -> None:
     app = app_on(runtime, f"postgresql+psycopg://lantern@127.0.0.1:{closed_port()}/lantern")
-    r = app.test_client().get("/healthz")
+    r = JsonClient(app).get("/healthz")
     assert r.status_code == 200
     assert r.json == {"status": "ok"}

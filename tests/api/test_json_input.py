@@ -12,12 +12,12 @@ import json
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.runtime import Runtime
 from tests.api.conftest import CapturedLogs
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from web import json_input
 from web.problems import PROBLEM_MIME, TYPE_PREFIX
 
@@ -62,7 +62,7 @@ def assert_no_crash_logged(logs: CapturedLogs) -> None:
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("path", sorted(PUBLIC_BODIES))
 def test_public_routes_refuse_crashing_json_before_login(
-    client: FlaskClient, captured_logs: CapturedLogs, path: str, shape: str
+    client: JsonClient, captured_logs: CapturedLogs, path: str, shape: str
 ) -> None:
     r = client.post(path, data=PUBLIC_BODIES[path] % SHAPES[shape], content_type="application/json")
     assert_clean_refusal(r)
@@ -71,7 +71,7 @@ def test_public_routes_refuse_crashing_json_before_login(
 
 @pytest.mark.parametrize("body", [b"[" * 1000 + b"]" * 1000, b"{" * 100_000])
 def test_a_deep_body_is_refused_whole(
-    client: FlaskClient, captured_logs: CapturedLogs, body: bytes
+    client: JsonClient, captured_logs: CapturedLogs, body: bytes
 ) -> None:
     r = client.post("/v1/survivor/login", data=body, content_type="application/json")
     assert_clean_refusal(r)
@@ -89,7 +89,7 @@ def token(db_session: Session, runtime: Runtime) -> str:
 
 
 def test_survivor_content_routes_refuse_crashing_json_after_login(
-    client: FlaskClient, token: str, captured_logs: CapturedLogs
+    client: JsonClient, token: str, captured_logs: CapturedLogs
 ) -> None:
     for path, template in {
         "/v1/survivor/messages": '{"body": %s}',
@@ -107,7 +107,7 @@ def test_survivor_content_routes_refuse_crashing_json_after_login(
 
 
 def test_query_strings_with_the_same_shapes_are_refused(
-    client: FlaskClient, token: str, captured_logs: CapturedLogs
+    client: JsonClient, token: str, captured_logs: CapturedLogs
 ) -> None:
     # Query strings are text: a lone surrogate cannot be spelled in UTF-8 (%ED%A0%80 is
     # invalid and decodes to U+FFFD), NUL can, and so can a 5,000-digit number.
@@ -118,7 +118,7 @@ def test_query_strings_with_the_same_shapes_are_refused(
 
 
 def test_headers_with_odd_bytes_are_refused_cleanly(
-    client: FlaskClient, captured_logs: CapturedLogs
+    client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     for value in ("Bearer sa_\xff\xfe", "Bearer " + "9" * 5000, "Bearer pk_\x7f.\x01"):
         r = client.get("/v1/survivor/messages", headers={"Authorization": value})

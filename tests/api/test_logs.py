@@ -8,9 +8,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from flask.testing import FlaskClient
 
 from tests.api.conftest import AppFactory, CapturedLogs
+from tests.json_client import JsonClient
 from web.logs import make_handler
 
 TOKEN = "sa_Zk3pQ9vX2mL7rT4wY8nB1cD6fG0hJ5kA"
@@ -137,7 +137,7 @@ def test_tracebacks_are_never_logged(
 
 
 def test_every_line_is_one_json_object_with_a_request_id(
-    probe_client: FlaskClient, captured_logs: CapturedLogs
+    probe_client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     r = probe_client.get("/probe/log")
     assert r.status_code == 200
@@ -162,7 +162,7 @@ def test_every_line_is_one_json_object_with_a_request_id(
 
 
 def test_request_id_is_the_same_in_header_body_and_logs(
-    probe_client: FlaskClient, captured_logs: CapturedLogs
+    probe_client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     r = probe_client.get("/probe/boom")
     rid = r.headers["X-Request-Id"]
@@ -177,7 +177,7 @@ def test_request_id_is_the_same_in_header_body_and_logs(
 
 
 def test_request_ids_are_ours_and_unique(
-    probe_client: FlaskClient, captured_logs: CapturedLogs
+    probe_client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     forged = "forged-id-0001"
     ids = {
@@ -193,7 +193,7 @@ def test_request_ids_are_ours_and_unique(
 
 
 def test_requests_carrying_secrets_leave_none_in_the_logs(
-    probe_client: FlaskClient, captured_logs: CapturedLogs
+    probe_client: JsonClient, captured_logs: CapturedLogs
 ) -> None:
     secret_body = {
         "name": BODY_TEXT,
@@ -249,7 +249,7 @@ def test_requests_carrying_secrets_leave_none_in_the_logs(
 def test_client_address_comes_only_through_trusted_proxies(
     app_with: AppFactory, proxies: int, forwarded_for: str, remote_addr: str, scheme: str
 ) -> None:
-    client = app_with(trusted_proxies=proxies).test_client()
+    client = JsonClient(app_with(trusted_proxies=proxies))
     r = client.get(
         "/probe/remote-addr",
         headers={"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https, https"},

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 
 from api.app import create_app
 from api.contract import CONTRACT_PATH, contract, render
 from core.runtime import Runtime
 from tests.api.conftest import AppFactory
+from tests.json_client import JsonClient
 from web import access
 from web.openapi import BEARER_SCHEME
 from web.problems import PROBLEM_MIME
@@ -38,7 +38,7 @@ def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def test_contract_is_served_as_json(client: FlaskClient, app: Flask) -> None:
+def test_contract_is_served_as_json(client: JsonClient, app: Flask) -> None:
     r = client.get("/openapi.json")
     assert r.status_code == 200
     assert r.mimetype == "application/json"
@@ -48,7 +48,7 @@ def test_contract_is_served_as_json(client: FlaskClient, app: Flask) -> None:
 
 def test_contract_can_be_switched_off(app_with: AppFactory) -> None:
     app = app_with(openapi_enabled=False)
-    r = app.test_client().get("/openapi.json")
+    r = JsonClient(app).get("/openapi.json")
     assert r.status_code == 404
     assert r.mimetype == PROBLEM_MIME
     assert "api-docs.openapi_json" not in {rule.endpoint for rule in app.url_map.iter_rules()}

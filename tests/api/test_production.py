@@ -15,6 +15,7 @@ from core.crypto import OWASP_ARGON2_MIN_MEMORY_KIB, OWASP_ARGON2_MIN_TIME_COST,
 from core.errors import ConfigurationError
 from core.keyfiles import environment_values
 from core.settings import Settings, load_settings
+from tests.json_client import JsonClient
 
 PG_URL = "postgresql+psycopg://lantern@db.invalid:5432/lantern"
 
@@ -39,7 +40,7 @@ def production_values(tmp_path: Path, keyring: KeyRing) -> dict[str, Any]:
 
 def test_valid_production_settings_build_an_app(tmp_path: Path, keyring: KeyRing) -> None:
     app = create_app(Settings(**production_values(tmp_path, keyring)))
-    r = app.test_client().get("/healthz")
+    r = JsonClient(app).get("/healthz")
     assert r.status_code == 200
     assert "max-age=" in r.headers["Strict-Transport-Security"]
     assert not app.debug
@@ -53,7 +54,7 @@ def test_valid_production_settings_from_the_environment(tmp_path: Path, keyring:
     }
     settings = load_settings(environ)
     assert settings.is_production
-    assert create_app(settings).test_client().get("/healthz").status_code == 200
+    assert JsonClient(create_app(settings)).get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(

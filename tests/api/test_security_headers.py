@@ -6,10 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from tests.api.conftest import AppFactory
+from tests.json_client import JsonClient, JsonResponse
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -20,7 +19,7 @@ HEADERS = {
 }
 CSP_DIRECTIVES = ("default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'")
 
-Request = Callable[[FlaskClient], TestResponse]
+Request = Callable[[JsonClient], JsonResponse]
 
 RESPONSES: dict[str, tuple[Request, int]] = {
     "ok": (lambda c: c.get("/healthz"), 200),
@@ -49,7 +48,7 @@ RESPONSES: dict[str, tuple[Request, int]] = {
 }
 
 
-def assert_security_headers(r: TestResponse) -> None:
+def assert_security_headers(r: JsonResponse) -> None:
     for name, value in HEADERS.items():
         assert r.headers.get(name) == value, (name, r.status_code)
     csp = r.headers["Content-Security-Policy"]
@@ -60,7 +59,7 @@ def assert_security_headers(r: TestResponse) -> None:
 
 @pytest.mark.parametrize("kind", list(RESPONSES))
 def test_every_kind_of_response_has_the_security_headers(
-    probe_client: FlaskClient, kind: str
+    probe_client: JsonClient, kind: str
 ) -> None:
     send, status = RESPONSES[kind]
     r = send(probe_client)
@@ -73,7 +72,7 @@ def test_every_kind_of_response_has_the_security_headers(
 def test_production_adds_hsts(app_with: AppFactory, kind: str, tmp_path: Path) -> None:
     # The runtime keeps its test database and only the settings say production (with a
     # PostgreSQL URL that is never used). Production settings are checked in test_production.py.
-    client = app_with(
+    app = app_with(
         env="production",
         database_url="postgresql+psycopg://lantern@db.invalid/lantern",
         audit_checkpoints_path=str(tmp_path / "audit-checkpoints.jsonl"),
@@ -81,7 +80,8 @@ def test_production_adds_hsts(app_with: AppFactory, kind: str, tmp_path: Path) -
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token="not-a-real-token",
         twilio_messaging_service_sid="MG" + "0" * 32,
-    ).test_client()
+    )
+    client = JsonClient(app)
     send, status = RESPONSES[kind]
     r = send(client)
     assert r.status_code == status

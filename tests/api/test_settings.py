@@ -126,6 +126,7 @@ def test_values_are_parsed_to_their_types() -> None:
 def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
+        # mypy already refuses this assignment (frozen); the test proves it fails at run time too.
         settings.env = "production"  # type: ignore[misc]
 
 

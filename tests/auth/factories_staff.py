@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from auth.staff import totp
 from auth.staff.models import StaffMember
 from core.clock import FrozenClock
 from core.ids import new_id
 from core.runtime import Runtime
+from tests.json_client import JsonClient, JsonResponse
 
 # Strong by zxcvbn, unrelated to any name the factories make.
 PASSWORD = "violet harbour kettle quantum 7"
@@ -85,19 +84,19 @@ def fresh_code(seed: str, clock: FrozenClock) -> str:
     return code(seed, clock.now())
 
 
-def post(client: FlaskClient, url: str, body: Any = None, token: str | None = None) -> TestResponse:
+def post(client: JsonClient, url: str, body: Any = None, token: str | None = None) -> JsonResponse:
     return client.post(url, json=body, headers=headers(token) if token else None)
 
 
-def login_ticket(client: FlaskClient, staff: Staff, password: str | None = None) -> str:
+def login_ticket(client: JsonClient, staff: Staff, password: str | None = None) -> str:
     r = post(
         client, "/v1/staff/login", {"email": staff.email, "password": password or staff.password}
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.json["login_token"])  # type: ignore[index]
+    return str(r.json["login_token"])
 
 
-def login(client: FlaskClient, staff: Staff, clock: FrozenClock) -> str:
+def login(client: JsonClient, staff: Staff, clock: FrozenClock) -> str:
     """Both login steps; returns the full session token."""
     assert staff.seed is not None
     ticket = login_ticket(client, staff)
@@ -107,10 +106,10 @@ def login(client: FlaskClient, staff: Staff, clock: FrozenClock) -> str:
         {"login_token": ticket, "code": fresh_code(staff.seed, clock)},
     )
     assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.json["session_token"])  # type: ignore[index]
+    return str(r.json["session_token"])
 
 
-def problem_without_request_id(r: TestResponse) -> dict[str, Any]:
+def problem_without_request_id(r: JsonResponse) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(r.data)
     body.pop("request_id", None)
     return body

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from core.errors import NotFound
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 REASON = "Duress alert overnight; the assigned advocate is on leave."
 
@@ -29,12 +30,12 @@ def _url(survivor_id: object) -> str:
     return f"/v1/supervisor/survivors/{survivor_id}/break-glass"
 
 
-def _record(client: FlaskClient, survivor_id: object, token: str) -> int:
+def _record(client: JsonClient, survivor_id: object, token: str) -> int:
     return client.get(f"/v1/staff/survivors/{survivor_id}", headers=auth_header(token)).status_code
 
 
 @pytest.fixture
-def world(db_session: Session, runtime: Runtime) -> dict:
+def world(db_session: Session, runtime: Runtime) -> dict[str, Any]:
     advocate, _ = make_staff(db_session, runtime)
     supervisor, sup_token = make_staff(db_session, runtime, role="supervisor")
     colleague, _ = make_staff(db_session, runtime, role="supervisor")
@@ -52,7 +53,7 @@ def world(db_session: Session, runtime: Runtime) -> dict:
 
 
 def test_break_glass_grants_one_hour_read_of_that_survivor_only(
-    client: FlaskClient, world: dict, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], clock: FrozenClock
 ) -> None:
     survivor, token = world["survivor"], world["token"]
     assert _record(client, survivor.id, token) == 404
@@ -78,7 +79,7 @@ def test_break_glass_grants_one_hour_read_of_that_survivor_only(
 
 
 def test_reason_is_sealed_with_the_survivor_key_and_grant_audited(
-    client: FlaskClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     survivor, supervisor = world["survivor"], world["supervisor"]
     r = client.post(_url(survivor.id), json={"reason": REASON}, headers=auth_header(world["token"]))
@@ -102,7 +103,11 @@ def test_reason_is_sealed_with_the_survivor_key_and_grant_audited(
 
 
 def test_other_supervisors_get_an_urgent_notice_without_the_reason(
-    client: FlaskClient, world: dict, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient,
+    world: dict[str, Any],
+    db_session: Session,
+    runtime: Runtime,
+    clock: FrozenClock,
 ) -> None:
     third, _ = make_staff(db_session, runtime, role="supervisor")
     retired, _ = make_staff(db_session, runtime, role="supervisor")
@@ -123,9 +128,9 @@ def test_other_supervisors_get_an_urgent_notice_without_the_reason(
 
 
 def test_without_another_supervisor_the_admins_are_told(
-    client: FlaskClient, world: dict, db_session: Session
+    client: JsonClient, world: dict[str, Any], db_session: Session
 ) -> None:
-    db_session.get(StaffMember, world["colleague"].id).role = "advocate"  # type: ignore[union-attr]
+    db_session.get_one(StaffMember, world["colleague"].id).role = "advocate"
     db_session.flush()
     r = client.post(
         _url(world["survivor"].id), json={"reason": REASON}, headers=auth_header(world["token"])
@@ -138,7 +143,7 @@ def test_without_another_supervisor_the_admins_are_told(
 
 
 def test_with_nobody_to_tell_the_glass_stays_shut(
-    client: FlaskClient, world: dict, db_session: Session, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], db_session: Session, clock: FrozenClock
 ) -> None:
     world["colleague"].disabled_at = clock.now()
     world["admin"].disabled_at = clock.now()
@@ -152,7 +157,7 @@ def test_with_nobody_to_tell_the_glass_stays_shut(
 
 
 def test_break_glass_needs_a_fresh_second_factor(
-    client: FlaskClient, world: dict, db_session: Session, clock: FrozenClock
+    client: JsonClient, world: dict[str, Any], db_session: Session, clock: FrozenClock
 ) -> None:
     survivor, token = world["survivor"], world["token"]
     clock.advance(minutes=10)
@@ -168,7 +173,9 @@ def test_break_glass_needs_a_fresh_second_factor(
 @pytest.mark.parametrize(
     "reason", ["too short", " " * 20 + "short" + " " * 20, "x" * 2001, "", None, 42]
 )
-def test_reason_length_is_enforced(client: FlaskClient, world: dict, reason: object) -> None:
+def test_reason_length_is_enforced(
+    client: JsonClient, world: dict[str, Any], reason: object
+) -> None:
     r = client.post(
         _url(world["survivor"].id), json={"reason": reason}, headers=auth_header(world["token"])
     )
@@ -176,7 +183,7 @@ def test_reason_length_is_enforced(client: FlaskClient, world: dict, reason: obj
 
 
 def test_only_supervisors_break_glass(
-    client: FlaskClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     _, advocate = make_staff(db_session, runtime)
     _, admin = make_staff(db_session, runtime, role="admin")
@@ -189,7 +196,7 @@ def test_only_supervisors_break_glass(
         assert r.status_code == 403
 
 
-def test_unknown_survivor_is_404(client: FlaskClient, world: dict) -> None:
+def test_unknown_survivor_is_404(client: JsonClient, world: dict[str, Any]) -> None:
     r = client.post(
         _url(uuid.uuid4()), json={"reason": REASON}, headers=auth_header(world["token"])
     )
@@ -197,7 +204,7 @@ def test_unknown_survivor_is_404(client: FlaskClient, world: dict) -> None:
 
 
 def test_break_glass_is_read_only(
-    client: FlaskClient, world: dict, db_session: Session, runtime: Runtime
+    client: JsonClient, world: dict[str, Any], db_session: Session, runtime: Runtime
 ) -> None:
     survivor, supervisor = world["survivor"], world["supervisor"]
     client.post(_url(survivor.id), json={"reason": REASON}, headers=auth_header(world["token"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +13,7 @@ from core.clock import FrozenClock
 from core.notices import StaffNotice
 from core.runtime import Runtime
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 
 def _advocates_url(survivor_id: object) -> str:
@@ -21,7 +21,7 @@ def _advocates_url(survivor_id: object) -> str:
 
 
 def test_advocate_lists_own_caseload_newest_first_without_content(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     other, _ = make_staff(db_session, runtime)
@@ -43,7 +43,7 @@ def test_advocate_lists_own_caseload_newest_first_without_content(
 
 
 def test_erased_survivors_leave_the_caseload(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     survivor, _ = make_survivor(db_session, runtime, advocate=advocate)
@@ -53,7 +53,7 @@ def test_erased_survivors_leave_the_caseload(
 
 
 def test_caseload_is_for_advocates_and_supervisors(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, admin = make_staff(db_session, runtime, role="admin")
     _, pending = make_staff(db_session, runtime, enrolled=False)
@@ -66,7 +66,7 @@ def test_caseload_is_for_advocates_and_supervisors(
 
 
 def test_supervisor_assigns_and_removes_advocates_audited_and_notified(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     old, _ = make_staff(db_session, runtime)
     new, new_token = make_staff(db_session, runtime)
@@ -104,7 +104,7 @@ def test_supervisor_assigns_and_removes_advocates_audited_and_notified(
 
 
 def test_last_active_advocate_cannot_be_removed(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     only, _ = make_staff(db_session, runtime)
     disabled, _ = make_staff(db_session, runtime)
@@ -128,7 +128,7 @@ def test_last_active_advocate_cannot_be_removed(
 
 
 def test_only_active_enrolled_advocates_or_supervisors_can_be_assigned(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, _ = make_staff(db_session, runtime)
     _, sup_token = make_staff(db_session, runtime, role="supervisor")
@@ -151,7 +151,7 @@ def test_only_active_enrolled_advocates_or_supervisors_can_be_assigned(
 
 
 def test_supervisor_cannot_assign_themselves_and_reassigning_grants_no_read(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, _ = make_staff(db_session, runtime)
     other, _ = make_staff(db_session, runtime)
@@ -171,7 +171,7 @@ def test_supervisor_cannot_assign_themselves_and_reassigning_grants_no_read(
 
 
 def test_advocates_cannot_reassign(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     colleague, _ = make_staff(db_session, runtime)
@@ -188,7 +188,7 @@ def test_advocates_cannot_reassign(
 
 
 def test_unknown_or_erased_survivor_is_404_for_supervisors(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, _ = make_staff(db_session, runtime)
     _, sup_token = make_staff(db_session, runtime, role="supervisor")
@@ -204,7 +204,7 @@ def test_unknown_or_erased_survivor_is_404_for_supervisors(
 
 
 def test_survivor_summary_through_caseload_is_audited(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     survivor, _ = make_survivor(db_session, runtime, advocate=advocate)
@@ -227,7 +227,7 @@ def test_survivor_summary_through_caseload_is_audited(
 
 
 def test_admins_never_read_survivor_records(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin, admin_token = make_staff(db_session, runtime, role="admin")
     # Even an admin placed on a caseload by a bad row gets nothing: the role decides.
@@ -254,7 +254,7 @@ def test_admins_never_read_survivor_records(
 
 
 def test_survivor_cannot_use_the_staff_record_route_even_for_self(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     r = client.get(f"/v1/staff/survivors/{survivor.id}", headers=auth_header(token))

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core import audit, pages
 from core.runtime import Runtime
 from tests.factories import auth_header, make_agency, make_device, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 URL = "/v1/survivor/access-log"
 
 
 def test_staff_reads_show_who_role_action_and_via(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, adv_token = make_staff(db_session, runtime)
     supervisor, sup_token = make_staff(db_session, runtime, role="supervisor")
@@ -49,7 +49,7 @@ def test_staff_reads_show_who_role_action_and_via(
 
 
 def test_partner_and_system_events_are_shown_own_events_and_others_are_not(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     other, _ = make_survivor(db_session, runtime)
@@ -80,7 +80,7 @@ def test_partner_and_system_events_are_shown_own_events_and_others_are_not(
 
 
 def test_alarm_events_are_concealed(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     # Someone forcing the real PIN later must not learn that an alarm went out.
     survivor, token = make_survivor(db_session, runtime)
@@ -108,7 +108,7 @@ def test_alarm_events_are_concealed(
 
 
 def test_decoy_session_gets_an_empty_list_of_the_same_shape(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, adv_token = make_staff(db_session, runtime)
     survivor, real = make_survivor(db_session, runtime, advocate=advocate)
@@ -126,7 +126,7 @@ def test_decoy_session_gets_an_empty_list_of_the_same_shape(
 
 
 def test_pages_with_a_cursor_skipping_concealed_events(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     staff, _ = make_staff(db_session, runtime)
@@ -151,7 +151,7 @@ def test_pages_with_a_cursor_skipping_concealed_events(
 
 
 def test_foreign_or_unknown_cursor_gives_an_empty_page(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     other, _ = make_survivor(db_session, runtime)
@@ -179,7 +179,7 @@ def test_foreign_or_unknown_cursor_gives_an_empty_page(
 
 
 def test_access_log_is_the_survivors_own(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, staff = make_staff(db_session, runtime)
     _, partner = make_agency(db_session, runtime)

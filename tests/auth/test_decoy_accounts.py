@@ -11,10 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from auth import attempts
 from auth.survivors import decoys
@@ -33,6 +31,7 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 LOGIN = "/v1/survivor/login"
 DEVICES = "/v1/survivor/devices"
@@ -46,7 +45,7 @@ WRONG_PIN = "550917"
 _addr = iter(range(1, 1_000_000))
 
 
-def _login(client: FlaskClient, handle: str, pin: str, label: str = "Weather") -> Any:
+def _login(client: JsonClient, handle: str, pin: str, label: str = "Weather") -> Any:
     n = next(_addr)
     return client.post(
         LOGIN,
@@ -56,7 +55,7 @@ def _login(client: FlaskClient, handle: str, pin: str, label: str = "Weather") -
 
 
 def session_of(
-    client: FlaskClient, handle: str, pin: str, label: str = "Weather"
+    client: JsonClient, handle: str, pin: str, label: str = "Weather"
 ) -> dict[str, str]:
     """Log in over HTTP; the access token's header."""
     r = _login(client, handle, pin, label)
@@ -64,7 +63,7 @@ def session_of(
     return auth_header(body(r)["access_token"])
 
 
-def body(r: TestResponse) -> Any:
+def body(r: JsonResponse) -> Any:
     """The JSON body (an answer without one fails the test here)."""
     data = r.get_json()
     assert data is not None, r.status_code
@@ -96,7 +95,7 @@ def _notices(db_session: Session, kind: str) -> list[StaffNotice]:
 
 
 def test_a_pin_changed_in_a_decoy_opens_the_decoy_from_then_on(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     survivor, handle, advocate = family
     real_pin_hash = survivor.pin_hash
@@ -135,7 +134,7 @@ def test_a_pin_changed_in_a_decoy_opens_the_decoy_from_then_on(
     # account, and its sessions were not touched.
     assert _login(client, handle, SURVIVOR_DURESS_PIN).status_code == 401
     db_session.expire_all()
-    assert db_session.get(Survivor, survivor.id).pin_hash == real_pin_hash  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, survivor.id).pin_hash == real_pin_hash
     assert client.get(DEVICES, headers=real).status_code == 200
     real_again = session_of(client, handle, SURVIVOR_PIN)
     assert (
@@ -162,7 +161,7 @@ def test_a_pin_changed_in_a_decoy_opens_the_decoy_from_then_on(
 
 
 def test_a_duress_pin_set_in_a_decoy_opens_a_decoy_of_the_decoy(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     survivor, handle, _ = family
     decoy = session_of(client, handle, SURVIVOR_DURESS_PIN)
@@ -206,7 +205,7 @@ def test_a_duress_pin_set_in_a_decoy_opens_a_decoy_of_the_decoy(
 
 
 def test_devices_listed_and_ended_in_a_decoy_are_the_decoys_own(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     _, handle, _ = family
     real = session_of(client, handle, SURVIVOR_PIN, "Kitchen tablet")
@@ -245,7 +244,7 @@ def test_devices_listed_and_ended_in_a_decoy_are_the_decoys_own(
 
 
 def test_quick_exit_from_a_decoy_ends_the_real_sessions_too(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     survivor, handle, _ = family
     real = [session_of(client, handle, SURVIVOR_PIN, f"Phone {i}") for i in range(2)]
@@ -283,7 +282,7 @@ def test_quick_exit_from_a_decoy_ends_the_real_sessions_too(
 
 
 def test_the_decoys_access_log_shows_nothing_of_the_real_account(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, adv_token = make_staff(db_session, runtime)
     survivor, handle = make_survivor_account(db_session, runtime, advocate)
@@ -312,7 +311,7 @@ def test_the_decoys_access_log_shows_nothing_of_the_real_account(
 
 
 def test_failed_logins_show_in_the_decoys_access_log_as_they_would_in_a_real_one(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     """Whoever holds the phone types a wrong PIN, then the (forced) duress PIN.
 
@@ -337,7 +336,7 @@ def test_failed_logins_show_in_the_decoys_access_log_as_they_would_in_a_real_one
 
 
 def test_a_decoy_login_does_not_reset_the_guesses_at_the_real_pin(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     """The duress PIN proves only the duress PIN. It clears the lock the phone can see, as
     the real PIN would (a decoy must lock like a real account), but not the backstop count of
@@ -363,7 +362,7 @@ def test_a_decoy_login_does_not_reset_the_guesses_at_the_real_pin(
 
 
 def test_a_real_login_clears_the_backstop(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     survivor, handle, _ = family
     for _ in range(3):
@@ -377,7 +376,7 @@ def test_a_real_login_clears_the_backstop(
 
 
 def test_a_pin_check_in_a_decoy_session_does_not_reset_the_guesses_at_the_real_pin(
-    client: FlaskClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, family: tuple[Survivor, str, Any]
 ) -> None:
     survivor, handle, _ = family
     decoy = session_of(client, handle, SURVIVOR_DURESS_PIN)
@@ -393,7 +392,7 @@ def test_a_pin_check_in_a_decoy_session_does_not_reset_the_guesses_at_the_real_p
 
 @pytest.mark.parametrize("route", ["change-pin", "set-duress-pin"])
 def test_a_decoy_cannot_be_used_to_test_guesses_at_the_real_pin(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     family: tuple[Survivor, str, Any],
@@ -446,7 +445,7 @@ def verify_counts(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[int
 
 
 def test_every_login_does_exactly_three_argon2_verifies(
-    client: FlaskClient, db_session: Session, runtime: Runtime, verify_counts: list[int]
+    client: JsonClient, db_session: Session, runtime: Runtime, verify_counts: list[int]
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     plain, plain_handle = make_survivor_account(db_session, runtime)
@@ -454,11 +453,9 @@ def test_every_login_does_exactly_three_argon2_verifies(
     assert plain_decoy is not None
     db_session.delete(plain_decoy)  # never had a duress PIN
     nested, nested_handle = make_survivor_account(db_session, runtime)
-    inner = decoys.ensure_decoy(
-        db_session,
-        runtime.clock,
-        decoys.decoy_account(db_session, nested.id),  # type: ignore[arg-type]
-    )
+    nested_decoy = decoys.decoy_account(db_session, nested.id)
+    assert nested_decoy is not None
+    inner = decoys.ensure_decoy(db_session, runtime.clock, nested_decoy)
     inner.pin_hash = runtime.hasher.hash("736251")
     locked, locked_handle = make_survivor_account(db_session, runtime)
     db_session.flush()
@@ -486,7 +483,7 @@ def test_every_login_does_exactly_three_argon2_verifies(
 
 
 def test_in_session_pin_checks_do_the_same_work_in_real_and_decoy_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime, verify_counts: list[int]
+    client: JsonClient, db_session: Session, runtime: Runtime, verify_counts: list[int]
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     real = session_of(client, handle, SURVIVOR_PIN)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
+import uuid
+
 from sqlalchemy.orm import Session
 
 from core import pages
@@ -10,14 +11,15 @@ from core.clock import FrozenClock
 from core.notices import StaffNotice, notify_staff
 from core.runtime import Runtime
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 
-def _notify(db_session: Session, runtime: Runtime, recipient: object, kind: str) -> StaffNotice:
-    return notify_staff(db_session, runtime.clock, [recipient], kind, urgency="high")[0]  # type: ignore[list-item]
+def _notify(db_session: Session, runtime: Runtime, recipient: uuid.UUID, kind: str) -> StaffNotice:
+    return notify_staff(db_session, runtime.clock, [recipient], kind, urgency="high")[0]
 
 
 def test_lists_own_notices_newest_first(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     me, token = make_staff(db_session, runtime)
     other, _ = make_staff(db_session, runtime)
@@ -45,7 +47,7 @@ def test_lists_own_notices_newest_first(
 
 
 def test_mark_read_and_unread_filter(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     me, token = make_staff(db_session, runtime)
     a = _notify(db_session, runtime, me.id, "a")
@@ -67,7 +69,7 @@ def test_mark_read_and_unread_filter(
 
 
 def test_pages_with_a_cursor(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     me, token = make_staff(db_session, runtime)
     made = []
@@ -95,7 +97,7 @@ def test_pages_with_a_cursor(
 
 
 def test_another_staff_members_notice_is_404(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _me, token = make_staff(db_session, runtime)
     other, other_token = make_staff(db_session, runtime)
@@ -113,7 +115,7 @@ def test_another_staff_members_notice_is_404(
 
 
 def test_notices_are_for_fully_signed_in_staff(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     pending, pending_token = make_staff(db_session, runtime, enrolled=False)
     notice = _notify(db_session, runtime, pending.id, "x")
@@ -126,7 +128,7 @@ def test_notices_are_for_fully_signed_in_staff(
     assert client.get("/v1/staff/notices").status_code == 401
 
 
-def test_query_is_validated(client: FlaskClient, db_session: Session, runtime: Runtime) -> None:
+def test_query_is_validated(client: JsonClient, db_session: Session, runtime: Runtime) -> None:
     _, token = make_staff(db_session, runtime)
     for query in (
         "limit=0",

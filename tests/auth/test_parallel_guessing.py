@@ -25,8 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from auth.staff import totp
 from auth.survivors.models import Survivor
@@ -41,6 +39,7 @@ from tests.factories import (
     make_device,
     make_survivor_account,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 ADDRESS = "198.51.100.7"  # one machine sends the whole burst
 JOIN_SECONDS = 60.0
@@ -55,20 +54,20 @@ STAFF_FIRST_LOCK = 2
 
 def burst(
     d: Deployment,
-    send: Callable[[FlaskClient, str], TestResponse],
+    send: Callable[[JsonClient, str], JsonResponse],
     wrong: list[str],
     right: str,
     *,
     right_last: bool = True,
-) -> tuple[list[TestResponse], TestResponse]:
+) -> tuple[list[JsonResponse], JsonResponse]:
     """``len(wrong)`` requests at once, then the right one once they are all at the gate
     (or, with ``right_last=False``, all twelve at once in no particular order)."""
     assert len(wrong) == BURST - 1
-    answers: dict[str, TestResponse] = {}
+    answers: dict[str, JsonResponse] = {}
     lock = threading.Lock()
 
     def run(secret: str) -> None:
-        r = send(d.app.test_client(), secret)
+        r = send(JsonClient(d.app), secret)
         with lock:
             answers[secret] = r
 
@@ -90,21 +89,21 @@ def burst(
     return [answers[s] for s in wrong], answers[right]
 
 
-def assert_refused_alike(answers: list[TestResponse], status: int) -> None:
+def assert_refused_alike(answers: list[JsonResponse], status: int) -> None:
     assert [r.status_code for r in answers] == [status] * len(answers)
     assert len({r.data for r in answers}) == 1, {r.data for r in answers}
 
 
 def refused_until_the_lock_ends(
     d: Deployment,
-    send: Callable[[FlaskClient, str], TestResponse],
+    send: Callable[[JsonClient, str], JsonResponse],
     secret: str,
-    refused: TestResponse,
+    refused: JsonResponse,
     lock_seconds: int,
-) -> TestResponse:
+) -> JsonResponse:
     """The right secret, sent again while the lock lasts, is refused alike; the answer once
     the lock has run out (the shared frozen clock moves) is returned."""
-    client = d.app.test_client()
+    client = JsonClient(d.app)
     d.clock.advance(seconds=lock_seconds - 1)
     locked = send(client, secret)
     assert locked.status_code == refused.status_code
@@ -120,13 +119,13 @@ def wrong_pins() -> list[str]:
 # --- survivor PIN at login ----------------------------------------------------------------------
 
 
-def _login_target(d: Deployment) -> tuple[uuid.UUID, Callable[[FlaskClient, str], TestResponse]]:
+def _login_target(d: Deployment) -> tuple[uuid.UUID, Callable[[JsonClient, str], JsonResponse]]:
     """A survivor account (committed), and how the burst logs in to it from one address."""
     with d.session() as s:
         survivor, handle = make_survivor_account(s, d.runtime)
         s.commit()
 
-    def send(client: FlaskClient, pin: str) -> TestResponse:
+    def send(client: JsonClient, pin: str) -> JsonResponse:
         return client.post(
             "/v1/survivor/login",
             json={"account_handle": handle, "pin": pin},
@@ -218,7 +217,7 @@ def test_a_burst_of_pin_guesses_in_a_session_checks_no_more_than_the_allowance(
     # A decoy session's "current PIN" is the duress PIN it was opened with.
     right_pin = SURVIVOR_DURESS_PIN if decoy else SURVIVOR_PIN
 
-    def send(client: FlaskClient, pin: str) -> TestResponse:
+    def send(client: JsonClient, pin: str) -> JsonResponse:
         if route == "change-pin":
             return client.post(
                 "/v1/survivor/pin",
@@ -238,11 +237,11 @@ def test_a_burst_of_pin_guesses_in_a_session_checks_no_more_than_the_allowance(
     assert_refused_alike([*wrong, right], 403)
     _counted(d, survivor_id, PIN_ALLOWANCE)
     with d.session() as s:
-        assert d.runtime.hasher.verify(s.get(Survivor, survivor_id).pin_hash, SURVIVOR_PIN)  # type: ignore[union-attr]
+        assert d.runtime.hasher.verify(s.get_one(Survivor, survivor_id).pin_hash, SURVIVOR_PIN)
 
     # The lock is the login's too, and it runs out.
     login = {"account_handle": handle, "pin": SURVIVOR_PIN}
-    assert d.app.test_client().post("/v1/survivor/login", json=login).status_code == 401
+    assert JsonClient(d.app).post("/v1/survivor/login", json=login).status_code == 401
     after = refused_until_the_lock_ends(d, send, right_pin, right, PIN_FIRST_LOCK)
     assert after.status_code == 204
 
@@ -259,7 +258,7 @@ def test_a_burst_of_password_guesses_checks_no_more_than_the_allowance(
         s.commit()
     email, password = alice.email, alice.password
 
-    def send(client: FlaskClient, guess: str) -> TestResponse:
+    def send(client: JsonClient, guess: str) -> JsonResponse:
         return client.post(
             "/v1/staff/login",
             json={"email": email, "password": guess},
@@ -286,14 +285,14 @@ def test_a_burst_of_code_guesses_checks_no_more_than_the_allowance(
         s.commit()
     assert alice.seed is not None
     seed = alice.seed
-    client = d.app.test_client()
+    client = JsonClient(d.app)
     r = client.post(
         "/v1/staff/login",
         json={"email": alice.email, "password": alice.password},
         environ_base={"REMOTE_ADDR": ADDRESS},
     )
     assert r.status_code == 200
-    ticket = r.json["login_token"]  # type: ignore[index]
+    ticket = r.json["login_token"]
 
     # The code step's decision points: the TOTP check, or the refusal's audit event.
     checked: list[str] = []
@@ -313,7 +312,7 @@ def test_a_burst_of_code_guesses_checks_no_more_than_the_allowance(
     monkeypatch.setattr(totp, "verify_code", gated_verify_code)
     monkeypatch.setattr(audit, "record", gated_record)
 
-    def send(client: FlaskClient, guess: str) -> TestResponse:
+    def send(client: JsonClient, guess: str) -> JsonResponse:
         return client.post(
             "/v1/staff/login/code",
             json={"login_token": ticket, "code": guess},
@@ -345,7 +344,7 @@ def test_the_gate_makes_requests_overlap_on_postgresql(
     d = deployment
     passed: list[int] = []
 
-    def send(client: FlaskClient, secret: str) -> TestResponse:
+    def send(client: JsonClient, secret: str) -> JsonResponse:
         d.hasher.verify(None, secret)
         passed.append(d.gate.arrived)
         return client.get("/healthz")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from core.clock import FrozenClock
 from core.crypto import token_digest
 from core.runtime import Runtime
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
+from tests.json_client import JsonClient
 
 AGENCIES = "/v1/admin/agencies"
 
@@ -22,21 +23,21 @@ def _admin(db_session: Session, runtime: Runtime) -> dict[str, str]:
     return auth_header(make_staff(db_session, runtime, role="admin")[1])
 
 
-def _create_agency(client: FlaskClient, admin: dict[str, str], **body: object) -> dict:
+def _create_agency(client: JsonClient, admin: dict[str, str], **body: object) -> Any:
     payload = {"name": "Northshire Police", "kind": "police", **body}
     r = client.post(AGENCIES, json=payload, headers=admin)
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.json
 
 
-def _issue(client: FlaskClient, admin: dict[str, str], agency_id: str, **body: object) -> dict:
+def _issue(client: JsonClient, admin: dict[str, str], agency_id: str, **body: object) -> Any:
     payload = {"scopes": ["alerts:read"], **body}
     r = client.post(f"{AGENCIES}/{agency_id}/api-keys", json=payload, headers=admin)
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.json
 
 
-def _me(client: FlaskClient, api_key: str) -> int:
+def _me(client: JsonClient, api_key: str) -> int:
     return client.get("/v1/partner/me", headers=auth_header(api_key)).status_code
 
 
@@ -46,7 +47,7 @@ def _actions(db_session: Session) -> list[str]:
 
 
 def test_admin_creates_lists_gets_updates_and_disables_agency(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     created = _create_agency(client, admin, contact="Public protection desk")
@@ -70,7 +71,7 @@ def test_admin_creates_lists_gets_updates_and_disables_agency(
 
 
 def test_agency_kind_and_unknown_fields_are_validated(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     r = client.post(AGENCIES, json={"name": "X", "kind": "vigilantes"}, headers=admin)
@@ -83,7 +84,7 @@ def test_agency_kind_and_unknown_fields_are_validated(
 
 
 def test_only_admins_manage_agencies(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     agency, api_key = make_agency(db_session, runtime)
     advocate = auth_header(make_staff(db_session, runtime, role="advocate")[1])
@@ -103,7 +104,7 @@ def test_only_admins_manage_agencies(
 
 
 def test_issued_key_is_shown_once_stored_digested_and_authenticates_as_its_agency(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -138,7 +139,7 @@ def test_issued_key_is_shown_once_stored_digested_and_authenticates_as_its_agenc
 
 
 def test_wrong_secret_for_a_real_key_id_is_refused(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _agency, api_key = make_agency(db_session, runtime)
     key_id = api_key.split(".", 1)[0].removeprefix("pk_")
@@ -147,22 +148,23 @@ def test_wrong_secret_for_a_real_key_id_is_refused(
     assert _me(client, f"pk_{key_id}") == 401
 
 
-def test_scopes_are_validated(client: FlaskClient, db_session: Session, runtime: Runtime) -> None:
+def test_scopes_are_validated(client: JsonClient, db_session: Session, runtime: Runtime) -> None:
     admin = _admin(db_session, runtime)
     url = f"{AGENCIES}/{_create_agency(client, admin)['id']}/api-keys"
-    for body in (
+    refused: list[dict[str, object]] = [
         {"scopes": []},
         {"scopes": ["alerts:write"]},
         {"scopes": ["alerts:read", "alerts:read"]},
         {"scopes": ["alerts:read"], "expires_in_days": 0},
         {"scopes": ["alerts:read"], "expires_in_days": 2.5},
         {},
-    ):
+    ]
+    for body in refused:
         assert client.post(url, json=body, headers=admin).status_code == 422, body
 
 
 def test_key_with_lifetime_expires(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -176,7 +178,7 @@ def test_key_with_lifetime_expires(
 
 
 def test_rotation_keeps_old_key_for_grace_period_then_stops(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -212,7 +214,7 @@ def test_rotation_keeps_old_key_for_grace_period_then_stops(
 
 
 def test_rotated_key_keeps_its_lifetime_policy(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -224,7 +226,7 @@ def test_rotated_key_keeps_its_lifetime_policy(
 
 
 def test_revoke_stops_a_key_at_once_and_revoked_key_cannot_be_rotated(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -244,7 +246,7 @@ def test_revoke_stops_a_key_at_once_and_revoked_key_cannot_be_rotated(
 
 
 def test_revoking_a_rotated_key_ends_its_grace_period(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -256,7 +258,7 @@ def test_revoking_a_rotated_key_ends_its_grace_period(
 
 
 def test_key_is_managed_only_under_its_own_agency(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     first = _create_agency(client, admin, name="Police")["id"]
@@ -271,7 +273,7 @@ def test_key_is_managed_only_under_its_own_agency(
 
 
 def test_disabling_an_agency_revokes_its_keys_and_refuses_new_ones(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     agency_id = _create_agency(client, admin)["id"]
@@ -292,7 +294,7 @@ def test_disabling_an_agency_revokes_its_keys_and_refuses_new_ones(
     assert _actions(db_session).count("agency.disable") == 1
 
 
-def test_unknown_agency_is_404(client: FlaskClient, db_session: Session, runtime: Runtime) -> None:
+def test_unknown_agency_is_404(client: JsonClient, db_session: Session, runtime: Runtime) -> None:
     admin = _admin(db_session, runtime)
     missing = "00000000-0000-4000-8000-000000000000"
     assert client.get(f"{AGENCIES}/{missing}", headers=admin).status_code == 404
@@ -300,7 +302,7 @@ def test_unknown_agency_is_404(client: FlaskClient, db_session: Session, runtime
 
 
 def test_partner_me_is_for_partner_keys_only(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     admin = _admin(db_session, runtime)
     survivor = auth_header(make_survivor(db_session, runtime)[1])

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from tests.auth.factories_staff import (
     make_member,
     post,
 )
+from tests.json_client import JsonClient
 
 
 @pytest.fixture
@@ -34,13 +34,13 @@ def admin(db_session: Session, runtime: Runtime) -> Staff:
     return make_member(db_session, runtime, role="admin")
 
 
-def _invite(client: FlaskClient, token: str, **overrides: str) -> Any:
+def _invite(client: JsonClient, token: str, **overrides: str) -> Any:
     body = {"email": "new.person@lantern.test", "role": "advocate", "display_name": "Sam Okafor"}
     body.update(overrides)
     return post(client, "/v1/admin/invitations", body, token)
 
 
-def _accept(client: FlaskClient, invitation_token: str, password: str = PASSWORD) -> Any:
+def _accept(client: JsonClient, invitation_token: str, password: str = PASSWORD) -> Any:
     return post(
         client,
         "/v1/staff/invitations/accept",
@@ -49,7 +49,7 @@ def _accept(client: FlaskClient, invitation_token: str, password: str = PASSWORD
 
 
 def test_invitation_creates_an_unenrolled_account_once(
-    client: FlaskClient, db_session: Session, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, admin: Staff, clock: FrozenClock
 ) -> None:
     token = login(client, admin, clock)
     r = _invite(client, token, email="New.Person@Lantern.test")
@@ -80,7 +80,7 @@ def test_invitation_creates_an_unenrolled_account_once(
 
 
 def test_invitation_expires(
-    client: FlaskClient, db_session: Session, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, admin: Staff, clock: FrozenClock
 ) -> None:
     r = _invite(client, login(client, admin, clock))
     clock.advance(hours=73)
@@ -89,7 +89,7 @@ def test_invitation_expires(
 
 
 def test_invitation_works_until_its_expiry(
-    client: FlaskClient, admin: Staff, clock: FrozenClock
+    client: JsonClient, admin: Staff, clock: FrozenClock
 ) -> None:
     r = _invite(client, login(client, admin, clock))
     clock.advance(hours=71)
@@ -97,7 +97,7 @@ def test_invitation_works_until_its_expiry(
 
 
 def test_a_new_invitation_replaces_the_open_one(
-    client: FlaskClient, admin: Staff, clock: FrozenClock
+    client: JsonClient, admin: Staff, clock: FrozenClock
 ) -> None:
     token = login(client, admin, clock)
     first = _invite(client, token).json["invitation_token"]
@@ -107,7 +107,7 @@ def test_a_new_invitation_replaces_the_open_one(
 
 
 def test_refused_password_leaves_the_invitation_usable(
-    client: FlaskClient, admin: Staff, clock: FrozenClock
+    client: JsonClient, admin: Staff, clock: FrozenClock
 ) -> None:
     invitation = _invite(client, login(client, admin, clock)).json["invitation_token"]
     weak = _accept(client, invitation, "password1234")
@@ -119,14 +119,14 @@ def test_refused_password_leaves_the_invitation_usable(
 
 
 def test_inviting_an_existing_email_conflicts(
-    client: FlaskClient, admin: Staff, clock: FrozenClock
+    client: JsonClient, admin: Staff, clock: FrozenClock
 ) -> None:
     r = _invite(client, login(client, admin, clock), email=admin.email.upper())
     assert r.status_code == 409
 
 
 def test_admin_endpoints_need_an_admin(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     for role in ("advocate", "supervisor"):
         token = login(client, make_member(db_session, runtime, role=role), clock)
@@ -143,7 +143,7 @@ def test_admin_endpoints_need_an_admin(
 
 
 def test_staff_list_shows_no_credentials(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     other = make_member(db_session, runtime, enrolled=False)
     r = client.get("/v1/admin/staff", headers=headers(login(client, admin, clock)))
@@ -161,7 +161,7 @@ def test_staff_list_shows_no_credentials(
 
 
 def test_disable_ends_every_session_at_once(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     target = make_member(db_session, runtime)
     sessions = [login(client, target, clock) for _ in range(3)]
@@ -188,7 +188,7 @@ def test_disable_ends_every_session_at_once(
 
 
 def test_disable_needs_a_fresh_second_factor(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     target = make_member(db_session, runtime)
     token = login(client, admin, clock)
@@ -208,7 +208,7 @@ def test_disable_needs_a_fresh_second_factor(
 
 
 def test_the_last_active_admin_cannot_be_disabled(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     token = login(client, admin, clock)
     own = f"/v1/admin/staff/{admin.member.id}/disable"
@@ -224,7 +224,7 @@ def test_the_last_active_admin_cannot_be_disabled(
 
 
 def test_admin_ends_anyones_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, admin: Staff, clock: FrozenClock
 ) -> None:
     target = make_member(db_session, runtime)
     sessions = [login(client, target, clock) for _ in range(2)]
@@ -263,7 +263,7 @@ def _create(app: Flask, *args: str, password: str = PASSWORD) -> Any:
 
 
 def test_bootstrap_creates_the_first_admin_only(
-    app: Flask, client: FlaskClient, db_session: Session, clock: FrozenClock
+    app: Flask, client: JsonClient, db_session: Session, clock: FrozenClock
 ) -> None:
     weak = _create(app, password="password1234")
     assert weak.exit_code == 1
@@ -314,7 +314,7 @@ def test_bootstrap_force_adds_an_admin_and_prompts_twice_without_env(
 
 
 def test_admin_resets_a_lost_authenticator_and_member_enrols_again(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
 ) -> None:
     member = make_member(db_session, runtime, role="advocate")
     old_session = login(client, member, clock)
@@ -337,7 +337,7 @@ def test_admin_resets_a_lost_authenticator_and_member_enrols_again(
 
 
 def test_admin_cannot_reset_own_authenticator_and_non_admins_cannot_reset(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
 ) -> None:
     admin_token = login(client, admin, clock)
     r = post(client, f"/v1/admin/staff/{admin.member.id}/reset-second-factor", None, admin_token)
@@ -349,7 +349,7 @@ def test_admin_cannot_reset_own_authenticator_and_non_admins_cannot_reset(
 
 
 def test_a_disabled_account_can_be_enabled_again(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock, admin: Staff
 ) -> None:
     member = make_member(db_session, runtime, role="advocate")
     admin_token = login(client, admin, clock)

@@ -6,10 +6,8 @@ import datetime as dt
 import json
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from auth import attempts
 from auth.attempts import CLIENT_ADDRESS, STAFF_ACCOUNT
@@ -31,13 +29,14 @@ from tests.auth.factories_staff import (
     make_member,
     post,
 )
+from tests.json_client import JsonClient, JsonResponse
 
 
-def _code_step(client: FlaskClient, ticket: str, **factor: str) -> TestResponse:
+def _code_step(client: JsonClient, ticket: str, **factor: str) -> JsonResponse:
     return post(client, "/v1/staff/login/code", {"login_token": ticket, **factor})
 
 
-def _password_step(client: FlaskClient, email: str, password: str) -> TestResponse:
+def _password_step(client: JsonClient, email: str, password: str) -> JsonResponse:
     return post(client, "/v1/staff/login", {"email": email, "password": password})
 
 
@@ -73,7 +72,7 @@ def _events(db_session: Session, action: str) -> list[AuditEvent]:
 
 
 def test_two_step_login_moves_one_row_to_full_under_a_new_token(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     r = _password_step(client, staff.email.upper(), staff.password)  # email case is ignored
@@ -96,7 +95,7 @@ def test_two_step_login_moves_one_row_to_full_under_a_new_token(
     assert staff.seed is not None
     r = _code_step(client, ticket, code=code(staff.seed, clock.now()))
     assert r.status_code == 200, r.get_data(as_text=True)
-    token = r.json["session_token"]  # type: ignore[index]
+    token = r.json["session_token"]
     assert token != ticket
     assert token.startswith("st_")
     db_session.expire_all()
@@ -120,7 +119,7 @@ def test_two_step_login_moves_one_row_to_full_under_a_new_token(
 
 
 def test_unenrolled_member_gets_an_enrolment_ticket_that_is_not_a_code_ticket(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     staff = make_member(db_session, runtime, enrolled=False)
     r = _password_step(client, staff.email, staff.password)
@@ -131,14 +130,14 @@ def test_unenrolled_member_gets_an_enrolment_ticket_that_is_not_a_code_ticket(
 
 
 def test_every_failure_is_byte_identical(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime)
     disabled = make_member(db_session, runtime)
     disabled.member.disabled_at = clock.now()
     db_session.flush()
     assert alice.seed is not None
-    failures: dict[str, TestResponse] = {}
+    failures: dict[str, JsonResponse] = {}
 
     failures["unknown user"] = _password_step(client, "nobody@lantern.test", alice.password)
     failures["wrong password"] = _password_step(client, alice.email, "not the password at all")
@@ -201,7 +200,7 @@ def test_every_failure_is_byte_identical(
 
 
 def test_failed_login_is_audited_without_the_email_and_survives_the_refusal(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     alice = make_member(db_session, runtime)
     _password_step(client, "ghost.user@lantern.test", "whatever it is here")
@@ -221,7 +220,7 @@ def test_failed_login_is_audited_without_the_email_and_survives_the_refusal(
 
 
 def test_unknown_user_and_wrong_password_both_run_argon2(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     monkeypatch: pytest.MonkeyPatch,
@@ -247,7 +246,7 @@ def test_unknown_user_and_wrong_password_both_run_argon2(
 
 
 def test_throttle_is_keyed_by_lower_cased_email_and_by_address(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime, email="alice.w@lantern.test")
     bob = make_member(db_session, runtime)
@@ -271,7 +270,7 @@ def test_throttle_is_keyed_by_lower_cased_email_and_by_address(
 
 
 def test_failures_are_counted_for_unknown_emails_too(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     for _ in range(3):
         _password_step(client, "Nobody@lantern.test", "a wrong password")
@@ -282,7 +281,7 @@ def test_failures_are_counted_for_unknown_emails_too(
 
 
 def test_code_step_throttles_the_account(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime)
     assert alice.seed is not None
@@ -307,7 +306,7 @@ def test_code_step_throttles_the_account(
 
 
 def test_successful_login_clears_the_account_failures(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime)
     _password_step(client, alice.email, "a wrong password")
@@ -317,7 +316,7 @@ def test_successful_login_clears_the_account_failures(
 
 
 def test_after_a_guessing_spree_the_right_password_and_code_still_log_in(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     """Someone spent an evening guessing alice's password; each lock has run out.
 
@@ -342,7 +341,7 @@ def _with_codes(db_session: Session, runtime: Runtime, staff: Staff) -> list[str
 
 
 def test_recovery_code_logs_in_once_then_is_refused(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime)
     admin = make_member(db_session, runtime, role="admin")
@@ -372,7 +371,7 @@ def test_recovery_code_logs_in_once_then_is_refused(
 
 
 def test_code_step_needs_exactly_one_factor(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     alice = make_member(db_session, runtime)
     assert alice.seed is not None

@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from tests.auth.factories_staff import code, fresh_code, login, make_member, post
+from tests.json_client import JsonClient
 from web.logs import configure_logging
 
 CANARY_PASSWORD = "Zebra-Pumpkin-8812-orbit-QXJ"
@@ -37,7 +37,7 @@ def printed(app: Flask) -> Iterator[io.StringIO]:
 
 def test_canary_credentials_never_reach_the_logs(
     printed: io.StringIO,
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,
@@ -66,9 +66,9 @@ def test_canary_credentials_never_reach_the_logs(
     wrong = post(client, "/v1/staff/login", {"email": CANARY_EMAIL, "password": CANARY_WRONG})
     assert wrong.status_code == 401
     ticket = post(client, "/v1/staff/login", {"email": CANARY_EMAIL, "password": CANARY_PASSWORD})
-    enrol_token = ticket.json["login_token"]  # type: ignore[index]
+    enrol_token = ticket.json["login_token"]
     secrets.append(enrol_token)
-    uri = post(client, "/v1/staff/totp/enroll", None, enrol_token).json["otpauth_uri"]  # type: ignore[index]
+    uri = post(client, "/v1/staff/totp/enroll", None, enrol_token).json["otpauth_uri"]
     seed = parse_qs(urlparse(uri).query)["secret"][0]
     secrets.append(seed)
     confirm_code = code(seed, clock.now())
@@ -80,7 +80,7 @@ def test_canary_credentials_never_reach_the_logs(
 
     # A code login, a wrong code, a recovery-code login.
     step1 = post(client, "/v1/staff/login", {"email": CANARY_EMAIL, "password": CANARY_PASSWORD})
-    login_token = step1.json["login_token"]  # type: ignore[index]
+    login_token = step1.json["login_token"]
     secrets.append(login_token)
     wrong_code = "000000" if code(seed, clock.now()) != "000000" else "111111"
     assert (
@@ -93,17 +93,17 @@ def test_canary_credentials_never_reach_the_logs(
     secrets.append(totp_code)
     session_token = post(
         client, "/v1/staff/login/code", {"login_token": login_token, "code": totp_code}
-    ).json["session_token"]  # type: ignore[index]
+    ).json["session_token"]
     secrets.append(session_token)
     step1 = post(client, "/v1/staff/login", {"email": CANARY_EMAIL, "password": CANARY_PASSWORD})
-    secrets.append(step1.json["login_token"])  # type: ignore[index]
+    secrets.append(step1.json["login_token"])
     by_recovery = post(
         client,
         "/v1/staff/login/code",
-        {"login_token": step1.json["login_token"], "recovery_code": recovery_codes[0]},  # type: ignore[index]
+        {"login_token": step1.json["login_token"], "recovery_code": recovery_codes[0]},
     )
     assert by_recovery.status_code == 200
-    secrets.append(by_recovery.json["session_token"])  # type: ignore[index]
+    secrets.append(by_recovery.json["session_token"])
 
     # Step-up, password change, logout.
     step_code = fresh_code(seed, clock)

@@ -7,10 +7,10 @@ import secrets
 import string
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn as real_score
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from auth.staff import passwords
@@ -19,6 +19,7 @@ from core.crypto import SecretHasher
 from core.errors import InvalidInput
 from core.runtime import Runtime
 from tests.auth.factories_staff import login, login_ticket, make_member, post
+from tests.json_client import JsonClient
 
 EMAIL = "rosalind.franklin@lantern.test"
 NAME = "Rosalind Franklin"
@@ -37,7 +38,7 @@ class _Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, hasher: SecretHasher) -> None:
         self.hashed = 0
         self.scored = 0
-        real_hash, real_score = hasher.hash, passwords.zxcvbn
+        real_hash = hasher.hash
 
         def hash_spy(secret: str) -> str:
             self.hashed += 1
@@ -45,7 +46,8 @@ class _Spy:
 
         def score_spy(*args: object, **kwargs: object) -> dict[str, object]:
             self.scored += 1
-            return real_score(*args, **kwargs)  # type: ignore[no-any-return]
+            result: dict[str, object] = real_score(*args, **kwargs)  # zxcvbn has no types
+            return result
 
         monkeypatch.setattr(hasher, "hash", hash_spy)
         monkeypatch.setattr(passwords, "zxcvbn", score_spy)
@@ -165,7 +167,7 @@ def test_strange_characters_are_judged_not_crashed_on(password: str) -> None:
 
 
 def test_the_api_refuses_a_sprayed_password_with_a_clear_problem(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     admin = make_member(db_session, runtime, role="admin")
     token = login(client, admin, clock)
@@ -209,7 +211,7 @@ def test_short_name_parts_do_not_forbid_common_words() -> None:
 
 
 def test_login_rehashes_when_the_parameters_changed(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     old_hasher = SecretHasher(time_cost=2, memory_kib=16, parallelism=1)
     staff = make_member(
@@ -230,7 +232,7 @@ def test_login_rehashes_when_the_parameters_changed(
 
 
 def test_current_hashes_are_not_rewritten(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     staff = make_member(db_session, runtime)
     before = staff.member.password_hash

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,14 +23,15 @@ from tests.auth.factories_staff import (
     make_member,
     post,
 )
+from tests.json_client import JsonClient
 
 
-def _me(client: FlaskClient, token: str) -> int:
+def _me(client: JsonClient, token: str) -> int:
     return client.get("/v1/staff/me", headers=headers(token)).status_code
 
 
 def test_idle_timeout(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     token = login(client, make_member(db_session, runtime), clock)
     clock.advance(minutes=29)
@@ -43,7 +43,7 @@ def test_idle_timeout(
 
 
 def test_absolute_lifetime_even_when_always_in_use(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     started = clock.now()
@@ -57,7 +57,7 @@ def test_absolute_lifetime_even_when_always_in_use(
 
 
 def test_logout_ends_this_session_only(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     first, second = login(client, staff, clock), login(client, staff, clock)
@@ -72,7 +72,7 @@ def test_logout_ends_this_session_only(
 
 
 def test_enrolment_session_can_log_out(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     token = login_ticket(client, make_member(db_session, runtime, enrolled=False))
     assert post(client, "/v1/staff/logout", None, token).status_code == 204
@@ -80,7 +80,7 @@ def test_enrolment_session_can_log_out(
 
 
 def test_list_own_sessions_without_digests(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     stranger = make_member(db_session, runtime)
@@ -90,7 +90,7 @@ def test_list_own_sessions_without_digests(
     post(client, "/v1/staff/logout", None, old)
     r = client.get("/v1/staff/sessions", headers=headers(current))
     assert r.status_code == 200
-    sessions = r.json["sessions"]  # type: ignore[index]
+    sessions = r.json["sessions"]
     assert len(sessions) == 1
     assert sessions[0]["current"] is True
     fields = {"id", "stage", "created_at", "last_seen_at", "expires_at", "current"}
@@ -99,7 +99,7 @@ def test_list_own_sessions_without_digests(
 
 
 def test_end_other_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     keep, a, b = (login(client, staff, clock) for _ in range(3))
@@ -114,7 +114,7 @@ def test_end_other_sessions(
 
 
 def test_password_change_needs_password_and_fresh_code_and_ends_other_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     assert staff.seed is not None
@@ -146,7 +146,7 @@ def test_password_change_needs_password_and_fresh_code_and_ends_other_sessions(
 
 
 def test_step_up_refreshes_the_second_factor_once_per_code(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     assert staff.seed is not None
@@ -157,7 +157,7 @@ def test_step_up_refreshes_the_second_factor_once_per_code(
     assert r.status_code == 200
     assert r.json == {"second_factor_at": clock.now().isoformat()}
     me = client.get("/v1/staff/me", headers=headers(token)).json
-    assert me["second_factor_at"] == clock.now().isoformat()  # type: ignore[index]
+    assert me["second_factor_at"] == clock.now().isoformat()
     replay = post(client, "/v1/staff/step-up", {"code": code}, token)
     assert replay.status_code == 403
-    assert replay.json["type"].endswith("reauthentication-failed")  # type: ignore[index]
+    assert replay.json["type"].endswith("reauthentication-failed")

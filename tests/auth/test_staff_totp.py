@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from tests.auth.factories_staff import (
     make_member,
     post,
 )
+from tests.json_client import JsonClient
 
 STEP = dt.timedelta(seconds=30)
 
@@ -81,7 +81,7 @@ def test_a_code_or_any_older_step_is_never_accepted_twice(
         db_session, runtime.keyring, staff.member, code(staff.seed, later), later
     )
     db_session.expire_all()
-    assert db_session.get(StaffMember, staff.member.id).totp_last_step == totp.step_at(later)  # type: ignore[union-attr]
+    assert db_session.get_one(StaffMember, staff.member.id).totp_last_step == totp.step_at(later)
 
 
 def test_seed_is_sealed_and_bound_to_its_member(db_session: Session, runtime: Runtime) -> None:
@@ -116,27 +116,27 @@ def test_provisioning_uri_and_svg() -> None:
 
 
 def _enrol_ticket(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> tuple[str, StaffMember]:
     staff = make_member(db_session, runtime, enrolled=False)
     return login_ticket(client, staff), staff.member
 
 
 def test_unenrolled_staff_reach_nothing_but_enrolment(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     token, _ = _enrol_ticket(client, db_session, runtime)
     for url in ("/v1/staff/sessions", "/v1/staff/caseload"):
         r = client.get(url, headers=headers(token))
         assert r.status_code == 403, url
-        assert r.json["type"].endswith("totp-enrollment-required"), url  # type: ignore[index]
+        assert r.json["type"].endswith("totp-enrollment-required"), url
     r = post(client, "/v1/staff/step-up", {"code": "123456"}, token)
     assert r.status_code == 403
-    assert client.get("/v1/staff/me", headers=headers(token)).json["enrolled"] is False  # type: ignore[index]
+    assert client.get("/v1/staff/me", headers=headers(token)).json["enrolled"] is False
 
 
 def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     token, member = _enrol_ticket(client, db_session, runtime)
     assert post(client, "/v1/staff/totp/confirm", {"code": "123456"}, token).status_code == 409
@@ -144,8 +144,8 @@ def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
     assert first.status_code == 200
     # Asking again replaces the unconfirmed seed: only the newest QR code counts.
     r = post(client, "/v1/staff/totp/enroll", None, token)
-    seed = parse_qs(urlparse(r.json["otpauth_uri"]).query)["secret"][0]  # type: ignore[index]
-    old_seed = parse_qs(urlparse(first.json["otpauth_uri"]).query)["secret"][0]  # type: ignore[index]
+    seed = parse_qs(urlparse(r.json["otpauth_uri"]).query)["secret"][0]
+    old_seed = parse_qs(urlparse(first.json["otpauth_uri"]).query)["secret"][0]
     assert seed != old_seed
     assert "<svg" in r.json["qr_svg"]
     old = post(client, "/v1/staff/totp/confirm", {"code": code(old_seed, clock.now())}, token)
@@ -190,7 +190,7 @@ def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
         client,
         "/v1/staff/login/code",
         {"login_token": ticket.json["login_token"], "code": code(seed, clock.now())},
-    )  # type: ignore[index]
+    )
     assert step2.status_code == 401
     events = db_session.scalars(
         select(AuditEvent.action).where(AuditEvent.actor_id == member.id)
@@ -199,7 +199,7 @@ def test_enrolment_confirmed_by_a_code_gives_codes_and_a_new_full_session(
 
 
 def test_full_session_cannot_enrol_without_a_reset(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     token = login(client, staff, clock)
@@ -207,7 +207,7 @@ def test_full_session_cannot_enrol_without_a_reset(
 
 
 def test_totp_reset_needs_password_and_code_and_keeps_old_seed_until_confirmed(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     assert staff.seed is not None
@@ -234,11 +234,11 @@ def test_totp_reset_needs_password_and_code_and_keeps_old_seed_until_confirmed(
     # Abandoning the reset locks nobody out: the old seed still logs in.
     assert login(client, staff, clock)
 
-    seed_uri = post(client, "/v1/staff/totp/enroll", None, token).json["otpauth_uri"]  # type: ignore[index]
+    seed_uri = post(client, "/v1/staff/totp/enroll", None, token).json["otpauth_uri"]
     new_seed = parse_qs(urlparse(seed_uri).query)["secret"][0]
     confirmed = post(client, "/v1/staff/totp/confirm", {"code": code(new_seed, clock.now())}, token)
     assert confirmed.status_code == 200
-    full = confirmed.json["session_token"]  # type: ignore[index]
+    full = confirmed.json["session_token"]
     assert client.get("/v1/staff/sessions", headers=headers(full)).status_code == 200
     # The old seed no longer works; the new one does.
     staff.seed = new_seed
@@ -250,7 +250,7 @@ def test_totp_reset_needs_password_and_code_and_keeps_old_seed_until_confirmed(
 
 
 def test_totp_reset_with_a_recovery_code(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     staff = make_member(db_session, runtime)
     codes = recovery.issue(db_session, runtime.hasher, clock, staff.member.id)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.runtime import Runtime
 from tests.factories import auth_header, make_staff
+from tests.json_client import JsonClient
 from web.logs import configure_logging
 
 CANARY_PIN = "739146285"
@@ -57,7 +57,7 @@ def _dump(session: Session) -> str:
 
 
 def test_survivor_secrets_never_reach_logs_or_database(
-    client: FlaskClient, db_session: Session, runtime: Runtime, log_buffer: io.StringIO
+    client: JsonClient, db_session: Session, runtime: Runtime, log_buffer: io.StringIO
 ) -> None:
     _, staff_token = make_staff(db_session, runtime)
     issued: list[str] = []

@@ -6,7 +6,6 @@ import re
 import uuid
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,12 +32,13 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient
 
 LOGIN = "/v1/survivor/login"
 TOKEN = re.compile(r"^(sa|sr)_[A-Za-z0-9_-]{43}$")
 
 
-def login(client: FlaskClient, handle: str, pin: str, addr: str = "10.9.0.1") -> Any:
+def login(client: JsonClient, handle: str, pin: str, addr: str = "10.9.0.1") -> Any:
     return client.post(
         LOGIN,
         json={"account_handle": handle, "pin": pin, "device_label": "Weather"},
@@ -63,7 +63,7 @@ def shape(value: Any) -> Any:
 
 
 def test_duress_login_is_indistinguishable_from_a_pin_login(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime, make_staff(db_session, runtime)[0])
     real = login(client, handle, SURVIVOR_PIN)
@@ -103,7 +103,7 @@ def test_duress_login_is_indistinguishable_from_a_pin_login(
 
 
 def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     assert login(client, handle, SURVIVOR_DURESS_PIN).status_code == 200
@@ -143,7 +143,7 @@ def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction
 
 
 def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     session_factory: sessionmaker[Session],
@@ -177,7 +177,7 @@ def test_alert_job_notifies_advocates_urgently_and_calls_every_listener(
 
 
 def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_retried(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     session_factory: sessionmaker[Session],
@@ -226,11 +226,11 @@ def test_a_failing_listener_neither_silences_the_alarm_nor_the_others_and_is_ret
         "flaky_write",
     ]
     assert len(after) == 1  # only the failed listener was run again
-    assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+    assert db_session.get_one(Job, retry.id).state == DONE
 
 
 def test_a_retry_finds_its_listener_by_name_after_the_function_is_renamed(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     session_factory: sessionmaker[Session],
@@ -263,7 +263,7 @@ def test_a_retry_finds_its_listener_by_name_after_the_function_is_renamed(
     run_worker(released, session_factory, clock)
     db_session.expire_all()
     assert ran == [survivor.id]
-    assert db_session.get(Job, retry.id).state == DONE  # type: ignore[union-attr]
+    assert db_session.get_one(Job, retry.id).state == DONE
 
 
 def test_a_retry_for_a_name_no_longer_registered_is_dead_lettered_at_once(
@@ -290,7 +290,7 @@ def test_a_retry_for_a_name_no_longer_registered_is_dead_lettered_at_once(
 
 
 def test_without_an_active_advocate_supervisors_are_alerted(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     session_factory: sessionmaker[Session],
@@ -309,7 +309,7 @@ def test_without_an_active_advocate_supervisors_are_alerted(
 
 
 def test_no_trace_of_the_duress_reaches_anything_the_survivor_can_read(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     session_factory: sessionmaker[Session],
@@ -357,7 +357,7 @@ def test_no_trace_of_the_duress_reaches_anything_the_survivor_can_read(
 
 
 def test_decoy_session_writes_change_the_decoy_and_nothing_real(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     elsewhere, _ = make_device(db_session, runtime, survivor.id)
@@ -403,7 +403,7 @@ def test_decoy_session_writes_change_the_decoy_and_nothing_real(
     fresh = db_session.get(Survivor, survivor.id)
     assert fresh is not None
     assert fresh.pin_hash == pin_hash
-    assert db_session.get(SurvivorDevice, elsewhere.id).revoked_at is None  # type: ignore[union-attr]
+    assert db_session.get_one(SurvivorDevice, elsewhere.id).revoked_at is None
     # Whatever was recorded was recorded against the decoy account, never the real one.
     real_events = set(
         db_session.scalars(select(AuditEvent.action).where(AuditEvent.survivor_id == survivor.id))
@@ -423,7 +423,7 @@ def test_decoy_session_writes_change_the_decoy_and_nothing_real(
 
 
 def test_wrong_current_pin_answers_the_same_in_decoy_and_real_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     decoy = auth_header(login(client, handle, SURVIVOR_DURESS_PIN).json["access_token"])
@@ -436,7 +436,7 @@ def test_wrong_current_pin_answers_the_same_in_decoy_and_real_sessions(
 
 
 def test_duress_pin_typed_at_a_locked_account_still_raises_the_alarm(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     for i in range(5):  # five wrong PINs in a row: locked for 30 s
@@ -458,7 +458,7 @@ def test_duress_pin_typed_at_a_locked_account_still_raises_the_alarm(
 
 
 def test_quick_exit_from_a_decoy_session_ends_every_session(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _survivor, handle = make_survivor_account(db_session, runtime)
     real = login(client, handle, SURVIVOR_PIN).json

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from core.runtime import Runtime
 from core.vault import DataKey
 from tests.auth.attempt_probes import count, counters, retry_after
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
+from tests.json_client import JsonClient, JsonResponse
 
 CODES = "/v1/staff/enrollment-codes"
 ENROLL = "/v1/survivor/enroll"
@@ -34,19 +34,19 @@ def full_width(digits: str) -> str:
     return "".join(chr(0xFF10 + int(d)) for d in digits)
 
 
-def new_code(client: FlaskClient, staff_token: str) -> str:
+def new_code(client: JsonClient, staff_token: str) -> str:
     r = client.post(CODES, headers=auth_header(staff_token))
     assert r.status_code == 201, r.get_data(as_text=True)
     return str(r.json["code"])
 
 
-def enroll(client: FlaskClient, code: str, addr: str = "10.1.0.1", **body: object):  # type: ignore[no-untyped-def]
+def enroll(client: JsonClient, code: str, addr: str = "10.1.0.1", **body: object) -> JsonResponse:
     payload = {"code": code, "pin": "482915", **body}
     return client.post(ENROLL, json=payload, environ_base={"REMOTE_ADDR": addr})
 
 
 def test_advocate_creates_short_single_use_code_stored_as_keyed_digest(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     r = client.post(CODES, headers=auth_header(token))
@@ -73,7 +73,7 @@ def test_advocate_creates_short_single_use_code_stored_as_keyed_digest(
 
 
 def test_supervisor_may_create_codes_but_admin_survivor_partner_and_pending_staff_may_not(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     assert (
         client.post(
@@ -102,7 +102,7 @@ def test_supervisor_may_create_codes_but_admin_survivor_partner_and_pending_staf
 
 
 def test_redeeming_creates_account_caseload_data_key_and_working_session(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     advocate, token = make_staff(db_session, runtime)
     code = new_code(client, token)
@@ -164,7 +164,7 @@ def test_code_is_typed_forgivingly() -> None:
 
 
 def test_lower_case_code_with_confusables_redeems(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, token = make_staff(db_session, runtime)
     code = new_code(client, token)
@@ -173,7 +173,7 @@ def test_lower_case_code_with_confusables_redeems(
 
 
 def test_used_unknown_expired_and_garbage_codes_answer_byte_identically(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, token = make_staff(db_session, runtime)
     used = new_code(client, token)
@@ -201,7 +201,7 @@ def test_used_unknown_expired_and_garbage_codes_answer_byte_identically(
 
 
 def test_redemption_is_throttled_per_client_address_and_per_code(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, token = make_staff(db_session, runtime)
     good = new_code(client, token)
@@ -265,7 +265,7 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
     ],
 )
 def test_weak_or_oversized_pins_are_refused(
-    client: FlaskClient, db_session: Session, runtime: Runtime, pin: str
+    client: JsonClient, db_session: Session, runtime: Runtime, pin: str
 ) -> None:
     _, token = make_staff(db_session, runtime)
     code = new_code(client, token)
@@ -288,7 +288,7 @@ def test_reasonable_pins_and_passphrases_are_accepted(pin: str) -> None:
 
 
 def test_duress_pin_must_differ_and_follow_the_same_rules(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, token = make_staff(db_session, runtime)
     code = new_code(client, token)
@@ -304,7 +304,7 @@ def test_duress_pin_must_differ_and_follow_the_same_rules(
 
 
 def test_enroll_refuses_personal_details_it_does_not_need(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, token = make_staff(db_session, runtime)
     code = new_code(client, token)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from tests.factories import (
     make_staff,
     make_survivor_account,
 )
+from tests.json_client import JsonClient
 
 LOGIN = "/v1/survivor/login"
 
@@ -38,7 +38,7 @@ def fresh_addr() -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def login(client: FlaskClient, handle: str, pin: str, addr: str | None = None) -> Any:
+def login(client: JsonClient, handle: str, pin: str, addr: str | None = None) -> Any:
     return client.post(
         LOGIN,
         json={"account_handle": handle, "pin": pin},
@@ -61,7 +61,7 @@ def verify_calls(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[bool
 
 
 def test_pin_login_issues_a_real_device_session(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     r = client.post(
@@ -84,14 +84,14 @@ def test_pin_login_issues_a_real_device_session(
     assert event.details == {}
 
 
-def lock_account(client: FlaskClient, handle: str) -> None:
+def lock_account(client: JsonClient, handle: str) -> None:
     """Five wrong PINs in a row (from five addresses): the 5th sets the 30 s lock."""
     for _ in range(5):
         assert login(client, handle, "839201").status_code == 401
 
 
 def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     clock: FrozenClock,
@@ -155,7 +155,7 @@ def test_every_failure_answers_byte_identically_after_the_same_argon2_work(
 
 
 def test_repeated_failures_lock_with_growing_delays(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     for _ in range(4):
@@ -190,7 +190,7 @@ def test_repeated_failures_lock_with_growing_delays(
 
 
 def test_advocates_are_told_at_the_fifth_failure_and_every_fifth_after(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     advocate, _ = make_staff(db_session, runtime)
     make_staff(db_session, runtime)  # a colleague without this survivor: must not be told
@@ -225,7 +225,7 @@ def test_advocates_are_told_at_the_fifth_failure_and_every_fifth_after(
 
 
 def test_failed_logins_are_audited_without_saying_why(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     login(client, handle, "839201")
@@ -245,7 +245,7 @@ def test_failed_logins_are_audited_without_saying_why(
 
 
 def test_pin_is_normalised_so_full_width_digits_log_in(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     full_width = "".join(chr(0xFF10 + int(d)) for d in SURVIVOR_PIN)
@@ -254,7 +254,7 @@ def test_pin_is_normalised_so_full_width_digits_log_in(
 
 
 def test_erased_survivor_cannot_log_in(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     survivor.erased_at = clock.now()
@@ -262,7 +262,7 @@ def test_erased_survivor_cannot_log_in(
     assert login(client, handle, SURVIVOR_PIN).status_code == 401
 
 
-def test_login_input_is_bounded(client: FlaskClient, db_session: Session, runtime: Runtime) -> None:
+def test_login_input_is_bounded(client: JsonClient, db_session: Session, runtime: Runtime) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     assert login(client, handle, "9" * 129).status_code == 422
     assert login(client, "h" * 65, SURVIVOR_PIN).status_code == 422

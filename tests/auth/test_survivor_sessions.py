@@ -7,7 +7,6 @@ import time
 import uuid
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from tests.factories import (
     make_survivor,
     make_survivor_account,
 )
+from tests.json_client import JsonClient
 
 REFRESH = "/v1/survivor/token/refresh"
 DEVICES = "/v1/survivor/devices"
@@ -35,7 +35,7 @@ DEVICES = "/v1/survivor/devices"
 _n = iter(range(1, 100_000))
 
 
-def login(client: FlaskClient, handle: str, pin: str = SURVIVOR_PIN, label: str = "News") -> Any:
+def login(client: JsonClient, handle: str, pin: str = SURVIVOR_PIN, label: str = "News") -> Any:
     r = client.post(
         "/v1/survivor/login",
         json={"account_handle": handle, "pin": pin, "device_label": label},
@@ -45,7 +45,7 @@ def login(client: FlaskClient, handle: str, pin: str = SURVIVOR_PIN, label: str 
     return r.json
 
 
-def refresh(client: FlaskClient, token: str) -> Any:
+def refresh(client: JsonClient, token: str) -> Any:
     return client.post(REFRESH, json={"refresh_token": token})
 
 
@@ -58,7 +58,7 @@ def actions(db_session: Session) -> list[str]:
 
 
 def test_refresh_rotates_both_tokens_and_spends_the_old_one(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     first = login(client, handle)
@@ -85,7 +85,7 @@ def test_refresh_rotates_both_tokens_and_spends_the_old_one(
 
 
 def test_reusing_a_spent_refresh_token_revokes_the_whole_family_and_is_audited(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     other_device = login(client, handle, label="Other")
@@ -124,7 +124,7 @@ def test_reusing_a_spent_refresh_token_revokes_the_whole_family_and_is_audited(
 
 
 def test_refresh_refuses_unknown_expired_and_wrong_kind_tokens(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     tokens = login(client, handle)
@@ -136,7 +136,7 @@ def test_refresh_refuses_unknown_expired_and_wrong_kind_tokens(
 
 
 def test_access_token_lives_fifteen_minutes(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _, handle = make_survivor_account(db_session, runtime)
     tokens = login(client, handle)
@@ -151,7 +151,7 @@ def test_access_token_lives_fifteen_minutes(
 
 
 def test_quick_exit_ends_every_session_of_that_survivor_only(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     sessions = [login(client, handle, label=f"Phone {i}") for i in range(3)]
@@ -183,7 +183,7 @@ def test_quick_exit_ends_every_session_of_that_survivor_only(
 
 
 def test_quick_exit_is_one_statement_on_the_device_table(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     from sqlalchemy import event
 
@@ -209,7 +209,7 @@ def test_quick_exit_is_one_statement_on_the_device_table(
 
 
 def test_devices_lists_active_sessions_with_decrypted_labels(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     _survivor, handle = make_survivor_account(db_session, runtime)
     a = login(client, handle, label="Kitchen tablet")
@@ -243,7 +243,7 @@ def _device_id(db_session: Session, tokens: dict[str, str]) -> uuid.UUID:
 
 
 def test_survivor_ends_one_of_their_devices_but_not_anyone_elses(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _survivor, handle = make_survivor_account(db_session, runtime)
     mine = login(client, handle)
@@ -272,7 +272,7 @@ def test_survivor_ends_one_of_their_devices_but_not_anyone_elses(
 
 
 def test_change_pin_needs_the_current_pin_and_ends_other_sessions(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     _survivor, handle = make_survivor_account(db_session, runtime)
     here = login(client, handle)
@@ -314,7 +314,7 @@ def test_change_pin_needs_the_current_pin_and_ends_other_sessions(
 
 
 def test_in_session_pin_checks_are_throttled(
-    client: FlaskClient, db_session: Session, runtime: Runtime, clock: FrozenClock
+    client: JsonClient, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     survivor, token = make_survivor(db_session, runtime)
     me = auth_header(token)
@@ -335,7 +335,7 @@ def test_in_session_pin_checks_are_throttled(
     assert right.data == answers[0].data
     assert pin_count(runtime, db_session, survivor.id) == 5
     db_session.expire_all()
-    assert runtime.hasher.verify(db_session.get(Survivor, survivor.id).pin_hash, SURVIVOR_PIN)  # type: ignore[union-attr]
+    assert runtime.hasher.verify(db_session.get_one(Survivor, survivor.id).pin_hash, SURVIVOR_PIN)
     # Once the lock has run out, the right PIN is checked again and accepted.
     clock.advance(seconds=pin_retry_after(runtime, db_session, survivor.id))
     right = client.post(
@@ -346,7 +346,7 @@ def test_in_session_pin_checks_are_throttled(
 
 
 def test_in_session_checks_and_login_share_one_lock(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     """A live session is not a second, separate guessing channel for the same PIN."""
     survivor, handle = make_survivor_account(db_session, runtime)
@@ -376,7 +376,7 @@ def test_in_session_checks_and_login_share_one_lock(
 
 
 def test_set_and_remove_the_duress_pin(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     survivor, handle = make_survivor_account(db_session, runtime)
     me = auth_header(login(client, handle)["access_token"])

@@ -7,14 +7,17 @@ escalation that A1 (S1's advocate) may act on.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from core.audit import Actor
 from messaging.checkins import arrangements, escalation
+from messaging.checkins.models import CheckinSchedule
 from messaging.checkins.occurrences import generate_for, pending
+from tests.identities import World
 
 
-def _schedule(w: Any) -> Any:
+def _schedule(w: World) -> CheckinSchedule:
     rt = w.runtime
     new = arrangements.NewSchedule(
         kind="one_off", channel="app", due_at=rt.clock.now() + dt.timedelta(hours=2)
@@ -26,18 +29,19 @@ def _schedule(w: Any) -> Any:
     return schedule
 
 
-def schedule_id(w: Any) -> str:
+def schedule_id(w: World) -> str:
     return str(_schedule(w).id)
 
 
-def occurrence_id(w: Any) -> str:
+def occurrence_id(w: World) -> str:
     schedule = _schedule(w)
     occ = next(o for o in pending(w.session, w.s1.id) if o.schedule_id == schedule.id)
     return str(occ.id)
 
 
-def escalation_id(w: Any) -> str:
+def escalation_id(w: World) -> str:
     esc = escalation.escalate(w.session, w.runtime.clock, None, w.s1.id, "missed")
+    assert esc is not None  # S1 is a real account: a decoy's escalation is None
     return str(esc.id)
 
 
@@ -47,7 +51,7 @@ FACTORIES = {
     "escalation_id": escalation_id,
 }
 
-BODIES: dict[tuple[str, str], Any] = {
+BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/v1/survivor/check-ins/occurrences/<uuid:occurrence_id>/answer"): lambda w: {
         "answer": "safe"
     },

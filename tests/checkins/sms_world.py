@@ -4,9 +4,9 @@ client, and the real inbound and status webhooks with valid signatures."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from core.runtime import Runtime
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.sms.gateway import TwilioSmsGateway
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -33,14 +34,14 @@ PHONE = "+447911123456"
 
 @dataclass
 class SmsWorld:
-    client: FlaskClient
+    client: JsonClient
     runtime: Runtime
     clock: FrozenClock
     http: FakeTwilioHttp
     session: Session
     advocate: StaffMember
     advocate_token: str
-    survivor_id: object
+    survivor_id: uuid.UUID
     survivor_token: str
 
     def run_jobs(self) -> int:
@@ -55,7 +56,7 @@ class SmsWorld:
         return list(self.session.scalars(select(Escalation)))
 
 
-def twilio_app(runtime: Runtime) -> tuple[FlaskClient, FakeTwilioHttp]:
+def twilio_app(runtime: Runtime) -> tuple[JsonClient, FakeTwilioHttp]:
     """The app on the Twilio gateway (over a fake HTTP client), taking signed webhooks."""
     runtime.settings = runtime.settings.replace(
         twilio_account_sid=ACCOUNT_SID,
@@ -70,7 +71,7 @@ def twilio_app(runtime: Runtime) -> tuple[FlaskClient, FakeTwilioHttp]:
             ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
         ),
     )
-    return create_app(runtime.settings, runtime=runtime).test_client(), http
+    return JsonClient(create_app(runtime.settings, runtime=runtime)), http
 
 
 def build_sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> SmsWorld:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,9 +12,10 @@ from messaging.checkins.templates import DENY_WORDS, TEMPLATES
 from tests.checkins.conftest import World
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids
 from tests.factories import auth_header, make_device, make_staff
+from tests.json_client import JsonClient
 
 
-def _setup(client: FlaskClient, token: str) -> None:
+def _setup(client: JsonClient, token: str) -> None:
     r = client.put(
         "/v1/survivor/check-ins/settings",
         json={
@@ -33,7 +33,7 @@ def _setup(client: FlaskClient, token: str) -> None:
 
 
 def test_survivor_schedules_and_answers_in_app(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     h = auth_header(world.survivor_token)
     _setup(client, world.survivor_token)
@@ -65,7 +65,7 @@ def test_survivor_schedules_and_answers_in_app(
 
 
 def test_recurring_needs_days_and_time_and_custom_text_is_checked(
-    world: World, client: FlaskClient
+    world: World, client: JsonClient
 ) -> None:
     h = auth_header(world.survivor_token)
     bad = [
@@ -101,7 +101,7 @@ def test_recurring_needs_days_and_time_and_custom_text_is_checked(
 
 
 def test_reply_codes_refuse_reserved_words_and_duplicates(
-    world: World, client: FlaskClient
+    world: World, client: JsonClient
 ) -> None:
     h = auth_header(world.survivor_token)
     for body in (
@@ -140,7 +140,7 @@ def _decoy(db_session: Session, world: World) -> dict[str, str]:
 
 
 def test_decoy_check_ins_are_its_own_run_as_real_and_reach_nobody(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     _setup(client, world.survivor_token)
     real = auth_header(world.survivor_token)
@@ -210,7 +210,7 @@ def test_decoy_check_ins_are_its_own_run_as_real_and_reach_nobody(
 
 
 def test_a_help_answer_in_a_decoy_reads_as_in_a_real_account(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     """A real help answer escalates, and the app shows it escalated; so must the decoy's,
     without telling anyone (nobody is, but the answer must not give that away)."""
@@ -233,7 +233,7 @@ def test_a_help_answer_in_a_decoy_reads_as_in_a_real_account(
 
 
 def test_advocate_queue_acknowledge_resolve(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     _setup(client, world.survivor_token)
     h = auth_header(world.survivor_token)

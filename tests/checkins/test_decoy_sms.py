@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,6 +40,7 @@ from tests.checkins.sms_world import twilio_app
 from tests.conftest import make_settings
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_device, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import (
     AUTH_TOKEN,
     PUBLIC_URL,
@@ -61,7 +61,7 @@ def settings(tmp_path: Path, database_url: str, keyring: KeyRing) -> Settings:
 
 @dataclass
 class Phones:
-    client: FlaskClient
+    client: JsonClient
     runtime: Runtime
     clock: FrozenClock
     session: Session
@@ -136,7 +136,8 @@ class Phones:
     def messages(self, survivor_id: uuid.UUID) -> int:
         self.session.expire_all()
         count = select(func.count()).select_from(ConversationMessage)
-        return int(self.session.scalar(count.where(ConversationMessage.survivor_id == survivor_id)))
+        mine = count.where(ConversationMessage.survivor_id == survivor_id)
+        return self.session.execute(mine).scalar_one()
 
     def notices_to(self, staff: StaffMember) -> list[str]:
         self.session.expire_all()
@@ -319,6 +320,7 @@ def test_a_decoys_text_that_fails_ends_its_check_in_as_a_real_ones(w: Phones, fa
     w.travel(minutes=11)
     if failure != "refused":
         for row in w.session.scalars(select(OutboundSms)).all():
+            assert row.provider_sid is not None  # every one was sent
             r = post_signed(
                 w.client,
                 "/v1/sms/status",
@@ -388,7 +390,7 @@ def test_a_decoys_reply_arriving_five_times_at_once_answers_once(
             owner, _ = make_survivor(s, runtime)
             _device, token = make_device(s, runtime, owner.id, decoy=True)
             s.commit()
-        client, h = app.test_client(), auth_header(token)
+        client, h = JsonClient(app), auth_header(token)
         due = (clock.now() + dt.timedelta(minutes=10)).isoformat()
         for method, path, body, status in (
             ("PUT", "phone", {"phone": DECOY}, 204),
@@ -406,7 +408,7 @@ def test_a_decoys_reply_arriving_five_times_at_once_answers_once(
         def post(sid: str) -> None:
             barrier.wait(10)
             params = {"From": DECOY, "Body": "1", "MessageSid": sid}
-            answers.append(post_signed(app.test_client(), "/v1/sms/inbound", params).status_code)
+            answers.append(post_signed(JsonClient(app), "/v1/sms/inbound", params).status_code)
 
         threads = [threading.Thread(target=post, args=(sid,)) for sid in sids]
         for t in threads:

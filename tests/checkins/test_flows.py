@@ -12,6 +12,7 @@ from core.notices import StaffNotice
 from messaging.checkins import arrangements, replies, states
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.checkins.occurrences import generate_for
+from messaging.checkins.schedule import WEEKDAYS
 from messaging.checkins.timers import on_sms_failure
 from tests.checkins.conftest import World
 
@@ -228,7 +229,7 @@ def test_quiet_window_defers_the_text_to_its_end(world: World, db_session: Sessi
         world.survivor.id,
         arrangements.SettingsChange(
             timezone="Europe/London",
-            quiet_windows=[{"days": list(arrangements.WEEKDAYS), "start": "13:00", "end": "15:00"}],
+            quiet_windows=[{"days": list(WEEKDAYS), "start": "13:00", "end": "15:00"}],
         ),
     )
     occ = _one_off(world, db_session, minutes=30)
@@ -253,7 +254,7 @@ def test_quiet_window_policy_app_moves_it_into_the_app(world: World, db_session:
         arrangements.SettingsChange(
             timezone="UTC",
             quiet_policy="app",
-            quiet_windows=[{"days": list(arrangements.WEEKDAYS), "start": "12:00", "end": "18:00"}],
+            quiet_windows=[{"days": list(WEEKDAYS), "start": "12:00", "end": "18:00"}],
         ),
     )
     occ = _one_off(world, db_session, minutes=30)
@@ -310,7 +311,7 @@ def _recurring_utc(
         Actor("survivor", world.survivor.id),
         world.survivor.id,
         arrangements.NewSchedule(
-            kind="recurring", channel="sms", days=list(arrangements.WEEKDAYS), at=at, timezone=tz
+            kind="recurring", channel="sms", days=list(WEEKDAYS), at=at, timezone=tz
         ),
     )
     out = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from core.runtime import Runtime
 from messaging.checkins import escalation, states
 from messaging.checkins.escalation import URGENCY
 from tests.checkins.sms_world import PHONE, SmsWorld, build_sms_world, inbound, send_due
+from tests.json_client import JsonClient
 from tests.messaging.conftest import post_signed
 
 HELP, SAFE = "tulips", "1"
@@ -100,7 +100,7 @@ def test_help_after_the_escalation_was_acknowledged_is_still_urgent(w: SmsWorld)
     _text(w, HELP)
     [esc] = w.escalations()
     staff = Actor("staff", w.advocate.id)
-    escalation.acknowledge(w.session, w.clock, staff, [w.survivor_id], esc.id)  # type: ignore[list-item]
+    escalation.acknowledge(w.session, w.clock, staff, [w.survivor_id], esc.id)
     w.session.commit()
     _text(w, SAFE)
     _text(w, HELP)
@@ -111,9 +111,8 @@ def test_help_after_the_escalation_was_resolved_opens_a_new_one(w: SmsWorld) -> 
     _text(w, HELP)
     [esc] = w.escalations()
     staff = Actor("staff", w.advocate.id)
-    survivor_id: uuid.UUID = w.survivor_id  # type: ignore[assignment]
     escalation.resolve(
-        w.session, w.clock, w.runtime.vault, staff, [survivor_id], esc.id, "Spoke to her."
+        w.session, w.clock, w.runtime.vault, staff, [w.survivor_id], esc.id, "Spoke to her."
     )
     w.session.commit()
     _text(w, SAFE)
@@ -154,7 +153,7 @@ def test_help_texts_arriving_together_each_reach_the_advocate(
         answers: list[int] = []
 
         def text(sid: str) -> None:
-            client = app.test_client()
+            client = JsonClient(app)
             barrier.wait(10)
             params = {"From": PHONE, "To": "+15005550006", "Body": HELP, "MessageSid": sid}
             answers.append(post_signed(client, "/v1/sms/inbound", params).status_code)

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +31,7 @@ from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.models import ConversationMessage, InboundSms
 from tests.checkins.sms_world import twilio_app
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import (
     make_job_runner,
     post_signed,
@@ -50,7 +50,7 @@ class Holder:
 
 @dataclass
 class Household:
-    client: FlaskClient
+    client: JsonClient
     runtime: Runtime
     clock: FrozenClock
     session: Session
@@ -260,7 +260,7 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 def _put_phone(app: Flask, token: str, number: str, seen: list[str]) -> tuple[Any, list[str]]:
     seen.clear()
-    r = app.test_client().put(
+    r = JsonClient(app).put(
         "/v1/survivor/phone", json={"phone": number}, headers=auth_header(token)
     )
     return r, list(seen)
@@ -285,8 +285,8 @@ def test_setting_a_held_number_answers_and_works_exactly_as_a_free_one(
     assert held_sql == free_sql
     db_session.expire_all()
     index = phone_index(runtime.keyring, SHARED)
-    assert db_session.get(Survivor, holder.id).phone_index == index  # type: ignore[union-attr]
-    assert db_session.get(Survivor, sharer.id).phone_index == index  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, holder.id).phone_index == index
+    assert db_session.get_one(Survivor, sharer.id).phone_index == index
 
 
 def test_two_survivors_setting_one_number_at_once_both_succeed(
@@ -301,7 +301,7 @@ def test_two_survivors_setting_one_number_at_once_both_succeed(
     answers: list[int] = []
 
     def put(token: str) -> None:
-        client = app.test_client()
+        client = JsonClient(app)
         barrier.wait(10)
         r = client.put("/v1/survivor/phone", json={"phone": SHARED}, headers=auth_header(token))
         answers.append(r.status_code)

@@ -8,7 +8,6 @@ import threading
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from messaging.checkins.models import CheckinOccurrence, CheckinSchedule, Escala
 from messaging.phone import set_phone
 from tests.checkins.conftest import SURVIVOR_PHONE, World
 from tests.factories import auth_header, make_device, make_survivor
+from tests.json_client import JsonClient
 
 
 def _fresh_token(world: World, db_session: Session) -> str:
@@ -30,7 +30,7 @@ def _fresh_token(world: World, db_session: Session) -> str:
     return token
 
 
-def _schedule(client: FlaskClient, world: World, token: str, **body: Any) -> Any:
+def _schedule(client: JsonClient, world: World, token: str, **body: Any) -> Any:
     due = (world.clock.now() + dt.timedelta(hours=1)).isoformat()
     return client.post(
         "/v1/survivor/check-ins",
@@ -41,7 +41,7 @@ def _schedule(client: FlaskClient, world: World, token: str, **body: Any) -> Any
 
 @pytest.mark.parametrize("body", [{}, {"channel": "sms"}])
 def test_an_sms_check_in_without_a_phone_number_is_refused_clearly(
-    world: World, client: FlaskClient, db_session: Session, body: dict[str, str]
+    world: World, client: JsonClient, db_session: Session, body: dict[str, str]
 ) -> None:
     survivor, token = make_survivor(db_session, world.runtime, advocate=world.advocate)
     db_session.commit()
@@ -64,7 +64,7 @@ def test_an_sms_check_in_without_a_phone_number_is_refused_clearly(
 
 
 def test_removing_the_number_moves_sms_check_ins_to_the_app(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     h = auth_header(world.survivor_token)
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
@@ -103,7 +103,7 @@ def test_removing_the_number_moves_sms_check_ins_to_the_app(
 
 
 def test_removing_the_number_moves_nothing_that_is_already_in_the_app_or_sent(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     h = auth_header(world.survivor_token)
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
@@ -119,7 +119,7 @@ def test_removing_the_number_moves_nothing_that_is_already_in_the_app_or_sent(
 
 
 def test_a_decoy_session_removing_the_number_moves_nothing(
-    world: World, client: FlaskClient, db_session: Session
+    world: World, client: JsonClient, db_session: Session
 ) -> None:
     assert _schedule(client, world, world.survivor_token, channel="sms").status_code == 201
     decoy = make_device(db_session, world.runtime, world.survivor.id, decoy=True)[1]
@@ -148,7 +148,7 @@ def test_no_sms_check_in_outlives_a_number_removed_at_the_same_moment(
     answers: list[int] = []
 
     def act(token: str, remove: bool) -> None:
-        client = app.test_client()
+        client = JsonClient(app)
         barrier.wait(10)
         h = auth_header(token)
         if remove:

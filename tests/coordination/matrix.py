@@ -14,9 +14,10 @@ from coordination.alerts import create_alert
 from coordination.models import Consent
 from core.audit import Actor
 from core.ids import new_id
+from tests.identities import World
 
 
-def _consent(w: Any) -> Consent:
+def _consent(w: World) -> Consent:
     deps = wire(w.runtime).coordination
     clock = w.runtime.clock
     access = SurvivorAccess(w.s1.id, "self", SurvivorPrincipal(w.s1.id, new_id(), False))
@@ -35,11 +36,11 @@ def _consent(w: Any) -> Consent:
     )
 
 
-def consent_id(w: Any) -> str:
+def consent_id(w: World) -> str:
     return str(_consent(w).id)
 
 
-def share_id(w: Any) -> str:
+def share_id(w: World) -> str:
     principal = StaffPrincipal(w.a1.id, "advocate", new_id(), w.runtime.clock.now())
     share = lawful_basis.request_share(
         w.session,
@@ -57,7 +58,7 @@ def share_id(w: Any) -> str:
     return str(share.id)
 
 
-def delivery_id(w: Any) -> str:
+def delivery_id(w: World) -> str:
     """A delivery of an S1 alert to P1 (P1 sees its id as the alert id)."""
     _consent(w)
     _, sent = create_alert(
@@ -72,14 +73,14 @@ def delivery_id(w: Any) -> str:
     return str(sent[0].id)
 
 
-def _expires(w: Any) -> str:
+def _expires(w: World) -> str:
     return (w.runtime.clock.now() + dt.timedelta(days=30)).isoformat()
 
 
 _S = "/v1/staff/survivors/<uuid:survivor_id>"
 
 # Valid bodies, so intruders get past validation to the authorization answer.
-BODIES: dict[tuple[str, str], Callable[[Any], dict[str, Any]]] = {
+BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/v1/survivor/consents/<uuid:consent_id>/confirm"): lambda w: {
         "receipt_hash": "0" * 64
     },

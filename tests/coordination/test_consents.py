@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from coordination.models import Consent
@@ -13,9 +12,10 @@ from core.crypto import digest_items
 from tests.coordination.conftest import World
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_device
+from tests.json_client import JsonClient
 
 
-def _preview(client: FlaskClient, w: World, **over: Any) -> Any:
+def _preview(client: JsonClient, w: World, **over: Any) -> Any:
     body = {"agency_id": str(w.police.id), "kinds": ["welfare_check", "risk_level"]}
     body["purpose"] = "So the police can check on me if I go quiet"
     body.update(over)
@@ -24,7 +24,7 @@ def _preview(client: FlaskClient, w: World, **over: Any) -> Any:
     )
 
 
-def _give(client: FlaskClient, w: World, preview: dict[str, Any], token: str | None = None) -> Any:
+def _give(client: JsonClient, w: World, preview: dict[str, Any], token: str | None = None) -> Any:
     body = {
         "agency_id": preview["agency_id"],
         "kinds": preview["kinds"],
@@ -37,7 +37,7 @@ def _give(client: FlaskClient, w: World, preview: dict[str, Any], token: str | N
     )
 
 
-def test_preview_offers_90_days_and_plain_text(client: FlaskClient, world: World) -> None:
+def test_preview_offers_90_days_and_plain_text(client: JsonClient, world: World) -> None:
     r = _preview(client, world)
     assert r.status_code == 200, r.json
     p = r.json
@@ -52,7 +52,7 @@ def test_preview_offers_90_days_and_plain_text(client: FlaskClient, world: World
 
 
 def test_give_returns_receipt_hashing_exactly_what_was_agreed(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     p = _preview(client, world).json
     r = _give(client, world, p)
@@ -79,7 +79,7 @@ def test_give_returns_receipt_hashing_exactly_what_was_agreed(
     assert [x["id"] for x in listed["items"]] == [c["id"]]
 
 
-def test_changed_terms_do_not_match_the_shown_text(client: FlaskClient, world: World) -> None:
+def test_changed_terms_do_not_match_the_shown_text(client: JsonClient, world: World) -> None:
     p = _preview(client, world).json
     p["kinds"] = ["welfare_check", "risk_level", "safety_status"]
     r = _give(client, world, p)
@@ -87,7 +87,7 @@ def test_changed_terms_do_not_match_the_shown_text(client: FlaskClient, world: W
     assert world.session.scalar(select(func.count()).select_from(Consent)) == 0
 
 
-def test_consent_without_expiry_is_refused(client: FlaskClient, world: World) -> None:
+def test_consent_without_expiry_is_refused(client: JsonClient, world: World) -> None:
     p = _preview(client, world).json
     body = {k: p[k] for k in ("agency_id", "kinds", "purpose", "text_hash")}
     r = client.post("/v1/survivor/consents", json=body, headers=auth_header(world.survivor_token))
@@ -100,7 +100,7 @@ def test_consent_without_expiry_is_refused(client: FlaskClient, world: World) ->
 
 
 def test_expiry_over_twelve_months_or_under_a_day_is_refused(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     too_late = (world.clock.now() + dt.timedelta(days=366)).isoformat()
     assert _preview(client, world, expires_at=too_late).status_code == 422
@@ -110,14 +110,14 @@ def test_expiry_over_twelve_months_or_under_a_day_is_refused(
     assert _preview(client, world, expires_at=ok).status_code == 200
 
 
-def test_unknown_kind_and_unbounded_purpose_are_refused(client: FlaskClient, world: World) -> None:
+def test_unknown_kind_and_unbounded_purpose_are_refused(client: JsonClient, world: World) -> None:
     assert _preview(client, world, kinds=["home_address"]).status_code == 422
     assert _preview(client, world, kinds=[]).status_code == 422
     assert _preview(client, world, purpose="x" * 501).status_code == 422
 
 
 def test_advocate_recorded_consent_waits_for_the_survivor(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     sid = world.survivor.id
     body = {
@@ -154,7 +154,7 @@ def test_advocate_recorded_consent_waits_for_the_survivor(
     assert [d.agency_id for d in sent] == [world.refuge.id]
 
 
-def test_revocation_by_survivor_and_by_advocate(client: FlaskClient, world: World) -> None:
+def test_revocation_by_survivor_and_by_advocate(client: JsonClient, world: World) -> None:
     first = world.consent(world.police, ["welfare_check"])
     second = world.consent(world.refuge, ["welfare_check"])
     r = client.post(
@@ -174,7 +174,7 @@ def test_revocation_by_survivor_and_by_advocate(client: FlaskClient, world: Worl
     assert row.revoked_by_kind == "staff"
 
 
-def test_expired_consent_stops_by_itself(client: FlaskClient, world: World) -> None:
+def test_expired_consent_stops_by_itself(client: JsonClient, world: World) -> None:
     consent = world.consent(world.police, ["welfare_check"], days=2)
     world.clock.advance(days=2, seconds=1)
     _, token = make_device(world.session, world.runtime, world.survivor.id)  # the old one lapsed
@@ -182,7 +182,7 @@ def test_expired_consent_stops_by_itself(client: FlaskClient, world: World) -> N
     assert [(x["id"], x["state"]) for x in listed["items"]] == [(str(consent.id), "expired")]
 
 
-def test_decoy_consents_are_its_own_and_no_agency_hears(client: FlaskClient, world: World) -> None:
+def test_decoy_consents_are_its_own_and_no_agency_hears(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, decoy = make_device(world.session, world.runtime, world.survivor.id, decoy=True)
@@ -230,13 +230,13 @@ def test_decoy_consents_are_its_own_and_no_agency_hears(client: FlaskClient, wor
     assert client.get("/v1/survivor/disclosures", headers=h).json == {"items": []}
     # The real consent is untouched.
     world.session.expire_all()
-    assert world.session.get(Consent, consent.id).state == "active"  # type: ignore[union-attr]
+    assert world.session.get_one(Consent, consent.id).state == "active"
     mine = client.get("/v1/survivor/consents", headers=real).json["items"]
     assert [c["id"] for c in mine] == [str(consent.id)]
     assert_only_the_alarm_left(world.session, world.runtime, exits, world.survivor.id)
 
 
-def test_one_survivor_cannot_touch_anothers_consent(client: FlaskClient, world: World) -> None:
+def test_one_survivor_cannot_touch_anothers_consent(client: JsonClient, world: World) -> None:
     from tests.factories import make_survivor
 
     _, other_token = make_survivor(world.session, world.runtime)
@@ -244,4 +244,4 @@ def test_one_survivor_cannot_touch_anothers_consent(client: FlaskClient, world: 
     r = client.post(f"/v1/survivor/consents/{consent.id}/revoke", headers=auth_header(other_token))
     assert r.status_code == 404
     world.session.expire_all()
-    assert world.session.get(Consent, consent.id).state == "active"  # type: ignore[union-attr]
+    assert world.session.get_one(Consent, consent.id).state == "active"

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Self
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from api.wiring import wire
 from coordination import deliveries
 from coordination.models import AgencyWebhook, Delivery, Disclosure
-from coordination.webhooks_http import SendResult
+from coordination.webhooks_http import SendResult, SentRequest
 from core.jobs import Job
 from core.notices import StaffNotice
 from tests.coordination.conftest import PUBLIC_IP, World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +28,16 @@ def receiver_clock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
     class _Now(dt.datetime):
         @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            return world.clock.now()
+        def now(cls, tz: dt.tzinfo | None = None) -> Self:
+            moment = world.clock.now()
+            return cls.combine(moment.date(), moment.timetz())
 
     monkeypatch.setattr(swh, "datetime", _Now)
 
 
-def _verify(secret: str, sent: object) -> dict[str, object]:
-    body = sent.body.decode()  # type: ignore[attr-defined]
-    result: dict[str, object] = Webhook(secret).verify(body, sent.headers)  # type: ignore[attr-defined]
+def _verify(secret: str, sent: SentRequest) -> dict[str, object]:
+    body = sent.body.decode()
+    result: dict[str, object] = Webhook(secret).verify(body, sent.headers)
     return result
 
 
@@ -94,7 +96,7 @@ def test_alert_fields_outside_the_kind_are_refused(world: World) -> None:
 
 
 def test_revoking_consent_while_alerts_are_queued_delivers_none(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check", "safety_status"])
@@ -239,7 +241,7 @@ def test_rebinding_to_a_private_address_is_refused_at_delivery(world: World) -> 
     assert job.attempts == 1
 
 
-def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> None:
+def test_rotation_signs_with_both_secrets(client: JsonClient, world: World) -> None:
     old = world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     r = client.post(
@@ -267,7 +269,7 @@ def test_rotation_signs_with_both_secrets(client: FlaskClient, world: World) -> 
         _verify(old, later)
 
 
-def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: World) -> None:
+def test_admin_redelivers_with_the_same_webhook_id(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")
@@ -289,7 +291,7 @@ def test_admin_redelivers_with_the_same_webhook_id(client: FlaskClient, world: W
     assert denied.status_code == 403
 
 
-def test_advocate_raises_an_alert_over_http(client: FlaskClient, world: World) -> None:
+def test_advocate_raises_an_alert_over_http(client: JsonClient, world: World) -> None:
     world.consent(world.police, ["safety_status"])
     r = client.post(
         f"/v1/staff/survivors/{world.survivor.id}/alerts",
@@ -349,7 +351,7 @@ def test_welfare_port_for_check_ins(world: World) -> None:
 
 
 def test_saving_the_endpoint_again_reenables_it_and_sends_what_waited(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
@@ -384,7 +386,7 @@ def test_disabled_agency_gets_nothing_more(world: World) -> None:
     assert row.cancelled_reason == "agency_disabled"
 
 
-def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World) -> None:
+def test_redelivery_adds_no_second_disclosure(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")
@@ -397,7 +399,7 @@ def test_redelivery_adds_no_second_disclosure(client: FlaskClient, world: World)
     assert world.session.scalar(select(func.count()).select_from(Disclosure)) == 1
 
 
-def test_redelivering_a_cancelled_delivery_is_refused(client: FlaskClient, world: World) -> None:
+def test_redelivering_a_cancelled_delivery_is_refused(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     consent = world.consent(world.police, ["welfare_check"])
     _, sent = world.alert("welfare_check")

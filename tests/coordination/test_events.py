@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from coordination.models import AgencyEvent, Disclosure, SurvivorNotice
@@ -14,6 +13,7 @@ from core.audit import AuditEvent
 from core.notices import StaffNotice
 from tests.coordination.conftest import World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 
 
 def _event(w: World, **over: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def _event(w: World, **over: Any) -> dict[str, Any]:
     return body
 
 
-def _post(client: FlaskClient, w: World, body: dict[str, Any], key: str | None = None) -> Any:
+def _post(client: JsonClient, w: World, body: dict[str, Any], key: str | None = None) -> Any:
     return client.post("/v1/partner/events", json=body, headers=auth_header(key or w.police_key))
 
 
@@ -39,7 +39,7 @@ def _count(w: World, model: Any) -> int:
     return int(w.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_same_event_id_twice_has_one_effect(client: FlaskClient, world: World) -> None:
+def test_same_event_id_twice_has_one_effect(client: JsonClient, world: World) -> None:
     body = _event(world)
     first = _post(client, world, body)
     assert first.status_code == 201, first.json
@@ -64,7 +64,7 @@ def test_same_event_id_twice_has_one_effect(client: FlaskClient, world: World) -
 
 
 def test_release_escape_breach_are_urgent_others_are_info(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     cases = [
         ("e1", "custody", "released", "urgent"),
@@ -87,7 +87,7 @@ def test_release_escape_breach_are_urgent_others_are_info(
     assert all("note" not in n.details for n in notes)
 
 
-def test_validation(client: FlaskClient, world: World) -> None:
+def test_validation(client: JsonClient, world: World) -> None:
     assert (
         _post(client, world, _event(world, type="arrested", category="programme")).status_code
         == 422
@@ -101,21 +101,21 @@ def test_validation(client: FlaskClient, world: World) -> None:
     assert _count(world, AgencyEvent) == 0
 
 
-def test_another_agencys_reference_finds_nothing(client: FlaskClient, world: World) -> None:
+def test_another_agencys_reference_finds_nothing(client: JsonClient, world: World) -> None:
     police_body = _event(world)
     r = _post(client, world, police_body, key=world.refuge_key)
     assert r.status_code == 404
     assert _count(world, AgencyEvent) == 0
 
 
-def test_scope_events_write_is_needed(client: FlaskClient, world: World) -> None:
+def test_scope_events_write_is_needed(client: JsonClient, world: World) -> None:
     from tests.factories import make_agency
 
     _, key = make_agency(world.session, world.runtime, "Court", "court", ("alerts:read",))
     assert _post(client, world, _event(world), key=key).status_code == 403
 
 
-def test_survivor_told_in_neutral_words_only_if_opted_in(client: FlaskClient, world: World) -> None:
+def test_survivor_told_in_neutral_words_only_if_opted_in(client: JsonClient, world: World) -> None:
     h = auth_header(world.survivor_token)
     _post(client, world, _event(world, event_id="a"))
     assert client.get("/v1/survivor/sharing-notices", headers=h).json["items"] == []
@@ -130,7 +130,7 @@ def test_survivor_told_in_neutral_words_only_if_opted_in(client: FlaskClient, wo
     assert _count(world, SurvivorNotice) == 1
 
 
-def test_advocates_list_events_with_the_note(client: FlaskClient, world: World) -> None:
+def test_advocates_list_events_with_the_note(client: JsonClient, world: World) -> None:
     _post(client, world, _event(world))
     r = client.get(
         f"/v1/staff/survivors/{world.survivor.id}/agency-events",

@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from coordination.models import Consent, SurvivorNotice
@@ -14,9 +13,10 @@ from coordination.survivor_notices import warn_expiring
 from core.notices import StaffNotice
 from tests.coordination.conftest import World
 from tests.factories import auth_header, make_device, make_staff
+from tests.json_client import JsonClient
 
 
-def _share(client: FlaskClient, w: World, token: str, **over: Any) -> Any:
+def _share(client: JsonClient, w: World, token: str, **over: Any) -> Any:
     body: dict[str, Any] = {
         "agency_id": str(w.police.id),
         "kinds": ["welfare_check"],
@@ -50,7 +50,7 @@ def _supervisor(w: World) -> str:
 
 
 def test_share_without_consent_needs_a_different_supervisor(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     sup_token = _supervisor(world)
     # Requested by a supervisor: they cannot approve their own request.
@@ -91,7 +91,7 @@ def test_share_without_consent_needs_a_different_supervisor(
     assert world.alert("welfare_check")[1] == []
 
 
-def test_not_telling_the_survivor_needs_a_sealed_reason(client: FlaskClient, world: World) -> None:
+def test_not_telling_the_survivor_needs_a_sealed_reason(client: JsonClient, world: World) -> None:
     sup_token = _supervisor(world)
     missing = _share(client, world, world.advocate_token, tell_survivor=False)
     assert missing.status_code == 422
@@ -117,7 +117,7 @@ def test_not_telling_the_survivor_needs_a_sealed_reason(client: FlaskClient, wor
     assert b"MARAC" not in row.reasoning_enc
 
 
-def test_disclosure_log_for_survivor_and_caseload(client: FlaskClient, world: World) -> None:
+def test_disclosure_log_for_survivor_and_caseload(client: JsonClient, world: World) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["welfare_check"])
     world.alert("duress")
@@ -177,7 +177,7 @@ def test_expiry_job_runs_periodically_through_the_worker(world: World) -> None:
     assert row.expires_at - world.clock.now() < dt.timedelta(days=7)
 
 
-def test_withdrawing_a_share_cancels_what_is_queued(client: FlaskClient, world: World) -> None:
+def test_withdrawing_a_share_cancels_what_is_queued(client: JsonClient, world: World) -> None:
     from coordination.models import Delivery
 
     sup_token = _supervisor(world)

@@ -8,12 +8,12 @@ coordination rows are proven even while another domain's rows are unfinished.
 from __future__ import annotations
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.runtime import Runtime
 from tests import test_permission_matrix as m
 from tests.identities import build_world
+from tests.json_client import JsonClient
 
 
 def _ours(app: Flask) -> list[m.Route]:
@@ -30,7 +30,7 @@ def test_coordination_routes_have_families_and_factories(app: Flask) -> None:
 
 
 def test_no_principal_reaches_another_partys_coordination_object(
-    app: Flask, client: FlaskClient, db_session: Session, runtime: Runtime
+    app: Flask, client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     w = build_world(db_session, runtime)
     violations: list[str] = []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from coordination.models import Disclosure
 from coordination.references import reference_for
 from tests.coordination.conftest import World
 from tests.factories import auth_header, make_agency
+from tests.json_client import JsonClient
 
 
 def _raise(w: World, kind: str = "welfare_check", **data: object) -> None:
@@ -16,7 +16,7 @@ def _raise(w: World, kind: str = "welfare_check", **data: object) -> None:
 
 
 def test_pull_pages_with_a_cursor_and_shows_only_this_agencys_alerts(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.consent(world.police, ["welfare_check", "safety_status"])
     world.consent(world.refuge, ["welfare_check"])
@@ -57,7 +57,7 @@ def test_pull_pages_with_a_cursor_and_shows_only_this_agencys_alerts(
 
 
 def test_one_agency_can_never_read_or_ack_anothers_alerts(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.consent(world.police, ["welfare_check"])
     _raise(world)
@@ -74,7 +74,7 @@ def test_one_agency_can_never_read_or_ack_anothers_alerts(
     assert ok.json["acknowledged_at"]
 
 
-def test_scopes_are_enforced(client: FlaskClient, world: World) -> None:
+def test_scopes_are_enforced(client: JsonClient, world: World) -> None:
     _, read_only = make_agency(world.session, world.runtime, "Court", "court", ("alerts:read",))
     _, events_only = make_agency(
         world.session, world.runtime, "Probation", "probation", ("events:write",)
@@ -95,7 +95,7 @@ def test_scopes_are_enforced(client: FlaskClient, world: World) -> None:
     )
 
 
-def test_revoked_consent_hides_alerts_from_the_pull_api(client: FlaskClient, world: World) -> None:
+def test_revoked_consent_hides_alerts_from_the_pull_api(client: JsonClient, world: World) -> None:
     consent = world.consent(world.police, ["welfare_check"])
     _raise(world)
     client.post(
@@ -106,6 +106,6 @@ def test_revoked_consent_hides_alerts_from_the_pull_api(client: FlaskClient, wor
     )
 
 
-def test_bad_cursor_is_a_validation_error(client: FlaskClient, world: World) -> None:
+def test_bad_cursor_is_a_validation_error(client: JsonClient, world: World) -> None:
     r = client.get("/v1/partner/alerts?cursor=%%%", headers=auth_header(world.police_key))
     assert r.status_code == 422

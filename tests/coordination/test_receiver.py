@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -79,8 +80,9 @@ def receiver(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Re
 
     class _Now(dt.datetime):
         @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            return world.clock.now()
+        def now(cls, tz: dt.tzinfo | None = None) -> Self:
+            moment = world.clock.now()
+            return cls.combine(moment.date(), moment.timetz())
 
     # The receiver's clock is the simulated clock, so its 5-minute tolerance is meaningful.
     monkeypatch.setattr(swh, "datetime", _Now)
@@ -132,7 +134,7 @@ def test_receiver_down_for_five_attempts_gets_each_alert_exactly_once(
         for gap, base in zip(gaps, deliveries.SCHEDULE, strict=False):
             assert base <= gap <= base * 1.1 + 2, (gaps, msg_id)
     world.session.expire_all()
-    states = {world.session.get(Delivery, d.id).state for d in sent}  # type: ignore[union-attr]
+    states = {world.session.get_one(Delivery, d.id).state for d in sent}
     assert states == {"delivered"}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from api.registry import job_registry
@@ -10,6 +9,7 @@ from coordination.models import Alert, Delivery
 from core.worker import Worker
 from tests.coordination.conftest import World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 from tests.safety_plans.test_instruments import dash_answers
 
 
@@ -25,7 +25,7 @@ def _run(world: World) -> None:
 
 
 def test_high_risk_assessment_raises_a_consented_risk_level_alert_once(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.webhook(world.police, "https://hooks.police.example/in")
     world.consent(world.police, ["risk_level"])
@@ -46,7 +46,7 @@ def test_high_risk_assessment_raises_a_consented_risk_level_alert_once(
     assert len(world.sender.sent) == 1
 
 
-def test_lower_results_raise_no_alert(client: FlaskClient, world: World) -> None:
+def test_lower_results_raise_no_alert(client: JsonClient, world: World) -> None:
     world.consent(world.police, ["risk_level"])
     world.session.commit()
     r = client.post(

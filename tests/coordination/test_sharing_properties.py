@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
@@ -113,7 +114,7 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    def run(program: list[tuple[object, ...]]) -> None:
+    def run(program: list[tuple[Any, ...]]) -> None:  # each op as ``ops`` draws it
         survivor, _ = make_survivor(world.session, world.runtime)  # a fresh one per example
         sender.failing = False
         access = SurvivorAccess(
@@ -124,9 +125,9 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
         for op in program:
             if op[0] == "give":
                 _, index, kinds, days = op
-                agency = agencies[int(index)]  # type: ignore[call-overload]
-                expires = world.clock.now() + dt.timedelta(days=int(days))  # type: ignore[call-overload]
-                chosen = sorted(kinds)  # type: ignore[call-overload]
+                agency = agencies[int(index)]
+                expires = world.clock.now() + dt.timedelta(days=int(days))
+                chosen = sorted(kinds)
                 t = consents.terms(
                     world.session, world.clock, survivor.id, agency.id, chosen, "P", expires
                 )
@@ -141,10 +142,10 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
                     expires_at=expires,
                     text_hash=t.text_hash,
                 )
-                sender.model[c.id] = ModelConsent(int(index), tuple(chosen), expires)  # type: ignore[call-overload]
+                sender.model[c.id] = ModelConsent(int(index), tuple(chosen), expires)
                 given_ids.append(c.id)
             elif op[0] == "revoke" and given_ids:
-                target = given_ids[int(op[1]) % len(given_ids)]  # type: ignore[call-overload]
+                target = given_ids[int(op[1]) % len(given_ids)]
                 consents.revoke(world.session, access, world.clock, consent_id=target)
                 sender.model[target].revoked = True
             elif op[0] == "alert":
@@ -155,7 +156,7 @@ def test_nothing_is_ever_sent_outside_a_consent(world: World) -> None:
                     assert d.consent_id is not None
                     sender.deliveries[d.webhook_id] = (d.consent_id, kind)
             elif op[0] == "advance":
-                world.clock.advance(seconds=int(op[1]))  # type: ignore[call-overload]
+                world.clock.advance(seconds=int(op[1]))
             elif op[0] == "work":
                 worker.run_once()
             elif op[0] == "toggle":

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-import pytest
-from flask.testing import FlaskClient
+from collections.abc import Iterable
 
-from coordination.urls import UnsafeWebhookUrl, check_webhook_url
+import pytest
+
+from coordination.urls import CheckedUrl, Endpoint, UnsafeWebhookUrl, check_webhook_url
 from tests.coordination.conftest import PUBLIC_IP, FakeResolver, World
 from tests.factories import auth_header
+from tests.json_client import JsonClient
 
 
-def _check(url: str, resolver: FakeResolver | None = None, **kw: object) -> object:
-    options: dict[str, object] = {"allowlist": "", "production": False}
-    options.update(kw)
-    return check_webhook_url(url, resolver=resolver or FakeResolver(), **options)  # type: ignore[arg-type]
+def _check(
+    url: str,
+    resolver: FakeResolver | None = None,
+    *,
+    allowlist: str = "",
+    production: bool = False,
+    own: Iterable[Endpoint] = (),
+) -> CheckedUrl:
+    return check_webhook_url(
+        url,
+        allowlist=allowlist,
+        production=production,
+        own=own,
+        resolver=resolver or FakeResolver(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,9 +87,9 @@ def test_public_address_passes_and_is_the_one_to_connect_to() -> None:
     resolver = FakeResolver()
     resolver.names["hooks.police.example"] = [PUBLIC_IP]
     checked = _check("https://hooks.police.example:8443/in?x=1", resolver)
-    assert checked.address == PUBLIC_IP  # type: ignore[attr-defined]
-    assert checked.port == 8443  # type: ignore[attr-defined]
-    assert checked.target == "/in?x=1"  # type: ignore[attr-defined]
+    assert checked.address == PUBLIC_IP
+    assert checked.port == 8443
+    assert checked.target == "/in?x=1"
 
 
 def test_allowlist_lets_loopback_through_but_only_what_it_names() -> None:
@@ -212,7 +225,7 @@ def test_malformed_or_plain_http_in_production_is_refused(url: str) -> None:
     "url",
     ["http://127.0.0.1:8080/hook", "https://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/"],
 )
-def test_admin_api_refuses_internal_urls(client: FlaskClient, world: World, url: str) -> None:
+def test_admin_api_refuses_internal_urls(client: JsonClient, world: World, url: str) -> None:
     r = client.put(
         f"/v1/admin/agencies/{world.police.id}/webhook",
         json={"url": url},
@@ -226,7 +239,7 @@ def test_admin_api_refuses_internal_urls(client: FlaskClient, world: World, url:
     assert got.json["configured"] is False
 
 
-def test_admin_api_sets_url_and_shows_the_secret_once(client: FlaskClient, world: World) -> None:
+def test_admin_api_sets_url_and_shows_the_secret_once(client: JsonClient, world: World) -> None:
     world.resolver.names["hooks.police.example"] = [PUBLIC_IP]
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
     h = auth_header(world.admin_token)
@@ -245,7 +258,7 @@ def test_admin_api_sets_url_and_shows_the_secret_once(client: FlaskClient, world
 
 
 def test_rotation_needs_a_fresh_second_factor_and_removal_keeps_pull(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.resolver.names["hooks.police.example"] = [PUBLIC_IP]
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
@@ -276,7 +289,7 @@ def test_production_refuses_the_fake_webhook_sender() -> None:
 
 
 def test_admin_api_refuses_other_ports_of_an_allowlisted_address(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     world.deps.settings = world.runtime.settings.replace(webhook_allowlist="127.0.0.1")
     url = f"/v1/admin/agencies/{world.police.id}/webhook"
@@ -290,7 +303,7 @@ def test_admin_api_refuses_other_ports_of_an_allowlisted_address(
 
 
 def test_admin_api_refuses_the_address_the_app_is_bound_to(
-    client: FlaskClient, world: World
+    client: JsonClient, world: World
 ) -> None:
     import socket
 

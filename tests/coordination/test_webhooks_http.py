@@ -81,7 +81,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, str, list[str], list[str]]
     def remember(sock: object, name: str | None, ctx: object) -> None:
         server_names.append(name or "")
 
-    context.sni_callback = remember  # type: ignore[assignment]
+    context.sni_callback = remember
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

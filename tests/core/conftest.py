@@ -107,9 +107,9 @@ def cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Engine]]:
     they would stay open until garbage collection and fail the suite with ResourceWarnings.
     """
     import core.runtime
+    from core.db import make_engine as real  # what core.runtime calls by its own name
 
     made: list[Engine] = []
-    real = core.runtime.make_engine
 
     def tracked(url: str, **kwargs: Any) -> Engine:
         eng = real(url, **kwargs)
@@ -148,7 +148,7 @@ def cli_env(
     restore_logging: None,
     cli_engines: list[Engine],
     keyring: KeyRing,
-) -> Iterator[dict[str, str]]:
+) -> dict[str, str]:
     # The same keys as committed_sessions: the CLI verifies what the tests' sessions chained.
     return {
         "LANTERN_ENV": "test",

@@ -28,7 +28,10 @@ from core.crypto import KeyRing
 from core.db import make_session_factory
 from core.errors import ConfigurationError
 
-EVENTS = audit.AuditEvent.__table__
+# The tables themselves, for plain SQL as someone with database access would write it (a mapped
+# class types ``__table__`` as any FromClause, which ``update`` and ``delete`` do not take).
+EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
+HEAD = AuditHead.metadata.tables[AuditHead.__tablename__]
 
 
 def keyed(bind: Any, ring: KeyRing, checkpoints: CheckpointLog) -> sessionmaker[Session]:
@@ -87,8 +90,8 @@ def test_request_id_from_context_is_recorded(db_session: Session, clock: FrozenC
     outside = audit.record(db_session, clock, Actor.system(), "job.ran")
     db_session.commit()
     db_session.expire_all()
-    assert db_session.get(AuditEvent, event.seq).request_id == "req-4f9a2c"  # type: ignore[union-attr]
-    assert db_session.get(AuditEvent, outside.seq).request_id is None  # type: ignore[union-attr]
+    assert db_session.get_one(AuditEvent, event.seq).request_id == "req-4f9a2c"
+    assert db_session.get_one(AuditEvent, outside.seq).request_id is None
     assert audit.verify(db_session).ok
 
 
@@ -162,7 +165,7 @@ def test_deleting_any_event_is_found_at_that_point(
 def test_deleting_every_event_or_the_head_is_found(
     db_session: Session, recorded: list[AuditEvent]
 ) -> None:
-    db_session.execute(delete(AuditHead.__table__))
+    db_session.execute(delete(HEAD))
     result = audit.verify(db_session)
     assert (result.ok, result.first_broken_seq) == (False, 6)
     db_session.execute(delete(EVENTS))
@@ -289,7 +292,7 @@ def rechain(
         )
         prev = event.hash
     if to_seq is None:
-        session.execute(update(AuditHead.__table__).values(last_hash=prev))
+        session.execute(update(HEAD).values(last_hash=prev))
 
 
 @pytest.mark.parametrize("position", [0, 2, 4], ids=["first", "middle", "last"])

@@ -291,7 +291,7 @@ def test_a_worker_that_lost_its_lease_cannot_complete_or_fail_the_job(
     assert (as_b.state, as_b.locked_by, as_b.attempts) == (RUNNING, "B", 2)
     assert job_leases.complete(db_session, clock, as_b, "B", jt) is True
     db_session.expire_all()
-    assert db_session.get(Job, job_id).state == DONE  # type: ignore[union-attr]
+    assert db_session.get_one(Job, job_id).state == DONE
 
 
 @pytest.mark.postgres
@@ -412,7 +412,7 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
     clock = SystemClock()
     lock = threading.Lock()
     running: set[uuid.UUID] = set()
-    runs: list[tuple[uuid.UUID, str, float, float]] = []
+    runs: list[tuple[uuid.UUID, str | None, float, float]] = []
     overlaps: list[uuid.UUID] = []
 
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -471,7 +471,7 @@ def test_two_workers_racing_over_a_thousand_jobs_run_each_exactly_once(
     assert not any(t.is_alive() for t in threads)
 
     assert overlaps == []
-    per_job: dict[uuid.UUID, list[tuple[str, float, float]]] = {}
+    per_job: dict[uuid.UUID, list[tuple[str | None, float, float]]] = {}
     for job_id, who, start, end in runs:
         per_job.setdefault(job_id, []).append((who, start, end))
     assert len(per_job) == total
@@ -608,11 +608,11 @@ def test_threaded_worker_runs_a_batch_concurrently_and_each_job_once(
         active, peak = [0], [0]
         lock = threading.Lock()
 
-        def slow(ctx: jobs.JobContext, payload: dict[str, object]) -> None:
+        def slow(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
             with lock:
                 active[0] += 1
                 peak[0] = max(peak[0], active[0])
-                runs.append(int(payload["i"]))  # type: ignore[call-overload]
+                runs.append(int(payload["i"]))
             time.sleep(0.1)  # a provider answering slowly
             with lock:
                 active[0] -= 1
@@ -657,8 +657,8 @@ def test_a_running_worker_keeps_its_threads_busy_past_a_slow_job(
         def stuck(ctx: jobs.JobContext, payload: dict[str, object]) -> None:
             release.wait(30)
 
-        def quick(ctx: jobs.JobContext, payload: dict[str, object]) -> None:
-            done.append(int(payload["i"]))  # type: ignore[call-overload]
+        def quick(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
+            done.append(int(payload["i"]))
 
         registry = jobs.JobRegistry()
         registry.register("stuck", stuck)

@@ -52,7 +52,7 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.world import World, bearer, populate, sql
-from tests.fuzzing import FuzzReport, fuzz_operation
+from tests.fuzzing import FuzzReport, fuzz_operation, operations
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +203,7 @@ def test_worker_sigkilled_during_checkin_burst_loses_nothing(world: World) -> No
         world, lambda: twilio.count() - before >= n // 3, "a third of the burst to leave"
     )
 
-    def settled() -> list[tuple[object, ...]]:
+    def settled() -> list[tuple[Any, ...]]:
         return sql(
             world.dep.stack,
             "select o.state, s.provider_sid is not null, s.status, s.failure_reason, count(*) "
@@ -214,7 +214,7 @@ def test_worker_sigkilled_during_checkin_burst_loses_nothing(world: World) -> No
 
     def all_settled() -> bool:
         rows = settled()
-        return sum(r[4] for r in rows) == n and all(r[1] or r[2] == "failed" for r in rows)  # type: ignore[misc]
+        return sum(r[4] for r in rows) == n and all(r[1] or r[2] == "failed" for r in rows)
 
     wait_until("every check-in's text settled", all_settled, 180, 0.2)
     rows = settled()
@@ -230,8 +230,8 @@ def test_worker_sigkilled_during_checkin_burst_loses_nothing(world: World) -> No
     # At the Twilio boundary a text goes at most once. Those the killed worker had handed to
     # Twilio but not recorded are "outcome_unknown": never sent again (the survivor may well
     # have it; a reply still answers the check-in, and silence still escalates).
-    with_sid = sum(r[4] for r in rows if r[1])  # type: ignore[misc]
-    unknown = sum(r[4] for r in rows if not r[1] and r[3] == "outcome_unknown")  # type: ignore[misc]
+    with_sid = sum(r[4] for r in rows if r[1])
+    unknown = sum(r[4] for r in rows if not r[1] and r[3] == "outcome_unknown")
     assert with_sid + unknown == n
     received = twilio.count() - before
     print(f"\ncheck-in burst: {received} texts for {n} check-ins; {unknown} unrecorded at the kill")
@@ -307,7 +307,7 @@ def test_schemathesis_over_the_whole_contract_as_every_principal(world: World) -
     # fuzzed past authentication.
     ending = ("quick-exit", "logout", "end-others", "sessions/end", "/disable", "revoke")
     ops = sorted(
-        (r.ok() for r in schema.get_all_operations()),  # type: ignore[union-attr]
+        operations(schema),
         key=lambda op: any(word in op.path for word in ending),
     )
     for op in ops:

@@ -82,7 +82,8 @@ def _eventually(what: str, probe: Any) -> Any:
 def test_the_whole_story(world: tuple[Deployment, ClockFile]) -> None:
     dep, clock = world
     base = dep.stack.base
-    receiver_base = f"http://127.0.0.1:{dep.receiver.server.server_address[1]}"  # type: ignore[union-attr]
+    assert dep.receiver.server is not None, "the deployment starts its receiver"
+    receiver_base = f"http://127.0.0.1:{dep.receiver.server.server_address[1]}"
 
     # 1. The first admin (bootstrap command), who then enrols TOTP and works over HTTP only.
     admin = bootstrap_admin(dep.stack)

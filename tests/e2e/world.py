@@ -6,6 +6,7 @@ import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -45,7 +46,8 @@ def populate(
 ) -> World:
     """Admin, advocate, ``agencies`` agencies (webhooks at the receiver), survivors with
     phones, reply codes and a consent to every agency for every alert kind."""
-    receiver_base = f"http://127.0.0.1:{dep.receiver.server.server_address[1]}"  # type: ignore[union-attr]
+    assert dep.receiver.server is not None, "the deployment starts its receiver"
+    receiver_base = f"http://127.0.0.1:{dep.receiver.server.server_address[1]}"
     admin = bootstrap_admin(dep.stack)
     advocate = invite_staff(admin, "advocate@drill.test", "advocate", password=password)
     kinds = ["police", "probation", "refuge"][:agencies]
@@ -78,7 +80,7 @@ def populate(
     return World(dep, admin, advocate, made, people)
 
 
-def sql(stack: Stack, query: str, *params: object) -> list[tuple[object, ...]]:
+def sql(stack: Stack, query: str, *params: object) -> list[tuple[Any, ...]]:
     """Read the stack's database directly (observation only: the drills act through HTTP)."""
     with psycopg.connect(stack.database_url.replace("+psycopg", ""), connect_timeout=10) as c:
         return list(c.execute(query, params).fetchall())

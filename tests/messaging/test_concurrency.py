@@ -23,6 +23,7 @@ from messaging.phone import set_phone
 from messaging.sms.webhooks import EMPTY_TWIML
 from tests.conftest import make_settings
 from tests.factories import make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import AUTH_TOKEN, PUBLIC_URL, post_signed
 
 PHONE = "+14155550166"
@@ -50,7 +51,7 @@ def test_concurrent_duplicate_posts_have_one_effect(
         lock = threading.Lock()
 
         def post() -> None:
-            client = app.test_client()
+            client = JsonClient(app)
             barrier.wait(10)
             r = post_signed(client, "/v1/sms/inbound", params)
             with lock:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,12 +15,14 @@ from api.wiring import wire
 from auth.access.models import CaseloadEntry
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
+from core.clock import FrozenClock
 from core.runtime import Runtime
 from messaging import conversations as conv
 from messaging.models import ConversationMessage, MessageReceipt
 from messaging.push import NEUTRAL_TEXT, RecordingPushSender
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
 from tests.factories import auth_header, make_agency, make_device, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import RunJobs
 
 
@@ -37,8 +38,8 @@ class Team:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> JsonClient:
+    return JsonClient(app)
 
 
 @pytest.fixture
@@ -76,16 +77,17 @@ def _ok(r: Any, status: int = 200) -> Any:
     return r.json
 
 
-def _unread_for(client: FlaskClient, headers: dict[str, str], survivor_id: uuid.UUID) -> int:
+def _unread_for(client: JsonClient, headers: dict[str, str], survivor_id: uuid.UUID) -> int:
     items = _ok(client.get("/v1/staff/messages/unread", headers=headers))["items"]
-    return next(i["unread"] for i in items if i["survivor_id"] == str(survivor_id))
+    unread: int = next(i["unread"] for i in items if i["survivor_id"] == str(survivor_id))
+    return unread
 
 
 def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
-    client: FlaskClient, team: Team, runtime: Runtime, run_jobs: RunJobs
+    client: JsonClient, team: Team, runtime: Runtime, clock: FrozenClock, run_jobs: RunJobs
 ) -> None:
     m1 = _ok(client.post("/v1/survivor/messages", json={"body": "first"}, headers=team.s), 201)
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     m2 = _ok(client.post("/v1/survivor/messages", json={"body": "second"}, headers=team.s), 201)
     assert m1["from"] == "me"
     assert m1["delivered_at"] is None
@@ -94,7 +96,7 @@ def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
     assert _unread_for(client, team.h2, team.survivor.id) == 2
 
     # Advocate 1 fetches: delivered to them, not read.
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     page = _ok(client.get(_staff_path(team), headers=team.h1))
     assert [m["body"] for m in page["items"]] == ["second", "first"]
     assert page["items"][0]["receipts"] == [
@@ -143,12 +145,12 @@ def test_two_advocates_and_a_survivor_see_the_right_counts_and_receipts(
 
 
 def test_pages_are_newest_first_and_complete(
-    client: FlaskClient, team: Team, runtime: Runtime
+    client: JsonClient, team: Team, clock: FrozenClock
 ) -> None:
     for i in range(5):
         client.post("/v1/survivor/messages", json={"body": f"m{i}"}, headers=team.s)
         if i != 2:  # two messages share a timestamp: the id breaks the tie
-            runtime.clock.advance(seconds=1)
+            clock.advance(seconds=1)
     seen: list[str] = []
     cursor = None
     for _ in range(5):
@@ -168,7 +170,12 @@ def test_pages_are_newest_first_and_complete(
 
 
 def test_expired_messages_are_gone_for_both_sides(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session, run_jobs: RunJobs
+    client: JsonClient,
+    team: Team,
+    runtime: Runtime,
+    clock: FrozenClock,
+    db_session: Session,
+    run_jobs: RunJobs,
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "keeps"}, headers=team.s), 201)
     r = client.put("/v1/survivor/messages/settings", json={"disappear_after": "1h"}, headers=team.s)
@@ -176,10 +183,10 @@ def test_expired_messages_are_gone_for_both_sides(
     assert (
         _ok(client.get("/v1/survivor/messages/settings", headers=team.s))["disappear_after"] == "1h"
     )
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     m = _ok(client.post("/v1/survivor/messages", json={"body": "short-lived"}, headers=team.s), 201)
     assert m["expires_at"] is not None
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     _ok(client.post(_staff_path(team), json={"body": "reply"}, headers=team.h1), 201)
     _ok(client.get(_staff_path(team), headers=team.h1))  # creates receipts too
     bad = client.put(
@@ -198,9 +205,9 @@ def test_expired_messages_are_gone_for_both_sides(
 
     counts = conv.unread_by_survivor(db_session, runtime.clock, team.a2.id, [team.survivor.id])
     assert counts == {team.survivor.id: 2}
-    runtime.clock.advance(minutes=59)
+    clock.advance(minutes=59)
     assert bodies(me) == ["reply", "short-lived", "keeps"]
-    runtime.clock.advance(minutes=2)
+    clock.advance(minutes=2)
     # Hidden at once, before any job runs, for both sides...
     assert bodies(me) == ["keeps"]
     assert bodies(adv) == ["keeps"]
@@ -217,7 +224,7 @@ def test_expired_messages_are_gone_for_both_sides(
 
 
 def test_clear_deletes_everything_at_once(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "canary-clear-1"}, headers=team.s), 201)
     _ok(client.post(_staff_path(team), json={"body": "canary-clear-2"}, headers=team.h1), 201)
@@ -232,12 +239,12 @@ def test_clear_deletes_everything_at_once(
 
 
 def test_decoy_conversation_is_its_own_and_reaches_nobody(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     _ok(client.post("/v1/survivor/messages", json={"body": "real"}, headers=team.s), 201)
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     _ok(client.post(_staff_path(team), json={"body": "real reply"}, headers=team.h1), 201)
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     run_all_jobs(runtime)  # the real reply's push goes before the decoy starts
     exits = Exits.take(db_session, runtime)
     unread_before = _unread_for(client, team.h1, team.survivor.id)
@@ -248,7 +255,7 @@ def test_decoy_conversation_is_its_own_and_reaches_nobody(
     real = _ok(client.post("/v1/survivor/messages", json={"body": "y"}, headers=team.s), 201)
     assert set(sent) == set(real)
     assert sent["from"] == "me"
-    runtime.clock.advance(seconds=1)
+    clock.advance(seconds=1)
     again = _ok(client.post("/v1/survivor/messages", json={"body": "z"}, headers=team.decoy), 201)
     listed = _ok(client.get("/v1/survivor/messages", headers=team.decoy))
     assert [m["body"] for m in listed["items"]] == ["z", "x"]
@@ -299,7 +306,7 @@ def test_decoy_conversation_is_its_own_and_reaches_nobody(
 
 
 def test_staff_need_step_up_caseload_and_role(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     _other, other_token = make_staff(db_session, runtime)
     _admin, admin_token = make_staff(db_session, runtime, role="admin")
@@ -309,7 +316,7 @@ def test_staff_need_step_up_caseload_and_role(
     assert client.get(_staff_path(team), headers=team.s).status_code == 403
     assert client.get("/v1/survivor/messages", headers=team.h1).status_code == 403
     assert client.get(_staff_path(team)).status_code == 401
-    runtime.clock.advance(minutes=16)
+    clock.advance(minutes=16)
     r = client.get(_staff_path(team), headers=team.h1)
     assert r.status_code == 401
     assert r.json["type"].endswith("step-up-required")
@@ -320,7 +327,7 @@ def test_staff_need_step_up_caseload_and_role(
 
 
 def test_read_marker_must_be_in_my_conversation(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _other, token = make_survivor(db_session, runtime, advocate=team.a1)
     db_session.commit()
@@ -347,7 +354,7 @@ SURVIVOR_ROUTES = [
 
 
 def test_survivor_routes_refuse_everyone_but_a_survivor(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     _agency, partner_key = make_agency(db_session, runtime)
     db_session.commit()
@@ -370,7 +377,7 @@ def test_survivor_routes_refuse_everyone_but_a_survivor(
 
 
 def test_reply_by_sms_texts_the_teams_replies_only_when_chosen(
-    client: FlaskClient, team: Team, runtime: Runtime, db_session: Session
+    client: JsonClient, team: Team, runtime: Runtime, db_session: Session
 ) -> None:
     """A survivor who talks by plain SMS can ask for the team's replies as texts."""
     from messaging.models import OutboundSms

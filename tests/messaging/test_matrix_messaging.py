@@ -8,13 +8,13 @@ while other domains' factories are still being written.
 from __future__ import annotations
 
 from flask import Flask
-from flask.testing import FlaskClient
 
+from tests.identities import World
+from tests.json_client import JsonClient
 from tests.test_permission_matrix import (
     AUTHZ_REFUSALS,
     BODIES,
     PRINCIPALS,
-    World,
     build_url,
     call,
     family_of,
@@ -25,7 +25,7 @@ from tests.test_permission_matrix import (
 
 def test_no_principal_reaches_another_survivors_conversation(
     app: Flask,
-    client: FlaskClient,
+    client: JsonClient,
     world: World,  # noqa: F811
 ) -> None:
     routes = [r for r in id_routes(app) if r.rule.endpoint.startswith("messaging_")]

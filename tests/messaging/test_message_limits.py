@@ -11,18 +11,19 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auth.staff.models import StaffMember
 from auth.survivors.models import Survivor
+from core.clock import FrozenClock
 from core.jobs import Job
 from core.runtime import Runtime
 from messaging.models import ConversationMessage
 from messaging.phone import set_phone
 from messaging.push import PUSH_JOB
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient, JsonResponse
 from tests.messaging.conftest import post_signed
 from tests.refusals import assert_refused
 
@@ -53,21 +54,21 @@ def _stored(db_session: Session, **where: object) -> int:
     return int(db_session.scalar(stmt) or 0)
 
 
-def _staff_send(client: FlaskClient, pair: Pair, survivor: Survivor, body: str) -> object:
+def _staff_send(client: JsonClient, pair: Pair, survivor: Survivor, body: str) -> JsonResponse:
     return client.post(
         f"/v1/staff/survivors/{survivor.id}/messages", json={"body": body}, headers=pair.staff
     )
 
 
 def test_survivor_messages_per_minute_boundary_and_the_window_frees_a_slot(
-    client: FlaskClient, pair: Pair, runtime: Runtime, db_session: Session
+    client: JsonClient, pair: Pair, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     h = pair.survivor_headers[0]
     limit = runtime.settings.survivor_messages_per_minute
     for n in range(limit):
         assert client.post(SEND, json={"body": f"message {n}"}, headers=h).status_code == 201
         if n < 10:
-            runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+            clock.advance(seconds=1)
     r = client.post(SEND, json={"body": "one too many"}, headers=h)
     # The first message was ten seconds ago: its slot frees sixty seconds after it was sent.
     assert_refused(r, 429, "messages-limited", retry_after=50)
@@ -77,15 +78,15 @@ def test_survivor_messages_per_minute_boundary_and_the_window_frees_a_slot(
     assert (
         client.post(SEND, json={"body": "hi"}, headers=pair.survivor_headers[1]).status_code == 201
     )
-    runtime.clock.advance(seconds=49)  # type: ignore[attr-defined]
+    clock.advance(seconds=49)
     assert_refused(client.post(SEND, json={"body": "soon"}, headers=h), 429, "messages-limited", 1)
-    runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    clock.advance(seconds=1)
     assert client.post(SEND, json={"body": "now"}, headers=h).status_code == 201
     assert _stored(db_session, survivor_id=survivor_id) == limit + 1
 
 
 def test_a_staff_members_messages_count_across_every_survivor(
-    client: FlaskClient, pair: Pair, runtime: Runtime, db_session: Session
+    client: JsonClient, pair: Pair, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     limit = runtime.settings.staff_messages_per_minute
     for n in range(limit):
@@ -103,7 +104,7 @@ def test_a_staff_members_messages_count_across_every_survivor(
     # The survivors are not held back by their advocate's sends.
     for h in pair.survivor_headers:
         assert client.post(SEND, json={"body": "still here"}, headers=h).status_code == 201
-    runtime.clock.advance(seconds=60)  # type: ignore[attr-defined]
+    clock.advance(seconds=60)
     assert _staff_send(client, pair, pair.survivors[1], "next minute").status_code == 201
 
 
@@ -114,7 +115,7 @@ def test_texts_by_sms_count_toward_the_minute_but_are_never_refused(
     survivor = pair.survivors[0]
     set_phone(db_session, runtime.vault, survivor.id, PHONE)
     db_session.commit()
-    client = console_app.test_client()
+    client = JsonClient(console_app)
     for n in range(3):
         params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": PHONE, "Body": f"text {n}"}
         assert post_signed(client, "/v1/sms/inbound", params).status_code == 200

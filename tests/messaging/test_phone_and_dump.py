@@ -18,6 +18,7 @@ from core.notices import StaffNotice
 from core.runtime import Runtime
 from messaging.sms.sending import queue_sms
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import RunJobs, post_signed
 
 PHONE_RAW = "+1 (415) 555-0177"
@@ -30,7 +31,7 @@ def test_set_and_clear_phone(app: Flask, db_session: Session, runtime: Runtime) 
     survivor, token = make_survivor(db_session, runtime, advocate=advocate)
     other_survivor, other_token = make_survivor(db_session, runtime)
     db_session.commit()
-    c = app.test_client()
+    c = JsonClient(app)
     r = c.put("/v1/survivor/phone", json={"phone": PHONE_RAW}, headers=auth_header(token))
     assert r.status_code == 204, r.get_data(as_text=True)
     db_session.expire_all()
@@ -69,12 +70,12 @@ def test_set_and_clear_phone(app: Flask, db_session: Session, runtime: Runtime) 
 def test_decoy_cannot_change_the_phone(app: Flask, db_session: Session, runtime: Runtime) -> None:
     survivor, token = make_survivor(db_session, runtime, decoy=True)
     db_session.commit()
-    r = app.test_client().put(
+    r = JsonClient(app).put(
         "/v1/survivor/phone", json={"phone": PHONE}, headers=auth_header(token)
     )
     assert r.status_code == 204
     db_session.expire_all()
-    assert db_session.get(Survivor, survivor.id).phone_index is None  # type: ignore[union-attr]
+    assert db_session.get_one(Survivor, survivor.id).phone_index is None
 
 
 def _dump(db_session: Session) -> str:
@@ -98,7 +99,7 @@ def test_database_dump_holds_no_message_text_and_no_phone_number(
     advocate, staff_token = make_staff(db_session, runtime)
     survivor, token = make_survivor(db_session, runtime, advocate=advocate)
     db_session.commit()
-    c = console_app.test_client()
+    c = JsonClient(console_app)
     s, a = auth_header(token), auth_header(staff_token)
     assert c.put("/v1/survivor/phone", json={"phone": PHONE_RAW}, headers=s).status_code == 204
     canaries = ["CANARY-app-survivor-7d1f", "CANARY-app-staff-93ab", "CANARY-sms-in-55e2"]
@@ -158,7 +159,7 @@ def test_logs_never_carry_a_number_or_message_text(
     advocate, _staff_token = make_staff(db_session, runtime)
     survivor, token = make_survivor(db_session, runtime, advocate=advocate)
     db_session.commit()
-    c = console_app.test_client()
+    c = JsonClient(console_app)
     with caplog.at_level(logging.DEBUG):
         c.put("/v1/survivor/phone", json={"phone": PHONE_RAW}, headers=auth_header(token))
         c.post("/v1/survivor/messages", json={"body": "LOGCANARY-1"}, headers=auth_header(token))

@@ -101,7 +101,7 @@ def test_missing_to_is_refused_by_the_contract(prism_url: str, runtime: Runtime)
     )
     gw = gateway_from_settings(settings)
     with pytest.raises(PermanentSmsError) as err:
-        gw.send(values.unset, "hello", None)  # type: ignore[arg-type]
+        gw.send(values.unset, "hello", None)
     assert err.value.status == 422
 
 

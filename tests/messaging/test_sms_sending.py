@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from api.wiring import wire
 from core import jobs
+from core.clock import FrozenClock
 from core.crypto import phone_index
 from core.runtime import Runtime
 from messaging.models import OutboundSms, SmsStatusEvent
 from messaging.sms import sending
 from messaging.sms.sending import queue_sms
 from tests.factories import make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -132,6 +134,7 @@ def test_transient_failure_is_retried_with_backoff_then_succeeds(
     twilio_app: Flask,
     db_session: Session,
     runtime: Runtime,
+    clock: FrozenClock,
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
     hooks: Hooks,
@@ -151,7 +154,7 @@ def test_transient_failure_is_retried_with_backoff_then_succeeds(
     assert job.run_at > runtime.clock.now()  # backed off, not hammering
     run_jobs()
     assert len(fake_http.requests) == 1  # not due yet
-    runtime.clock.advance(seconds=60)
+    clock.advance(seconds=60)
     run_jobs()
     assert len(fake_http.requests) == 2
     assert _reload(db_session, row).provider_sid is not None
@@ -163,6 +166,7 @@ def test_a_send_whose_outcome_is_unknown_is_never_repeated(
     twilio_app: Flask,
     db_session: Session,
     runtime: Runtime,
+    clock: FrozenClock,
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
 ) -> None:
@@ -173,7 +177,7 @@ def test_a_send_whose_outcome_is_unknown_is_never_repeated(
     fresh = _reload(db_session, row)
     assert (fresh.status, fresh.failure_reason) == ("failed", "outcome_unknown")
     assert _job(db_session, row).state == jobs.DONE
-    runtime.clock.advance(hours=1)
+    clock.advance(hours=1)
     run_jobs()
     assert len(fake_http.requests) == 1
 
@@ -201,6 +205,7 @@ def test_permanent_failure_is_not_retried_and_calls_hooks_once(
     twilio_app: Flask,
     db_session: Session,
     runtime: Runtime,
+    clock: FrozenClock,
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
     hooks: Hooks,
@@ -215,7 +220,7 @@ def test_permanent_failure_is_not_retried_and_calls_hooks_once(
     assert fresh.body_enc is None  # final: the text is dropped
     assert hooks.calls == [(row.id, "check_in", ref)]
     assert _job(db_session, row).state == jobs.DONE
-    runtime.clock.advance(hours=5)
+    clock.advance(hours=5)
     run_jobs()
     assert len(fake_http.requests) == 1
     assert len(hooks.calls) == 1
@@ -240,6 +245,7 @@ def test_retries_exhausted_is_recorded_as_failure(
     twilio_app: Flask,
     db_session: Session,
     runtime: Runtime,
+    clock: FrozenClock,
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
     hooks: Hooks,
@@ -248,7 +254,7 @@ def test_retries_exhausted_is_recorded_as_failure(
     row, ref = _queue(db_session, runtime)
     for _ in range(sending.SEND_MAX_ATTEMPTS):
         run_jobs()
-        runtime.clock.advance(hours=2)
+        clock.advance(hours=2)
     assert len(fake_http.requests) == sending.SEND_MAX_ATTEMPTS
     fresh = _reload(db_session, row)
     assert fresh.status == "failed"
@@ -356,6 +362,7 @@ def test_redaction_retries_transient_and_stops_on_permanent(
     twilio_app: Flask,
     db_session: Session,
     runtime: Runtime,
+    clock: FrozenClock,
     fake_http: FakeTwilioHttp,
     run_jobs: RunJobs,
 ) -> None:
@@ -365,10 +372,10 @@ def test_redaction_retries_transient_and_stops_on_permanent(
     _deliver(db_session, runtime, row)
     run_jobs()
     assert _reload(db_session, row).redacted_at is None
-    runtime.clock.advance(minutes=5)
+    clock.advance(minutes=5)
     run_jobs()
     assert len(fake_http.requests) == 3
-    runtime.clock.advance(hours=5)
+    clock.advance(hours=5)
     run_jobs()
     assert len(fake_http.requests) == 3  # 404: nothing left to redact, no more tries
 
@@ -400,7 +407,7 @@ def test_status_that_arrives_before_the_sid_is_recorded_is_applied_by_the_job(
     sid = "SM" + "ab" * 16
     fake_http.script = [(201, {"sid": sid, "status": "queued", "account_sid": ACCOUNT_SID})]
     row, ref = _queue(db_session, runtime)
-    client = twilio_app.test_client()
+    client = JsonClient(twilio_app)
     params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
     assert post_signed(client, "/v1/sms/status", params).status_code == 200
     db_session.expire_all()
@@ -417,20 +424,20 @@ def test_status_that_arrives_before_the_sid_is_recorded_is_applied_by_the_job(
 
 
 def test_unclaimed_early_statuses_are_pruned_after_a_day(
-    twilio_app: Flask, db_session: Session, runtime: Runtime, run_jobs: RunJobs
+    twilio_app: Flask, db_session: Session, clock: FrozenClock, run_jobs: RunJobs
 ) -> None:
-    client = twilio_app.test_client()
+    client = JsonClient(twilio_app)
     params = {"MessageSid": "SM" + "cd" * 16, "MessageStatus": "delivered"}
     assert post_signed(client, "/v1/sms/status", params).status_code == 200
     bogus = {"MessageSid": "not-a-sid", "MessageStatus": "delivered"}
     assert post_signed(client, "/v1/sms/status", bogus).status_code == 200
     db_session.expire_all()
     assert len(db_session.scalars(select(SmsStatusEvent)).all()) == 1  # the bogus one is not kept
-    runtime.clock.advance(hours=23)
+    clock.advance(hours=23)
     run_jobs()
     db_session.expire_all()
     assert len(db_session.scalars(select(SmsStatusEvent)).all()) == 1
-    runtime.clock.advance(hours=2)
+    clock.advance(hours=2)
     run_jobs()
     db_session.expire_all()
     assert db_session.scalars(select(SmsStatusEvent)).all() == []

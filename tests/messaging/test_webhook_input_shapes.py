@@ -18,6 +18,7 @@ from core.runtime import Runtime
 from messaging.phone import set_phone
 from messaging.sms.webhooks import EMPTY_TWIML
 from tests.factories import make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import sign
 
 PHONE = "+14155550143"
@@ -44,7 +45,7 @@ def test_signed_webhooks_take_every_shape_in_every_field(
     survivor, _ = make_survivor(db_session, runtime, advocate=advocate)
     set_phone(db_session, runtime.vault, survivor.id, PHONE)
     db_session.commit()
-    client = console_app.test_client()
+    client = JsonClient(console_app)
     for field in ("Body", "From", "MessageSid", "To", "MessageStatus"):
         for shape, value in SHAPES.items():
             params = {

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from messaging.sms import sending
 from messaging.sms.gateway import ConsoleSmsGateway
 from messaging.sms.webhooks import EMPTY_TWIML
 from tests.factories import make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.messaging.conftest import RunJobs, post_signed, sign
 
 PHONE = "+14155550142"
@@ -55,8 +55,8 @@ def known(
 
 
 @pytest.fixture
-def client(console_app: Flask) -> FlaskClient:
-    return console_app.test_client()
+def client(console_app: Flask) -> JsonClient:
+    return JsonClient(console_app)
 
 
 def _sms(body: str, sid: str | None = None, sender: str = PHONE) -> dict[str, str]:
@@ -93,7 +93,7 @@ def _messages(db_session: Session, runtime: Runtime, survivor: Survivor) -> list
 
 
 def test_message_from_known_number_goes_into_conversation(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     survivor, _ = known
     r = post_signed(client, INBOUND, _sms("can we talk tomorrow"))
@@ -108,7 +108,7 @@ def test_message_from_known_number_goes_into_conversation(
     ["wrong_token", "altered_body", "missing", "request_url", "garbage"],
 )
 def test_bad_signature_is_403_and_has_no_effect(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     known: tuple[Survivor, Any],
@@ -139,12 +139,12 @@ def test_bad_signature_is_403_and_has_no_effect(
 
 
 def test_webhooks_refused_when_no_auth_token_configured(app: Flask, db_session: Session) -> None:
-    r = post_signed(app.test_client(), INBOUND, _sms("hi"))
+    r = post_signed(JsonClient(app), INBOUND, _sms("hi"))
     assert r.status_code == 403
 
 
 def test_duplicate_message_sid_has_one_effect(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     survivor, _ = known
     params = _sms("are you there?")
@@ -155,7 +155,7 @@ def test_duplicate_message_sid_has_one_effect(
 
 
 def test_unknown_number_gets_the_same_answer_and_nothing_happens(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     known_answer = post_signed(client, INBOUND, _sms("hello"))
     before = (_count(db_session, InboundSms), _count(db_session, ConversationMessage))
@@ -171,7 +171,7 @@ def test_unknown_number_gets_the_same_answer_and_nothing_happens(
 
 
 def test_stop_opts_out_notifies_advocates_and_blocks_sending(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     known: tuple[Survivor, Any],
@@ -206,7 +206,7 @@ def test_stop_opts_out_notifies_advocates_and_blocks_sending(
     assert isinstance(gateway, ConsoleSmsGateway)
     assert gateway.sent == []
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).failure_reason == "opted_out"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).failure_reason == "opted_out"
     _assert_twiml(post_signed(client, INBOUND, _sms("START")))
     assert not sending.is_opted_out(db_session, index)
     db_session.expire_all()
@@ -217,7 +217,7 @@ def test_stop_opts_out_notifies_advocates_and_blocks_sending(
 
 @pytest.mark.parametrize("word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit"])
 def test_every_stop_word_opts_out(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     known: tuple[Survivor, Any],
@@ -230,7 +230,7 @@ def test_every_stop_word_opts_out(
 
 
 def test_help_reveals_nothing_and_does_nothing(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     survivor, _ = known
     _assert_twiml(post_signed(client, INBOUND, _sms("HELP")))
@@ -239,7 +239,7 @@ def test_help_reveals_nothing_and_does_nothing(
 
 
 def test_router_that_claims_a_reply_stops_it_reaching_the_conversation(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     survivor, _ = known
     seen: list[tuple[uuid.UUID, str]] = []
@@ -259,7 +259,7 @@ def test_router_that_claims_a_reply_stops_it_reaching_the_conversation(
 
 
 def test_help_is_offered_to_the_routers_first(
-    client: FlaskClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
+    client: JsonClient, db_session: Session, runtime: Runtime, known: tuple[Survivor, Any]
 ) -> None:
     survivor, _ = known
     claimed: list[str] = []
@@ -294,7 +294,7 @@ def _sent_row(db_session: Session, runtime: Runtime, purpose: str = "check_in") 
     return row
 
 
-def _status(client: FlaskClient, sid: str, status: str, code: str = "") -> Any:
+def _status(client: JsonClient, sid: str, status: str, code: str = "") -> Any:
     params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC" + "0" * 32}
     if code:
         params["ErrorCode"] = code
@@ -305,7 +305,7 @@ def _status(client: FlaskClient, sid: str, status: str, code: str = "") -> Any:
     "order", list(itertools.permutations(["queued", "sending", "sent", "delivered"]))
 )
 def test_status_callbacks_in_any_order_end_delivered(
-    client: FlaskClient, db_session: Session, runtime: Runtime, order: tuple[str, ...]
+    client: JsonClient, db_session: Session, runtime: Runtime, order: tuple[str, ...]
 ) -> None:
     row = _sent_row(db_session, runtime)
     assert row.provider_sid is not None
@@ -323,7 +323,7 @@ def test_status_callbacks_in_any_order_end_delivered(
     list(itertools.permutations(["sending", "sent", "undelivered"])),
 )
 def test_undelivered_is_terminal_and_calls_hooks_once(
-    client: FlaskClient, db_session: Session, runtime: Runtime, order: tuple[str, ...]
+    client: JsonClient, db_session: Session, runtime: Runtime, order: tuple[str, ...]
 ) -> None:
     calls: list[tuple[uuid.UUID, str]] = []
     wire(runtime).hooks.sms_failure.register(
@@ -341,29 +341,29 @@ def test_undelivered_is_terminal_and_calls_hooks_once(
 
 
 def test_forged_status_callback_changes_nothing(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     row = _sent_row(db_session, runtime)
     params = {"MessageSid": row.provider_sid or "", "MessageStatus": "failed"}
     r = post_signed(client, STATUS, params, signature=sign(params, STATUS, token="forged"))
     assert r.status_code == 403
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).status == "queued"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).status == "queued"
 
 
 def test_status_for_unknown_sid_is_accepted_without_effect(
-    client: FlaskClient, db_session: Session, runtime: Runtime
+    client: JsonClient, db_session: Session, runtime: Runtime
 ) -> None:
     row = _sent_row(db_session, runtime)
     _assert_twiml(_status(client, "SM" + "f" * 32, "failed"))
     _assert_twiml(_status(client, row.provider_sid or "", "no-such-status"))
     db_session.expire_all()
-    assert db_session.get(OutboundSms, row.id).status == "queued"  # type: ignore[union-attr]
+    assert db_session.get_one(OutboundSms, row.id).status == "queued"
 
 
 @pytest.mark.parametrize("sid", ["SM\x00" + "a" * 31, "SM" + "a" * 80, "not-a-sid", ""])
 def test_signed_post_with_a_malformed_message_sid_changes_nothing(
-    client: FlaskClient,
+    client: JsonClient,
     db_session: Session,
     runtime: Runtime,
     known: tuple[Survivor, Any],

@@ -7,6 +7,7 @@ default; the journal is not, so the journal factories switch S1's journal sharin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from api.wiring import wire
@@ -15,30 +16,32 @@ from auth.principals import SurvivorPrincipal
 from core.ids import new_id
 from safety_plans import assessments, attachments, journal, plans, profile
 from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import EntryIn
 from safety_plans.sections import template
+from tests.identities import World
 
 JPEG = b"\xff\xd8\xff\xe0matrix"
 
 
-def _s1(w: Any) -> SurvivorAccess:
+def _s1(w: World) -> SurvivorAccess:
     return SurvivorAccess(w.s1.id, "self", SurvivorPrincipal(w.s1.id, new_id(), False))
 
 
-def _share_journal(w: Any) -> None:
+def _share_journal(w: World) -> None:
     profile.profile_of(w.session, w.runtime.clock, w.s1.id).journal_shared = True
     w.session.flush()
 
 
-def _deps(w: Any) -> SafetyPlansDeps:
+def _deps(w: World) -> SafetyPlansDeps:
     # The matrix's runtime is the app's, wired when the app was created.
     return wire(w.runtime).safety_plans
 
 
-def version_id(w: Any) -> str:
+def version_id(w: World) -> str:
     return str(plans.get_plan(w.session, _s1(w), w.runtime.clock, _deps(w)).version.id)
 
 
-def assessment_id(w: Any) -> str:
+def assessment_id(w: World) -> str:
     answers = {f"q{i}": "no" for i in range(1, 25)}
     view = assessments.take(
         w.session, _s1(w), w.runtime.clock, _deps(w), instrument_id="dash", answers=answers
@@ -46,16 +49,16 @@ def assessment_id(w: Any) -> str:
     return str(view.id)
 
 
-def entry_id(w: Any) -> str:
+def entry_id(w: World) -> str:
     _share_journal(w)
-    body = {"occurred_text": "matrix", "kinds": ["stalking"], "description": "matrix"}
+    body: EntryIn = {"occurred_text": "matrix", "kinds": ["stalking"], "description": "matrix"}
     return str(journal.create_entry(w.session, _s1(w), w.runtime.clock, _deps(w), entry=body).id)
 
 
-def attachment_id(w: Any) -> str:
+def attachment_id(w: World) -> str:
     _share_journal(w)
     info = attachments.upload(w.session, _s1(w), w.runtime.clock, _deps(w), data=JPEG)
-    body = {
+    body: EntryIn = {
         "occurred_text": "matrix",
         "kinds": ["stalking"],
         "description": "matrix",
@@ -65,7 +68,7 @@ def attachment_id(w: Any) -> str:
     return str(info.id)
 
 
-def instrument_id(_w: Any) -> str:
+def instrument_id(_w: World) -> str:
     return "dash"
 
 
@@ -78,7 +81,7 @@ FACTORIES = {
 }
 
 STAFF = "/v1/staff/survivors/<uuid:survivor_id>"
-BODIES: dict[tuple[str, str], Any] = {
+BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("PUT", STAFF + "/safety-plan"): lambda w: {"sections": template()},
     ("POST", STAFF + "/assessments"): lambda w: {
         "instrument_id": "dash",

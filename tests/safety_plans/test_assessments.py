@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.wiring import wire
+from core.clock import FrozenClock
 from core.hooks import Collaborators
 from core.jobs import Job, JobRegistry
 from core.notices import StaffNotice
@@ -21,6 +21,7 @@ from safety_plans import assessments
 from safety_plans.wiring import register_jobs
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, run_all_jobs
 from tests.factories import auth_header, make_agency
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_instruments import dash_answers, lap_answers
 
@@ -44,7 +45,7 @@ def _run_my_jobs(runtime: Runtime) -> int:
 
 
 def test_instruments_are_listed_for_survivor_and_staff_not_partners(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     r = client.get("/v1/instruments", headers=party.survivor_headers)
     assert {i["id"] for i in r.json["instruments"]} == {"dash", "lethality_screen"}
@@ -58,7 +59,7 @@ def test_instruments_are_listed_for_survivor_and_staff_not_partners(
 
 
 def test_survivor_takes_dash_13_no_alert(
-    client: FlaskClient, party: Party, db_session: Session
+    client: JsonClient, party: Party, db_session: Session
 ) -> None:
     r = client.post(
         MINE,
@@ -74,7 +75,7 @@ def test_survivor_takes_dash_13_no_alert(
 
 
 def test_highest_band_marks_marac_and_alerts_advocate_urgently(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     r = client.post(
         MINE,
@@ -100,7 +101,7 @@ def test_highest_band_marks_marac_and_alerts_advocate_urgently(
 
 
 def test_advocate_with_survivor_professional_judgement_and_history(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, clock: FrozenClock
 ) -> None:
     r = client.post(
         _staff(party) + "/assessments",
@@ -128,7 +129,7 @@ def test_advocate_with_survivor_professional_judgement_and_history(
         headers=party.survivor_headers,
     )
     assert mine.status_code == 422
-    runtime.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    clock.advance(minutes=5)
     client.post(
         MINE,
         json={"instrument_id": "lethality_screen", "answers": lap_answers()},
@@ -153,7 +154,7 @@ def test_advocate_with_survivor_professional_judgement_and_history(
     )
 
 
-def test_invalid_answers_are_422(client: FlaskClient, party: Party) -> None:
+def test_invalid_answers_are_422(client: JsonClient, party: Party) -> None:
     bad = dash_answers(3) | {"q1": "perhaps"}
     r = client.post(
         MINE, json={"instrument_id": "dash", "answers": bad}, headers=party.survivor_headers
@@ -167,7 +168,7 @@ def test_invalid_answers_are_422(client: FlaskClient, party: Party) -> None:
 
 
 def test_decoy_session_assessment_is_kept_in_the_decoy_and_alerts_nobody(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     real = client.post(
         MINE,
@@ -214,7 +215,7 @@ def test_weighted_instrument_loaded_from_settings_directory(runtime: Runtime, pa
         }
     )
     app: Flask = create_app(rt.settings, runtime=rt)
-    client = app.test_client()
+    client = JsonClient(app)
     answers: dict[str, Any] = {
         "w4": "yes",
         "w3a": "yes",

@@ -21,6 +21,7 @@ from core.jobs import Job, JobContext
 from core.runtime import build_runtime
 from safety_plans import attachments, journal
 from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import EntryIn
 from safety_plans.models import JournalAttachment
 from tests.conftest import make_settings
 from tests.factories import make_survivor
@@ -57,7 +58,7 @@ def test_an_entry_claiming_an_old_upload_wins_over_the_sweep(
         clock.advance(seconds=attachments.DRAFT_LIFETIME.total_seconds() + 60)
 
         entry_session = runtime.session_factory()
-        body = {
+        body: EntryIn = {
             "occurred_text": "today",
             "kinds": ["stalking"],
             "description": "with a photo",

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from core.runtime import Runtime
 from tests.decoy_exits import Exits, assert_only_the_alarm_left, decoy_ids, run_all_jobs
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 
 PLAN = "/v1/survivor/safety-plan"
 
 
-def _save_real(client: FlaskClient, party: Party, text: str) -> dict:
+def _save_real(client: JsonClient, party: Party, text: str) -> Any:
     v = client.get(PLAN, headers=party.survivor_headers)
     sections = v.json["sections"] | {"notes": [{"text": text}]}
     r = client.put(
@@ -29,7 +30,7 @@ def _save_real(client: FlaskClient, party: Party, text: str) -> dict:
 
 
 def test_decoy_session_sees_default_shopping_list_not_the_real_plan(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     real = _save_real(client, party, "REAL-CANARY refuge address")
     r = client.get(PLAN, headers=party.decoy_headers)
@@ -48,7 +49,7 @@ def test_decoy_session_sees_default_shopping_list_not_the_real_plan(
 
 
 def test_decoy_plan_writes_persist_in_the_decoy_and_never_touch_the_real_plan(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     _save_real(client, party, "REAL-CANARY")
     real_before = client.get(PLAN, headers=party.survivor_headers)
@@ -109,7 +110,7 @@ def test_decoy_plan_writes_persist_in_the_decoy_and_never_touch_the_real_plan(
     assert_only_the_alarm_left(db_session, runtime, exits, party.survivor.id)
 
 
-def test_survivor_chosen_decoy_plan_is_served(client: FlaskClient, party: Party) -> None:
+def test_survivor_chosen_decoy_plan_is_served(client: JsonClient, party: Party) -> None:
     _save_real(client, party, "REAL-CANARY")
     chosen = client.get(PLAN, headers=party.decoy_headers).json["sections"] | {
         "notes": [{"text": "Book club: chapter 4"}]
@@ -124,7 +125,7 @@ def test_survivor_chosen_decoy_plan_is_served(client: FlaskClient, party: Party)
 
 
 def test_decoy_journal_is_its_own_and_never_touches_the_real_one(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     from safety_plans.bundle import verify
     from tests.safety_plans.test_journal import ENTRIES, JPEG, PDF, UPLOAD, entry, upload

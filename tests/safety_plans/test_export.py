@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from api.cli import main
 from core.audit import AuditEvent
 from core.crypto import KeyRing, b64encode
 from safety_plans.bundle import SIGNED, TrustedKey, verify
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_journal import ENTRIES, JPEG, entry, upload
 
@@ -33,7 +33,7 @@ def key_options(ring: KeyRing) -> list[str]:
     return [f"--key={k.key_id}:{b64encode(k.public)}" for k in ring.evidence_keys]
 
 
-def _journal(client: FlaskClient, party: Party) -> list[dict[str, Any]]:
+def _journal(client: JsonClient, party: Party) -> list[dict[str, Any]]:
     h = party.survivor_headers
     photo = upload(client, h, JPEG).json
     made = [
@@ -57,7 +57,7 @@ def _rewrite(bundle: bytes, change: Any) -> bytes:
 
 
 def test_export_verifies_and_records_head_in_audit(
-    client: FlaskClient, party: Party, db_session: Session, tmp_path: Path, keyring: KeyRing
+    client: JsonClient, party: Party, db_session: Session, tmp_path: Path, keyring: KeyRing
 ) -> None:
     _journal(client, party)
     r = client.get(EXPORT, headers=party.survivor_headers)
@@ -84,7 +84,7 @@ def test_export_verifies_and_records_head_in_audit(
 
 
 def test_one_changed_byte_fails_and_names_the_entry(
-    client: FlaskClient, party: Party, tmp_path: Path, keyring: KeyRing
+    client: JsonClient, party: Party, tmp_path: Path, keyring: KeyRing
 ) -> None:
     made = _journal(client, party)
     bundle = client.get(EXPORT, headers=party.survivor_headers).data
@@ -107,7 +107,7 @@ def test_one_changed_byte_fails_and_names_the_entry(
     assert f"{target}: entry altered" in result.output
 
 
-def test_changed_attachment_byte_names_the_entry(client: FlaskClient, party: Party) -> None:
+def test_changed_attachment_byte_names_the_entry(client: JsonClient, party: Party) -> None:
     made = _journal(client, party)
     bundle = client.get(EXPORT, headers=party.survivor_headers).data
     photo_id = made[3]["attachments"][0]["id"]
@@ -119,7 +119,7 @@ def test_changed_attachment_byte_names_the_entry(client: FlaskClient, party: Par
     assert report.problems == [(made[3]["id"], f"attachment {photo_id} altered")]
 
 
-def test_removed_entry_fails_and_names_it(client: FlaskClient, party: Party) -> None:
+def test_removed_entry_fails_and_names_it(client: JsonClient, party: Party) -> None:
     made = _journal(client, party)
     bundle = client.get(EXPORT, headers=party.survivor_headers).data
     target = made[2]["id"]
@@ -133,7 +133,7 @@ def test_removed_entry_fails_and_names_it(client: FlaskClient, party: Party) -> 
     assert report.problems == [(target, "entry missing from the bundle")]
 
     def drop_everywhere(name: str, data: bytes) -> bytes:
-        doc = json.loads(data) if name.endswith(".json") else None
+        doc: Any = json.loads(data) if name.endswith(".json") else None
         if name == "entries.json":
             return json.dumps([e for e in doc if e["id"] != target]).encode()
         if name == "manifest.json":
@@ -147,7 +147,7 @@ def test_removed_entry_fails_and_names_it(client: FlaskClient, party: Party) -> 
     assert (following, "link to the previous entry is broken") in report.problems
 
 
-def test_removing_the_newest_link_is_detected(client: FlaskClient, party: Party) -> None:
+def test_removing_the_newest_link_is_detected(client: JsonClient, party: Party) -> None:
     _journal(client, party)
     bundle = client.get(EXPORT, headers=party.survivor_headers).data
 

@@ -18,19 +18,19 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from flask.testing import FlaskClient
 
 from api.cli import main
 from api.cli_journal import EXIT_CHAIN_BROKEN
 from core.crypto import KeyRing
 from safety_plans import bundle
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_export import EXPORT, _journal, key_options, trusted
 
 FORGED_TEXT = "Nothing happened; I made it up."
 
 
-def _exported(client: FlaskClient, party: Party) -> tuple[bytes, list[dict[str, Any]]]:
+def _exported(client: JsonClient, party: Party) -> tuple[bytes, list[dict[str, Any]]]:
     made = _journal(client, party)
     return client.get(EXPORT, headers=party.survivor_headers).data, made
 
@@ -64,7 +64,7 @@ def _signed_but_broken(data: bytes, keyring: KeyRing) -> bundle.Report:
 
 @pytest.mark.parametrize("name", ["manifest.json", "signature.json", "entries.json", "photo"])
 def test_a_second_member_of_any_name_is_refused(
-    client: FlaskClient, party: Party, keyring: KeyRing, name: str
+    client: JsonClient, party: Party, keyring: KeyRing, name: str
 ) -> None:
     data, _made = _exported(client, party)
     members = _members(data)
@@ -77,7 +77,7 @@ def test_a_second_member_of_any_name_is_refused(
 
 
 def test_a_key_given_twice_in_an_entry_is_refused(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     """``{"content": forged, "content": genuine}``: Python keeps the genuine (last) value and
     the digest matches; a reader that keeps the first value reads the forgery."""
@@ -100,7 +100,7 @@ def test_a_key_given_twice_in_an_entry_is_refused(
 
 
 def test_a_field_beside_an_entry_is_refused(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     data, made = _exported(client, party)
     entries = json.loads(dict(_members(data))["entries.json"])
@@ -112,7 +112,7 @@ def test_a_field_beside_an_entry_is_refused(
 
 
 def test_a_second_copy_of_an_entry_after_the_genuine_one_is_refused(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     data, made = _exported(client, party)
     entries = json.loads(dict(_members(data))["entries.json"])
@@ -124,7 +124,7 @@ def test_a_second_copy_of_an_entry_after_the_genuine_one_is_refused(
 
 
 def test_a_field_beside_the_signature_is_refused(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     data, _made = _exported(client, party)
     signature = json.loads(dict(_members(data))["signature.json"])
@@ -136,14 +136,14 @@ def test_a_field_beside_the_signature_is_refused(
     ]
 
 
-def test_a_zip_comment_is_refused(client: FlaskClient, party: Party, keyring: KeyRing) -> None:
+def test_a_zip_comment_is_refused(client: JsonClient, party: Party, keyring: KeyRing) -> None:
     data, _made = _exported(client, party)
     report = _signed_but_broken(_zip(_members(data), comment=FORGED_TEXT.encode()), keyring)
     assert report.problems == [("bundle", "the zip carries a comment, which no link covers")]
 
 
 def test_json_nested_too_deep_is_a_problem_not_a_crash(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     data, _made = _exported(client, party)
     deep = b"[" * 200_000 + b"]" * 200_000
@@ -152,7 +152,7 @@ def test_json_nested_too_deep_is_a_problem_not_a_crash(
 
 
 def test_a_genuine_bundle_repacked_with_its_folder_listed_still_verifies(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     """Unzipped and zipped again (``zip -r``), the attachments folder becomes a member of its
     own; it holds nothing, and the genuine evidence must still verify."""
@@ -167,7 +167,7 @@ def test_a_genuine_bundle_repacked_with_its_folder_listed_still_verifies(
 
 
 def test_the_cli_names_a_planted_file_and_exits_chain_broken(
-    client: FlaskClient, party: Party, keyring: KeyRing, tmp_path: Path
+    client: JsonClient, party: Party, keyring: KeyRing, tmp_path: Path
 ) -> None:
     data, _made = _exported(client, party)
     path = tmp_path / "planted.zip"

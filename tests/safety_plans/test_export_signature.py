@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from api.cli import main
@@ -33,6 +32,7 @@ from api.cli_journal import (
 from core.crypto import EvidenceKey, KeyRing, b64encode, evidence_public_from_pem
 from core.runtime import Runtime
 from safety_plans import bundle, chain
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_export import EXPORT, _journal, key_options, trusted
 
@@ -103,11 +103,11 @@ def _cli(tmp_path: Path, data: bytes, *options: str) -> Result:
 
 
 @pytest.fixture
-def exported(client: FlaskClient, party: Party) -> bytes:
+def exported(client: JsonClient, party: Party) -> bytes:
     _journal(client, party)
     r = client.get(EXPORT, headers=party.survivor_headers)
     assert r.status_code == 200
-    return r.data
+    return r.get_data()
 
 
 def test_a_genuine_export_is_signed_by_the_current_key(exported: bytes, keyring: KeyRing) -> None:
@@ -211,7 +211,7 @@ def test_a_mangled_signature_is_a_mismatch_not_a_crash(
 
 
 def test_an_export_signed_by_a_rotated_out_key_still_verifies(
-    client: FlaskClient, party: Party, runtime: Runtime, keyring: KeyRing, tmp_path: Path
+    client: JsonClient, party: Party, runtime: Runtime, keyring: KeyRing, tmp_path: Path
 ) -> None:
     _journal(client, party)
     old_bundle = client.get(EXPORT, headers=party.survivor_headers).data
@@ -248,7 +248,7 @@ def test_evidence_keys_are_public_and_never_show_a_private_key(
 ) -> None:
     ring = keyring.with_new_evidence_key("e-next")  # an older key that can still sign
     app.extensions["lantern"].keyring = ring
-    client = app.test_client()
+    client = JsonClient(app)
     r = client.get(KEYS_URL)  # no credentials at all
     assert r.status_code == 200, r.json
     assert r.headers["Cache-Control"] == "no-store"
@@ -272,7 +272,7 @@ def test_evidence_keys_are_public_and_never_show_a_private_key(
 
 
 def test_a_decoy_sessions_export_is_signed_like_a_real_one(
-    client: FlaskClient, party: Party, keyring: KeyRing
+    client: JsonClient, party: Party, keyring: KeyRing
 ) -> None:
     _journal(client, party)
     decoy = client.get(EXPORT, headers=party.decoy_headers)
@@ -299,7 +299,7 @@ def test_without_a_trusted_key_the_chain_is_checked_and_the_signature_is_not(
 
 
 def test_a_pem_key_file_is_trusted_under_any_key_id(
-    exported: bytes, client: FlaskClient, keyring: KeyRing, tmp_path: Path
+    exported: bytes, client: JsonClient, keyring: KeyRing, tmp_path: Path
 ) -> None:
     pem = tmp_path / "lantern.pem"
     pem.write_text(client.get(KEYS_URL).json["keys"][0]["public_key_pem"])

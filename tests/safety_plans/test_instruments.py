@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.errors import ConfigurationError, InvalidInput
-from safety_plans.instruments import Instrument, evaluate, load_catalogue, load_instrument
+from safety_plans.instruments import Answer, Instrument, evaluate, load_catalogue, load_instrument
 
 TESTS_DIR = Path(__file__).resolve().parent / "instruments"
 
@@ -108,7 +108,7 @@ def test_lethality_screen_boundaries(catalogue: dict[str, Instrument]) -> None:
 
 def test_weighted_instrument_from_a_file() -> None:
     weighted = load_instrument(TESTS_DIR / "weighted_test.json")
-    base = {
+    base: dict[str, Answer] = {
         "w4": "no",
         "w3a": "no",
         "w3b": "no",

@@ -6,17 +6,18 @@ import io
 from pathlib import Path
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from core.audit import AuditEvent
+from core.clock import FrozenClock
 from core.runtime import Runtime
 from safety_plans import chain
 from safety_plans.models import JournalAttachment, JournalEntry
 from tests.factories import auth_header, make_device
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party, change_settings
 
 ENTRIES = "/v1/survivor/journal/entries"
@@ -38,7 +39,7 @@ def entry(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def upload(client: FlaskClient, headers: dict[str, str], data: bytes, name: str = "x.bin") -> Any:
+def upload(client: JsonClient, headers: dict[str, str], data: bytes, name: str = "x.bin") -> Any:
     return client.post(
         UPLOAD,
         data={"file": (io.BytesIO(data), name)},
@@ -48,7 +49,7 @@ def upload(client: FlaskClient, headers: dict[str, str], data: bytes, name: str 
 
 
 def test_entry_is_recorded_with_server_time_and_chained(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Runtime
+    client: JsonClient, party: Party, db_session: Session, runtime: Runtime
 ) -> None:
     r = client.post(ENTRIES, json=entry(occurred_on="2026-01-02"), headers=party.survivor_headers)
     assert r.status_code == 201, r.json
@@ -68,7 +69,7 @@ def test_entry_is_recorded_with_server_time_and_chained(
     ] == ("neighbour at no. 4")
 
 
-def test_entry_validation(client: FlaskClient, party: Party) -> None:
+def test_entry_validation(client: JsonClient, party: Party) -> None:
     h = party.survivor_headers
     assert client.post(ENTRIES, json=entry(occurred_text=None), headers=h).status_code == 422
     assert client.post(ENTRIES, json=entry(kinds=["bad_mood"]), headers=h).status_code == 422
@@ -88,7 +89,7 @@ def test_entry_validation(client: FlaskClient, party: Party) -> None:
 
 
 def test_entries_are_immutable_and_corrections_reference_the_original(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     first = client.post(ENTRIES, json=entry(), headers=party.survivor_headers).json
     url = f"{ENTRIES}/{first['id']}"
@@ -106,7 +107,7 @@ def test_entries_are_immutable_and_corrections_reference_the_original(
 
 
 def test_attachments_checked_by_content_sealed_and_fetched_by_id(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
     h = party.survivor_headers
     assert upload(client, h, b"MZ\x90\x00 not a photo", "photo.jpg").status_code == 415
@@ -174,7 +175,7 @@ def test_attachments_checked_by_content_sealed_and_fetched_by_id(
 
 
 def test_delete_shreds_attachments_and_the_chain_records_it(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
     h = party.survivor_headers
     photo = upload(client, h, JPEG).json
@@ -208,7 +209,7 @@ def test_delete_shreds_attachments_and_the_chain_records_it(
 
 
 def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     from api.wiring import wire
     from core.jobs import JobRegistry
@@ -225,7 +226,7 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     worker = Worker(runtime.session_factory, registry, runtime.clock)
     worker.run_once()  # too young to sweep
     assert client.get(f"{UPLOAD}/{draft['id']}", headers=h).status_code == 200
-    runtime.clock.advance(hours=25)  # type: ignore[attr-defined]
+    clock.advance(hours=25)
     worker.run_once()
     h = auth_header(make_device(db_session, runtime, party.survivor.id)[1])  # a fresh session
     db_session.commit()
@@ -237,7 +238,7 @@ def test_abandoned_uploads_are_shredded_by_the_periodic_sweep(
     assert swept.key_enc is None
 
 
-def _upload_big(client: FlaskClient, headers: dict[str, str], data: bytes) -> Any:
+def _upload_big(client: JsonClient, headers: dict[str, str], data: bytes) -> Any:
     # Encoded in memory: the test client would otherwise spool a large body to a temporary
     # file it never closes.
     boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename="x.bin")})
@@ -247,7 +248,7 @@ def _upload_big(client: FlaskClient, headers: dict[str, str], data: bytes) -> An
 
 
 def test_a_photo_larger_than_the_json_body_cap_uploads(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """Attachments have their own limit: a 3 MiB phone photo is not refused by the 1 MiB
     cap every JSON endpoint keeps."""

@@ -13,6 +13,7 @@ from core.db import make_engine
 from core.runtime import build_runtime
 from safety_plans import chain, journal
 from safety_plans.deps import SafetyPlansDeps
+from safety_plans.entries import EntryIn
 from tests.conftest import make_settings
 from tests.factories import make_survivor
 
@@ -41,7 +42,11 @@ def test_concurrent_appends_form_one_chain(
 
         def write(text: str, hold: bool) -> None:
             with runtime.session_factory() as s:
-                body = {"occurred_text": "today", "kinds": ["stalking"], "description": text}
+                body: EntryIn = {
+                    "occurred_text": "today",
+                    "kinds": ["stalking"],
+                    "description": text,
+                }
                 journal.create_entry(s, access, runtime.clock, deps, entry=body)
                 if hold:
                     first_in.set()
@@ -65,7 +70,11 @@ def test_concurrent_appends_form_one_chain(
             assert [r.seq for r in rows] == [1, 2]
             assert rows[0].prev_hash == chain.GENESIS
             assert rows[1].prev_hash == rows[0].chain_hash
-            texts = [journal.open_content(s, deps, r)["description"] for r in rows]  # type: ignore[index]
+            texts = []
+            for r in rows:
+                content = journal.open_content(s, deps, r)
+                assert content is not None
+                texts.append(content["description"])
             assert texts == ["A", "B"]
     finally:
         engine.dispose()

@@ -8,13 +8,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.wiring import wire
 from auth.access.permissions import SurvivorAccess
 from auth.principals import SurvivorPrincipal
+from core.clock import FrozenClock
 from core.jobs import JobRegistry
 from core.runtime import Runtime
 from core.worker import Worker
@@ -22,6 +22,7 @@ from safety_plans import attachments, journal
 from safety_plans.models import JournalAttachment, JournalEntry, JournalHead
 from safety_plans.wiring import register_jobs
 from tests.factories import auth_header, make_device
+from tests.json_client import JsonClient, JsonResponse
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party, change_settings
 from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry, upload
@@ -46,7 +47,7 @@ def _chain(db_session: Session, survivor_id: uuid.UUID) -> tuple[int, int]:
 
 
 def test_journal_entries_per_day_boundary_and_the_window_frees_a_slot(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     def fresh() -> dict[str, str]:  # a survivor's access token lives minutes, not a day
         headers = auth_header(make_device(db_session, runtime, party.survivor.id)[1])
@@ -62,7 +63,7 @@ def test_journal_entries_per_day_boundary_and_the_window_frees_a_slot(
         r = client.post(ENTRIES, json=body, headers=h)
         assert r.status_code == 201, r.json
         first = first or r.json["id"]
-        runtime.clock.advance(seconds=5)  # type: ignore[attr-defined]
+        clock.advance(seconds=5)
     before = _chain(db_session, party.survivor.id)
     r = client.post(ENTRIES, json=entry(), headers=h)
     # The first entry was `limit` * 5 seconds ago; its slot frees a day after it was written.
@@ -71,15 +72,15 @@ def test_journal_entries_per_day_boundary_and_the_window_frees_a_slot(
     assert _chain(db_session, party.survivor.id) == before
     # Deleting is never held back: a survivor at the limit can still remove an entry.
     assert client.delete(f"{ENTRIES}/{first}", headers=h).status_code == 204
-    runtime.clock.advance(seconds=wait - 1)  # type: ignore[attr-defined]
+    clock.advance(seconds=wait - 1)
     h = fresh()
     assert_refused(client.post(ENTRIES, json=entry(), headers=h), 429, "journal-entries-limited", 1)
-    runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    clock.advance(seconds=1)
     assert client.post(ENTRIES, json=entry(), headers=h).status_code == 201
 
 
 def test_attachment_room_counts_drafts_and_entries_and_deleting_frees_it(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     h = party.survivor_headers
     change_settings(runtime, attachment_quota_bytes=2 * len(JPEG) + len(TINY_JPEG))
@@ -112,7 +113,7 @@ def _access(party: Party) -> SurvivorAccess:
 
 
 def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock, db_session: Session
 ) -> None:
     """The file is written before the row commits; when the commit fails, the file has no row.
     The sweep removes such files once they are older than any request could take, and never a
@@ -120,7 +121,7 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
     deps = wire(runtime).safety_plans
     # File times are the real clock's: run the test clock at the real time (and sign in
     # again, since the fixture's session is from the test clock's default date).
-    runtime.clock.set(dt.datetime.now(dt.UTC))  # type: ignore[attr-defined]
+    clock.set(dt.datetime.now(dt.UTC))
     h = auth_header(make_device(db_session, runtime, party.survivor.id)[1])
     db_session.commit()
     with runtime.session_factory() as s:
@@ -131,7 +132,7 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
     worker = _worker(runtime)
     worker.run_once()
     assert lost.id.hex in _blobs(runtime), "too young: its request may still be committing"
-    runtime.clock.advance(minutes=20)  # type: ignore[attr-defined]
+    clock.advance(minutes=20)
     worker.run_once()
     assert lost.id.hex not in _blobs(runtime)
     assert uuid.UUID(kept["id"]).hex in _blobs(runtime)
@@ -143,7 +144,7 @@ def test_a_blob_left_by_a_failed_commit_is_swept_once_it_is_old_enough(
 
 
 def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """Blobs are removed only once the deletion has committed: a rolled-back deletion leaves
     the entry and every attachment readable."""
@@ -164,9 +165,10 @@ def test_a_failed_commit_after_deleting_an_entry_loses_no_attachment(
 
 
 def test_the_sweep_reaches_every_abandoned_upload_in_one_run(
-    client: FlaskClient,
+    client: JsonClient,
     party: Party,
     runtime: Runtime,
+    clock: FrozenClock,
     db_session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -175,7 +177,7 @@ def test_the_sweep_reaches_every_abandoned_upload_in_one_run(
     drafts = [upload(client, h, JPEG).json["id"] for _ in range(5)]
     worker = _worker(runtime)
     worker.run_once()
-    runtime.clock.advance(hours=24, minutes=1)  # type: ignore[attr-defined]
+    clock.advance(hours=24, minutes=1)
     worker.run_once()
     db_session.expire_all()
     rows = db_session.scalars(
@@ -195,7 +197,7 @@ def test_the_sweep_reaches_every_abandoned_upload_in_one_run(
 
 
 def test_the_upload_routes_body_limit_is_the_one_its_setting_documents(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """LANTERN_ATTACHMENT_MAX_BYTES says: the upload route takes a body of up to the largest
     attachment plus 64 KiB of multipart framing, whatever LANTERN_MAX_BODY_BYTES says."""
@@ -207,7 +209,7 @@ def test_the_upload_routes_body_limit_is_the_one_its_setting_documents(
     limit = 2 * 1024 * 1024 + 64 * 1024
     assert limit > runtime.settings.max_body_bytes
 
-    def post(size: int) -> object:
+    def post(size: int) -> JsonResponse:
         boundary = "b" * 16
         head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n'

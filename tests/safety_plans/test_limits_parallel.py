@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from core.clock import FrozenClock
@@ -24,9 +23,10 @@ from core.crypto import KeyRing, SecretHasher
 from core.db import make_engine
 from core.runtime import Runtime, build_runtime
 from safety_plans.models import JournalAttachment, JournalEntry, SafetyPlanVersion
-from safety_plans.sections import SECTIONS
+from safety_plans.sections import SECTIONS, Sections
 from tests.conftest import make_settings
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.refusals import burst
 from tests.safety_plans.test_journal import ENTRIES, JPEG, UPLOAD, entry
 
@@ -82,11 +82,11 @@ def test_a_burst_of_plan_saves_by_one_advocate_stores_no_more_than_the_limit(
         s.commit()
     h = auth_header(token)
     paths = [f"/v1/staff/survivors/{sv.id}/safety-plan" for sv in survivors]
-    reader = app.test_client()
+    reader = JsonClient(app)
     etags = [reader.get(p, headers=h).headers["ETag"] for p in paths]
-    notes = {name: [] for name in SECTIONS} | {"notes": [{"text": "from the advocate"}]}
+    notes: Sections = {name: [] for name in SECTIONS} | {"notes": [{"text": "from the advocate"}]}
 
-    def save(path: str, etag: str) -> Callable[[FlaskClient], Any]:
+    def save(path: str, etag: str) -> Callable[[JsonClient], Any]:
         return lambda c: c.put(path, json={"sections": notes}, headers=h | {"If-Match": etag})
 
     statuses = burst(app, [save(p, e) for p, e in zip(paths, etags, strict=True)])
@@ -109,7 +109,7 @@ def test_a_burst_of_uploads_stores_no_more_than_the_room(
 ) -> None:
     app, runtime, survivor_id, h = survivor_app(committed_app, attachment_quota_bytes=3 * len(JPEG))
 
-    def send(c: FlaskClient) -> Any:
+    def send(c: JsonClient) -> Any:
         data = {"file": (io.BytesIO(JPEG), "photo.jpg")}
         return c.post(UPLOAD, data=data, headers=h, content_type="multipart/form-data")
 

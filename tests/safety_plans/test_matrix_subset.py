@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tests import test_permission_matrix as matrix
+from tests.identities import World
+from tests.json_client import JsonClient
 from tests.test_permission_matrix import world  # noqa: F401  (the matrix's fixture)
 
 MINE = ("safety_plans.", "risk.", "journal.")
 
 
 def test_safety_plans_routes_refuse_every_intruder(
-    app: Flask, client: FlaskClient, request: pytest.FixtureRequest
+    app: Flask, client: JsonClient, request: pytest.FixtureRequest
 ) -> None:
-    w: matrix.World = request.getfixturevalue("world")
+    w: World = request.getfixturevalue("world")
     routes = [r for r in matrix.id_routes(app) if r.rule.endpoint.startswith(MINE)]
     assert len(routes) >= 15
     violations: list[str] = []

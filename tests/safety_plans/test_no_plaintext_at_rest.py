@@ -11,7 +11,7 @@ import io
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import make_url, text
+from sqlalchemy import Engine, make_url, text
 
 from api.app import create_app
 from api.registry import load_models
@@ -21,6 +21,7 @@ from core.db import Base, make_engine
 from core.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.safety_plans.test_instruments import dash_answers
 
 CANARIES = {
@@ -37,7 +38,7 @@ CANARIES = {
 }
 
 
-def _dump(url: str, engine: object) -> bytes:
+def _dump(url: str, engine: Engine) -> bytes:
     if url.startswith("sqlite"):
         path = Path(make_url(url).database or "")
         raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
@@ -45,8 +46,8 @@ def _dump(url: str, engine: object) -> bytes:
             raw += "\n".join(conn.iterdump()).encode()
         return raw
     load_models()
-    chunks = []
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+    chunks: list[str] = []
+    with engine.connect() as conn:
         for table in Base.metadata.sorted_tables:
             rows = conn.execute(text(f'SELECT t::text FROM "{table.name}" t')).scalars()
             chunks.extend(rows)
@@ -69,7 +70,7 @@ def test_database_dump_contains_no_plaintext(
             advocate, staff_token = make_staff(s, runtime)
             survivor, token = make_survivor(s, runtime, advocate=advocate)
             s.commit()
-        client = create_app(runtime.settings, runtime=runtime).test_client()
+        client = JsonClient(create_app(runtime.settings, runtime=runtime))
         h, staff = auth_header(token), auth_header(staff_token)
 
         plan = client.get("/v1/survivor/safety-plan", headers=h)

@@ -9,14 +9,15 @@ import itertools
 import json
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from auth.access.models import CaseloadEntry
+from core.clock import FrozenClock
 from core.ids import new_id
 from core.runtime import Runtime
-from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS
+from safety_plans.sections import MAX_ITEM_TEXT, MAX_ITEMS_PER_SECTION, SECTIONS, Sections
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.refusals import assert_refused
 from tests.safety_plans.conftest import Party, change_settings
 
@@ -47,13 +48,13 @@ def plan_of_size(size: int) -> dict[str, Any]:
     return sections
 
 
-def _current(client: FlaskClient, headers: dict[str, str], path: str = PLAN) -> Any:
+def _current(client: JsonClient, headers: dict[str, str], path: str = PLAN) -> Any:
     r = client.get(path, headers=headers)
     assert r.status_code == 200
     return r
 
 
-def _save(client: FlaskClient, headers: dict[str, str], sections: Any, path: str = PLAN) -> Any:
+def _save(client: JsonClient, headers: dict[str, str], sections: Any, path: str = PLAN) -> Any:
     etag = _current(client, headers, path).headers["ETag"]
     return client.put(path, json={"sections": sections}, headers=headers | {"If-Match": etag})
 
@@ -62,7 +63,7 @@ def _notes(text: str) -> dict[str, Any]:
     return {name: [] for name in SECTIONS} | {"notes": [{"text": text}]}
 
 
-def _adopting_is_refused_and_changes_nothing(client: FlaskClient, h: dict[str, str]) -> None:
+def _adopting_is_refused_and_changes_nothing(client: JsonClient, h: dict[str, str]) -> None:
     before = _current(client, h)
     r = client.post(
         ADOPT,
@@ -74,7 +75,7 @@ def _adopting_is_refused_and_changes_nothing(client: FlaskClient, h: dict[str, s
 
 
 def test_a_plan_at_the_size_limit_saves_one_byte_more_is_refused_and_nothing_changes(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     h = party.survivor_headers
     limit = runtime.settings.plan_max_bytes
@@ -94,12 +95,12 @@ def test_a_plan_at_the_size_limit_saves_one_byte_more_is_refused_and_nothing_cha
 
 
 def test_the_size_is_counted_in_utf8_so_every_script_gets_the_same_room(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     """Cyrillic takes two bytes a character in UTF-8 but six as a JSON escape; a survivor
     writing in Russian must not get a third of the room."""
     text = "ж" * MAX_ITEM_TEXT
-    sections = {name: [] for name in SECTIONS} | {"notes": [{"text": text}] * 50}
+    sections: Sections = {name: [] for name in SECTIONS} | {"notes": [{"text": text}] * 50}
     assert plan_bytes(sections) < runtime.settings.plan_max_bytes
     assert len(json.dumps(sections)) > runtime.settings.plan_max_bytes
     r = _save(client, party.survivor_headers, sections)
@@ -108,7 +109,7 @@ def test_the_size_is_counted_in_utf8_so_every_script_gets_the_same_room(
 
 
 def test_restore_and_recommendations_are_held_to_the_size_limit(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     h = party.survivor_headers
     big = plan_of_size(40_000)
@@ -133,11 +134,11 @@ def test_restore_and_recommendations_are_held_to_the_size_limit(
 
 
 def test_a_recommendation_cannot_push_a_section_past_its_item_limit(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     """Otherwise the survivor could no longer save the plan she was shown (422 on PUT)."""
     h = party.survivor_headers
-    full = {name: [] for name in SECTIONS} | {
+    full: Sections = {name: [] for name in SECTIONS} | {
         "emergency_numbers": [{"text": f"number {n}"} for n in range(MAX_ITEMS_PER_SECTION)]
     }
     assert _save(client, h, full).status_code == 200
@@ -145,7 +146,7 @@ def test_a_recommendation_cannot_push_a_section_past_its_item_limit(
 
 
 def test_the_decoy_plan_is_held_to_the_size_limit_and_a_decoy_session_is_answered_alike(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime
 ) -> None:
     limit = runtime.settings.plan_max_bytes
     h, d = party.survivor_headers, party.decoy_headers
@@ -159,13 +160,13 @@ def test_the_decoy_plan_is_held_to_the_size_limit_and_a_decoy_session_is_answere
 
 
 def test_plan_saves_per_minute_boundary_and_the_window_frees_a_slot(
-    client: FlaskClient, party: Party, runtime: Runtime
+    client: JsonClient, party: Party, runtime: Runtime, clock: FrozenClock
 ) -> None:
     h = party.survivor_headers
     limit = runtime.settings.plan_saves_per_minute
     for n in range(limit):
         assert _save(client, h, _notes(f"save {n}")).status_code == 200
-        runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+        clock.advance(seconds=1)
     before = _current(client, h)
     r = client.put(
         PLAN,
@@ -175,19 +176,19 @@ def test_plan_saves_per_minute_boundary_and_the_window_frees_a_slot(
     # The first save was `limit` seconds ago: its slot frees 60 seconds after it was made.
     assert_refused(r, 429, "plan-saves-limited", retry_after=60 - limit)
     assert _current(client, h).json == before.json
-    runtime.clock.advance(seconds=60 - limit - 1)  # type: ignore[attr-defined]
+    clock.advance(seconds=60 - limit - 1)
     r = client.put(
         PLAN,
         json={"sections": _notes("still too soon")},
         headers=h | {"If-Match": before.headers["ETag"]},
     )
     assert_refused(r, 429, "plan-saves-limited", retry_after=1)
-    runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    clock.advance(seconds=1)
     assert _save(client, h, _notes("after the window")).status_code == 200
 
 
 def test_a_staff_members_saves_count_across_every_plan_they_edit(
-    client: FlaskClient, party: Party, runtime: Runtime, db_session: Session
+    client: JsonClient, party: Party, runtime: Runtime, db_session: Session
 ) -> None:
     limit = runtime.settings.plan_saves_per_minute
     other, other_token = make_survivor(db_session, runtime, advocate=party.advocate)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit import AuditEvent
 from safety_plans.sections import SECTIONS
 from tests.factories import auth_header, make_staff, make_survivor
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 
 PLAN = "/v1/survivor/safety-plan"
@@ -28,7 +28,7 @@ def _edit(sections: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 def test_new_plan_starts_from_template_with_every_section(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     r = client.get(PLAN, headers=party.survivor_headers)
     assert r.status_code == 200, r.json
@@ -44,7 +44,7 @@ def test_new_plan_starts_from_template_with_every_section(
     assert again.headers["ETag"] == r.headers["ETag"]
 
 
-def test_write_needs_if_match_428_and_stale_412(client: FlaskClient, party: Party) -> None:
+def test_write_needs_if_match_428_and_stale_412(client: JsonClient, party: Party) -> None:
     first = client.get(PLAN, headers=party.survivor_headers)
     body = {"sections": _edit(first.json["sections"], "call Sam")}
     r = client.put(PLAN, json=body, headers=party.survivor_headers)
@@ -64,7 +64,7 @@ def test_write_needs_if_match_428_and_stale_412(client: FlaskClient, party: Part
     assert r.headers["ETag"] != first.headers["ETag"]
 
 
-def test_stale_writer_gets_412_and_first_write_survives(client: FlaskClient, party: Party) -> None:
+def test_stale_writer_gets_412_and_first_write_survives(client: JsonClient, party: Party) -> None:
     """Survivor and advocate both read version 1; the advocate saves first; the survivor's
     save, based on the same ETag, is refused and the advocate's text is what remains."""
     survivor_read = client.get(PLAN, headers=party.survivor_headers)
@@ -89,7 +89,7 @@ def test_stale_writer_gets_412_and_first_write_survives(client: FlaskClient, par
     assert now.json["version"]["number"] == 2
 
 
-def test_history_read_any_version_and_restore(client: FlaskClient, party: Party) -> None:
+def test_history_read_any_version_and_restore(client: JsonClient, party: Party) -> None:
     v1 = client.get(PLAN, headers=party.survivor_headers)
     v2 = client.put(
         PLAN,
@@ -119,7 +119,7 @@ def test_history_read_any_version_and_restore(client: FlaskClient, party: Party)
 
 
 def test_versions_belong_to_their_plan(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Any
+    client: JsonClient, party: Party, db_session: Session, runtime: Any
 ) -> None:
     _other, other_token = make_survivor(db_session, runtime)
     db_session.commit()
@@ -137,7 +137,7 @@ def test_versions_belong_to_their_plan(
     assert client.get(staff, headers=party.advocate_headers).status_code == 404
 
 
-def test_validation_bounds_and_unknown_fields(client: FlaskClient, party: Party) -> None:
+def test_validation_bounds_and_unknown_fields(client: JsonClient, party: Party) -> None:
     v1 = client.get(PLAN, headers=party.survivor_headers)
     headers = party.survivor_headers | {"If-Match": v1.headers["ETag"]}
     sections = v1.json["sections"]
@@ -154,7 +154,7 @@ def test_validation_bounds_and_unknown_fields(client: FlaskClient, party: Party)
 
 
 def test_advocate_access_follows_the_survivor_switch_and_is_audited(
-    client: FlaskClient, party: Party, db_session: Session
+    client: JsonClient, party: Party, db_session: Session
 ) -> None:
     assert client.get(_staff_plan(party), headers=party.advocate_headers).status_code == 200
     events = db_session.scalars(
@@ -180,7 +180,7 @@ def test_advocate_access_follows_the_survivor_switch_and_is_audited(
 
 
 def test_advocate_not_on_caseload_is_404(
-    client: FlaskClient, party: Party, db_session: Session, runtime: Any
+    client: JsonClient, party: Party, db_session: Session, runtime: Any
 ) -> None:
     _stranger, token = make_staff(db_session, runtime)
     db_session.commit()
@@ -190,7 +190,7 @@ def test_advocate_not_on_caseload_is_404(
     assert client.get(PLAN, headers=party.advocate_headers).status_code == 403
 
 
-def test_priorities_are_validated_and_kept(client: FlaskClient, party: Party) -> None:
+def test_priorities_are_validated_and_kept(client: JsonClient, party: Party) -> None:
     r = client.put(
         "/v1/survivor/priorities",
         json={"priorities": ["housing", "safety"]},
@@ -205,7 +205,7 @@ def test_priorities_are_validated_and_kept(client: FlaskClient, party: Party) ->
 
 
 def test_advocate_reads_and_writes_appear_in_the_survivors_access_log(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     read = client.get(_staff_plan(party), headers=party.advocate_headers)
     client.put(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
-
-from safety_plans.recommendations import catalogue, select_for
+from safety_plans.recommendations import Recommendation, catalogue, select_for
+from tests.json_client import JsonClient
 from tests.safety_plans.conftest import Party
 from tests.safety_plans.test_instruments import dash_answers
 
 RECS = "/v1/survivor/recommendations"
 
 
-def _ids(chosen: list) -> set[str]:
+def _ids(chosen: list[tuple[Recommendation, list[str]]]) -> set[str]:
     return {rec.id for rec, _because in chosen}
 
 
@@ -32,7 +31,7 @@ def test_selection_follows_level_and_priorities() -> None:
 
 
 def test_survivor_gets_tailored_items_and_adopts_them_in_one_version(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     client.put(
         "/v1/survivor/priorities",
@@ -84,7 +83,7 @@ def test_survivor_gets_tailored_items_and_adopts_them_in_one_version(
 
 
 def test_advocate_sees_recommendations_and_decoy_adopt_changes_nothing(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     staff = f"/v1/staff/survivors/{party.survivor.id}/recommendations"
     assert client.get(staff, headers=party.advocate_headers).json["level"] is None
@@ -101,7 +100,7 @@ def test_advocate_sees_recommendations_and_decoy_adopt_changes_nothing(
 
 
 def test_advocate_adopts_recommendations_with_the_survivor(
-    client: FlaskClient, party: Party
+    client: JsonClient, party: Party
 ) -> None:
     base = f"/v1/staff/survivors/{party.survivor.id}"
     plan = client.get(base + "/safety-plan", headers=party.advocate_headers)
