@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auth.deps import AttemptDeps, AuthDeps
 from auth.survivors.duress import DuressListener
 from coordination import wiring as coordination_wiring
 from coordination.deps import CoordinationDeps
@@ -81,6 +82,8 @@ class Wiring:
     safety_plans: SafetyPlansDeps
     #: Check-ins' ports: the SMS outbox, and the partner welfare checks (real and decoy).
     checkins: CheckinDeps
+    #: Logins, enrolments and credential changes: hasher, keys, vault, attempt counters.
+    auth: AuthDeps
 
 
 def wire(
@@ -105,6 +108,13 @@ def wire(
     # app serves or the worker runs anything.
     coordination = CoordinationDeps.from_settings(settings, runtime.keyring, runtime.vault)
     safety_plans = SafetyPlansDeps.from_settings(settings, runtime.vault)
+    auth = AuthDeps(
+        settings=settings,
+        keyring=runtime.keyring,
+        vault=runtime.vault,
+        hasher=runtime.hasher,
+        attempts=AttemptDeps(runtime.keyring, runtime.session_factory),
+    )
     sms = SmsDeps(
         gateway=sms_gateway or gateway_from_settings(settings),
         vault=runtime.vault,
@@ -128,6 +138,7 @@ def wire(
         coordination=coordination,
         safety_plans=safety_plans,
         checkins=checkins,
+        auth=auth,
     )
 
     # Who listens to what, in the order each hook calls them.
@@ -141,5 +152,5 @@ def wire(
     hooks.inbound_sms_claims.register(checkin_wiring.INBOUND_CLAIM, checkin_listeners.claim_reply)
 
     # What the domains' routes read back from the runtime, each by its own class.
-    runtime.collaborators.provide(wiring, sms, coordination, safety_plans, checkins)
+    runtime.collaborators.provide(wiring, sms, coordination, safety_plans, checkins, auth)
     return wiring

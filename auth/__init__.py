@@ -6,7 +6,8 @@ login, recovery codes, sessions, step-up, the duty phone, the notice inbox), ``s
 (enrollment, PIN login, device sessions, PINs, decoy accounts, the duress alert), ``partners``
 (agencies and their API keys) and ``access`` (the access rules, caseloads, break-glass, the
 survivor's access log); what every login shares stays here (``principals``, ``authn``,
-``attempts`` and its table in ``models``, and ``wiring`` for the job kinds).
+``attempts`` and its table in ``models``, ``deps`` for the collaborators the composition root
+builds once per process, and ``wiring`` for the job kinds).
 Authorisation happens before a service is called, in two steps, the same in every domain. The
 endpoint's access rule, ``@allow(RULE)`` from ``access.permissions``, decides who may call it
 (kind, role, partner scope) before anything is parsed; then the view, for a route about one

@@ -33,9 +33,10 @@ from sqlalchemy import case, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from auth.deps import AttemptDeps
 from auth.models import AttemptCounter
+from core.clock import Clock
 from core.errors import TooManyRequests
-from core.runtime import Runtime
 
 _COUNTERS = AttemptCounter.__table__
 
@@ -200,18 +201,18 @@ def network_of(address: str | None) -> str:
     return str(ip)
 
 
-def _digest(rt: Runtime, policy: AttemptPolicy, subject: str) -> str:
-    return rt.keyring.keyed_digest("attempts", f"{policy.name}\x00{subject}")
+def _digest(deps: AttemptDeps, policy: AttemptPolicy, subject: str) -> str:
+    return deps.keyring.keyed_digest("attempts", f"{policy.name}\x00{subject}")
 
 
 @contextmanager
-def _own_transaction(rt: Runtime, session: Session) -> Iterator[Session]:
+def _own_transaction(session: Session, deps: AttemptDeps) -> Iterator[Session]:
     """A short transaction committed at once; on SQLite, the request's own (see module doc)."""
     if session.get_bind().dialect.name == "sqlite":
         yield session
         session.flush()
         return
-    with rt.session_factory() as own:
+    with deps.session_factory() as own:
         yield own
         own.commit()
 
@@ -282,7 +283,10 @@ def _give_back(s: Session, slot: Slot, *, clear: bool) -> None:
 
 
 def take(
-    rt: Runtime, session: Session, subjects: Sequence[tuple[AttemptPolicy, str]]
+    session: Session,
+    clock: Clock,
+    deps: AttemptDeps,
+    subjects: Sequence[tuple[AttemptPolicy, str]],
 ) -> Taken | None:
     """Take a slot under every (policy, subject), or None when any of them is locked.
 
@@ -291,12 +295,12 @@ def take(
     ``refused_openly`` the refusal is raised as ``TooManyAttempts`` instead: list such
     subjects first, so that nothing else is counted for a caller turned away at the door.
     """
-    now = rt.clock.now()
+    now = clock.now()
     slots: list[Slot] = []
     refused: tuple[AttemptPolicy, str] | None = None
-    with _own_transaction(rt, session) as s:
+    with _own_transaction(session, deps) as s:
         for policy, subject in subjects:
-            key = _digest(rt, policy, subject)
+            key = _digest(deps, policy, subject)
             got = _take_one(s, policy, key, now)
             if got is None:
                 for slot in slots:
@@ -315,8 +319,8 @@ def take(
 
 
 def succeeded(
-    rt: Runtime,
     session: Session,
+    deps: AttemptDeps,
     taken: Taken,
     *,
     only: AttemptPolicy | None = None,
@@ -329,7 +333,7 @@ def succeeded(
     ``proves_owner=False`` (a duress PIN, which opens a decoy) gives back only its own slot
     under a policy ``cleared_only_by_owner``: the wrong guesses before it stay counted there.
     """
-    with _own_transaction(rt, session) as s:
+    with _own_transaction(session, deps) as s:
         for slot in taken.slots:
             if only is None or slot.policy is only:
                 clear = slot.policy.clear_on_success and (
@@ -338,10 +342,10 @@ def succeeded(
                 _give_back(s, slot, clear=clear)
 
 
-def unlock(rt: Runtime, session: Session, taken: Taken, policy: AttemptPolicy) -> None:
+def unlock(session: Session, deps: AttemptDeps, taken: Taken, policy: AttemptPolicy) -> None:
     """Lift the lock ``policy``'s slot set (if no later attempt replaced it), keeping the slot
     counted: a right password must not leave its owner locked out of the code step."""
-    with _own_transaction(rt, session) as s:
+    with _own_transaction(session, deps) as s:
         for slot in taken.slots:
             if slot.policy is policy and slot.locked_until is not None:
                 s.execute(
@@ -355,21 +359,23 @@ def unlock(rt: Runtime, session: Session, taken: Taken, policy: AttemptPolicy) -
                 )
 
 
-def clear(rt: Runtime, session: Session, policy: AttemptPolicy, subject: str) -> None:
+def clear(session: Session, deps: AttemptDeps, policy: AttemptPolicy, subject: str) -> None:
     """Forget every attempt at ``subject`` (an admin reset, a changed PIN)."""
     session.execute(
         delete(AttemptCounter)
-        .where(AttemptCounter.key == _digest(rt, policy, subject))
+        .where(AttemptCounter.key == _digest(deps, policy, subject))
         .execution_options(synchronize_session=False)
     )
 
 
-def retry_after(rt: Runtime, session: Session, policy: AttemptPolicy, subject: str) -> float:
+def retry_after(
+    session: Session, clock: Clock, deps: AttemptDeps, policy: AttemptPolicy, subject: str
+) -> float:
     """Seconds until ``subject`` may be tried again (0 when it may now); for tests and tools."""
-    row = session.get(AttemptCounter, _digest(rt, policy, subject), populate_existing=True)
+    row = session.get(AttemptCounter, _digest(deps, policy, subject), populate_existing=True)
     if row is None or row.locked_until is None:
         return 0.0
-    return max(0.0, (row.locked_until - rt.clock.now()).total_seconds())
+    return max(0.0, (row.locked_until - clock.now()).total_seconds())
 
 
 # --- housekeeping ---------------------------------------------------------------------------

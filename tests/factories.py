@@ -21,6 +21,7 @@ from auth.authn import (
     SURVIVOR_ACCESS_PREFIX,
     new_token,
 )
+from auth.deps import AttemptDeps, AuthDeps
 from auth.partners.models import PartnerAgency, PartnerApiKey
 from auth.staff.models import StaffMember, StaffSession
 from auth.survivors import decoys
@@ -33,6 +34,18 @@ from core.runtime import Runtime
 STAFF_PASSWORD = "correct horse battery staple 42"
 SURVIVOR_PIN = "482915"
 SURVIVOR_DURESS_PIN = "731064"
+
+
+def auth_deps(runtime: Runtime) -> AuthDeps:
+    """Auth's collaborators from ``runtime``, as the composition root builds them
+    (``api.wiring.wire``), for a test that calls a service without wiring the runtime."""
+    return AuthDeps(
+        settings=runtime.settings,
+        keyring=runtime.keyring,
+        vault=runtime.vault,
+        hasher=runtime.hasher,
+        attempts=AttemptDeps(runtime.keyring, runtime.session_factory),
+    )
 
 
 def auth_header(token: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from auth.attempts import STAFF_ACCOUNT, STAFF_ACCOUNT_TOTAL
 from auth.staff.sessions import account_subject
 from core.clock import FrozenClock
 from core.runtime import Runtime
-from tests.auth.attempt_probes import count
+from tests.auth.attempt_probes import count, retry_after
 from tests.auth.factories_staff import code, make_member, post
 from tests.factories import SURVIVOR_PIN, make_survivor_account
 from tests.json_client import JsonClient, JsonResponse
@@ -82,9 +82,7 @@ def test_a_stranger_cannot_keep_an_advocate_locked_out_with_one_request_per_lock
     for _ in range(STAFF_ACCOUNT.allowance):
         guess()
     for _ in range(8):  # two hours of it
-        wait = attempts.retry_after(
-            runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email)
-        )
+        wait = retry_after(runtime, db_session, STAFF_ACCOUNT, account_subject(alice.email))
         clock.advance(seconds=wait)
         guess()
     clock.advance(minutes=3)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from auth import attempts
+from auth.deps import AuthDeps
 from auth.principals import StaffPrincipal
 from auth.staff import passwords
 from auth.staff.login import normalise_email
@@ -32,7 +33,7 @@ from core.db import is_postgres
 from core.errors import Conflict, InvalidInput, LanternError, NotFound
 from core.ids import new_id
 from core.notices import notify_staff
-from core.runtime import Runtime
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,9 @@ def bootstrap_admin(
 
 def create_invitation(
     session: Session,
-    rt: Runtime,
     principal: StaffPrincipal,
+    clock: Clock,
+    settings: Settings,
     *,
     email: str,
     role: str,
@@ -157,7 +159,7 @@ def create_invitation(
     email = normalise_email(email)
     if _email_taken(session, email):
         raise Conflict("A staff member with this email already exists.")
-    now = rt.clock.now()
+    now = clock.now()
     session.execute(
         update(StaffInvitation)
         .where(
@@ -177,13 +179,13 @@ def create_invitation(
         role=role,
         invited_by=principal.staff_id,
         created_at=now,
-        expires_at=now + dt.timedelta(hours=rt.settings.staff_invitation_hours),
+        expires_at=now + dt.timedelta(hours=settings.staff_invitation_hours),
     )
     session.add(invitation)
     session.flush()
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.invited",
         subject_kind="staff_invitation",
@@ -195,7 +197,8 @@ def create_invitation(
 
 def accept_invitation(
     session: Session,
-    rt: Runtime,
+    clock: Clock,
+    deps: AuthDeps,
     *,
     token: str,
     password: str,
@@ -207,10 +210,9 @@ def accept_invitation(
     Each try takes an attempt slot for the client address first (``auth.attempts``): tokens
     cannot be guessed, but a machine trying them is stopped all the same.
     """
-    now = rt.clock.now()
-    taken = attempts.take(
-        rt, session, [(attempts.TOKEN_ADDRESS, "invitation:" + attempts.network_of(client_address))]
-    )
+    now = clock.now()
+    address = "invitation:" + attempts.network_of(client_address)
+    taken = attempts.take(session, clock, deps.attempts, [(attempts.TOKEN_ADDRESS, address)])
     if taken is None:
         raise InvitationNotValid("The invitation is unknown, used or expired; ask for a new one.")
     invitation = session.scalars(
@@ -237,13 +239,13 @@ def accept_invitation(
     if result.rowcount != 1:
         raise InvitationNotValid("The invitation is unknown, used or expired; ask for a new one.")
     set_committed_value(invitation, "used_at", now)
-    attempts.succeeded(rt, session, taken)
+    attempts.succeeded(session, deps.attempts, taken)
     if _email_taken(session, invitation.email):
         raise Conflict("A staff member with this email already exists.")
     member = _new_member(
         session,
-        rt.clock,
-        rt.hasher,
+        clock,
+        deps.hasher,
         email=invitation.email,
         display_name=name,
         role=invitation.role,
@@ -251,7 +253,7 @@ def accept_invitation(
     )
     audit.record(
         session,
-        rt.clock,
+        clock,
         audit.Actor("staff", member.id),
         "staff.created",
         subject_kind="staff_member",
@@ -276,10 +278,10 @@ def _target(session: Session, staff_id: uuid.UUID, *, lock: bool = False) -> Sta
 
 
 def disable_staff(
-    session: Session, rt: Runtime, principal: StaffPrincipal, staff_id: uuid.UUID
+    session: Session, principal: StaffPrincipal, clock: Clock, *, staff_id: uuid.UUID
 ) -> StaffMember:
     """Disable an account and end all its sessions at once. The last active admin stays."""
-    now = rt.clock.now()
+    now = clock.now()
     member = _target(session, staff_id)
     if member.disabled_at is not None:
         return member
@@ -298,7 +300,7 @@ def disable_staff(
     ended = revoke_sessions(session, member.id, now, "account_disabled")
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.disabled",
         subject_kind="staff_member",
@@ -313,14 +315,14 @@ def disable_staff(
 
 
 def end_sessions_of(
-    session: Session, rt: Runtime, principal: StaffPrincipal, staff_id: uuid.UUID
+    session: Session, principal: StaffPrincipal, clock: Clock, *, staff_id: uuid.UUID
 ) -> int:
     """An admin ends every session of one staff member (their own included, if chosen)."""
     member = _target(session, staff_id)
-    ended = revoke_sessions(session, member.id, rt.clock.now(), "ended_by_admin")
+    ended = revoke_sessions(session, member.id, clock.now(), "ended_by_admin")
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.sessions_ended",
         subject_kind="staff_member",
@@ -331,7 +333,7 @@ def end_sessions_of(
 
 
 def reset_second_factor(
-    session: Session, rt: Runtime, principal: StaffPrincipal, staff_id: uuid.UUID
+    session: Session, principal: StaffPrincipal, clock: Clock, *, staff_id: uuid.UUID
 ) -> StaffMember:
     """An admin clears someone's authenticator and recovery codes (phone and codes lost).
 
@@ -342,7 +344,7 @@ def reset_second_factor(
     if staff_id == principal.staff_id:
         raise Conflict("Ask another admin to reset your authenticator.")
     member = _target(session, staff_id)
-    now = rt.clock.now()
+    now = clock.now()
     member.totp_secret_enc = None
     member.totp_pending_enc = None
     member.totp_enrolled_at = None
@@ -351,7 +353,7 @@ def reset_second_factor(
     ended = revoke_sessions(session, member.id, now, "second_factor_reset")
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.second_factor_reset",
         subject_kind="staff_member",
@@ -361,7 +363,7 @@ def reset_second_factor(
     others = [a for a in active_admin_ids(session) if a != principal.staff_id]
     notify_staff(
         session,
-        rt.clock,
+        clock,
         [member.id, *others],
         "staff.second_factor_reset",
         urgency="high",
@@ -371,7 +373,7 @@ def reset_second_factor(
 
 
 def enable_staff(
-    session: Session, rt: Runtime, principal: StaffPrincipal, staff_id: uuid.UUID
+    session: Session, principal: StaffPrincipal, clock: Clock, *, staff_id: uuid.UUID
 ) -> StaffMember:
     """Undo a disable (a mistaken one must not keep an advocate out in a crisis)."""
     member = _target(session, staff_id)
@@ -380,7 +382,7 @@ def enable_staff(
     member.disabled_at = None
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.enabled",
         subject_kind="staff_member",

@@ -16,13 +16,15 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from auth.deps import AuthDeps
 from auth.principals import PendingStaffPrincipal
 from auth.staff import recovery, totp
 from auth.staff.models import StaffMember, StaffSession
 from auth.staff.sessions import ReauthenticationFailed, promote_to_full, revoke_sessions
 from core import audit
+from core.clock import Clock
+from core.crypto import KeyRing
 from core.errors import Conflict, NotAuthenticated
-from core.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +42,15 @@ def _member(session: Session, principal: PendingStaffPrincipal) -> StaffMember:
 
 
 def start_enrolment(
-    session: Session, rt: Runtime, principal: PendingStaffPrincipal
+    session: Session, principal: PendingStaffPrincipal, clock: Clock, keyring: KeyRing
 ) -> totp.Provisioning:
     """A fresh seed (replacing any earlier unconfirmed one) as an otpauth URI and QR code."""
     member = _member(session, principal)
     seed = totp.new_seed()
-    member.totp_pending_enc = totp.seal_seed(
-        rt.keyring, member.id, seed, column=totp.PENDING_COLUMN
-    )
+    member.totp_pending_enc = totp.seal_seed(keyring, member.id, seed, column=totp.PENDING_COLUMN)
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.totp_enrolment_started",
         subject_kind="staff_member",
@@ -60,15 +60,15 @@ def start_enrolment(
 
 
 def confirm_enrolment(
-    session: Session, rt: Runtime, principal: PendingStaffPrincipal, code: str
+    session: Session, principal: PendingStaffPrincipal, clock: Clock, deps: AuthDeps, *, code: str
 ) -> EnrolmentResult:
     """Activate the pending seed when ``code`` is one of its codes."""
     member = _member(session, principal)
     pending = member.totp_pending_enc
     if pending is None:
         raise Conflict("Start enrolment first: there is no authenticator waiting to be confirmed.")
-    now = rt.clock.now()
-    seed = totp.open_seed(rt.keyring, member.id, pending, column=totp.PENDING_COLUMN)
+    now = clock.now()
+    seed = totp.open_seed(deps.keyring, member.id, pending, column=totp.PENDING_COLUMN)
     step = totp.matching_step(seed, code, now)
     if step is None:
         raise ReauthenticationFailed("The code is not correct: enter the current code.")
@@ -76,7 +76,7 @@ def confirm_enrolment(
     # Conditional on the pending seed read above: a concurrent re-start or confirmation wins
     # or loses as a whole. The step just used is recorded, so this code is never taken again.
     values: dict[str, Any] = {
-        "totp_secret_enc": totp.seal_seed(rt.keyring, member.id, seed, column=totp.ACTIVE_COLUMN),
+        "totp_secret_enc": totp.seal_seed(deps.keyring, member.id, seed, column=totp.ACTIVE_COLUMN),
         "totp_pending_enc": None,
         "totp_enrolled_at": now,
         "totp_last_step": step,
@@ -94,15 +94,15 @@ def confirm_enrolment(
         raise Conflict("The enrolment changed meanwhile; start again.")
     for name, value in values.items():
         set_committed_value(member, name, value)
-    codes = recovery.issue(session, rt.hasher, rt.clock, member.id)
+    codes = recovery.issue(session, deps.hasher, clock, member.id)
     row = session.get(StaffSession, principal.session_id)
-    issued = promote_to_full(session, row, rt.settings, now) if row is not None else None
+    issued = promote_to_full(session, row, deps.settings, now) if row is not None else None
     if issued is None:
         raise NotAuthenticated()
     ended = revoke_sessions(session, member.id, now, "totp_changed", keep=principal.session_id)
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.totp_enrolled",
         subject_kind="staff_member",

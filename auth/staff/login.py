@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.authn import STAFF_PREFIX, new_token
+from auth.deps import AuthDeps
 from auth.staff import passwords, recovery, totp
 from auth.staff.models import StaffMember, StaffSession
 from auth.staff.sessions import (
@@ -34,10 +35,10 @@ from auth.staff.sessions import (
     promote_to_full,
 )
 from core import audit
+from core.clock import Clock
 from core.crypto import token_digest
 from core.errors import LanternError
 from core.ids import new_id
-from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def normalise_email(email: str) -> str:
 
 def _fail(
     session: Session,
-    rt: Runtime,
+    clock: Clock,
     reason: str,
     step: str,
     member: StaffMember | None = None,
@@ -82,7 +83,7 @@ def _fail(
     # Nothing to count here: the attempt took its slot before anything was checked.
     audit.record(
         session,
-        rt.clock,
+        clock,
         audit.Actor.system(),
         "staff.login_failed",
         subject_kind="staff_member" if member is not None else None,
@@ -94,29 +95,35 @@ def _fail(
 
 
 def begin_login(
-    session: Session, rt: Runtime, *, email: str, password: str, client_address: str | None
+    session: Session,
+    clock: Clock,
+    deps: AuthDeps,
+    *,
+    email: str,
+    password: str,
+    client_address: str | None,
 ) -> LoginTicket:
     """Step one: check the password; answer a ticket for the code (or enrolment) step."""
     email = normalise_email(email)
-    taken = attempts.take(rt, session, login_subjects(email, client_address))
+    taken = attempts.take(session, clock, deps.attempts, login_subjects(email, client_address))
     member = session.scalars(select(StaffMember).where(StaffMember.email == email)).one_or_none()
     if taken is None:
-        rt.hasher.verify(None, password)  # the same argon2 work as a checked attempt
-        _fail(session, rt, "throttled", "password", member)
-    ok = passwords.verify_login_password(rt.hasher, member, password)
+        deps.hasher.verify(None, password)  # the same argon2 work as a checked attempt
+        _fail(session, clock, "throttled", "password", member)
+    ok = passwords.verify_login_password(deps.hasher, member, password)
     if member is None:
-        _fail(session, rt, "unknown_account", "password")
+        _fail(session, clock, "unknown_account", "password")
     if not ok:
-        _fail(session, rt, "wrong_password", "password", member)
+        _fail(session, clock, "wrong_password", "password", member)
     if member.disabled_at is not None:
-        _fail(session, rt, "disabled", "password", member)
+        _fail(session, clock, "disabled", "password", member)
     # The password is right: the address gets its slot back, but the account keeps it until
     # the second factor is given too, or a stolen password would reopen the code guessing.
-    attempts.succeeded(rt, session, taken, only=attempts.CLIENT_ADDRESS)
-    attempts.unlock(rt, session, taken, attempts.STAFF_ACCOUNT)
-    attempts.unlock(rt, session, taken, attempts.STAFF_ACCOUNT_TOTAL)
+    attempts.succeeded(session, deps.attempts, taken, only=attempts.CLIENT_ADDRESS)
+    attempts.unlock(session, deps.attempts, taken, attempts.STAFF_ACCOUNT)
+    attempts.unlock(session, deps.attempts, taken, attempts.STAFF_ACCOUNT_TOTAL)
 
-    now = rt.clock.now()
+    now = clock.now()
     enrolled = member.totp_enrolled_at is not None
     token, digest = new_token(STAFF_PREFIX)
     row = StaffSession(
@@ -131,7 +138,7 @@ def begin_login(
     session.add(row)
     audit.record(
         session,
-        rt.clock,
+        clock,
         audit.Actor("staff", member.id),
         "staff.login_password_accepted",
         subject_kind="staff_session",
@@ -152,7 +159,8 @@ def begin_login(
 
 def complete_login(
     session: Session,
-    rt: Runtime,
+    clock: Clock,
+    deps: AuthDeps,
     *,
     login_token: str,
     code: str | None,
@@ -160,16 +168,19 @@ def complete_login(
     client_address: str | None,
 ) -> IssuedSession:
     """Step two: a TOTP code (or a recovery code) turns the ticket into a full session."""
-    now = rt.clock.now()
+    now = clock.now()
     row = session.scalars(
         select(StaffSession).where(StaffSession.token_digest == token_digest(login_token))
     ).one_or_none()
     member = session.get(StaffMember, row.staff_id) if row is not None else None
     taken = attempts.take(
-        rt, session, login_subjects(member.email if member else None, client_address)
+        session,
+        clock,
+        deps.attempts,
+        login_subjects(member.email if member else None, client_address),
     )
     if taken is None:
-        _fail(session, rt, "throttled", "code", member)
+        _fail(session, clock, "throttled", "code", member)
     if (
         row is None
         or member is None
@@ -177,31 +188,31 @@ def complete_login(
         or row.revoked_at is not None
         or row.expires_at <= now
     ):
-        _fail(session, rt, "invalid_ticket", "code", member)
+        _fail(session, clock, "invalid_ticket", "code", member)
     if member.disabled_at is not None:
-        _fail(session, rt, "disabled", "code", member)
+        _fail(session, clock, "disabled", "code", member)
     # Exactly one factor; anything else is one more failure like the others.
     if code is not None and recovery_code is None:
         method = "totp"
-        ok = totp.verify_code(session, rt.keyring, member, code, now)
+        ok = totp.verify_code(session, deps.keyring, member, code, now)
     elif recovery_code is not None and code is None:
         method = "recovery_code"
-        ok = recovery.redeem(session, rt.hasher, rt.clock, member, recovery_code)
+        ok = recovery.redeem(session, deps.hasher, clock, member, recovery_code)
     else:
         method, ok = "factor", False
     if not ok:
-        _fail(session, rt, "wrong_" + method, "code", member)
+        _fail(session, clock, "wrong_" + method, "code", member)
 
-    issued = promote_to_full(session, row, rt.settings, now)
+    issued = promote_to_full(session, row, deps.settings, now)
     if issued is None:  # another request completed this ticket first
-        _fail(session, rt, "invalid_ticket", "code", member)
+        _fail(session, clock, "invalid_ticket", "code", member)
     member.last_login_at = now
     # A complete login clears the account's attempts; the address only gets this attempt's
     # slot back, so one good account cannot launder a spraying machine's record.
-    attempts.succeeded(rt, session, taken)
+    attempts.succeeded(session, deps.attempts, taken)
     audit.record(
         session,
-        rt.clock,
+        clock,
         audit.Actor("staff", member.id),
         "staff.login",
         subject_kind="staff_session",

@@ -21,12 +21,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from auth import attempts
 from auth.authn import STAFF_PREFIX, new_token, staff_session_live
+from auth.deps import AuthDeps
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.staff import passwords, recovery, totp
 from auth.staff.models import StaffMember, StaffSession
 from core import audit
+from core.clock import Clock
 from core.errors import Conflict, InvalidInput, LanternError, NotAuthenticated
-from core.runtime import Runtime
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,18 +153,21 @@ def revoke_sessions(
     return int(result.rowcount)
 
 
-def live_sessions(session: Session, rt: Runtime, staff_id: uuid.UUID) -> list[StaffSession]:
-    now = rt.clock.now()
+def live_sessions(
+    session: Session, principal: StaffPrincipal, clock: Clock, settings: Settings
+) -> list[StaffSession]:
+    """The staff member's own live sessions, newest first."""
+    now = clock.now()
     rows = session.scalars(
         select(StaffSession)
         .where(
-            StaffSession.staff_id == staff_id,
+            StaffSession.staff_id == principal.staff_id,
             StaffSession.revoked_at.is_(None),
             StaffSession.expires_at > now,
         )
         .order_by(StaffSession.created_at.desc())
     ).all()
-    return [row for row in rows if staff_session_live(row, rt.settings, now)]
+    return [row for row in rows if staff_session_live(row, settings, now)]
 
 
 def _member(session: Session, staff_id: uuid.UUID) -> StaffMember:
@@ -190,14 +194,14 @@ def whoami(
 
 
 def logout(
-    session: Session, rt: Runtime, principal: StaffPrincipal | PendingStaffPrincipal
+    session: Session, principal: StaffPrincipal | PendingStaffPrincipal, clock: Clock
 ) -> None:
-    now = rt.clock.now()
+    now = clock.now()
     row = _row(session, principal.session_id)
     row.revoked_at, row.revoked_reason = now, "logout"
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.logout",
         subject_kind="staff_session",
@@ -206,13 +210,13 @@ def logout(
     log.info("staff logout", extra={"event": "staff_logout", "staff_id": str(principal.staff_id)})
 
 
-def end_other_sessions(session: Session, rt: Runtime, principal: StaffPrincipal) -> int:
+def end_other_sessions(session: Session, principal: StaffPrincipal, clock: Clock) -> int:
     ended = revoke_sessions(
-        session, principal.staff_id, rt.clock.now(), "ended_by_owner", keep=principal.session_id
+        session, principal.staff_id, clock.now(), "ended_by_owner", keep=principal.session_id
     )
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.sessions_ended",
         subject_kind="staff_member",
@@ -224,10 +228,11 @@ def end_other_sessions(session: Session, rt: Runtime, principal: StaffPrincipal)
 
 def reauthenticate(
     session: Session,
-    rt: Runtime,
     principal: StaffPrincipal,
-    action: str,
+    clock: Clock,
+    deps: AuthDeps,
     *,
+    action: str,
     password: str | None,
     code: str | None,
     recovery_code: str | None = None,
@@ -240,33 +245,34 @@ def reauthenticate(
     # Per session (a stolen one is a password oracle) and for the account from everywhere.
     account = account_subject(member.email)
     taken = attempts.take(
-        rt,
         session,
+        clock,
+        deps.attempts,
         [
             (attempts.STAFF_ACCOUNT, f"{account}|session:{principal.session_id}"),
             (attempts.STAFF_ACCOUNT_TOTAL, account),
         ],
     )
-    now = rt.clock.now()
+    now = clock.now()
     reason: str | None = None
     if taken is None:
         if password is not None:
-            rt.hasher.verify(None, password)  # the same cost as an attempt that is checked
+            deps.hasher.verify(None, password)  # the same cost as an attempt that is checked
         reason = "throttled"
-    elif password is not None and not rt.hasher.verify(member.password_hash, password):
+    elif password is not None and not deps.hasher.verify(member.password_hash, password):
         reason = "wrong_password"
     elif code is not None and recovery_code is None:
-        if not totp.verify_code(session, rt.keyring, member, code, now):
+        if not totp.verify_code(session, deps.keyring, member, code, now):
             reason = "wrong_code"
     elif recovery_code is not None and code is None:
-        if not recovery.redeem(session, rt.hasher, rt.clock, member, recovery_code):
+        if not recovery.redeem(session, deps.hasher, clock, member, recovery_code):
             reason = "wrong_code"
     else:
         reason = "no_single_factor"
     if reason is not None:
         audit.record(
             session,
-            rt.clock,
+            clock,
             principal.actor,
             "staff.reauthentication_failed",
             subject_kind="staff_member",
@@ -275,18 +281,20 @@ def reauthenticate(
         )
         raise ReauthenticationFailed("The password or code was not accepted.")
     assert taken is not None
-    attempts.succeeded(rt, session, taken)
+    attempts.succeeded(session, deps.attempts, taken)
     return member
 
 
-def step_up(session: Session, rt: Runtime, principal: StaffPrincipal, code: str) -> dt.datetime:
+def step_up(
+    session: Session, principal: StaffPrincipal, clock: Clock, deps: AuthDeps, *, code: str
+) -> dt.datetime:
     """A fresh code: sensitive actions are allowed for the next 15 minutes."""
-    reauthenticate(session, rt, principal, "step_up", password=None, code=code)
-    now = rt.clock.now()
+    reauthenticate(session, principal, clock, deps, action="step_up", password=None, code=code)
+    now = clock.now()
     _row(session, principal.session_id).second_factor_at = now
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.step_up",
         subject_kind="staff_session",
@@ -297,8 +305,9 @@ def step_up(session: Session, rt: Runtime, principal: StaffPrincipal, code: str)
 
 def change_password(
     session: Session,
-    rt: Runtime,
     principal: StaffPrincipal,
+    clock: Clock,
+    deps: AuthDeps,
     *,
     current_password: str,
     code: str,
@@ -309,21 +318,27 @@ def change_password(
     # back, so the code is not used up; the new password's length is still checked before
     # anything hashes it.
     member = reauthenticate(
-        session, rt, principal, "password_change", password=current_password, code=code
+        session,
+        principal,
+        clock,
+        deps,
+        action="password_change",
+        password=current_password,
+        code=code,
     )
     passwords.check_policy(new_password, email=member.email, display_name=member.display_name)
-    if rt.hasher.verify(member.password_hash, new_password):
+    if deps.hasher.verify(member.password_hash, new_password):
         raise InvalidInput(
             "The new password is the current one.",
             errors={"new_password": ["Choose a password different from the current one."]},
         )
-    passwords.set_password(rt.hasher, member, new_password, rt.clock)
-    now = rt.clock.now()
+    passwords.set_password(deps.hasher, member, new_password, clock)
+    now = clock.now()
     _row(session, principal.session_id).second_factor_at = now
     ended = revoke_sessions(session, member.id, now, "password_changed", keep=principal.session_id)
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.password_changed",
         subject_kind="staff_member",
@@ -335,8 +350,9 @@ def change_password(
 
 def start_totp_reset(
     session: Session,
-    rt: Runtime,
     principal: StaffPrincipal,
+    clock: Clock,
+    deps: AuthDeps,
     *,
     current_password: str,
     code: str | None,
@@ -347,16 +363,17 @@ def start_totp_reset(
     seed keeps working for login until then, so an abandoned reset locks nobody out."""
     member = reauthenticate(
         session,
-        rt,
         principal,
-        "totp_reset",
+        clock,
+        deps,
+        action="totp_reset",
         password=current_password,
         code=code,
         recovery_code=recovery_code,
     )
     if member.totp_enrolled_at is None:  # pragma: no cover - a full session implies enrolment
         raise Conflict("No authenticator is enrolled.")
-    now = rt.clock.now()
+    now = clock.now()
     member.totp_pending_enc = None
     row = _row(session, principal.session_id)
     row.stage = "enroll"
@@ -364,7 +381,7 @@ def start_totp_reset(
     ended = revoke_sessions(session, member.id, now, "totp_reset", keep=row.id)
     audit.record(
         session,
-        rt.clock,
+        clock,
         principal.actor,
         "staff.totp_reset_started",
         subject_kind="staff_member",

@@ -18,8 +18,9 @@ from auth.principals import SurvivorPrincipal
 from auth.survivors.models import SurvivorDevice, SurvivorRefreshToken
 from auth.survivors.sessions import label_binding
 from core import audit
+from core.clock import Clock
 from core.errors import NotFound
-from core.runtime import Runtime
+from core.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +54,15 @@ def _live_devices(
 
 
 def list_devices(
-    session: Session, runtime: Runtime, principal: SurvivorPrincipal
+    session: Session, principal: SurvivorPrincipal, clock: Clock, vault: Vault
 ) -> list[DeviceView]:
     """The survivor's active device sessions. A decoy session sees only itself."""
-    now = runtime.clock.now()
+    now = clock.now()
     devices = _live_devices(session, principal.survivor_id, now)
     views = []
     for d in devices:
         label = (
-            runtime.vault.open_text(session, label_binding(d.id, d.survivor_id), d.label_enc)
+            vault.open_text(session, label_binding(d.id, d.survivor_id), d.label_enc)
             if d.label_enc
             else None
         )
@@ -72,7 +73,7 @@ def list_devices(
 
 
 def end_device(
-    session: Session, runtime: Runtime, principal: SurvivorPrincipal, device_id: uuid.UUID
+    session: Session, principal: SurvivorPrincipal, clock: Clock, *, device_id: uuid.UUID
 ) -> None:
     """End one of the survivor's own device sessions (404 for anyone else's)."""
     device = session.get(SurvivorDevice, device_id)
@@ -82,11 +83,11 @@ def end_device(
         or device.revoked_at is not None
     ):
         raise NotFound()
-    device.revoked_at = runtime.clock.now()
+    device.revoked_at = clock.now()
     device.revoked_reason = "ended_by_survivor"
     audit.record(
         session,
-        runtime.clock,
+        clock,
         principal.actor,
         "survivor.device_ended",
         subject_kind="survivor_device",

@@ -19,16 +19,18 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.access.models import CaseloadEntry
+from auth.deps import AuthDeps
 from auth.principals import StaffPrincipal
 from auth.survivors import decoys
 from auth.survivors.models import EnrollmentCode, Survivor
 from auth.survivors.pins import check_new_pin, hash_pin
 from auth.survivors.sessions import IssuedTokens, open_device
 from core import audit
-from core.crypto import random_token, token_digest
+from core.clock import Clock
+from core.crypto import KeyRing, random_token, token_digest
 from core.errors import InvalidInput, LanternError
 from core.ids import new_id
-from core.runtime import Runtime
+from core.settings import Settings
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 12  # 12 x 5 bits = 60 bits
@@ -75,27 +77,29 @@ def _format(code: str) -> str:
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
-def code_digest(runtime: Runtime, normalized: str) -> str:
-    return runtime.keyring.keyed_digest(_DIGEST_PURPOSE, normalized)
+def code_digest(keyring: KeyRing, normalized: str) -> str:
+    return keyring.keyed_digest(_DIGEST_PURPOSE, normalized)
 
 
-def create_code(session: Session, runtime: Runtime, staff: StaffPrincipal) -> NewCode:
+def create_code(
+    session: Session, staff: StaffPrincipal, clock: Clock, keyring: KeyRing, settings: Settings
+) -> NewCode:
     """A new single-use enrollment code, created by an advocate or a supervisor."""
-    now = runtime.clock.now()
+    now = clock.now()
     code = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
     row = EnrollmentCode(
         id=new_id(),
-        code_digest=code_digest(runtime, code),
+        code_digest=code_digest(keyring, code),
         created_by=staff.staff_id,
         created_at=now,
-        expires_at=now + dt.timedelta(hours=runtime.settings.enrollment_code_hours),
+        expires_at=now + dt.timedelta(hours=settings.enrollment_code_hours),
         failed_attempts=0,
     )
     session.add(row)
     session.flush()
     audit.record(
         session,
-        runtime.clock,
+        clock,
         staff.actor,
         "survivor.enrollment_code_created",
         subject_kind="enrollment_code",
@@ -106,7 +110,8 @@ def create_code(session: Session, runtime: Runtime, staff: StaffPrincipal) -> Ne
 
 def redeem(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: AuthDeps,
     *,
     code: str,
     pin: str,
@@ -124,15 +129,15 @@ def redeem(
                 "The duress PIN must differ from the PIN.",
                 errors={"duress_pin": ["Must differ from your PIN."]},
             )
-    clock = runtime.clock
     now = clock.now()
     normalized = normalize_code(code)
-    digest = code_digest(runtime, normalized or code)
+    digest = code_digest(deps.keyring, normalized or code)
     # The slot is taken before the code is looked at, so a burst of guesses cannot all be
     # checked before the first is counted.
     taken = attempts.take(
-        runtime,
         session,
+        clock,
+        deps.attempts,
         [
             (attempts.TOKEN_ADDRESS, "enroll-client:" + attempts.network_of(client)),
             (attempts.TOKEN, f"enroll-code:{digest}"),
@@ -160,19 +165,19 @@ def redeem(
             session.flush()
         raise EnrollmentFailed()
 
-    attempts.succeeded(runtime, session, taken)
+    attempts.succeeded(session, deps.attempts, taken)
     handle = random_token(32)
     survivor = Survivor(
         id=new_id(),
         handle_digest=token_digest(handle),
-        pin_hash=hash_pin(runtime, pin),
+        pin_hash=hash_pin(deps.hasher, pin),
         timezone="UTC",
         created_at=now,
     )
     session.add(survivor)
     session.flush()
     if duress_pin is not None:
-        decoys.ensure_decoy(session, clock, survivor).pin_hash = hash_pin(runtime, duress_pin)
+        decoys.ensure_decoy(session, clock, survivor).pin_hash = hash_pin(deps.hasher, duress_pin)
     assert row is not None  # spent == 1
     row.survivor_id = survivor.id
     session.add(
@@ -184,8 +189,8 @@ def redeem(
             assigned_at=now,
         )
     )
-    runtime.vault.ensure_key(session, survivor.id)
-    tokens = open_device(session, runtime, survivor.id, device_label)
+    deps.vault.ensure_key(session, survivor.id)
+    tokens = open_device(session, clock, deps, survivor.id, device_label)
     audit.record(
         session,
         clock,

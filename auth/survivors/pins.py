@@ -25,14 +25,15 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.access.permissions import advocates_of
+from auth.deps import AuthDeps
 from auth.principals import SurvivorPrincipal
 from auth.survivors import decoys
 from auth.survivors.models import Survivor, SurvivorDevice
 from core import audit
 from core.clock import Clock
+from core.crypto import SecretHasher
 from core.errors import InvalidInput, LanternError, NotAuthenticated
 from core.notices import notify_staff
-from core.runtime import Runtime
 
 MIN_PIN_DIGITS = 6
 MIN_PASSPHRASE = 12
@@ -133,13 +134,13 @@ def check_new_pin(pin: str, field: str) -> str:
     return normalize_pin(pin)
 
 
-def hash_pin(runtime: Runtime, pin: str) -> str:
-    return runtime.hasher.hash(normalize_pin(pin))
+def hash_pin(hasher: SecretHasher, pin: str) -> str:
+    return hasher.hash(normalize_pin(pin))
 
 
-def verify_pin(runtime: Runtime, stored_hash: str | None, pin: str) -> bool:
+def verify_pin(hasher: SecretHasher, stored_hash: str | None, pin: str) -> bool:
     """argon2 verify; with no stored hash it burns the same time and fails."""
-    return runtime.hasher.verify(stored_hash, normalize_pin(pin))
+    return hasher.verify(stored_hash, normalize_pin(pin))
 
 
 # The advocates hear of PIN guessing at every NOTIFY_EVERY-th wrong PIN in a row (at login or
@@ -171,7 +172,7 @@ def note_wrong_pin(session: Session, clock: Clock, owner_id: uuid.UUID, attempt:
 
 
 def _check_current_pin(
-    session: Session, runtime: Runtime, principal: SurvivorPrincipal, current_pin: str
+    session: Session, principal: SurvivorPrincipal, clock: Clock, deps: AuthDeps, current_pin: str
 ) -> Survivor:
     """The session's account, when ``current_pin`` is the PIN that opens it.
 
@@ -184,15 +185,15 @@ def _check_current_pin(
     if account is None:
         raise NotAuthenticated()
     owner = decoys.owner_of(session, account)
-    taken = attempts.take(runtime, session, pin_subjects(f"survivor:{owner.id}"))
-    ok = verify_pin(runtime, account.pin_hash if taken else None, current_pin)
+    taken = attempts.take(session, clock, deps.attempts, pin_subjects(f"survivor:{owner.id}"))
+    ok = verify_pin(deps.hasher, account.pin_hash if taken else None, current_pin)
     if taken is None or not ok:
         if taken is not None:
             attempt = taken.number(attempts.SURVIVOR_PIN_BACKSTOP)
-            note_wrong_pin(session, runtime.clock, owner.id, attempt)
+            note_wrong_pin(session, clock, owner.id, attempt)
         raise PinIncorrect("The current PIN is not right.")
     # In a decoy, the backstop count of guesses at the real PIN stays (see login).
-    attempts.succeeded(runtime, session, taken, proves_owner=account.decoy_of is None)
+    attempts.succeeded(session, deps.attempts, taken, proves_owner=account.decoy_of is None)
     return account
 
 
@@ -212,8 +213,10 @@ def _end_other_devices(
 
 def change_pin(
     session: Session,
-    runtime: Runtime,
     principal: SurvivorPrincipal,
+    clock: Clock,
+    deps: AuthDeps,
+    *,
     current_pin: str,
     new_pin: str,
 ) -> None:
@@ -223,30 +226,31 @@ def change_pin(
     on the new PIN opens the decoy, as it would open a real account, and the real PIN is
     untouched. The owner's advocates are told, since her own duress PIN no longer works.
     """
-    account = _check_current_pin(session, runtime, principal, current_pin)
+    account = _check_current_pin(session, principal, clock, deps, current_pin)
     new = check_new_pin(new_pin, "new_pin")
     # Counted whether it succeeds or not (and never given back), per account, in real and
     # decoy accounts alike: the comparison below would otherwise let whoever forced the real
     # PIN try PIN after PIN until "must differ from your duress PIN" gave the duress PIN away.
-    attempts.take(runtime, session, [(attempts.PIN_CHANGES, f"survivor:{account.id}")])
+    attempts.take(session, clock, deps.attempts, [(attempts.PIN_CHANGES, f"survivor:{account.id}")])
     owner = decoys.owner_of(session, account)
     decoy = decoys.decoy_account(session, account.id)
     # Always one verify, against a dummy when there is no duress PIN: the time taken must not
     # tell whoever holds this session whether a duress PIN exists.
-    if verify_pin(runtime, decoy.pin_hash if decoy else None, new):
+    if verify_pin(deps.hasher, decoy.pin_hash if decoy else None, new):
         raise InvalidInput(
             "The PIN must differ from the duress PIN.",
             errors={"new_pin": ["Must differ from your duress PIN."]},
         )
     # And always a second: in a decoy, whether the new PIN is also the real PIN (which it may
     # be: refusing it would tell the person at the phone the real PIN). Only staff learn it.
-    is_real_pin = verify_pin(runtime, owner.pin_hash if account.decoy_of is not None else None, new)
-    now = runtime.clock.now()
-    account.pin_hash = hash_pin(runtime, new)
+    real_hash = owner.pin_hash if account.decoy_of is not None else None
+    is_real_pin = verify_pin(deps.hasher, real_hash, new)
+    now = clock.now()
+    account.pin_hash = hash_pin(deps.hasher, new)
     _end_other_devices(session, account.id, principal.device_id, now, "pin_changed")
     audit.record(
         session,
-        runtime.clock,
+        clock,
         principal.actor,
         "survivor.pin_changed",
         subject_kind="survivor",
@@ -258,7 +262,7 @@ def change_pin(
         # PIN now opens the decoy (``sessions._match``) and she needs her advocate.
         notify_staff(
             session,
-            runtime.clock,
+            clock,
             advocates_of(session, owner.id),
             "duress_pin_changed_in_decoy",
             urgency="urgent",
@@ -269,8 +273,10 @@ def change_pin(
 
 def set_duress_pin(
     session: Session,
-    runtime: Runtime,
     principal: SurvivorPrincipal,
+    clock: Clock,
+    deps: AuthDeps,
+    *,
     current_pin: str,
     duress_pin: str | None,
 ) -> None:
@@ -280,7 +286,7 @@ def set_duress_pin(
     id, system actor): the survivor's own access log lists events by survivor id, and must never
     show someone who forced the real PIN that a duress PIN exists.
     """
-    account = _check_current_pin(session, runtime, principal, current_pin)
+    account = _check_current_pin(session, principal, clock, deps, current_pin)
     new: str | None = None
     if duress_pin is not None:
         new = check_new_pin(duress_pin, "duress_pin")
@@ -290,16 +296,16 @@ def set_duress_pin(
                 errors={"duress_pin": ["Must differ from your PIN."]},
             )
     decoy = (
-        decoys.ensure_decoy(session, runtime.clock, account)
+        decoys.ensure_decoy(session, clock, account)
         if new is not None
         else decoys.decoy_account(session, account.id)
     )
     if decoy is not None:
-        decoy.pin_hash = hash_pin(runtime, new) if new is not None else None
-        _end_other_devices(session, decoy.id, None, runtime.clock.now(), "duress_pin_changed")
+        decoy.pin_hash = hash_pin(deps.hasher, new) if new is not None else None
+        _end_other_devices(session, decoy.id, None, clock.now(), "duress_pin_changed")
     audit.record(
         session,
-        runtime.clock,
+        clock,
         audit.Actor.system(),
         "survivor.duress_pin_set" if new is not None else "survivor.duress_pin_removed",
         subject_kind="survivor_device",

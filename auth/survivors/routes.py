@@ -15,6 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from auth.access.permissions import CASEWORKER, SURVIVOR
+from auth.deps import AuthDeps
 from auth.principals import StaffPrincipal, SurvivorPrincipal
 from auth.survivors import devices, enrollment, pins, sessions
 from auth.survivors.schemas import (
@@ -44,6 +45,10 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
+def _deps() -> AuthDeps:
+    return runtime().collaborators.need(AuthDeps)
+
+
 def _tokens(issued: sessions.IssuedTokens) -> dict[str, Any]:
     return {
         "access_token": issued.access_token,
@@ -60,7 +65,10 @@ class EnrollmentCodes(MethodView):
     @refusal(blp, 403, "Only advocates and supervisors enrol survivors")
     def post(self) -> dict[str, Any]:
         """Create a single-use enrollment code for a new survivor (shown once)."""
-        new = enrollment.create_code(session(), runtime(), admitted(StaffPrincipal))
+        rt = runtime()
+        new = enrollment.create_code(
+            session(), admitted(StaffPrincipal), rt.clock, rt.keyring, rt.settings
+        )
         return {"code": new.code, "expires_at": new.expires_at}
 
 
@@ -75,7 +83,7 @@ class Enroll(MethodView):
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""
-        enrolled = enrollment.redeem(session(), runtime(), client=_client(), **data)
+        enrolled = enrollment.redeem(session(), runtime().clock, _deps(), client=_client(), **data)
         return {"account_handle": enrolled.account_handle, **_tokens(enrolled.tokens)}
 
 
@@ -89,11 +97,12 @@ class Login(MethodView):
         """Log a device in with the account handle and PIN."""
         issued = sessions.login(
             session(),
-            runtime(),
-            data["account_handle"],
-            data["pin"],
-            data["device_label"],
-            _client(),
+            runtime().clock,
+            _deps(),
+            account_handle=data["account_handle"],
+            pin=data["pin"],
+            device_label=data["device_label"],
+            client=_client(),
         )
         return _tokens(issued)
 
@@ -105,7 +114,11 @@ class Refresh(MethodView):
     @refusal(blp, 401, "The refresh token is not valid")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Swap a refresh token for a new access token and a new refresh token."""
-        return _tokens(sessions.refresh(session(), runtime(), data["refresh_token"]))
+        rt = runtime()
+        issued = sessions.refresh(
+            session(), rt.clock, rt.settings, refresh_token=data["refresh_token"]
+        )
+        return _tokens(issued)
 
 
 @allow(SURVIVOR)
@@ -116,7 +129,7 @@ class QuickExit(MethodView):
     @refusal(blp, 403, "Not a survivor session")
     def post(self) -> None:
         """End every device session of this survivor at once."""
-        sessions.quick_exit(session(), runtime(), admitted(SurvivorPrincipal))
+        sessions.quick_exit(session(), admitted(SurvivorPrincipal), runtime().clock)
 
 
 @allow(SURVIVOR)
@@ -131,10 +144,11 @@ class Pin(MethodView):
         """Change the PIN (needs the current PIN); other device sessions end."""
         pins.change_pin(
             session(),
-            runtime(),
             admitted(SurvivorPrincipal),
-            data["current_pin"],
-            data["new_pin"],
+            runtime().clock,
+            _deps(),
+            current_pin=data["current_pin"],
+            new_pin=data["new_pin"],
         )
 
 
@@ -149,10 +163,11 @@ class DuressPin(MethodView):
         """Set the duress PIN, or remove it with ``null`` (needs the current PIN)."""
         pins.set_duress_pin(
             session(),
-            runtime(),
             admitted(SurvivorPrincipal),
-            data["current_pin"],
-            data["duress_pin"],
+            runtime().clock,
+            _deps(),
+            current_pin=data["current_pin"],
+            duress_pin=data["duress_pin"],
         )
 
 
@@ -164,7 +179,8 @@ class Devices(MethodView):
     @refusal(blp, 403, "Not a survivor session")
     def get(self) -> list[devices.DeviceView]:
         """The survivor's active device sessions."""
-        return devices.list_devices(session(), runtime(), admitted(SurvivorPrincipal))
+        rt = runtime()
+        return devices.list_devices(session(), admitted(SurvivorPrincipal), rt.clock, rt.vault)
 
 
 @allow(SURVIVOR)
@@ -176,4 +192,6 @@ class Device(MethodView):
     @refusal(blp, 404, "No such device session of yours")
     def delete(self, device_id: uuid.UUID) -> None:
         """End one of the survivor's device sessions."""
-        devices.end_device(session(), runtime(), admitted(SurvivorPrincipal), device_id)
+        devices.end_device(
+            session(), admitted(SurvivorPrincipal), runtime().clock, device_id=device_id
+        )

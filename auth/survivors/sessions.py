@@ -27,15 +27,17 @@ from sqlalchemy.orm import Session
 
 from auth import attempts
 from auth.authn import SURVIVOR_ACCESS_PREFIX, SURVIVOR_REFRESH_PREFIX, new_token
+from auth.deps import AuthDeps
 from auth.principals import SurvivorPrincipal
 from auth.survivors import decoys, duress
 from auth.survivors.models import Survivor, SurvivorDevice, SurvivorRefreshToken
 from auth.survivors.pins import hash_pin, note_wrong_pin, pin_subjects, verify_pin
 from core import audit
-from core.crypto import Binding, token_digest
+from core.clock import Clock
+from core.crypto import Binding, SecretHasher, token_digest
 from core.errors import LanternError, NotAuthenticated
 from core.ids import new_id
-from core.runtime import Runtime
+from core.settings import Settings
 
 LABEL_BINDING = ("survivor_devices", "label_enc")
 
@@ -71,7 +73,9 @@ def label_binding(device_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
     return Binding(LABEL_BINDING[0], LABEL_BINDING[1], device_id, survivor_id)
 
 
-def _new_refresh(session: Session, runtime: Runtime, device_id: uuid.UUID, now: dt.datetime) -> str:
+def _new_refresh(
+    session: Session, settings: Settings, device_id: uuid.UUID, now: dt.datetime
+) -> str:
     token, digest = new_token(SURVIVOR_REFRESH_PREFIX)
     session.add(
         SurvivorRefreshToken(
@@ -79,7 +83,7 @@ def _new_refresh(session: Session, runtime: Runtime, device_id: uuid.UUID, now: 
             device_id=device_id,
             token_digest=digest,
             created_at=now,
-            expires_at=now + dt.timedelta(days=runtime.settings.survivor_refresh_days),
+            expires_at=now + dt.timedelta(days=settings.survivor_refresh_days),
         )
     )
     return token
@@ -87,19 +91,20 @@ def _new_refresh(session: Session, runtime: Runtime, device_id: uuid.UUID, now: 
 
 def open_device(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: AuthDeps,
     survivor_id: uuid.UUID,
     label: str | None,
     *,
     decoy: bool = False,
 ) -> IssuedTokens:
     """Start a device session with its first access and refresh tokens."""
-    now = runtime.clock.now()
+    now = clock.now()
     device_id = new_id()
     access, access_digest = new_token(SURVIVOR_ACCESS_PREFIX)
-    expires = now + dt.timedelta(minutes=runtime.settings.survivor_access_minutes)
+    expires = now + dt.timedelta(minutes=deps.settings.survivor_access_minutes)
     label_enc = (
-        runtime.vault.seal(session, label_binding(device_id, survivor_id), label) if label else None
+        deps.vault.seal(session, label_binding(device_id, survivor_id), label) if label else None
     )
     session.add(
         SurvivorDevice(
@@ -114,21 +119,22 @@ def open_device(
         )
     )
     session.flush()
-    refresh = _new_refresh(session, runtime, device_id, now)
+    refresh = _new_refresh(session, deps.settings, device_id, now)
     session.flush()
     return IssuedTokens(access, refresh, expires, device_id)
 
 
 def login(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
+    deps: AuthDeps,
+    *,
     account_handle: str,
     pin: str,
     device_label: str | None,
     client: str,
 ) -> IssuedTokens:
     """Log a device in with the PIN (real session) or a duress PIN (its decoy account)."""
-    clock = runtime.clock
     owner = session.scalars(
         select(Survivor).where(Survivor.handle_digest == token_digest(account_handle))
     ).one_or_none()
@@ -141,18 +147,19 @@ def login(
     # argon2; a survivor's own account is protected by its own allowance.
     account_subject = f"survivor:{owner.id}" if owner else f"survivor-handle:{account_handle}"
     taken = attempts.take(
-        runtime,
         session,
+        clock,
+        deps.attempts,
         [
             (attempts.APP_ADDRESS, "survivor-login:" + attempts.network_of(client)),
             *pin_subjects(account_subject),
         ],
     )
-    matched = _match(runtime, accounts, pin, real_allowed=taken is not None)
+    matched = _match(deps.hasher, accounts, pin, real_allowed=taken is not None)
 
     if taken is None or matched is None:
         failed_attempt = taken.number(attempts.SURVIVOR_PIN_BACKSTOP) if taken else None
-        _record_failure(session, runtime, owner, failed_attempt, accounts)
+        _record_failure(session, clock, owner, failed_attempt, accounts)
         if owner is not None and matched is not None:
             # A duress PIN typed while locked is still a cry for help; the person at the
             # phone sees the same refusal as ever.
@@ -163,10 +170,10 @@ def login(
     is_decoy = matched.id != owner.id
     # A duress PIN clears the lock a person at the phone can see, as the real PIN would, but
     # not the backstop count of guesses at the real PIN (``attempts.SURVIVOR_PIN_BACKSTOP``).
-    attempts.succeeded(runtime, session, taken, proves_owner=not is_decoy)
-    if matched.pin_hash is not None and runtime.hasher.needs_rehash(matched.pin_hash):
-        matched.pin_hash = hash_pin(runtime, pin)
-    issued = open_device(session, runtime, matched.id, device_label, decoy=is_decoy)
+    attempts.succeeded(session, deps.attempts, taken, proves_owner=not is_decoy)
+    if matched.pin_hash is not None and deps.hasher.needs_rehash(matched.pin_hash):
+        matched.pin_hash = hash_pin(deps.hasher, pin)
+    issued = open_device(session, clock, deps, matched.id, device_label, decoy=is_decoy)
     # The owner's access log shows a login either way (the decoy's own log shows its own).
     for account_id in {owner.id, matched.id}:
         audit.record(
@@ -184,7 +191,7 @@ def login(
 
 
 def _match(
-    runtime: Runtime, accounts: list[Survivor], pin: str, *, real_allowed: bool
+    hasher: SecretHasher, accounts: list[Survivor], pin: str, *, real_allowed: bool
 ) -> Survivor | None:
     """The account ``pin`` opens, after exactly ``1 + MAX_DEPTH`` argon2 verifies.
 
@@ -203,7 +210,7 @@ def _match(
     hashes += [None] * (1 + decoys.MAX_DEPTH - len(hashes))
     matched: Survivor | None = None
     for level, stored in enumerate(hashes):
-        ok = verify_pin(runtime, stored if (level or real_allowed) else None, pin)
+        ok = verify_pin(hasher, stored if (level or real_allowed) else None, pin)
         if ok and level < len(accounts):
             matched = accounts[level]
     return matched
@@ -211,7 +218,7 @@ def _match(
 
 def _record_failure(
     session: Session,
-    runtime: Runtime,
+    clock: Clock,
     owner: Survivor | None,
     attempt: int | None,
     accounts: list[Survivor],
@@ -222,7 +229,7 @@ def _record_failure(
     for account in family:
         audit.record(
             session,
-            runtime.clock,
+            clock,
             audit.Actor.system(),
             "survivor.login_failed",
             subject_kind="survivor" if account else None,
@@ -230,12 +237,14 @@ def _record_failure(
             survivor_id=account.id if account else None,
         )
     if owner is not None and attempt is not None:
-        note_wrong_pin(session, runtime.clock, owner.id, attempt)
+        note_wrong_pin(session, clock, owner.id, attempt)
 
 
-def refresh(session: Session, runtime: Runtime, refresh_token: str) -> IssuedTokens:
+def refresh(
+    session: Session, clock: Clock, settings: Settings, *, refresh_token: str
+) -> IssuedTokens:
     """Rotate: a new access token and a new refresh token; the old refresh token is spent."""
-    now = runtime.clock.now()
+    now = clock.now()
     if not refresh_token.startswith(SURVIVOR_REFRESH_PREFIX):
         raise RefreshRejected()
     row = session.scalars(
@@ -260,19 +269,19 @@ def refresh(session: Session, runtime: Runtime, refresh_token: str) -> IssuedTok
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if spent != 1:
-        _revoke_family(session, runtime, device, "refresh_reuse")
+        _revoke_family(session, clock, device, "refresh_reuse")
         raise RefreshRejected()
     access, access_digest = new_token(SURVIVOR_ACCESS_PREFIX)
     device.access_digest = access_digest
-    device.access_expires_at = now + dt.timedelta(minutes=runtime.settings.survivor_access_minutes)
+    device.access_expires_at = now + dt.timedelta(minutes=settings.survivor_access_minutes)
     device.last_seen_at = now
-    new_refresh = _new_refresh(session, runtime, device.id, now)
+    new_refresh = _new_refresh(session, settings, device.id, now)
     session.flush()
     return IssuedTokens(access, new_refresh, device.access_expires_at, device.id)
 
 
-def _revoke_family(session: Session, runtime: Runtime, device: SurvivorDevice, reason: str) -> None:
-    now = runtime.clock.now()
+def _revoke_family(session: Session, clock: Clock, device: SurvivorDevice, reason: str) -> None:
+    now = clock.now()
     device.revoked_at = now
     device.revoked_reason = reason
     session.execute(
@@ -283,7 +292,7 @@ def _revoke_family(session: Session, runtime: Runtime, device: SurvivorDevice, r
     )
     audit.record(
         session,
-        runtime.clock,
+        clock,
         audit.Actor.system(),
         "survivor.refresh_reuse",
         subject_kind="survivor_device",
@@ -293,14 +302,14 @@ def _revoke_family(session: Session, runtime: Runtime, device: SurvivorDevice, r
     session.flush()
 
 
-def quick_exit(session: Session, runtime: Runtime, principal: SurvivorPrincipal) -> None:
+def quick_exit(session: Session, principal: SurvivorPrincipal, clock: Clock) -> None:
     """End every device session of the survivor at once: her own and her decoys'.
 
     Pressed in a decoy session it ends the real sessions too: quick exit is a safety action
     whoever presses it. One UPDATE of the device rows: a refresh token is refused once its
     device is ended, so the refresh tokens die with it.
     """
-    now = runtime.clock.now()
+    now = clock.now()
     account = session.get(Survivor, principal.survivor_id)
     accounts = decoys.family(session, decoys.owner_of(session, account)) if account else []
     session.execute(
@@ -314,7 +323,7 @@ def quick_exit(session: Session, runtime: Runtime, principal: SurvivorPrincipal)
     )
     audit.record(
         session,
-        runtime.clock,
+        clock,
         principal.actor,
         "survivor.quick_exit",
         subject_kind="survivor",

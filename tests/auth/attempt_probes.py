@@ -12,13 +12,20 @@ import uuid
 from sqlalchemy.orm import Session
 
 from auth import attempts
+from auth.deps import AttemptDeps
 from auth.models import AttemptCounter
 from core.runtime import Runtime
+from tests.factories import auth_deps
 
 
 def survivor_subject(owner_id: uuid.UUID) -> str:
     """The one key a survivor's PIN is guessed under: login and every in-session check."""
     return f"survivor:{owner_id}"
+
+
+def counters(runtime: Runtime) -> AttemptDeps:
+    """What the attempt functions take besides a session and a clock, as the app wires it."""
+    return auth_deps(runtime).attempts
 
 
 def counter_key(runtime: Runtime, policy: attempts.AttemptPolicy, subject: str) -> str:
@@ -44,5 +51,12 @@ def pin_count(runtime: Runtime, session: Session, owner_id: uuid.UUID) -> int:
     return count(runtime, session, attempts.SURVIVOR_PIN, survivor_subject(owner_id))
 
 
+def retry_after(
+    runtime: Runtime, session: Session, policy: attempts.AttemptPolicy, subject: str
+) -> float:
+    """Seconds until ``subject`` may be tried again under ``policy`` (0 when it may now)."""
+    return attempts.retry_after(session, runtime.clock, counters(runtime), policy, subject)
+
+
 def pin_retry_after(runtime: Runtime, session: Session, owner_id: uuid.UUID) -> float:
-    return attempts.retry_after(runtime, session, attempts.SURVIVOR_PIN, survivor_subject(owner_id))
+    return retry_after(runtime, session, attempts.SURVIVOR_PIN, survivor_subject(owner_id))

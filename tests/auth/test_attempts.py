@@ -29,7 +29,7 @@ from core.clock import FrozenClock
 from core.crypto import KeyRing
 from core.runtime import Runtime
 from core.worker import Worker
-from tests.auth.attempt_probes import count, counter, counter_key
+from tests.auth.attempt_probes import count, counter, counter_key, counters, retry_after
 from tests.auth.deployment import Deployment
 
 S = dt.timedelta(seconds=1)
@@ -37,14 +37,14 @@ S = dt.timedelta(seconds=1)
 
 def _take(runtime: Runtime, session: Session, *subjects: tuple[AttemptPolicy, str]) -> int | None:
     """Take one attempt; the number it got under its first policy, or None when refused."""
-    taken = attempts.take(runtime, session, list(subjects))
+    taken = attempts.take(session, runtime.clock, counters(runtime), list(subjects))
     return None if taken is None else taken.number(subjects[0][0])
 
 
 def _fill(runtime: Runtime, session: Session, policy: AttemptPolicy, subject: str, n: int) -> None:
     """``n`` failed attempts in a row, each after the lock before it ran out."""
     for _ in range(n):
-        wait = attempts.retry_after(runtime, session, policy, subject)
+        wait = retry_after(runtime, session, policy, subject)
         if wait:
             assert isinstance(runtime.clock, FrozenClock)
             runtime.clock.advance(seconds=wait)
@@ -119,11 +119,11 @@ def test_each_guess_takes_the_next_slot_and_the_lock_is_set_before_any_check(
 ) -> None:
     numbers = [_take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) for _ in range(4)]
     assert numbers == [1, 2, 3, 4]
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 0
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 0
     # The 5th is still checked, but its lock is already in force while it is being checked:
     # a parallel 6th guess is refused without waiting for the 5th to fail.
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) == 5
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 30
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 30
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) is None
     # Other subjects, and the same subject under another policy, are counted apart.
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:b")) == 1
@@ -142,7 +142,7 @@ def test_a_refused_attempt_changes_nothing(
         assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) is None
     # Not counted, not lengthened, not even "seen": the wait a real user sits out ends.
     assert _state(counter(runtime, db_session, SURVIVOR_PIN, "survivor:a")) == before
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 30
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 30
 
 
 def test_a_refused_attempt_gives_back_the_slots_it_took_under_other_keys(
@@ -160,7 +160,7 @@ def test_a_refused_attempt_gives_back_the_slots_it_took_under_other_keys(
     )
     assert refused is None
     assert count(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.1") == 3
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.1") == 0
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.1") == 0
 
 
 def test_a_refused_attempt_does_not_relock_an_address_past_its_allowance(
@@ -172,13 +172,13 @@ def test_a_refused_attempt_does_not_relock_an_address_past_its_allowance(
     go back with the lock that slot set, or the refusal locks the whole office out again.
     """
     _fill(runtime, db_session, CLIENT_ADDRESS, "login:office", 22)
-    clock.advance(seconds=attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office"))
+    clock.advance(seconds=retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office"))
     _fill(runtime, db_session, SURVIVOR_PIN, "survivor:locked", 5)
     refused = _take(
         runtime, db_session, (CLIENT_ADDRESS, "login:office"), (SURVIVOR_PIN, "survivor:locked")
     )
     assert refused is None
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 0
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 0
     assert count(runtime, db_session, CLIENT_ADDRESS, "login:office") == 22
 
 
@@ -191,13 +191,14 @@ def test_a_success_clears_an_account_but_gives_an_address_only_its_own_slot(
     _fill(runtime, db_session, SURVIVOR_PIN, "survivor:a", 3)
     _fill(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.2", 3)
     taken = attempts.take(
-        runtime,
         db_session,
+        runtime.clock,
+        counters(runtime),
         [(CLIENT_ADDRESS, "login:10.0.0.2"), (SURVIVOR_PIN, "survivor:a")],
     )
     assert taken is not None
     assert (taken.number(CLIENT_ADDRESS), taken.number(SURVIVOR_PIN)) == (4, 4)
-    attempts.succeeded(runtime, db_session, taken)
+    attempts.succeeded(db_session, counters(runtime), taken)
     assert counter(runtime, db_session, SURVIVOR_PIN, "survivor:a") is None
     assert count(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.2") == 3
 
@@ -206,12 +207,14 @@ def test_a_success_at_the_allowance_lifts_the_lock_its_own_slot_set(
     db_session: Session, runtime: Runtime
 ) -> None:
     _fill(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3", 19)
-    taken = attempts.take(runtime, db_session, [(CLIENT_ADDRESS, "login:10.0.0.3")])
+    taken = attempts.take(
+        db_session, runtime.clock, counters(runtime), [(CLIENT_ADDRESS, "login:10.0.0.3")]
+    )
     assert taken is not None
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3") == 2
-    attempts.succeeded(runtime, db_session, taken)
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3") == 2
+    attempts.succeeded(db_session, counters(runtime), taken)
     assert count(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3") == 19
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3") == 0
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:10.0.0.3") == 0
 
 
 def test_a_success_past_the_allowance_leaves_the_address_unlocked(
@@ -223,35 +226,38 @@ def test_a_success_past_the_allowance_leaves_the_address_unlocked(
     too: a good login may not lock the next person at the same address out.
     """
     _fill(runtime, db_session, CLIENT_ADDRESS, "login:office", 24)
-    clock.advance(seconds=attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office"))
-    taken = attempts.take(runtime, db_session, [(CLIENT_ADDRESS, "login:office")])
+    clock.advance(seconds=retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office"))
+    taken = attempts.take(
+        db_session, runtime.clock, counters(runtime), [(CLIENT_ADDRESS, "login:office")]
+    )
     assert taken is not None
-    attempts.succeeded(runtime, db_session, taken)
+    attempts.succeeded(db_session, counters(runtime), taken)
     assert count(runtime, db_session, CLIENT_ADDRESS, "login:office") == 24
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 0
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 0
     # The record is not laundered: the next failure there is the 25th, and locks again.
     assert _take(runtime, db_session, (CLIENT_ADDRESS, "login:office")) == 25
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 64
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, "login:office") == 64
 
 
 def test_only_gives_back_one_policys_slots(db_session: Session, runtime: Runtime) -> None:
     _fill(runtime, db_session, STAFF_ACCOUNT, "staff:a@lantern.test", 1)
     taken = attempts.take(
-        runtime,
         db_session,
+        runtime.clock,
+        counters(runtime),
         [(CLIENT_ADDRESS, "staff-login:10.0.0.4"), (STAFF_ACCOUNT, "staff:a@lantern.test")],
     )
     assert taken is not None
-    attempts.succeeded(runtime, db_session, taken, only=CLIENT_ADDRESS)
+    attempts.succeeded(db_session, counters(runtime), taken, only=CLIENT_ADDRESS)
     assert count(runtime, db_session, CLIENT_ADDRESS, "staff-login:10.0.0.4") == 0
     assert count(runtime, db_session, STAFF_ACCOUNT, "staff:a@lantern.test") == 2
-    attempts.succeeded(runtime, db_session, taken, only=STAFF_ACCOUNT)
+    attempts.succeeded(db_session, counters(runtime), taken, only=STAFF_ACCOUNT)
     assert counter(runtime, db_session, STAFF_ACCOUNT, "staff:a@lantern.test") is None
 
 
 def test_clear_forgets_every_attempt(db_session: Session, runtime: Runtime) -> None:
     _fill(runtime, db_session, SURVIVOR_PIN, "survivor:a", 5)
-    attempts.clear(runtime, db_session, SURVIVOR_PIN, "survivor:a")
+    attempts.clear(db_session, counters(runtime), SURVIVOR_PIN, "survivor:a")
     assert counter(runtime, db_session, SURVIVOR_PIN, "survivor:a") is None
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) == 1
 
@@ -265,11 +271,11 @@ def test_a_lock_ends_with_the_clock_and_the_next_failure_doubles_it(
     _fill(runtime, db_session, SURVIVOR_PIN, "survivor:a", 5)
     clock.advance(seconds=29)
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) is None
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 1
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 1
     clock.advance(seconds=1)
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 0
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 0
     assert _take(runtime, db_session, (SURVIVOR_PIN, "survivor:a")) == 6
-    assert attempts.retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 60
+    assert retry_after(runtime, db_session, SURVIVOR_PIN, "survivor:a") == 60
 
 
 def test_a_key_quiet_for_forget_after_starts_again(
@@ -279,12 +285,12 @@ def test_a_key_quiet_for_forget_after_starts_again(
     clock.advance(seconds=STAFF_ACCOUNT.forget_after.total_seconds())
     # Exactly forget_after later the key still remembers...
     assert _take(runtime, db_session, (STAFF_ACCOUNT, "staff:b@lantern.test")) == 4
-    attempts.clear(runtime, db_session, STAFF_ACCOUNT, "staff:b@lantern.test")
+    attempts.clear(db_session, counters(runtime), STAFF_ACCOUNT, "staff:b@lantern.test")
     _fill(runtime, db_session, STAFF_ACCOUNT, "staff:b@lantern.test", 3)
     clock.advance(seconds=STAFF_ACCOUNT.forget_after.total_seconds() + 1)
     # ...a second more and it starts again from the first attempt, with no lock.
     assert _take(runtime, db_session, (STAFF_ACCOUNT, "staff:b@lantern.test")) == 1
-    assert attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, "staff:b@lantern.test") == 0
+    assert retry_after(runtime, db_session, STAFF_ACCOUNT, "staff:b@lantern.test") == 0
 
 
 def test_a_busy_shared_address_still_forgets_old_failures(
@@ -296,12 +302,14 @@ def test_a_busy_shared_address_still_forgets_old_failures(
     _fill(runtime, db_session, CLIENT_ADDRESS, subject, CLIENT_ADDRESS.allowance - 1)
     for _ in range(120):  # two hours of people logging in, one a minute
         clock.advance(seconds=60)
-        taken = attempts.take(runtime, db_session, [(CLIENT_ADDRESS, subject)])
+        taken = attempts.take(
+            db_session, runtime.clock, counters(runtime), [(CLIENT_ADDRESS, subject)]
+        )
         assert taken is not None
-        attempts.succeeded(runtime, db_session, taken)
+        attempts.succeeded(db_session, counters(runtime), taken)
     # The failures of the first hour are gone: a wrong password now is the first of a new run.
     assert _take(runtime, db_session, (CLIENT_ADDRESS, subject)) == 1
-    assert attempts.retry_after(runtime, db_session, CLIENT_ADDRESS, subject) == 0
+    assert retry_after(runtime, db_session, CLIENT_ADDRESS, subject) == 0
 
 
 # --- keys and housekeeping ----------------------------------------------------------------------
@@ -378,7 +386,10 @@ def test_a_slot_is_committed_at_once_on_postgresql_and_in_the_request_on_sqlite(
     request's transaction."""
     runtime = deployment.runtime
     with runtime.session_factory() as request:
-        assert attempts.take(runtime, request, [(SURVIVOR_PIN, "survivor:x")]) is not None
+        assert (
+            attempts.take(request, runtime.clock, counters(runtime), [(SURVIVOR_PIN, "survivor:x")])
+            is not None
+        )
         if backend == "postgresql":
             with runtime.session_factory() as other:
                 assert count(runtime, other, SURVIVOR_PIN, "survivor:x") == 1

@@ -22,7 +22,7 @@ from core.crypto import random_token, token_digest
 from core.jobs import Job
 from core.notices import StaffNotice
 from core.runtime import Runtime
-from tests.auth.attempt_probes import count, pin_retry_after
+from tests.auth.attempt_probes import count, pin_retry_after, retry_after
 from tests.auth.test_survivor_duress import shape
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
@@ -352,7 +352,7 @@ def test_a_decoy_login_does_not_reset_the_guesses_at_the_real_pin(
     # The backstop locked the account at its allowance (the rest of that round was refused
     # unseen), for hours, right PIN included.
     assert backstop.allowance <= guesses < backstop.allowance + 4
-    wait = attempts.retry_after(runtime, db_session, backstop, f"survivor:{survivor.id}")
+    wait = retry_after(runtime, db_session, backstop, f"survivor:{survivor.id}")
     assert wait >= backstop.first_lock.total_seconds() - 1
     assert _login(client, handle, SURVIVOR_PIN).status_code == 401
     # Her advocate heard of it at every fifth wrong PIN, duress logins or not.

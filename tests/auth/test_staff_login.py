@@ -18,7 +18,7 @@ from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.notices import StaffNotice
 from core.runtime import Runtime
-from tests.auth.attempt_probes import count, counter
+from tests.auth.attempt_probes import count, counter, counters, retry_after
 from tests.auth.factories_staff import (
     Staff,
     code,
@@ -49,15 +49,18 @@ def _fail_account(runtime: Runtime, db_session: Session, email: str, times: int)
     """``times`` failed attempts at the account in a row, each after the last lock ran out."""
     subject = account_subject(email)
     for _ in range(times):
-        wait = attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, subject)
+        wait = retry_after(runtime, db_session, STAFF_ACCOUNT, subject)
         if wait:
             assert isinstance(runtime.clock, FrozenClock)
             runtime.clock.advance(seconds=wait)
-        assert attempts.take(runtime, db_session, [(STAFF_ACCOUNT, subject)]) is not None
+        assert (
+            attempts.take(db_session, runtime.clock, counters(runtime), [(STAFF_ACCOUNT, subject)])
+            is not None
+        )
 
 
 def _retry_after(runtime: Runtime, db_session: Session, email: str) -> float:
-    return attempts.retry_after(runtime, db_session, STAFF_ACCOUNT, account_subject(email))
+    return retry_after(runtime, db_session, STAFF_ACCOUNT, account_subject(email))
 
 
 def _events(db_session: Session, action: str) -> list[AuditEvent]:

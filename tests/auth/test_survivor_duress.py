@@ -26,6 +26,7 @@ from tests.auth.attempt_probes import pin_retry_after
 from tests.factories import (
     SURVIVOR_DURESS_PIN,
     SURVIVOR_PIN,
+    auth_deps,
     auth_header,
     make_device,
     make_staff,
@@ -126,7 +127,15 @@ def test_duress_login_opens_a_decoy_and_queues_the_alert_in_the_same_transaction
     # Same transaction: undo the login's transaction and the alert goes with the device.
     _, other_handle = make_survivor_account(db_session, runtime)
     nested = db_session.begin_nested()
-    survivor_sessions.login(db_session, runtime, other_handle, SURVIVOR_DURESS_PIN, None, "x")
+    survivor_sessions.login(
+        db_session,
+        runtime.clock,
+        auth_deps(runtime),
+        account_handle=other_handle,
+        pin=SURVIVOR_DURESS_PIN,
+        device_label=None,
+        client="x",
+    )
     assert db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all().__len__() == 2
     nested.rollback()
     assert len(db_session.scalars(select(Job).where(Job.kind == DURESS_ALERT)).all()) == 1

@@ -20,7 +20,7 @@ from core.clock import FrozenClock
 from core.crypto import token_digest
 from core.runtime import Runtime
 from core.vault import DataKey
-from tests.auth.attempt_probes import count
+from tests.auth.attempt_probes import count, counters, retry_after
 from tests.factories import auth_header, make_agency, make_staff, make_survivor
 from tests.json_client import JsonClient, JsonResponse
 
@@ -193,8 +193,8 @@ def test_used_unknown_expired_and_garbage_codes_answer_byte_identically(
     assert answers[0].mimetype == "application/problem+json"
     # A failed attempt on a real code is counted on it; the fresh code still works.
     rows = {r.code_digest: r for r in db_session.scalars(select(EnrollmentCode))}
-    assert rows[code_digest(runtime, used.replace("-", ""))].failed_attempts == 1
-    assert rows[code_digest(runtime, expired.replace("-", ""))].failed_attempts == 1
+    assert rows[code_digest(runtime.keyring, used.replace("-", ""))].failed_attempts == 1
+    assert rows[code_digest(runtime.keyring, expired.replace("-", ""))].failed_attempts == 1
     assert enroll(client, fresh, addr="10.2.0.5").status_code == 201
     # Only the two good redemptions created survivors.
     assert len(db_session.scalars(select(Survivor)).all()) == 2
@@ -219,27 +219,27 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
     assert int(refused.headers["Retry-After"]) > 0
     address = "enroll-client:10.3.0.1"
     assert count(runtime, db_session, attempts.TOKEN_ADDRESS, address) == allowance
-    assert attempts.retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, address) == 2
+    assert retry_after(runtime, db_session, attempts.TOKEN_ADDRESS, address) == 2
     # The code itself was not spent by the refused attempt: it works from another address.
     assert enroll(client, good, addr="10.3.0.2").status_code == 201
 
     # Per code: attempts at one code from many addresses are counted against the code, and
     # once its allowance is used up the code is refused from any address, valid or not.
     target = new_code(client, token)
-    code_key = "enroll-code:" + code_digest(runtime, target.replace("-", ""))
+    code_key = "enroll-code:" + code_digest(runtime.keyring, target.replace("-", ""))
     for _ in range(attempts.TOKEN.allowance):
-        assert attempts.take(runtime, db_session, [(attempts.TOKEN, code_key)])
+        assert attempts.take(
+            db_session, runtime.clock, counters(runtime), [(attempts.TOKEN, code_key)]
+        )
     fresh_address = enroll(client, target, addr="10.4.0.1")
     assert fresh_address.status_code == 400
     assert fresh_address.data == bad[0].data
-    clock.advance(
-        seconds=attempts.retry_after(runtime, db_session, attempts.TOKEN, code_key)
-    )
+    clock.advance(seconds=retry_after(runtime, db_session, attempts.TOKEN, code_key))
     assert enroll(client, target, addr="10.4.0.2").status_code == 201
     # Spent codes tried again from many addresses count against the code too.
     for i in range(3):
         assert enroll(client, good, addr=f"10.5.0.{i}").status_code == 400
-    used_key = "enroll-code:" + code_digest(runtime, good.replace("-", ""))
+    used_key = "enroll-code:" + code_digest(runtime.keyring, good.replace("-", ""))
     assert count(runtime, db_session, attempts.TOKEN, used_key) == 3
 
 

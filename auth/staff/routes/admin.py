@@ -49,8 +49,9 @@ class Invitations(MethodView):
         require_fresh_second_factor(principal, rt.clock)
         issued = accounts.create_invitation(
             session(),
-            rt,
             principal,
+            rt.clock,
+            rt.settings,
             email=data["email"],
             role=data["role"],
             display_name=data["display_name"],
@@ -88,7 +89,7 @@ class StaffDisable(MethodView):
         principal = _admin()
         rt = runtime()
         require_fresh_second_factor(principal, rt.clock)
-        return summary(accounts.disable_staff(session(), rt, principal, staff_id))
+        return summary(accounts.disable_staff(session(), principal, rt.clock, staff_id=staff_id))
 
 
 @allow(ADMIN)
@@ -99,7 +100,8 @@ class StaffSessionsEnd(MethodView):
     @refusal(admin_blp, 404, "No such staff member")
     def post(self, staff_id: uuid.UUID) -> dict[str, int]:
         """End every session of one staff member."""
-        return {"ended": accounts.end_sessions_of(session(), runtime(), _admin(), staff_id)}
+        ended = accounts.end_sessions_of(session(), _admin(), runtime().clock, staff_id=staff_id)
+        return {"ended": ended}
 
 
 @allow(ADMIN)
@@ -115,7 +117,8 @@ class StaffResetSecondFactor(MethodView):
         principal = _admin()
         rt = runtime()
         require_fresh_second_factor(principal, rt.clock)
-        return summary(accounts.reset_second_factor(session(), rt, principal, staff_id))
+        member = accounts.reset_second_factor(session(), principal, rt.clock, staff_id=staff_id)
+        return summary(member)
 
 
 @allow(ADMIN)
@@ -130,4 +133,4 @@ class StaffEnable(MethodView):
         principal = _admin()
         rt = runtime()
         require_fresh_second_factor(principal, rt.clock)
-        return summary(accounts.enable_staff(session(), rt, principal, staff_id))
+        return summary(accounts.enable_staff(session(), principal, rt.clock, staff_id=staff_id))

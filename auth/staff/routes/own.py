@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from auth.access.permissions import ENROLLING_STAFF, STAFF, STAFF_SESSION
+from auth.deps import AuthDeps
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.staff import accounts, enrolment, login, phone, sessions
 from auth.staff.routes import StaffSummary, summary
@@ -51,6 +52,10 @@ def _pending() -> PendingStaffPrincipal:
     return admitted(PendingStaffPrincipal)
 
 
+def _deps() -> AuthDeps:
+    return runtime().collaborators.need(AuthDeps)
+
+
 # --- login (public) -------------------------------------------------------------------------
 
 
@@ -68,7 +73,8 @@ class Login(MethodView):
         enrolment token (`next: enroll`) when no authenticator is enrolled yet."""
         ticket = login.begin_login(
             session(),
-            runtime(),
+            runtime().clock,
+            _deps(),
             email=data["email"],
             password=data["password"],
             client_address=request.remote_addr,
@@ -87,7 +93,8 @@ class LoginCode(MethodView):
         session; the ticket stops working."""
         issued = login.complete_login(
             session(),
-            runtime(),
+            runtime().clock,
+            _deps(),
             login_token=data["login_token"],
             code=data.get("code"),
             recovery_code=data.get("recovery_code"),
@@ -107,7 +114,8 @@ class InvitationAccept(MethodView):
         """Create the invited account (no authenticator yet: log in and enrol next)."""
         member = accounts.accept_invitation(
             session(),
-            runtime(),
+            runtime().clock,
+            _deps(),
             token=data["invitation_token"],
             password=data["password"],
             display_name=data.get("display_name"),
@@ -127,7 +135,8 @@ class TotpEnroll(MethodView):
     def post(self) -> Any:
         """A new authenticator seed as an otpauth:// URI and an SVG QR code (replaces any
         unconfirmed one)."""
-        return enrolment.start_enrolment(session(), runtime(), _pending())
+        rt = runtime()
+        return enrolment.start_enrolment(session(), _pending(), rt.clock, rt.keyring)
 
 
 @allow(ENROLLING_STAFF)
@@ -140,7 +149,9 @@ class TotpConfirm(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Confirm the new authenticator with one of its codes. Answers ten recovery codes
         (shown once) and a new full session token; every other session ends."""
-        result = enrolment.confirm_enrolment(session(), runtime(), _pending(), data["code"])
+        result = enrolment.confirm_enrolment(
+            session(), _pending(), runtime().clock, _deps(), code=data["code"]
+        )
         return {
             "recovery_codes": result.recovery_codes,
             "session_token": result.session_token,
@@ -159,8 +170,9 @@ class TotpReset(MethodView):
         this session may then only enrol; every other session ends."""
         sessions.start_totp_reset(
             session(),
-            runtime(),
             admitted(StaffPrincipal),
+            runtime().clock,
+            _deps(),
             current_password=data["current_password"],
             code=data.get("code"),
             recovery_code=data.get("recovery_code"),
@@ -191,7 +203,7 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """End this session."""
-        sessions.logout(session(), runtime(), _pending_or_staff())
+        sessions.logout(session(), _pending_or_staff(), runtime().clock)
 
 
 @allow(STAFF)
@@ -201,7 +213,8 @@ class Sessions(MethodView):
     def get(self) -> dict[str, Any]:
         """My live sessions (this one marked `current`)."""
         principal = admitted(StaffPrincipal)
-        rows = sessions.live_sessions(session(), runtime(), principal.staff_id)
+        rt = runtime()
+        rows = sessions.live_sessions(session(), principal, rt.clock, rt.settings)
         return {
             "sessions": [
                 {
@@ -224,7 +237,7 @@ class EndOtherSessions(MethodView):
     def post(self) -> dict[str, int]:
         """Log out my other sessions."""
         principal = admitted(StaffPrincipal)
-        return {"ended": sessions.end_other_sessions(session(), runtime(), principal)}
+        return {"ended": sessions.end_other_sessions(session(), principal, runtime().clock)}
 
 
 @allow(STAFF)
@@ -237,8 +250,9 @@ class PasswordChange(MethodView):
         """Change my password (current password and a fresh code); my other sessions end."""
         ended = sessions.change_password(
             session(),
-            runtime(),
             admitted(StaffPrincipal),
+            runtime().clock,
+            _deps(),
             current_password=data["current_password"],
             code=data["code"],
             new_password=data["new_password"],
@@ -254,7 +268,9 @@ class StepUp(MethodView):
     @refusal(blp, 403, "Code not accepted")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Give a fresh code: sensitive actions are allowed for the next 15 minutes."""
-        at = sessions.step_up(session(), runtime(), admitted(StaffPrincipal), data["code"])
+        at = sessions.step_up(
+            session(), admitted(StaffPrincipal), runtime().clock, _deps(), code=data["code"]
+        )
         return {"second_factor_at": at}
 
 
