@@ -23,7 +23,7 @@ from messaging import wiring as messaging_wiring
 from messaging.checkins import wiring as checkin_wiring
 from messaging.sms import wiring as sms_wiring
 from safety_plans import wiring as safety_plans_wiring
-from web.access import AUTHENTICATORS_KEY
+from web.access import Authenticators
 from web.db import runtime, session
 
 # Every module that defines models; alembic and the tests import these.
@@ -90,8 +90,9 @@ def _bearer_authenticator() -> Principal | None:
 
 def register_extensions(app: Flask, runtime: Runtime) -> None:
     """The authenticators, and the runtime's collaborators and hooks (``api.wiring.wire``)."""
-    app.extensions[AUTHENTICATORS_KEY] = [_bearer_authenticator]
     wire(runtime)
+    if Authenticators not in runtime.collaborators:  # one runtime may serve several apps (tests)
+        runtime.collaborators.provide(Authenticators((_bearer_authenticator,)))
 
 
 def job_registry(runtime: Runtime) -> JobRegistry:

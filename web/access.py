@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from flask import Flask, current_app, g, request
 
 from core.errors import Forbidden, NotAuthenticated
+from web.db import runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,15 @@ PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
 # An authenticator looks at the request and returns a principal, or None when its scheme does
 # not apply; it raises NotAuthenticated when its scheme applies but the credential is bad.
 Authenticator = Callable[[], Any]
-AUTHENTICATORS_KEY = "lantern.authenticators"
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticators:
+    """The request's credential schemes, tried in order: the first that applies decides. The
+    composition root provides them once in the runtime's collaborators (a bearer token for
+    ``/v1`` today); an app without them refuses every non-public endpoint."""
+
+    chain: tuple[Authenticator, ...]
 
 
 P = TypeVar("P")
@@ -98,7 +108,7 @@ def authenticate() -> None:
         request.url_rule, "provide_automatic_options", False
     ):
         return  # Flask's own OPTIONS answer carries only the Allow header
-    for authenticator in current_app.extensions.get(AUTHENTICATORS_KEY, ()):
+    for authenticator in runtime().collaborators.need(Authenticators).chain:
         principal = authenticator()
         if principal is not None:
             g.principal = principal
