@@ -41,9 +41,11 @@ _DIGEST_PURPOSE = "enrollment-code"
 
 
 class EnrollmentFailed(LanternError):
-    """The code is unknown, used or expired (or redemption is throttled): one answer for all."""
+    """The code is unknown, used or expired (or redemption is throttled): one answer for all.
+    A 401, like a failed login: the code is the credential this request exchanges for a
+    session, and the request itself is well formed."""
 
-    status = 400
+    status = 401
     type_slug = "enrollment-code-not-accepted"
     title = "Enrollment code not accepted"
     keep_changes = True  # the attempt counter on a known code must persist

@@ -79,7 +79,7 @@ _slow_down = slowed_down(blp)
 class Enroll(MethodView):
     @blp.arguments(SurvivorEnrollSchema)
     @blp.response(201, SurvivorEnrolledSchema)
-    @refusal(blp, 400, "The code is unknown, used or expired")
+    @refusal(blp, 401, "The code is unknown, used or expired")
     @_slow_down
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Redeem an enrollment code: set the PIN (and optional duress PIN), get a session."""

@@ -187,7 +187,7 @@ def test_used_unknown_expired_and_garbage_codes_answer_byte_identically(
         enroll(client, expired, addr="10.2.0.3"),
         enroll(client, "not a code at all", addr="10.2.0.4"),
     ]
-    assert {r.status_code for r in answers} == {400}
+    assert {r.status_code for r in answers} == {401}
     assert len({r.data for r in answers}) == 1
     assert b"request_id" not in answers[0].data
     assert answers[0].mimetype == "application/problem+json"
@@ -210,7 +210,7 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
         enroll(client, f"ZZZZ-ZZZZ-Z{i:02d}".replace("0", "A"), addr="10.3.0.1")
         for i in range(allowance)
     ]
-    assert {r.status_code for r in bad} == {400}
+    assert {r.status_code for r in bad} == {401}
     # The allowance is used up: now even a valid code from that address is refused, openly
     # (429 with Retry-After: the address's own state, before the code is looked at), and that
     # refusal is not counted.
@@ -232,13 +232,13 @@ def test_redemption_is_throttled_per_client_address_and_per_code(
             db_session, runtime.clock, counters(runtime), [(attempts.TOKEN, code_key)]
         )
     fresh_address = enroll(client, target, addr="10.4.0.1")
-    assert fresh_address.status_code == 400
+    assert fresh_address.status_code == 401
     assert fresh_address.data == bad[0].data
     clock.advance(seconds=retry_after(runtime, db_session, attempts.TOKEN, code_key))
     assert enroll(client, target, addr="10.4.0.2").status_code == 201
     # Spent codes tried again from many addresses count against the code too.
     for i in range(3):
-        assert enroll(client, good, addr=f"10.5.0.{i}").status_code == 400
+        assert enroll(client, good, addr=f"10.5.0.{i}").status_code == 401
     used_key = "enroll-code:" + code_digest(runtime.keyring, good.replace("-", ""))
     assert count(runtime, db_session, attempts.TOKEN, used_key) == 3
 
