@@ -143,7 +143,9 @@ class LawfulShares(MethodView):
 
 
 def _decide(survivor_id: uuid.UUID, share_id: uuid.UUID, approve: bool) -> LawfulShareView:
-    access = staff_access(survivor_id, "lawful_share.decide")
+    # A decision is a write: a supervisor reaching her only through break-glass (read-only)
+    # must not share her data without consent; the decider is on her caseload.
+    access = staff_access(survivor_id, "lawful_share.decide", write=True)
     s = session()
     share = lawful_basis.decide(s, access, clock(), share_id=share_id, approve=approve)
     return lawful_basis.view(s, deps(), share)
