@@ -108,7 +108,8 @@ def authenticate() -> None:
         request.url_rule, "provide_automatic_options", False
     ):
         return  # Flask's own OPTIONS answer carries only the Allow header
-    for authenticator in runtime().collaborators.need(Authenticators).chain:
+    authenticators = runtime().collaborators.find(Authenticators)
+    for authenticator in authenticators.chain if authenticators else ():
         principal = authenticator()
         if principal is not None:
             g.principal = principal
