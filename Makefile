@@ -39,14 +39,15 @@ run: migrate
 worker: migrate
 	$(SELF) $(BIN)/lantern worker
 
-# The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills.
+# The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills, no
+# Prism, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py).
 test: migrate
-	$(BIN)/python -m pytest --ignore=tests/e2e
+	$(BIN)/python -m pytest --ignore=tests/e2e -m "not prism"
 
-# Everything CI runs: the fast suite and the end-to-end drills (real gunicorn, workers,
-# PostgreSQL, the Prism mock of Twilio).
+# Everything CI runs: the fast suite with the contract fuzzed deep, the Prism mock of Twilio and
+# the end-to-end drills (real gunicorn, workers, PostgreSQL).
 test-all: migrate prism
-	$(BIN)/python -m pytest
+	LANTERN_FUZZ_DEPTH=deep $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

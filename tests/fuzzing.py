@@ -10,6 +10,7 @@ of its JSON fields or query parameters; that must be a 4xx problem.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,19 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+
+
+# How hard the contract is fuzzed: ``make test`` (the minutes-long loop a developer runs) takes a
+# third of each bound; ``make test-all`` and CI set LANTERN_FUZZ_DEPTH=deep and take all of it.
+# The same strategies either way: a quick run is fewer cases, not other kinds of case.
+FUZZ_DEPTH = os.environ.get("LANTERN_FUZZ_DEPTH", "quick")
+if FUZZ_DEPTH not in ("quick", "deep"):
+    raise RuntimeError(f"LANTERN_FUZZ_DEPTH must be quick or deep, not {FUZZ_DEPTH!r}")
+
+
+def fuzz_examples(deep: int) -> int:
+    """The number of generated cases per operation at this run's depth, for a deep bound."""
+    return deep if FUZZ_DEPTH == "deep" else max(2, deep // 3)
 
 
 @dataclass
@@ -80,7 +94,7 @@ def fuzz_operation(op: Any, headers: dict[str, str], max_examples: int, report: 
 
     @given(case=op.as_strategy())
     @hsettings(
-        max_examples=max_examples,
+        max_examples=fuzz_examples(max_examples),
         deadline=None,
         suppress_health_check=list(HealthCheck),
         phases=[Phase.generate],

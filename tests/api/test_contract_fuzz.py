@@ -26,14 +26,15 @@ from core.crypto import KeyRing, SecretHasher
 from core.db import make_session_factory
 from core.runtime import build_runtime
 from tests.conftest import make_settings
-from tests.fuzzing import send_a_shape
+from tests.fuzzing import fuzz_examples, send_a_shape
 
 # A generated request, for whichever operation of the contract.
 Case: TypeAlias = schemathesis.Case[Any]
 
-# Bounded so that the suite stays fast on a small machine; raise locally to dig deeper.
-MAX_EXAMPLES = 25
-SHAPE_EXAMPLES = 8
+# Bounded so that the suite stays fast on a small machine; raise locally to dig deeper. The
+# depth (quick for ``make test``, deep for CI) scales both: tests/fuzzing.py.
+MAX_EXAMPLES = fuzz_examples(25)
+SHAPE_EXAMPLES = fuzz_examples(8)
 
 # The committed contract, which test_openapi.py proves equal to what the app serves. Loading it
 # at collection gives one test per operation without building an app at import time.

@@ -25,6 +25,10 @@ from messaging.sms.sending import queue_sms
 from tests.factories import make_survivor
 from tests.messaging.conftest import ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID, RunJobs
 
+# Prism (node, Twilio's whole contract) takes about 20 s to start: these run in `make test-all`
+# and CI, which install it, and stay out of the minutes-long `make test`.
+pytestmark = pytest.mark.prism
+
 PHONE = "+14155550188"
 
 
