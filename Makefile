@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export LANTERN_TEST_DATABASE_URL
 
-.PHONY: install migrate dev-keys run worker test test-all lint openapi openapi-check readme bench clean prism
+.PHONY: install migrate dev-keys run worker test test-all test-browser lint openapi openapi-check readme bench clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,16 @@ worker: migrate
 	$(SELF) $(BIN)/lantern worker
 
 # The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills, no
-# Prism, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py).
+# Prism, no browser, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py).
 test: migrate
-	$(BIN)/python -m pytest --ignore=tests/e2e -m "not prism"
+	$(BIN)/python -m pytest --ignore=tests/e2e -m "not prism and not browser"
 
-# Everything CI runs: the fast suite with the contract fuzzed deep, the Prism mock of Twilio and
-# the end-to-end drills (real gunicorn, workers, PostgreSQL).
+# The console in a real browser: Playwright driving Debian's Chromium (apt-get install chromium).
+test-browser: migrate
+	$(BIN)/python -m pytest -m browser
+
+# Everything CI runs: the fast suite with the contract fuzzed deep, the Prism mock of Twilio, the
+# browser tests of the console and the end-to-end drills (real gunicorn, workers, PostgreSQL).
 test-all: migrate prism
 	LANTERN_FUZZ_DEPTH=deep $(BIN)/python -m pytest
 

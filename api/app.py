@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.registry import register_blueprints, register_extensions
+from console import wiring as console
 from core.context import request_id_var
 from core.crypto import random_token
 from core.runtime import Runtime, build_runtime
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(
         DEBUG=settings.debug,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        # Only what flask-smorest needs; no secret key: Lantern keeps no cookie sessions.
+        # Only what flask-smorest needs; the console adds its cookie's settings below.
         API_TITLE="Lantern",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problems.register(app)
     register_extensions(app, runtime)
     register_blueprints(api)
+    console.install(app, runtime)
 
     app.before_request(_start_request)
     # The size cap comes first so that no credential lookup is spent on an oversized body;

@@ -15,6 +15,7 @@ from auth import wiring as auth_wiring
 from auth.authn import authenticate, bearer_token
 from auth.principals import Principal
 from auth.staff import recovery
+from console import session as console_session
 from coordination import wiring as coordination_wiring
 from core import audit_watch
 from core.jobs import JobRegistry
@@ -92,7 +93,9 @@ def register_extensions(app: Flask, runtime: Runtime) -> None:
     """The authenticators, and the runtime's collaborators and hooks (``api.wiring.wire``)."""
     wire(runtime)
     if Authenticators not in runtime.collaborators:  # one runtime may serve several apps (tests)
-        runtime.collaborators.provide(Authenticators((_bearer_authenticator,)))
+        runtime.collaborators.provide(
+            Authenticators((_bearer_authenticator,), pages=(console_session.page_authenticator,))
+        )
 
 
 def job_registry(runtime: Runtime) -> JobRegistry:

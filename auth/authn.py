@@ -3,6 +3,10 @@
 Credentials are opaque random tokens with a short type prefix, so that one lookup by digest
 finds them: ``st_`` staff session, ``sa_`` survivor access token, ``pk_<key id>.<secret>``
 partner API key. Refresh tokens (``sr_``) are accepted only by the refresh endpoint.
+
+The web console's staff sessions (``sc_``) are the same rows on another channel: they are found
+only from the console's cookie (:func:`console_staff`), and a bearer ``st_`` token only from the
+Authorization header, so neither carrier opens the other's door.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from core.errors import NotAuthenticated
 from core.settings import Settings
 
 STAFF_PREFIX = "st_"
+CONSOLE_PREFIX = "sc_"
+API_CHANNEL = "api"
+CONSOLE_CHANNEL = "console"
+_CHANNEL_PREFIX = {API_CHANNEL: STAFF_PREFIX, CONSOLE_CHANNEL: CONSOLE_PREFIX}
 SURVIVOR_ACCESS_PREFIX = "sa_"
 SURVIVOR_REFRESH_PREFIX = "sr_"
 PARTNER_PREFIX = "pk_"
@@ -40,6 +48,11 @@ def new_token(prefix: str) -> tuple[str, str]:
     """A fresh token and the digest to store for it."""
     token = prefix + random_token(32)
     return token, token_digest(token)
+
+
+def new_staff_token(channel: str) -> tuple[str, str]:
+    """A fresh staff session token for ``channel`` (``api`` or ``console``) and its digest."""
+    return new_token(_CHANNEL_PREFIX[channel])
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -60,7 +73,7 @@ def authenticate(session: Session, clock: Clock, settings: Settings, token: str)
     """The principal for ``token``; NotAuthenticated (always the same answer) otherwise."""
     now = clock.now()
     if token.startswith(STAFF_PREFIX):
-        return _staff(session, settings, token, now)
+        return _staff(session, settings, token, now, API_CHANNEL)
     if token.startswith(SURVIVOR_ACCESS_PREFIX):
         return _survivor(session, token, now)
     if token.startswith(PARTNER_PREFIX):
@@ -68,16 +81,37 @@ def authenticate(session: Session, clock: Clock, settings: Settings, token: str)
     raise NotAuthenticated()
 
 
-def _staff(session: Session, settings: Settings, token: str, now: dt.datetime) -> Principal:
+def console_staff(
+    session: Session, clock: Clock, settings: Settings, token: str, *, touch: bool = True
+) -> Principal:
+    """The principal of a console cookie's session token; NotAuthenticated otherwise.
+
+    ``touch=False`` for the console's own background refreshes: a page left open polling its
+    queue must still lock when nobody is at the desk.
+    """
+    if not token.startswith(CONSOLE_PREFIX):
+        raise NotAuthenticated()
+    return _staff(session, settings, token, clock.now(), CONSOLE_CHANNEL, touch=touch)
+
+
+def _staff(
+    session: Session,
+    settings: Settings,
+    token: str,
+    now: dt.datetime,
+    channel: str,
+    *,
+    touch: bool = True,
+) -> Principal:
     row = session.scalars(
         select(StaffSession).where(StaffSession.token_digest == token_digest(token))
     ).one_or_none()
-    if row is None or not staff_session_live(row, settings, now):
+    if row is None or row.channel != channel or not staff_session_live(row, settings, now):
         raise NotAuthenticated()
     member = session.get(StaffMember, row.staff_id)
     if member is None or member.disabled_at is not None:
         raise NotAuthenticated()
-    if now - row.last_seen_at > _TOUCH_EVERY:
+    if touch and now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
     if row.stage == "enroll":
         return PendingStaffPrincipal(staff_id=member.id, session_id=row.id)

@@ -22,6 +22,7 @@ RUNTIME_PACKAGES = (
     "core",
     "messaging",
     "safety_plans",
+    "console",
     "migrations",
 )
 OWN = set(RUNTIME_PACKAGES) | {"tests", "bench", "wsgi"}

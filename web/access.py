@@ -9,6 +9,11 @@
    and learns nothing of the route's schema. An endpoint without a rule refuses everyone.
 
 ``tests/api/test_access.py`` walks ``app.url_map`` against both.
+
+Pages (the staff console, endpoints of the ``console`` blueprints) are a realm of their own: they
+are authenticated only by the page authenticators (the console's cookie) and every other
+endpoint only by the API's (a bearer token), so a cookie never reaches ``/v1`` and a token never
+opens a page. The same rules and the same allowlist decide both.
 """
 
 from __future__ import annotations
@@ -44,8 +49,28 @@ PUBLIC_ENDPOINTS: frozenset[str] = frozenset(
         # The public halves of the journal export signing keys: whoever holds an exported
         # bundle (a court, a lawyer) must be able to verify it without any account.
         "evidence_keys.EvidenceKeys",
+        # Console: its assets, and the sign-in steps before there is a session (the password,
+        # then the code; each form carries a CSRF token tied to the browser's cookie).
+        "console.static",
+        "console.sign_in",
+        "console.sign_in_code",
+        "console.locked",
     }
 )
+
+PAGES_BLUEPRINT = "console"
+
+
+def is_page() -> bool:
+    """Whether this request is for a console page (rather than the JSON API); by its path when
+    it matched no route (a 404 or 405 under ``/console/`` is still answered as a page)."""
+    blueprint = request.blueprint
+    if blueprint is None and request.url_rule is None:
+        return request.path == "/" + PAGES_BLUEPRINT or request.path.startswith(
+            "/" + PAGES_BLUEPRINT + "/"
+        )
+    blueprint = blueprint or ""
+    return blueprint == PAGES_BLUEPRINT or blueprint.startswith(PAGES_BLUEPRINT + ".")
 
 # An authenticator looks at the request and returns a principal, or None when its scheme does
 # not apply; it raises NotAuthenticated when its scheme applies but the credential is bad.
@@ -56,9 +81,11 @@ Authenticator = Callable[[], Any]
 class Authenticators:
     """The request's credential schemes, tried in order: the first that applies decides. The
     composition root provides them once in the runtime's collaborators (a bearer token for
-    ``/v1`` today); an app without them refuses every non-public endpoint."""
+    ``/v1``; the console's cookie for pages); an app without them refuses every non-public
+    endpoint."""
 
     chain: tuple[Authenticator, ...]
+    pages: tuple[Authenticator, ...] = ()
 
 
 P = TypeVar("P")
@@ -109,7 +136,10 @@ def authenticate() -> None:
     ):
         return  # Flask's own OPTIONS answer carries only the Allow header
     authenticators = runtime().collaborators.find(Authenticators)
-    for authenticator in authenticators.chain if authenticators else ():
+    chain: tuple[Authenticator, ...] = ()
+    if authenticators is not None:
+        chain = authenticators.pages if is_page() else authenticators.chain
+    for authenticator in chain:
         principal = authenticator()
         if principal is not None:
             g.principal = principal

@@ -8,9 +8,12 @@ from typing import IO
 from flask import Response, request
 
 from core.errors import LanternError
+from web.access import is_page
 from web.db import runtime
 
 JSON_MIMES = frozenset({"application/json"})
+# Console pages post plain HTML forms, and nothing else.
+FORM_MIMES = frozenset({"application/x-www-form-urlencoded"})
 # Endpoints that take a body other than JSON (Twilio posts forms; uploads are multipart).
 NON_JSON_BODY_ENDPOINTS: frozenset[str] = frozenset(
     {"sms.SmsInbound", "sms.SmsStatus", "journal.SurvivorAttachments"}
@@ -23,6 +26,12 @@ _MULTIPART_ALLOWANCE = 64 * 1024
 
 # A JSON API renders nothing: no scripts, frames, forms or plugins, ever.
 CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
+# Console pages: only Lantern's own scripts and styles, no inline code of any kind, forms that
+# post back to Lantern only, never framed. (``data:`` images are the enrolment QR code.)
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class PayloadTooLarge(LanternError):
@@ -36,11 +45,8 @@ class UnsupportedMediaType(LanternError):
     type_slug = "unsupported-media-type"
     title = "Unsupported media type"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Send the request body as application/json.",
-            headers={"Accept-Post": "application/json"},
-        )
+    def __init__(self, accepted: str = "application/json") -> None:
+        super().__init__(f"Send the request body as {accepted}.", headers={"Accept-Post": accepted})
 
 
 def check_body_size() -> None:
@@ -74,6 +80,10 @@ def check_content_type() -> None:
     if not has_body or request.method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
         return
     if request.endpoint in NON_JSON_BODY_ENDPOINTS:
+        return
+    if is_page():
+        if request.mimetype not in FORM_MIMES:
+            raise UnsupportedMediaType("application/x-www-form-urlencoded")
         return
     if request.mimetype not in JSON_MIMES:
         raise UnsupportedMediaType()
@@ -126,7 +136,7 @@ def add_headers(response: Response) -> Response:
     h["Pragma"] = "no-cache"
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "no-referrer"
-    h["Content-Security-Policy"] = CSP
+    h["Content-Security-Policy"] = PAGE_CSP if is_page() else CSP
     h["X-Frame-Options"] = "DENY"
     h["Cross-Origin-Resource-Policy"] = "same-origin"
     h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth import attempts
-from auth.authn import STAFF_PREFIX, new_token
+from auth.authn import API_CHANNEL, new_staff_token
 from auth.deps import AuthDeps
 from auth.staff import passwords, recovery, totp
 from auth.staff.models import StaffMember, StaffSession
@@ -102,8 +102,13 @@ def begin_login(
     email: str,
     password: str,
     client_address: str | None,
+    channel: str = API_CHANNEL,
 ) -> LoginTicket:
-    """Step one: check the password; answer a ticket for the code (or enrolment) step."""
+    """Step one: check the password; answer a ticket for the code (or enrolment) step.
+
+    ``channel`` is where the session will live (``api`` bearer or ``console`` cookie); the
+    ticket and the session it becomes carry it, so a ticket from one cannot finish in the other.
+    """
     email = normalise_email(email)
     taken = attempts.take(session, clock, deps.attempts, login_subjects(email, client_address))
     member = session.scalars(select(StaffMember).where(StaffMember.email == email)).one_or_none()
@@ -125,12 +130,13 @@ def begin_login(
 
     now = clock.now()
     enrolled = member.totp_enrolled_at is not None
-    token, digest = new_token(STAFF_PREFIX)
+    token, digest = new_staff_token(channel)
     row = StaffSession(
         id=new_id(),
         staff_id=member.id,
         token_digest=digest,
         stage="password" if enrolled else "enroll",
+        channel=channel,
         created_at=now,
         last_seen_at=now,
         expires_at=now + (LOGIN_TICKET_TTL if enrolled else ENROLL_TTL),
@@ -166,6 +172,7 @@ def complete_login(
     code: str | None,
     recovery_code: str | None,
     client_address: str | None,
+    channel: str = API_CHANNEL,
 ) -> IssuedSession:
     """Step two: a TOTP code (or a recovery code) turns the ticket into a full session."""
     now = clock.now()
@@ -184,6 +191,7 @@ def complete_login(
     if (
         row is None
         or member is None
+        or row.channel != channel
         or row.stage != "password"
         or row.revoked_at is not None
         or row.expires_at <= now

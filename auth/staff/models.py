@@ -80,6 +80,9 @@ class StaffSession(Base):
     )
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     stage: Mapped[str] = mapped_column(String(16))
+    # ``api`` (a bearer token for /v1) or ``console`` (the web console's cookie): each
+    # authenticates only on its own channel (``auth.authn``).
+    channel: Mapped[str] = mapped_column(String(8), default="api", server_default="api")
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]

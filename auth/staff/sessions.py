@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from auth import attempts
-from auth.authn import STAFF_PREFIX, new_token, staff_session_live
+from auth.authn import new_staff_token, staff_session_live
 from auth.deps import AuthDeps
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.staff import passwords, recovery, totp
@@ -96,7 +96,7 @@ def promote_to_full(
 ) -> IssuedSession | None:
     """Move a ticket or enrolment session to ``full`` under a new token; None when another
     request moved (or ended) it first."""
-    token, digest = new_token(STAFF_PREFIX)
+    token, digest = new_staff_token(row.channel)
     expires_at = full_expiry(row, settings)
     values: dict[str, Any] = {
         "token_digest": digest,

@@ -1,0 +1,43 @@
+"""The console's forms (WTForms through Flask-WTF: each carries the CSRF token).
+
+Lengths match the API's schemas, so that a page refuses what ``/v1`` refuses. Control
+characters never get this far: ``console.pages`` refuses a form holding any (``check_form``).
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from auth.staff.passwords import MAX_LENGTH as PASSWORD_MAX
+
+CODE_MAX = 64
+
+
+class SignInForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Authenticator code", validators=[Optional(), Length(max=CODE_MAX)])
+    recovery_code = StringField("Recovery code", validators=[Optional(), Length(max=CODE_MAX)])
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app", validators=[DataRequired(), Length(max=CODE_MAX)]
+    )
+
+
+class PlainForm(FlaskForm):
+    """A form with nothing but its CSRF token (sign out, acknowledge, start enrolment)."""
+
+
+class ResolveForm(FlaskForm):
+    note = TextAreaField("What was done", validators=[DataRequired(), Length(max=4000)])
+
+
+class DutyForm(FlaskForm):
+    on_duty = BooleanField("On duty")

@@ -1,0 +1,57 @@
+"""The console's cookie session: which staff session a browser holds, and the sign-in state.
+
+Flask's signed session cookie (``__Host-lantern``: HttpOnly, Secure, SameSite=Strict, path /)
+carries three things: the CSRF secret (Flask-WTF), the login ticket between the password and the
+code steps, and the console session token (``sc_...``, a ``StaffSession`` row on the console
+channel). The cookie is only a carrier: the row decides, so signing out, an idle or absolute
+expiry, a disabled account or "sign out the others" end the session wherever its cookie is.
+Every sign-in clears the cookie and issues a new token and a new CSRF secret.
+"""
+
+from __future__ import annotations
+
+from flask import request, session
+
+from auth.authn import console_staff
+from auth.principals import Principal
+from web.db import runtime
+from web.db import session as db_session
+
+SID = "sid"
+TICKET = "ticket"
+COOKIE_NAME = "__Host-lantern"
+
+# Background refreshes (the queue on "Today") say so, and do not count as someone at the desk.
+PASSIVE_HEADER = "X-Lantern-Passive"
+
+
+def page_authenticator() -> Principal | None:
+    """The principal of the browser's console session; None without one (the page then asks
+    the browser to sign in)."""
+    token = session.get(SID)
+    if not isinstance(token, str):
+        return None
+    rt = runtime()
+    passive = request.headers.get(PASSIVE_HEADER) == "1"
+    return console_staff(db_session(), rt.clock, rt.settings, token, touch=not passive)
+
+
+def begin(token: str) -> None:
+    """A new console session: nothing of the browser's earlier cookie survives."""
+    session.clear()
+    session[SID] = token
+
+
+def hold_ticket(token: str) -> None:
+    """Between the password and the code: a fresh cookie that holds only the ticket."""
+    session.clear()
+    session[TICKET] = token
+
+
+def ticket() -> str | None:
+    value = session.get(TICKET)
+    return value if isinstance(value, str) else None
+
+
+def end() -> None:
+    session.clear()
