@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from bench.accounts import consent, schedule_checkins, survivors
+from bench.console_figures import console_figures
 from bench.figures import argon2_cost, burst, escalation_latency, fanout
 from bench.http_figures import http_figures, login_figures
 from bench.load import Figure
@@ -46,7 +47,7 @@ from tests.e2e.harness import (
 
 RESULTS = ROOT / "bench" / "results"
 APP_PROCESSES, APP_THREADS = 2, 4
-PHASES = ("http", "login", "fanout", "escalation", "burst")
+PHASES = ("http", "login", "console", "fanout", "escalation", "burst")
 DEFAULT_THREADS = Settings().worker_threads
 
 
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 consent(s, a, ["safety_status"])
         esc_group = survivors(advocate, 20, 1000, 5) if "escalation" in only else []
         burst_group = survivors(advocate, 50, 2000, 240) if "burst" in only else []
+        console_advocate = invite_staff(admin, "console@bench.test") if "console" in only else None
+        console_group = survivors(console_advocate, 50, 3000, 240) if console_advocate else []
         logins = [
             invite_staff(admin, f"login{i}@bench.test")
             for i in range(args.logins if "login" in only else 0)
@@ -137,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"p={cost['parallelism']}: {cost['verify_ms_median']} ms per verify, measured "
                 "alone in this process; each login verifies one password"
             )
+
+        if console_advocate is not None:
+            figures += console_figures(base, console_advocate, console_group, max(100, n // 5))
 
         # Alert fan-out with two workers; the escalation timers end while it runs.
         def fan() -> Figure:

@@ -41,3 +41,7 @@ class ResolveForm(FlaskForm):
 
 class DutyForm(FlaskForm):
     on_duty = BooleanField("On duty")
+
+
+class CaseloadSearchForm(FlaskForm):
+    q = StringField("Case label contains", validators=[Optional(), Length(max=80)])

@@ -11,7 +11,7 @@ from flask import Flask
 from console import errors
 from console import session as cookie
 from console.pages import bp, csrf
-from console.routes import sign_in, today  # noqa: F401  (their views register on ``bp``)
+from console.routes import caseload, sign_in, today  # noqa: F401  (views register on ``bp``)
 from core.runtime import Runtime
 
 # What the pages need of Jinja: autoescaping everywhere, and no trailing-whitespace surprises.

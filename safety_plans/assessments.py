@@ -70,7 +70,7 @@ def instrument_of(catalogue: Catalogue, instrument_id: str) -> Instrument:
     return instrument
 
 
-def _binding(column: str, row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
+def binding(column: str, row_id: uuid.UUID, survivor_id: uuid.UUID) -> Binding:
     return Binding("risk_assessments", column, row_id, survivor_id)
 
 
@@ -111,9 +111,9 @@ def take(
         taken_by_kind=kind,
         taken_by_id=access.principal.actor.id,
         answers_enc=deps.vault.seal(
-            session, _binding("answers_enc", row_id, sid), json.dumps(stored_answers)
+            session, binding("answers_enc", row_id, sid), json.dumps(stored_answers)
         ),
-        result_enc=deps.vault.seal(session, _binding("result_enc", row_id, sid), result.to_json()),
+        result_enc=deps.vault.seal(session, binding("result_enc", row_id, sid), result.to_json()),
         created_at=now,
     )
     session.add(row)
@@ -156,10 +156,10 @@ def _view(row: RiskAssessment, stored: dict[str, Any], result: Result) -> Assess
 def _open(session: Session, deps: SafetyPlansDeps, row: RiskAssessment) -> AssessmentView:
     sid = row.survivor_id
     stored = json.loads(
-        deps.vault.open_text(session, _binding("answers_enc", row.id, sid), row.answers_enc)
+        deps.vault.open_text(session, binding("answers_enc", row.id, sid), row.answers_enc)
     )
     result = Result.from_json(
-        deps.vault.open_text(session, _binding("result_enc", row.id, sid), row.result_enc)
+        deps.vault.open_text(session, binding("result_enc", row.id, sid), row.result_enc)
     )
     return _view(row, stored, result)
 

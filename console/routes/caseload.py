@@ -1,0 +1,75 @@
+"""Caseload: every survivor on my caseload with their case label, latest risk band, open
+escalations, unread messages and last check-in; a search by case label.
+
+The search is posted, not put in the URL: a case label is survivor content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from flask import Response, request
+
+from auth.access import caseload
+from auth.access.permissions import CASEWORKER
+from console.forms import CaseloadSearchForm
+from console.pages import bp, me, render
+from console.survivors import labels_for
+from messaging import service as messages
+from messaging.checkins import service as checkins
+from messaging.checkins.caseload import LastCheckin, last_checkins
+from messaging.checkins.deps import CheckinDeps
+from safety_plans.caseload_risk import caseload_bands
+from safety_plans.deps import SafetyPlansDeps
+from web.access import allow
+from web.db import runtime, session
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    survivor_id: uuid.UUID
+    label: str
+    band: str | None
+    open_escalations: int
+    unread: int
+    last_checkin: LastCheckin | None
+
+
+def _rows() -> list[CaseRow]:
+    s, rt, principal = session(), runtime(), me()
+    ids = [entry.survivor_id for entry in caseload.my_caseload(s, principal)]
+    labels = labels_for(s, ids)
+    bands = caseload_bands(s, principal, rt.collaborators.need(SafetyPlansDeps), survivor_ids=ids)
+    queue = checkins.escalation_queue(
+        s, principal, rt.collaborators.need(CheckinDeps), include_resolved=False
+    )
+    unread = {u.survivor_id: u.unread for u in messages.staff_unread(s, principal, rt.clock).items}
+    last = last_checkins(s, principal, rt.clock, survivor_ids=ids)
+    rows = [
+        CaseRow(
+            survivor_id=sid,
+            label=labels[sid],
+            band=bands.get(sid),
+            open_escalations=sum(1 for e in queue if e.survivor_id == sid),
+            unread=unread.get(sid, 0),
+            last_checkin=last.get(sid),
+        )
+        for sid in ids
+    ]
+    # Whoever needs attention first: open escalations, then unread messages, then by label.
+    return sorted(rows, key=lambda r: (-r.open_escalations, -r.unread, r.label.casefold()))
+
+
+@bp.route("/caseload", methods=["GET", "POST"])
+@allow(CASEWORKER)
+def caseload_page() -> Response:
+    form = CaseloadSearchForm()
+    rows = _rows()
+    query = ""
+    if request.method == "POST" and form.validate_on_submit():
+        query = (form.q.data or "").strip()
+        rows = [r for r in rows if query.casefold() in r.label.casefold()]
+    return render(
+        "caseload.html", principal=me(), rows=rows, form=form, query=query, active="caseload"
+    )
