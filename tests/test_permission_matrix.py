@@ -140,6 +140,9 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/v1/supervisor/survivors/<uuid:survivor_id>/break-glass"): lambda w: {
         "reason": "Checking the permission matrix holds."
     },
+    ("PUT", "/v1/staff/survivors/<uuid:survivor_id>/case-label"): lambda w: {
+        "case_label": "Matrix"
+    },
     ("POST", "/v1/staff/survivors/<uuid:survivor_id>/messages"): lambda w: {"body": "matrix"},
     ("POST", "/v1/staff/survivors/<uuid:survivor_id>/messages/read"): lambda w: {
         "up_to": _s1_message(w)

@@ -1,6 +1,7 @@
 """Caseloads: which advocates work with which survivor.
 
-An advocate sees their own caseload (ids only, no content). Supervisors assign and remove
+An advocate sees their own caseload: ids, and the case labels they gave
+(``auth.access.case_labels``), no other content. Supervisors assign and remove
 advocates for any survivor; that is management, not access: it does not let them read the
 survivor's record (``require_survivor_access`` decides that, by caseload or break-glass).
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.access import case_labels
 from auth.access.models import CaseloadEntry
 from auth.access.permissions import SurvivorAccess, advocates_of
 from auth.principals import StaffPrincipal
@@ -34,6 +36,7 @@ from core.db import is_postgres
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.ids import new_id
 from core.notices import notify_staff
+from core.vault import Vault
 
 ASSIGNABLE_ROLES = ("advocate", "supervisor")
 
@@ -44,6 +47,16 @@ class SurvivorSummary:
     created_at: dt.datetime
     advocates: list[uuid.UUID]
     via: str
+    case_label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseloadItem:
+    """One survivor on the caller's caseload, as the caseload page lists it."""
+
+    survivor_id: uuid.UUID
+    assigned_at: dt.datetime
+    case_label: str | None
 
 
 def _survivor(session: Session, survivor_id: uuid.UUID, *, lock: bool = False) -> Survivor:
@@ -62,10 +75,26 @@ def my_caseload(session: Session, staff: StaffPrincipal) -> list[CaseloadEntry]:
         session.scalars(
             select(CaseloadEntry)
             .join(Survivor, Survivor.id == CaseloadEntry.survivor_id)
-            .where(CaseloadEntry.staff_id == staff.staff_id, Survivor.erased_at.is_(None))
+            .where(
+                CaseloadEntry.staff_id == staff.staff_id,
+                Survivor.erased_at.is_(None),
+                # Nobody is ever assigned a decoy account; should a row say so, it is still
+                # nobody's case (``auth.survivors.decoys``).
+                Survivor.decoy_of.is_(None),
+            )
             .order_by(CaseloadEntry.assigned_at.desc(), CaseloadEntry.id)
         )
     )
+
+
+def labelled_caseload(session: Session, staff: StaffPrincipal, vault: Vault) -> list[CaseloadItem]:
+    """``my_caseload`` with each survivor's case label: three queries, however long the
+    caseload (up to ``case_labels.BATCH`` survivors)."""
+    entries = my_caseload(session, staff)
+    labels = case_labels.case_labels(
+        session, staff, vault, survivor_ids=[e.survivor_id for e in entries]
+    )
+    return [CaseloadItem(e.survivor_id, e.assigned_at, labels.get(e.survivor_id)) for e in entries]
 
 
 def survivor_caseload(session: Session, survivor_id: uuid.UUID) -> list[CaseloadEntry]:
@@ -168,13 +197,15 @@ def unassign(
     )
 
 
-def survivor_summary(session: Session, access: SurvivorAccess) -> SurvivorSummary:
-    """A minimal record of one survivor, for staff whose view reached it
+def survivor_summary(session: Session, access: SurvivorAccess, vault: Vault) -> SurvivorSummary:
+    """A minimal record of one survivor, with her case label, for staff whose view reached it
     (``require_staff_access``, which audits the read)."""
     survivor = _survivor(session, access.survivor_id)
+    label = case_labels.get_case_label(session, access, vault)
     return SurvivorSummary(
         id=survivor.id,
         created_at=survivor.created_at,
         advocates=advocates_of(session, survivor.id),
         via=access.via,
+        case_label=label.text if label is not None else None,
     )

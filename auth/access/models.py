@@ -1,4 +1,5 @@
-"""Who may reach which survivor: caseload entries and break-glass grants."""
+"""Who may reach which survivor: caseload entries and break-glass grants; and the case label
+the staff who reach a survivor know her by."""
 
 from __future__ import annotations
 
@@ -41,3 +42,20 @@ class BreakGlassGrant(Base):
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class CaseLabel(Base):
+    """The advocate-set name a survivor is known by on staff screens (``auth.access.case_labels``).
+
+    One per survivor, sealed with her data key (it may say who she is), so it goes with her
+    erasure like the rest of her data; no row means no label.
+    """
+
+    __tablename__ = "case_labels"
+
+    survivor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("survivors.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    updated_at: Mapped[dt.datetime]

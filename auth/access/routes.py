@@ -1,5 +1,5 @@
-"""Caseloads (advocates, supervisors), break-glass, the staff view of one survivor, and the
-survivor's own access log."""
+"""Caseloads (advocates, supervisors), break-glass, the staff view of one survivor and its case
+label, and the survivor's own access log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from auth.access import access_log, break_glass, caseload
+from auth.access import access_log, break_glass, case_labels, caseload
 from auth.access.models import CaseloadEntry
 from auth.access.permissions import (
     CASEWORKER,
@@ -26,6 +26,8 @@ from auth.access.schemas import (
     AssignSchema,
     BreakGlassGrantSchema,
     BreakGlassRequestSchema,
+    CaseLabelSchema,
+    CaseLabelWriteSchema,
     CaseloadSchema,
     SurvivorSummarySchema,
 )
@@ -43,9 +45,10 @@ log_blp = Blueprint("access_log", __name__, description="The survivor's own acce
 class MyCaseload(MethodView):
     @blp.response(200, CaseloadSchema)
     @refusal(blp, 403, "Not an advocate or supervisor")
-    def get(self) -> dict[str, list[CaseloadEntry]]:
-        """The survivors on my caseload (ids and assignment time, no content)."""
-        return {"items": caseload.my_caseload(session(), admitted(StaffPrincipal))}
+    def get(self) -> dict[str, list[caseload.CaseloadItem]]:
+        """The survivors on my caseload: ids, assignment time and case labels."""
+        items = caseload.labelled_caseload(session(), admitted(StaffPrincipal), runtime().vault)
+        return {"items": items}
 
 
 @allow(CASEWORKER)
@@ -56,11 +59,35 @@ class SurvivorRecord(MethodView):
     @refusal(blp, 404, "No such survivor, or not one the caller may read")
     def get(self, survivor_id: uuid.UUID) -> caseload.SurvivorSummary:
         """A minimal summary of one survivor's record (audited as a read)."""
-        s = session()
+        s, rt = session(), runtime()
         access = require_staff_access(
-            s, runtime().clock, admitted(StaffPrincipal), survivor_id, action="survivor.read"
+            s, rt.clock, admitted(StaffPrincipal), survivor_id, action="survivor.read"
         )
-        return caseload.survivor_summary(s, access)
+        return caseload.survivor_summary(s, access, rt.vault)
+
+
+@allow(CASEWORKER)
+@blp.route("/staff/survivors/<uuid:survivor_id>/case-label")
+class SurvivorCaseLabel(MethodView):
+    @blp.arguments(CaseLabelWriteSchema)
+    @blp.response(200, CaseLabelSchema)
+    @refusal(blp, 403, "Not an advocate or supervisor")
+    @refusal(blp, 404, "No such survivor, or not on the caller's caseload")
+    @refusal(blp, 422, "Not one line of at most 80 characters")
+    def put(self, data: dict[str, Any], survivor_id: uuid.UUID) -> dict[str, Any]:
+        """Name the survivor's case on staff screens (null or blank clears it); audited."""
+        s, rt = session(), runtime()
+        # A write: her caseload only, never a break-glass grant (read-only).
+        access = require_staff_access(
+            s,
+            rt.clock,
+            admitted(StaffPrincipal),
+            survivor_id,
+            action="case_label.write",
+            write=True,
+        )
+        label = case_labels.set_case_label(s, access, rt.clock, rt.vault, label=data["case_label"])
+        return {"survivor_id": survivor_id, "case_label": label.text if label else None}
 
 
 @allow(SUPERVISOR)

@@ -8,13 +8,23 @@ from marshmallow import fields, validate
 from auth.access.access_log import MAX_PAGE as MAX_LOG_PAGE
 from auth.access.access_log import SHOWN_ACTOR_KINDS
 from auth.access.break_glass import REASON_MAX, REASON_MIN
+from auth.access.case_labels import LABEL_MAX
 from core.pages import PageQuerySchema, PageSchema, limit_field
 from core.schemas import Schema, text
+
+
+def _case_label_out() -> fields.String:
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The advocates' name for this survivor's case; null if none"},
+    )
 
 
 class CaseloadItemSchema(Schema):
     survivor_id = fields.UUID(required=True)
     assigned_at = fields.DateTime(required=True)
+    case_label = _case_label_out()
 
 
 class CaseloadSchema(Schema):
@@ -65,6 +75,25 @@ class SurvivorSummarySchema(Schema):
         validate=validate.OneOf(("caseload", "break_glass")),
         metadata={"description": "How the caller may read this record"},
     )
+    case_label = _case_label_out()
+
+
+class CaseLabelWriteSchema(Schema):
+    case_label = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=LABEL_MAX),
+        metadata={
+            "description": "One line of text (trimmed); empty or null clears the label. Sealed "
+            "with the survivor's key, shown to staff who reach her record only: never to her "
+            "app, never to an agency"
+        },
+    )
+
+
+class CaseLabelSchema(Schema):
+    survivor_id = fields.UUID(required=True)
+    case_label = _case_label_out()
 
 
 # --- the survivor's access log ---------------------------------------------------------------

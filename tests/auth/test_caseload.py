@@ -33,10 +33,15 @@ def test_advocate_lists_own_caseload_newest_first_without_content(
     assert r.status_code == 200
     assert r.json == {
         "items": [
-            {"survivor_id": str(second.id), "assigned_at": clock.now().isoformat()},
+            {
+                "survivor_id": str(second.id),
+                "assigned_at": clock.now().isoformat(),
+                "case_label": None,
+            },
             {
                 "survivor_id": str(first.id),
                 "assigned_at": (clock.now() - dt.timedelta(minutes=1)).isoformat(),
+                "case_label": None,
             },
         ]
     }
@@ -215,6 +220,7 @@ def test_survivor_summary_through_caseload_is_audited(
         "created_at": survivor.created_at.isoformat(),
         "advocates": [str(advocate.id)],
         "via": "caseload",
+        "case_label": None,
     }
     db_session.expire_all()
     event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "survivor.read")).one()
