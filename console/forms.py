@@ -45,3 +45,7 @@ class DutyForm(FlaskForm):
 
 class CaseloadSearchForm(FlaskForm):
     q = StringField("Case label contains", validators=[Optional(), Length(max=80)])
+
+
+class CaseLabelForm(FlaskForm):
+    case_label = StringField("Case label", validators=[Optional(), Length(max=80)])

@@ -15,9 +15,9 @@ from typing import Any
 
 from flask import Response
 
-from console.pages import render
+from console.pages import me, render
 from console.survivors import labels_for
-from web.db import session
+from web.db import runtime, session
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def render_tab(
     template: str, survivor_id: uuid.UUID, tab: str, *, status: int = 200, **context: Any
 ) -> Response:
     """A tab of the record, with the record's header and the tab list."""
-    label = labels_for(session(), [survivor_id])[survivor_id]
+    label = labels_for(session(), me(), runtime().vault, [survivor_id])[survivor_id]
     return render(
         template,
         status=status,

@@ -1,5 +1,6 @@
-"""How the console names survivors on screen: the advocate-set case label, or a neutral
-placeholder with a short reference when none is set yet (never anything from the record)."""
+"""How the console names survivors on screen: the advocate-set case label (encrypted, read only
+from the caller's own caseload), or a neutral placeholder with a short reference when none is
+set (never anything else from the record)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
+from auth.access.case_labels import case_labels
+from auth.principals import StaffPrincipal
+from core.vault import Vault
+
 
 def placeholder(survivor_id: uuid.UUID) -> str:
     return f"Unlabelled case {str(survivor_id)[:8]}"
 
 
-def labels_for(session: Session, survivor_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The name to show for each survivor."""
-    return {sid: placeholder(sid) for sid in survivor_ids}
+def labels_for(
+    session: Session, staff: StaffPrincipal, vault: Vault, survivor_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The name to show for each survivor (two queries, whatever their number)."""
+    wanted = list(dict.fromkeys(survivor_ids))
+    labels = case_labels(session, staff, vault, survivor_ids=wanted)
+    return {sid: labels.get(sid) or placeholder(sid) for sid in wanted}

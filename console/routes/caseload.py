@@ -9,13 +9,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Response, redirect, request
 
 from auth.access import caseload
+from auth.access.case_labels import set_case_label
 from auth.access.permissions import CASEWORKER
-from console.forms import CaseloadSearchForm
-from console.pages import bp, me, render
+from console.forms import CaseLabelForm, CaseloadSearchForm
+from console.pages import bp, me, render, survivor_access
 from console.survivors import labels_for
+from core.errors import InvalidInput
 from messaging import service as messages
 from messaging.checkins import service as checkins
 from messaging.checkins.caseload import LastCheckin, last_checkins
@@ -39,7 +41,7 @@ class CaseRow:
 def _rows() -> list[CaseRow]:
     s, rt, principal = session(), runtime(), me()
     ids = [entry.survivor_id for entry in caseload.my_caseload(s, principal)]
-    labels = labels_for(s, ids)
+    labels = labels_for(s, principal, rt.vault, ids)
     bands = caseload_bands(s, principal, rt.collaborators.need(SafetyPlansDeps), survivor_ids=ids)
     queue = checkins.escalation_queue(
         s, principal, rt.collaborators.need(CheckinDeps), include_resolved=False
@@ -73,3 +75,17 @@ def caseload_page() -> Response:
     return render(
         "caseload.html", principal=me(), rows=rows, form=form, query=query, active="caseload"
     )
+
+
+@bp.post("/survivors/<uuid:survivor_id>/case-label")
+@allow(CASEWORKER)
+def case_label(survivor_id: uuid.UUID) -> Response:
+    """Name the case (or clear the name): the API's service, with the API's write access."""
+    form = CaseLabelForm()
+    if not form.validate_on_submit():
+        raise InvalidInput("A case label is at most 80 characters.")
+    access = survivor_access(survivor_id, "case_label.write", write=True)
+    rt = runtime()
+    set_case_label(session(), access, rt.clock, rt.vault, label=form.case_label.data or None)
+    # Back to the record, whose header shows the new name.
+    return redirect(f"{request.script_root}/console/survivors/{survivor_id}", code=303)  # type: ignore[return-value]

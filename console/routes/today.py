@@ -38,7 +38,7 @@ def _queue_context() -> dict[str, Any]:
     return {
         "queue": queue,
         "unread": [u for u in unread.items if u.unread],
-        "labels": labels_for(s, ids),
+        "labels": labels_for(s, principal, runtime().vault, ids),
         "resolve_form": ResolveForm(formdata=None),
         "plain_form": PlainForm(formdata=None),
     }

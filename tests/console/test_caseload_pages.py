@@ -99,3 +99,41 @@ def test_the_risk_band_shows_only_where_the_plan_is_shared(
     html = browser.get("/console/caseload").get_data(as_text=True)
     row = html.split(f'data-survivor="{shared.id}"')[1].split("</tr>")[0]
     assert bands[shared.id].replace("_", " ") in row
+
+
+def test_an_advocate_names_a_case_and_finds_it_by_that_name(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    named, _ = make_survivor(db_session, runtime, advocate.member)
+    other, _ = make_survivor(db_session, runtime, advocate.member)
+    db_session.commit()
+    browser.sign_in(advocate, clock.now())
+    browser.get("/console/caseload")
+    saved = browser.post(f"/console/survivors/{named.id}/case-label", {"case_label": "Rowan K."})
+    assert saved.status_code == 303
+    assert "Rowan" not in saved.headers["Location"]
+    page = browser.get("/console/caseload").get_data(as_text=True)
+    assert "Rowan K." in page
+    found = browser.post("/console/caseload", {"q": "rowan"}).get_data(as_text=True)
+    assert f'data-survivor="{named.id}"' in found
+    assert f'data-survivor="{other.id}"' not in found
+    # The label is stored sealed: its text is nowhere in the table.
+    from sqlalchemy import text
+
+    raw = db_session.execute(text("SELECT label_enc FROM case_labels")).scalars().all()
+    assert raw and all(b"Rowan" not in bytes(r) for r in raw)
+
+
+def test_naming_a_case_without_the_token_or_with_a_bad_label_changes_nothing(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    survivor, _ = make_survivor(db_session, runtime, advocate.member)
+    db_session.commit()
+    browser.sign_in(advocate, clock.now())
+    url = f"/console/survivors/{survivor.id}/case-label"
+    assert browser.post(url, {"case_label": "Forged"}, csrf=None).status_code == 400
+    for bad in ("x" * 81, "nul\x00", "\u202eevil"):
+        answer = browser.post(url, {"case_label": bad})
+        assert 400 <= answer.status_code < 500, bad
+    html = browser.get("/console/caseload").get_data(as_text=True)
+    assert "Forged" not in html and "evil" not in html
