@@ -213,7 +213,8 @@ def staff_create(role: str, email: str, display_name: str, force: bool) -> None:
             reasons = [m for messages in errors.values() for m in messages]
             raise click.ClickException(" ".join([exc.detail, *reasons])) from None
         session.commit()
-        click.echo(f"created {role} {member.id}; log in to the console to enrol an authenticator")
+        console = runtime.settings.public_base_url.rstrip("/") + "/console/"
+        click.echo(f"created {role} {member.id}; sign in at {console} to enrol an authenticator")
 
 
 # --- contract -------------------------------------------------------------------------------
