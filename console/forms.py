@@ -49,3 +49,46 @@ class CaseloadSearchForm(FlaskForm):
 
 class CaseLabelForm(FlaskForm):
     case_label = StringField("Case label", validators=[Optional(), Length(max=80)])
+
+
+# --- My account (console.routes.account): the API's own schemas' bounds --------------------
+
+# ``auth.staff.schemas``: a code is at most 32 characters, a new password at most twice the
+# policy's maximum (so that the policy, not the form, explains a long one), a phone 4 to 32.
+ACCOUNT_CODE_MAX = 32
+NOT_A_PHONE = "Not a valid phone number."
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(), Length(max=ACCOUNT_CODE_MAX)],
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(max=PASSWORD_MAX * 2)]
+    )
+    new_password_again = PasswordField(
+        "New password again", validators=[DataRequired(), Length(max=PASSWORD_MAX * 2)]
+    )
+
+
+class AuthenticatorResetForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    code = StringField(
+        "Code from your authenticator app", validators=[Optional(), Length(max=ACCOUNT_CODE_MAX)]
+    )
+    recovery_code = StringField(
+        "Recovery code", validators=[Optional(), Length(max=ACCOUNT_CODE_MAX)]
+    )
+
+
+class DutyPhoneForm(FlaskForm):
+    phone = StringField(
+        "New phone number", validators=[Optional(), Length(min=4, max=32, message=NOT_A_PHONE)]
+    )
+    on_duty = BooleanField("On duty")

@@ -47,6 +47,7 @@ def render(template: str, *, status: int = 200, **context: Any) -> Response:
     body = render_template(
         template,
         member=member,
+        enrolling=isinstance(principal, PendingStaffPrincipal),
         idle_seconds=rt.settings.staff_idle_minutes * 60,
         **context,
     )

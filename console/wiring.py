@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+import console.routes.account  # noqa: F401  (its views register on ``bp``)
 from console import errors
 from console import session as cookie
 from console.pages import bp, csrf
