@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import segno
 from flask import Response, redirect, request, url_for
 
-from auth.access.permissions import ENROLLING_STAFF, STAFF_SESSION
+from auth.access.permissions import CASEWORKER, ENROLLING_STAFF, STAFF_SESSION
 from auth.authn import CONSOLE_CHANNEL
 from auth.deps import AuthDeps
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
@@ -41,7 +41,12 @@ def _see_other(endpoint: str) -> Response:
 @bp.get("/")
 @allow(STAFF_SESSION)
 def home() -> Response:
-    return _see_other("console.today")
+    """Where a signed-in member starts: Today for those who work a caseload, their account
+    for everyone else (admins), and the enrolment pages for a session still enrolling."""
+    principal = admitted(StaffPrincipal | PendingStaffPrincipal)  # type: ignore[arg-type]
+    if isinstance(principal, PendingStaffPrincipal):
+        return _see_other("console.enrol")
+    return _see_other("console.today" if principal.role in CASEWORKER.roles else "console.account")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -96,7 +101,7 @@ def sign_in_code() -> Response:
     except login.LoginFailed:
         return render("sign_in_code.html", form=CodeForm(formdata=None), failed=FAILED, status=401)
     cookie.begin(issued.token)
-    return _see_other("console.today")
+    return _see_other("console.home")
 
 
 @bp.get("/enrol")

@@ -73,4 +73,4 @@ class Browser:
         self.get(first.headers["Location"])
         second = self.post("/console/sign-in/code", {"code": code(staff.seed, when)})
         assert second.status_code == 303, second.get_data(as_text=True)
-        return self.get(second.headers["Location"])
+        return self.get(second.headers["Location"], follow_redirects=True)

@@ -273,3 +273,20 @@ def test_admins_reach_no_casework_page(
     done = browser.post("/console/sign-in/code", {"code": code(admin.seed, clock.now())})
     assert done.status_code == 303
     assert browser.get("/console/today").status_code == 403
+
+
+def test_an_admin_lands_on_their_account_and_an_enrolling_session_on_enrolment(
+    browser: Browser, db_session: Session, runtime: Runtime, clock: FrozenClock
+) -> None:
+    admin = make_member(db_session, runtime, role="admin")
+    newcomer = make_member(db_session, runtime, enrolled=False)
+    db_session.commit()
+    landed = browser.sign_in(admin, clock.now())
+    assert landed.status_code == 200
+    assert "/console/account" in (landed.request.path or "")
+    other = Browser(browser.app)
+    other.get("/console/sign-in")
+    other.post("/console/sign-in", {"email": newcomer.email, "password": newcomer.password})
+    home = other.get("/console/")
+    assert home.status_code == 303
+    assert home.headers["Location"].endswith("/console/enrol")
