@@ -35,6 +35,8 @@ def render_tab(
 ) -> Response:
     """A tab of the record, with the record's header and the tab list."""
     label = labels_for(session(), me(), runtime().vault, [survivor_id])[survivor_id]
+    # The layout's header (who is signed in, the idle countdown) needs the member.
+    context.setdefault("principal", me())
     return render(
         template,
         status=status,

@@ -13,6 +13,13 @@ from console import errors
 from console import session as cookie
 from console.pages import bp, csrf
 from console.routes import caseload, sign_in, today  # noqa: F401  (views register on ``bp``)
+
+# The record's tabs are shown in the order their modules are imported (each appends its Tab).
+# isort: off
+from console.routes import record_risk  # noqa: F401
+from console.routes import record_journal  # noqa: F401
+from console.routes import record_checkins  # noqa: F401
+# isort: on
 from core.runtime import Runtime
 
 # What the pages need of Jinja: autoescaping everywhere, and no trailing-whitespace surprises.

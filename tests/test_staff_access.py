@@ -28,6 +28,7 @@ READS = [
     ("safety_plans", "GET", S + "/safety-plan", None),
     ("coordination", "GET", S + "/consents", None),
     ("messaging", "GET", S + "/messages", None),
+    ("messaging", "GET", S + "/check-ins", None),
     ("auth", "GET", S, None),
 ]
 WRITES = [

@@ -54,3 +54,9 @@
     window.setTimeout(refresh, every);
   });
 })();
+// A form sent back with what to fix: its summary of problems takes the focus, so that a screen
+// reader reads it and the keyboard starts from its links to each question.
+(function () {
+  var summary = document.querySelector(".error-summary");
+  if (summary) { summary.focus(); }
+})();

@@ -228,6 +228,19 @@ def pending(session: Session, survivor_id: uuid.UUID) -> list[CheckinOccurrence]
     )
 
 
+def recent(session: Session, survivor_id: uuid.UUID, limit: int) -> list[CheckinOccurrence]:
+    """The survivor's latest ``limit`` occurrences by due time, newest first, in any state
+    (those generated ahead of now included: they are what comes next)."""
+    return list(
+        session.scalars(
+            select(CheckinOccurrence)
+            .where(CheckinOccurrence.survivor_id == survivor_id)
+            .order_by(CheckinOccurrence.due_at.desc(), CheckinOccurrence.id)
+            .limit(limit)
+        )
+    )
+
+
 def snooze(
     session: Session, clock: Clock, actor: audit.Actor, occ: CheckinOccurrence, minutes: int
 ) -> CheckinOccurrence:

@@ -18,6 +18,7 @@ from messaging.checkins.escalation import EscalationView
 from messaging.checkins.templates import TEMPLATES
 from web.access import admitted, allow
 from web.db import runtime, session
+from web.route_docs import refusals
 
 blp = Blueprint("checkins", __name__, description="Discreet check-ins and escalations")
 
@@ -161,6 +162,23 @@ class Queue(MethodView):
             _deps(),
             include_resolved=query["include_resolved"],
         )
+
+
+@allow(CASEWORKER)
+@blp.route("/staff/survivors/<uuid:survivor_id>/check-ins")
+class StaffCheckins(MethodView):
+    @blp.response(200, schemas.StaffCheckinsSchema)
+    @refusals(blp, 404)
+    def get(self, survivor_id: uuid.UUID) -> service.StaffCheckinsView:
+        """The survivor's check-in schedules and latest occurrences, with their states.
+
+        Read only, for staff on the survivor's caseload or with a break-glass grant; never the
+        survivor's own SMS text, reply codes or quiet windows."""
+        s, rt = session(), runtime()
+        access = require_staff_access(
+            s, rt.clock, admitted(StaffPrincipal), survivor_id, action=service.STAFF_READ
+        )
+        return service.staff_checkins(s, access)
 
 
 @allow(CASEWORKER)

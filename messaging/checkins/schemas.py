@@ -84,6 +84,18 @@ class OccurrenceSchema(Schema):
     channel = fields.String(required=True)
 
 
+class StaffCheckinsSchema(Schema):
+    paused = fields.Boolean(
+        required=True, metadata={"description": "The survivor has paused their check-ins"}
+    )
+    schedules = fields.List(fields.Nested(ScheduleSchema), required=True)
+    occurrences = fields.List(
+        fields.Nested(OccurrenceSchema),
+        required=True,
+        metadata={"description": "The latest occurrences by due time, newest first"},
+    )
+
+
 class AnswerSchema(Schema):
     answer = fields.String(required=True, validate=validate.OneOf(["safe", "help"]))
 

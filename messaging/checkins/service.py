@@ -281,6 +281,36 @@ def escalation_queue(
     ]
 
 
+#: The action a staff read of the check-ins is audited under (the API's and the console's).
+STAFF_READ = "checkin.read"
+#: How many occurrences a staff member sees: a fortnight of a daily check-in and what is next.
+RECENT_OCCURRENCES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCheckinsView:
+    """What the survivor's advocate sees of her check-ins: read only, never their texts, reply
+    codes or quiet windows (which say when he is home)."""
+
+    paused: bool
+    schedules: list[ScheduleView]
+    occurrences: list[OccurrenceView]  # newest due first
+
+
+def staff_checkins(session: Session, access: SurvivorAccess) -> StaffCheckinsView:
+    """The survivor's active schedules and latest occurrences, for staff who reached her."""
+    sid = access.survivor_id
+    # Read, never created here: a reader (break-glass included) must not write settings rows.
+    settings = session.get(CheckinSettings, sid)
+    return StaffCheckinsView(
+        paused=bool(settings and settings.paused),
+        schedules=[_schedule_view(s) for s in arrangements.list_schedules(session, sid)],
+        occurrences=[
+            _occurrence_view(o) for o in occurrences.recent(session, sid, RECENT_OCCURRENCES)
+        ],
+    )
+
+
 def escalation_survivor(session: Session, escalation_id: uuid.UUID) -> uuid.UUID:
     """Whose escalation this is, for the view's access check; 404 when there is none."""
     esc = session.get(Escalation, escalation_id)

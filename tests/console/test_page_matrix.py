@@ -20,6 +20,7 @@ from core.runtime import Runtime
 from messaging.checkins import escalation
 from tests.auth.factories_staff import Staff
 from tests.console.browser import Browser
+from tests.console.records import other_assessment, other_attachment
 from tests.factories import make_staff, make_survivor
 
 Factory = Callable[[Session, Runtime, StaffMember], uuid.UUID]
@@ -44,6 +45,8 @@ OTHERS: dict[str, Factory] = {
     "survivor_id": _survivor,
     "escalation_id": _escalation,
     "notice_id": _notice,
+    "assessment_id": other_assessment,
+    "attachment_id": other_attachment,
 }
 
 
