@@ -14,6 +14,17 @@ from console.pages import bp, csrf
 from console.routes import sign_in, today  # noqa: F401  (their views register on ``bp``)
 from core.runtime import Runtime
 
+# The survivor record's tabs, imported in the order they are shown (each appends its Tab to
+# ``console.record.TABS``); the splits keep the import sorter from putting them in abc order.
+# isort: split
+from console.routes import record_messages  # noqa: F401
+
+# isort: split
+from console.routes import record_consents  # noqa: F401
+
+# isort: split
+from console.routes import record_shared  # noqa: F401
+
 # What the pages need of Jinja: autoescaping everywhere, and no trailing-whitespace surprises.
 _JINJA = {"autoescape": True, "trim_blocks": True, "lstrip_blocks": True}
 

@@ -20,6 +20,7 @@ from core.runtime import Runtime
 from messaging.checkins import escalation
 from tests.auth.factories_staff import Staff
 from tests.console.browser import Browser
+from tests.console.record_worlds import consent_given
 from tests.factories import make_staff, make_survivor
 
 Factory = Callable[[Session, Runtime, StaffMember], uuid.UUID]
@@ -40,10 +41,15 @@ def _notice(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
     return notice.id
 
 
+def _consent(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
+    return consent_given(s, rt, _survivor(s, rt, other)).id
+
+
 OTHERS: dict[str, Factory] = {
     "survivor_id": _survivor,
     "escalation_id": _escalation,
     "notice_id": _notice,
+    "consent_id": _consent,
 }
 
 
