@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-import console.routes.account  # noqa: F401  (its views register on ``bp``)
 from console import errors
 from console import session as cookie
 from console.pages import bp, csrf
-from console.routes import caseload, sign_in, today  # noqa: F401  (views register on ``bp``)
-
-# The record's tabs are shown in the order their modules are imported (each appends its Tab).
-# isort: off
-from console.routes import record_risk  # noqa: F401
-from console.routes import record_journal  # noqa: F401
-from console.routes import record_checkins  # noqa: F401
-# isort: on
+from console.routes import account, caseload, sign_in, today  # noqa: F401  (views register on bp)
 from core.runtime import Runtime
+
+# The survivor record's tabs, imported in the order they are shown: each module appends its Tab
+# to ``console.record.TABS`` when imported (the sorter must leave this order alone).
+# isort: off
+from console.routes import (  # noqa: F401
+    record_risk,
+    record_journal,
+    record_checkins,
+    record_messages,
+    record_consents,
+    record_shared,
+)
+# isort: on
 
 # What the pages need of Jinja: autoescaping everywhere, and no trailing-whitespace surprises.
 _JINJA = {"autoescape": True, "trim_blocks": True, "lstrip_blocks": True}

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auth.access.permissions import SurvivorAccess, advocates_of
+from auth.partners.models import PartnerAgency
 from auth.principals import PartnerPrincipal
 from coordination import disclosures
 from coordination.deps import CoordinationDeps
@@ -69,6 +70,8 @@ class AgencyEventView:
 
     id: uuid.UUID
     agency_id: uuid.UUID
+    agency_name: str
+    agency_kind: str
     category: str
     type: str
     occurred_at: dt.datetime
@@ -218,10 +221,19 @@ def list_for_staff(
         .order_by(AgencyEvent.occurred_at.desc(), AgencyEvent.id)
         .limit(500)
     ).all()
+    # Named as the disclosure log names them: an advocate reads "Police", not an id.
+    agencies = {
+        a.id: a
+        for a in session.scalars(
+            select(PartnerAgency).where(PartnerAgency.id.in_({e.agency_id for e in rows}))
+        )
+    }
     return [
         AgencyEventView(
             id=e.id,
             agency_id=e.agency_id,
+            agency_name=agencies[e.agency_id].name if e.agency_id in agencies else "",
+            agency_kind=agencies[e.agency_id].kind if e.agency_id in agencies else "",
             category=e.category,
             type=e.type,
             occurred_at=e.occurred_at,

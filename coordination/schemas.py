@@ -228,6 +228,8 @@ class EventAcceptedSchema(Schema):
 class AgencyEventSchema(Schema):
     id = fields.UUID(required=True)
     agency_id = fields.UUID(required=True)
+    agency_name = fields.String(required=True)
+    agency_kind = fields.String(required=True)
     category = fields.String(required=True)
     type = fields.String(required=True)
     occurred_at = fields.DateTime(required=True)

@@ -313,6 +313,12 @@ def staff_mark_read(
     return Unread(conv.mark_read(session, clock, access.survivor_id, reader, up_to))
 
 
+def staff_get_settings(session: Session, access: SurvivorAccess, clock: Clock) -> MessageSettings:
+    """The survivor's own choices for the conversation, which staff read and never change:
+    how long messages live (staff messages disappear too) and whether replies go by SMS."""
+    return _settings(session, clock, access.survivor_id)
+
+
 def staff_unread(session: Session, me: StaffPrincipal, clock: Clock) -> CaseloadUnread:
     """Unread counts over my caseload: counts only, no content, so no step-up."""
     counts = conv.unread_by_survivor(session, clock, me.staff_id, caseload_of(session, me.staff_id))

@@ -15,6 +15,7 @@ from messaging import service
 from messaging.routes.common import staff_access
 from messaging.schemas import (
     MessagePageArgsSchema,
+    MessageSettingsSchema,
     MessagesReadSchema,
     MessagesUnreadSchema,
     SendMessageSchema,
@@ -35,9 +36,7 @@ class StaffMessages(MethodView):
     @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, StaffPageSchema)
     @refusals(blp, 401, 403, 404)
-    def get(
-        self, args: dict[str, Any], survivor_id: uuid.UUID
-    ) -> Page[service.StaffMessage]:
+    def get(self, args: dict[str, Any], survivor_id: uuid.UUID) -> Page[service.StaffMessage]:
         """The survivor's conversation, newest first, with receipts (step-up within 15 min)."""
         s, rt, access = staff_access(survivor_id, "messages.read")
         return service.staff_list(
@@ -71,6 +70,18 @@ class StaffMessagesRead(MethodView):
         """Mark the survivor's messages up to one as read by me."""
         s, rt, access = staff_access(survivor_id, "messages.read")
         return service.staff_mark_read(s, access, rt.clock, up_to=data["up_to"])
+
+
+@allow(CASEWORKER)
+@blp.route("/staff/survivors/<uuid:survivor_id>/messages/settings")
+class StaffMessageSettings(MethodView):
+    @blp.response(200, MessageSettingsSchema)
+    @refusals(blp, 401, 403, 404)
+    def get(self, survivor_id: uuid.UUID) -> service.MessageSettings:
+        """The survivor's conversation settings: how long messages live, replies by SMS
+        (hers to set; step-up within 15 min, like the conversation)."""
+        s, rt, access = staff_access(survivor_id, "messages.settings_read")
+        return service.staff_get_settings(s, access, rt.clock)
 
 
 @allow(CASEWORKER)

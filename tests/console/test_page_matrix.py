@@ -20,6 +20,7 @@ from core.runtime import Runtime
 from messaging.checkins import escalation
 from tests.auth.factories_staff import Staff
 from tests.console.browser import Browser
+from tests.console.record_worlds import consent_given
 from tests.console.records import other_assessment, other_attachment
 from tests.factories import make_staff, make_survivor
 
@@ -41,12 +42,17 @@ def _notice(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
     return notice.id
 
 
+def _consent(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
+    return consent_given(s, rt, _survivor(s, rt, other)).id
+
+
 OTHERS: dict[str, Factory] = {
     "survivor_id": _survivor,
     "escalation_id": _escalation,
     "notice_id": _notice,
     "assessment_id": other_assessment,
     "attachment_id": other_attachment,
+    "consent_id": _consent,
 }
 
 
