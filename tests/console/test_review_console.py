@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.staff.models import StaffSession
 from core.clock import FrozenClock
 from core.notices import notify_staff
 from core.runtime import Runtime
-from tests.auth.factories_staff import Staff, code
-from tests.console.browser import Browser
+from tests.auth.factories_staff import Staff, code, make_member
+from tests.console.browser import COOKIE, Browser
 
 HTTPS = "https://lantern.example.org"
 # What Chromium sends with a form posted from a console page: the pages' Referrer-Policy is
@@ -68,3 +70,34 @@ def test_an_urgent_notice_stays_on_today_however_many_lesser_ones_follow_it(
     page = browser.sign_in(advocate, clock.now() + dt.timedelta(seconds=0)).get_data(as_text=True)
     assert f"/console/notices/{urgent.id}/read" in page
     assert "Sms help unattributed" in page
+
+
+def _console_rows(db_session: Session, staff: Staff) -> list[StaffSession]:
+    db_session.expire_all()
+    return list(
+        db_session.scalars(
+            select(StaffSession)
+            .where(StaffSession.staff_id == staff.member.id, StaffSession.channel == "console")
+            .order_by(StaffSession.created_at)
+        )
+    )
+
+
+def test_signing_in_again_ends_the_session_the_browser_held(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    """A sign-in replaces the browser's cookie; the session the old cookie held lived on (until
+    its idle limit) where nobody could sign it out: a copy of the old cookie kept working."""
+    browser.sign_in(advocate, clock.now())
+    old = browser.cookie()
+    assert old is not None
+    clock.advance(seconds=31)
+    other = make_member(db_session, runtime)
+    db_session.commit()
+    browser.sign_in(other, clock.now())  # a colleague signs in at the same desk
+    first = _console_rows(db_session, advocate)
+    assert [r.revoked_reason for r in first] == ["logout"]
+    thief = Browser(browser.app)
+    thief.client.set_cookie(COOKIE, old, domain="localhost")
+    assert thief.get("/console/today").status_code == 303
+
