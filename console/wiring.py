@@ -50,6 +50,11 @@ def install(app: Flask, runtime: Runtime) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         # The token lives as long as the console session; the session's own lifetimes bound it.
         WTF_CSRF_TIME_LIMIT=None,
+        # Strict mode wants a same-host Referer on every HTTPS post, and the pages tell browsers
+        # never to send one (Referrer-Policy: no-referrer; the Origin is then "null"), so behind
+        # TLS it refused every form. What it guards against, a token planted with a cookie from
+        # a sibling host, a ``__Host-`` cookie already rules out; the token decides.
+        WTF_CSRF_SSL_STRICT=False,
     )
     app.jinja_options = {**app.jinja_options, **_JINJA}
     csrf.init_app(app)

@@ -8,6 +8,7 @@ not found either.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,13 +34,20 @@ def list_notices(
     staff: StaffPrincipal,
     *,
     unread_only: bool = False,
+    urgencies: Collection[str] | None = None,
     limit: int = 50,
     after: Position | None = None,
 ) -> tuple[list[StaffNotice], Position | None]:
-    """One page of the caller's notices and the cursor of the next page (None at the end)."""
+    """One page of the caller's notices and the cursor of the next page (None at the end).
+
+    ``urgencies`` keeps only notices of those urgencies, in the query itself: a page of the
+    newest notices filtered afterwards would let a run of lesser ones hide an urgent one.
+    """
     stmt = select(StaffNotice).where(StaffNotice.recipient_id == staff.staff_id)
     if unread_only:
         stmt = stmt.where(StaffNotice.read_at.is_(None))
+    if urgencies is not None:
+        stmt = stmt.where(StaffNotice.urgency.in_(list(urgencies)))
     if after is not None:
         mark = _own(session, staff.staff_id, after.id)
         stmt = stmt.where(

@@ -68,6 +68,7 @@ def sign_in() -> Response:
         )
     except login.LoginFailed:
         return render("sign_in.html", form=SignInForm(formdata=None), failed=FAILED, status=401)
+    _end_held_session()
     if ticket.next == "enroll":
         # Without an authenticator the password is the whole sign-in, so the session it opens
         # reaches the enrolment pages and nothing else (``ENROLLING_STAFF``).
@@ -75,6 +76,18 @@ def sign_in() -> Response:
         return _see_other("console.enrol")
     cookie.hold_ticket(ticket.token)
     return _see_other("console.sign_in_code")
+
+
+def _end_held_session() -> None:
+    """The cookie is about to be replaced: the console session it held, if still live, ends
+    now rather than live on (until its idle limit) where this browser can no longer sign it
+    out, and any copy of the old cookie with it."""
+    try:
+        held = cookie.page_authenticator()
+    except NotAuthenticated:
+        return  # already over
+    if isinstance(held, StaffPrincipal | PendingStaffPrincipal):
+        sessions.logout(session(), held, runtime().clock)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])

@@ -49,12 +49,14 @@ def _queue_context() -> dict[str, Any]:
 def today() -> Response:
     principal = me()
     s = session()
-    member_notices, _next = notices.list_notices(s, principal, unread_only=True, limit=20)
+    # Only the urgent ones are asked for: the newest twenty of every urgency, filtered here,
+    # let twenty lesser notices (texts from a shared phone, phone changes) push one off.
+    urgent, _next = notices.list_notices(s, principal, unread_only=True, urgencies=URGENT, limit=20)
     member = sessions.whoami(s, principal)[0]
     return render(
         "today.html",
         principal=principal,
-        notices=[n for n in member_notices if n.urgency in URGENT],
+        notices=urgent,
         duty_form=DutyForm(formdata=None, on_duty=bool(member and member.on_duty)),
         on_duty=bool(member and member.on_duty),
         **_queue_context(),

@@ -31,15 +31,18 @@ class LiveConsole:
 
 
 @contextmanager
-def serve(database_url: str, directory: Path) -> Iterator[LiveConsole]:
+def serve(database_url: str, directory: Path, *, tls: bool = False) -> Iterator[LiveConsole]:
+    """``tls=True`` serves HTTPS with a throwaway self-signed certificate (as production is
+    reached through TLS, where browsers and Flask-WTF behave differently)."""
     settings = make_settings(directory, database_url, KeyRing.generate("browser"))
     runtime = build_runtime(settings)
     app = create_app(settings, runtime=runtime)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc" if tls else None)
     thread = threading.Thread(target=server.serve_forever, name="console-server", daemon=True)
     thread.start()
     try:
-        yield LiveConsole(f"http://127.0.0.1:{server.server_port}", app, runtime)
+        scheme = "https" if tls else "http"
+        yield LiveConsole(f"{scheme}://127.0.0.1:{server.server_port}", app, runtime)
     finally:
         server.shutdown()
         thread.join(timeout=10)
