@@ -7,11 +7,23 @@ refresh gets a bare 401, and its script does the same).
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from console import session as cookie
+from console.pages import render
 from core.errors import LanternError, NotAuthenticated
 from web import problems
 from web.access import is_page
@@ -27,13 +39,29 @@ _GENERIC = {
 
 
 def _page(status: int, title: str, detail: str) -> Response:
+    # A signed-in member keeps the layout's header on an error page: signing out, and the
+    # idle lock (an admin's every casework page is a 403). Not on a server error: the database
+    # may be what failed.
+    principal = g.get("principal") if status < 500 else None
+    if isinstance(principal, StaffPrincipal | PendingStaffPrincipal):
+        return render("error.html", principal=principal, status=status, title=title, detail=detail)
     body = render_template("error.html", status=status, title=title, detail=detail)
     return Response(body, status=status, mimetype="text/html")
 
 
+def elsewhere() -> Response:
+    """The answer to a navigation from another site: a page that leads on to the same address
+    from this one (the browser then sends the Strict cookie), touching no cookie itself."""
+    body = render_template("continue.html", target=request.path)
+    return Response(body, status=200, mimetype="text/html")
+
+
 def not_signed_in(_error: NotAuthenticated) -> Response:
     problems.handle_lantern_error(NotAuthenticated())  # the same rollback as the API's answer
-    cookie.end()
+    if cookie.arrived_from_elsewhere():
+        return elsewhere()
+    if session:  # never write a cookie the request did not bring
+        cookie.end()
     if request.headers.get(cookie.PASSIVE_HEADER) == "1":
         return Response("", status=401)
     return redirect(url_for("console.sign_in"), code=303)  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from auth.access.permissions import SurvivorAccess, require_staff_access
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from auth.staff import sessions
+from console import session as cookie
 from core.errors import BadRequest
 from web.access import admitted
 from web.db import runtime, session
@@ -24,6 +25,16 @@ bp = Blueprint(
     static_folder="static",
 )
 csrf = CSRFProtect()
+
+
+@bp.before_request
+def _arrived_from_elsewhere() -> Response | None:
+    # Public pages (sign in, locked) would otherwise write or clear the cookie a cross-site
+    # navigation did not bring (``console.session.arrived_from_elsewhere``).
+    if cookie.arrived_from_elsewhere():
+        body = render_template("continue.html", target=request.path)
+        return Response(body, status=200, mimetype="text/html")
+    return None
 
 
 @bp.before_request

@@ -14,6 +14,7 @@ from flask import request, session
 
 from auth.authn import console_staff
 from auth.principals import Principal
+from core.errors import NotAuthenticated
 from web.db import runtime
 from web.db import session as db_session
 
@@ -34,6 +35,32 @@ def page_authenticator() -> Principal | None:
     rt = runtime()
     passive = request.headers.get(PASSIVE_HEADER) == "1"
     return console_staff(db_session(), rt.clock, rt.settings, token, touch=not passive)
+
+
+def arrived_from_elsewhere() -> bool:
+    """A page opened by a link on another site (a webmail, a hostile page's ``window.open``).
+
+    The cookie is ``SameSite=Strict``, so such a navigation arrives without it even when this
+    browser is signed in; the answer must then neither clear the cookie nor write a new one,
+    or the link alone would sign the advocate out (``console.errors.elsewhere``)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site"
+    )
+
+
+def live() -> bool:
+    """Whether the cookie holds a session that is still live, without counting this request
+    as activity (the idle lock of one tab must not sign out another tab still in use)."""
+    token = session.get(SID)
+    if not isinstance(token, str):
+        return False
+    rt = runtime()
+    try:
+        console_staff(db_session(), rt.clock, rt.settings, token, touch=False)
+    except NotAuthenticated:
+        return False
+    return True
 
 
 def begin(token: str) -> None:

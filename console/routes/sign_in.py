@@ -183,6 +183,8 @@ def sign_out() -> Response:
 
 @bp.get("/locked")
 def locked() -> Response:
-    """Where the idle countdown ends: nothing of any record, and the cookie is dropped."""
-    cookie.end()
+    """Where the idle countdown ends: nothing of any record; the cookie is dropped unless its
+    session is still live because another tab of this browser is in use."""
+    if not cookie.live():
+        cookie.end()
     return render("locked.html")

@@ -1,7 +1,7 @@
 """An attacker's review of the console (and the edge it needed): what broke, kept as tests.
 
-Findings the review fixed are plain tests. Findings it only described are ``xfail(strict=True)``
-with the reason: they fail loudly (XPASS) once fixed, so that the marker is then removed.
+Every finding is a plain test now: the three the review described (a link from another site,
+one tab's idle lock, error pages without the member) were fixed after it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from http.cookies import SimpleCookie
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -118,11 +117,6 @@ def _as_chromium_would(browser: Browser, answer: TestResponse) -> None:
             browser.client.set_cookie(COOKIE, morsel.value, domain="localhost")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="described, not fixed: a request that arrives without the SameSite=Strict cookie "
-    "(any navigation from another site) deletes or replaces it, and the session stays live",
-)
 def test_a_link_from_another_site_does_not_sign_the_advocate_out(
     app: Flask, browser: Browser, advocate: Staff, clock: FrozenClock
 ) -> None:
@@ -131,15 +125,12 @@ def test_a_link_from_another_site_does_not_sign_the_advocate_out(
     # a cross-site navigation (nor along its redirects), but applies the answer's Set-Cookie.
     elsewhere = app.test_client()
     for path in ("/console/today", "/console/sign-in", "/console/locked"):
-        _as_chromium_would(browser, elsewhere.get(path))
+        arrived = elsewhere.get(path, headers={"Sec-Fetch-Site": "cross-site"})
+        assert "Set-Cookie" not in arrived.headers
+        _as_chromium_would(browser, arrived)
     assert browser.get("/console/today").status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="described, not fixed: /console/locked drops the cookie of a session still live "
-    "(used in another tab), signing that tab out and leaving the row live with no holder",
-)
 def test_the_idle_lock_of_one_tab_neither_signs_out_another_nor_orphans_the_session(
     browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
 ) -> None:
@@ -156,19 +147,14 @@ def test_the_idle_lock_of_one_tab_neither_signs_out_another_nor_orphans_the_sess
     assert still_in or ended
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="described, not fixed: error pages are rendered without the member, so a signed-in "
-    "admin (whose every console page is a 403) has no way to sign out and no idle lock",
-)
 def test_a_signed_in_member_can_sign_out_from_an_error_page(
     browser: Browser, db_session: Session, runtime: Runtime, clock: FrozenClock
 ) -> None:
     admin = make_member(db_session, runtime, role="admin")
     db_session.commit()
-    landing = browser.sign_in(admin, clock.now())
-    assert landing.status_code == 403
+    browser.sign_in(admin, clock.now())
     page = browser.get("/console/today")
+    assert page.status_code == 403
     assert 'action="/console/sign-out"' in page.get_data(as_text=True)
 
 
