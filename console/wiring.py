@@ -18,6 +18,8 @@ from core.runtime import Runtime
 # to ``console.record.TABS`` when imported (the sorter must leave this order alone).
 # isort: off
 from console.routes import (  # noqa: F401
+    record_plan,
+    record_plan_versions,
     record_risk,
     record_journal,
     record_checkins,

@@ -28,3 +28,15 @@ def parse_if_match(header: str | None) -> set[str]:
         if tag.startswith('"') and tag.endswith('"') and len(tag) >= 2:
             tags.add(tag)
     return tags
+
+
+def version_id_of(etag: str | None) -> uuid.UUID | None:
+    """The version a strong ETag of ``etag_for`` names; None for anything else (a form's
+    hidden field can be tampered with: what it names is then simply not known)."""
+    if etag is None or len(etag) != 38:
+        return None
+    try:
+        version_id = uuid.UUID(etag[1:-1])
+    except ValueError:
+        return None
+    return version_id if etag_for(version_id) == etag else None

@@ -20,6 +20,19 @@ from safety_plans.sections import Sections, default_decoy, normalise, serialise
 PRIORITIES: tuple[str, ...] = ("safety", "children", "staying_or_leaving", "housing", "privacy")
 
 
+class NotShared(NotFound):
+    """The survivor does not share this part of the record with staff.
+
+    On ``/v1`` it is the same 404 as any access the caller may not have (same type, title and
+    detail), so probing ids cannot tell the switch from a missing record; the console, which
+    has already reached the record through the caseload, tells the advocate why.
+    """
+
+    def __init__(self, *, journal: bool = False) -> None:
+        super().__init__()
+        self.journal = journal
+
+
 @dataclass(frozen=True, slots=True)
 class Sharing:
     plan_shared: bool
@@ -64,7 +77,7 @@ def require_staff_sharing(
     profile = profile_of(session, clock, access.survivor_id)
     shared = profile.journal_shared if journal else profile.plan_shared
     if not shared:
-        raise NotFound()
+        raise NotShared(journal=journal)
 
 
 def get_sharing(session: Session, access: SurvivorAccess, clock: Clock) -> Sharing:

@@ -22,7 +22,7 @@ from core.schemas import Schema
 from safety_plans import assessments, plans, profile
 from safety_plans.deps import SafetyPlansDeps
 from safety_plans.plans import PlanView
-from safety_plans.sections import SECTIONS
+from safety_plans.sections import CHECKLIST_SECTIONS, SECTIONS
 
 DATA_FILE = Path(__file__).resolve().parent / "recommendations.json"
 LEVELS = ("standard", "elevated", "high")
@@ -131,7 +131,7 @@ def adopt(
     for rid in dict.fromkeys(recommendation_ids):
         rec = known[rid]
         item: dict[str, object] = {"text": rec.text}
-        if rec.section in ("escape_bag", "documents", "technology_safety"):
+        if rec.section in CHECKLIST_SECTIONS:
             item["checked"] = False
         additions.setdefault(rec.section, []).append(item)
     return plans.add_items(session, access, clock, deps, if_match=if_match, additions=additions)

@@ -31,6 +31,8 @@ SECTIONS: tuple[str, ...] = (
 
 # Only safe contacts carry the code word agreed with that person.
 CODE_WORD_SECTIONS = frozenset({"safe_contacts"})
+# Sections whose new items are a checklist (done or not); an item elsewhere may still carry one.
+CHECKLIST_SECTIONS = frozenset({"escape_bag", "documents", "technology_safety"})
 
 MAX_ITEMS_PER_SECTION = 60
 MAX_ITEM_TEXT = 500

@@ -13,11 +13,15 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from auth.access.permissions import SurvivorAccess
+from auth.principals import SurvivorPrincipal
 from auth.staff.models import StaffMember
 from core.clock import FrozenClock
 from core.notices import StaffNotice, notify_staff
 from core.runtime import Runtime
 from messaging.checkins import escalation
+from safety_plans import plans
+from safety_plans.deps import SafetyPlansDeps
 from tests.auth.factories_staff import Staff
 from tests.console.browser import Browser
 from tests.console.record_worlds import consent_given
@@ -46,6 +50,13 @@ def _consent(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
     return consent_given(s, rt, _survivor(s, rt, other)).id
 
 
+def _plan_version(s: Session, rt: Runtime, other: StaffMember) -> uuid.UUID:
+    # A real version of another advocate's survivor's plan, made as their app would make it.
+    survivor_id = _survivor(s, rt, other)
+    own = SurvivorAccess(survivor_id, "self", SurvivorPrincipal(survivor_id, uuid.uuid4(), False))
+    return plans.get_plan(s, own, rt.clock, rt.collaborators.need(SafetyPlansDeps)).version.id
+
+
 OTHERS: dict[str, Factory] = {
     "survivor_id": _survivor,
     "escalation_id": _escalation,
@@ -53,6 +64,7 @@ OTHERS: dict[str, Factory] = {
     "assessment_id": other_assessment,
     "attachment_id": other_attachment,
     "consent_id": _consent,
+    "version_id": _plan_version,
 }
 
 
