@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export LANTERN_TEST_DATABASE_URL
 
-.PHONY: install migrate dev-keys run worker test test-all test-browser lint openapi openapi-check readme bench clean prism
+.PHONY: install migrate dev-keys run worker test test-all test-browser screenshots lint openapi openapi-check readme bench clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: migrate
 # The console in a real browser: Playwright driving Debian's Chromium (apt-get install chromium).
 test-browser: migrate
 	$(BIN)/python -m pytest -m browser
+
+# The same browser tests, keeping their screenshots in docs/console/ (shown in the README).
+screenshots: migrate
+	LANTERN_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser
 
 # Everything CI runs: the fast suite with the contract fuzzed deep, the Prism mock of Twilio, the
 # browser tests of the console and the end-to-end drills (real gunicorn, workers, PostgreSQL).

@@ -5,7 +5,6 @@ docs/console/ are taken here."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,14 +12,13 @@ from playwright.sync_api import Page, expect
 from auth.authn import new_staff_token
 from auth.staff.models import StaffSession
 from core.ids import new_id
-from tests.auth.factories_staff import Staff, code, make_member
+from tests.auth.factories_staff import Staff, make_member
 from tests.browser.server import LiveConsole
-from tests.browser.test_sign_in_browser import assert_accessible
+from tests.browser.steps import assert_accessible, fits, shot, sign_in
 from tests.factories import auth_header
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 PHONE = "+44 7911 123456"
 
 
@@ -46,33 +44,6 @@ def _api_session(live: LiveConsole, staff: Staff) -> str:
     return token
 
 
-def _sign_in(live: LiveConsole, page: Page, staff: Staff) -> None:
-    assert staff.seed is not None
-    page.goto(live.url + "/console/sign-in")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(staff.password)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code from your authenticator app").fill(
-        code(staff.seed, dt.datetime.now(dt.UTC))
-    )
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
-
-
-def _fits(page: Page, width: int = 320) -> None:
-    """Nothing but a table's own scroller is wider than a small phone's screen."""
-    size = page.viewport_size
-    page.set_viewport_size({"width": width, "height": 800})
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    if size is not None:
-        page.set_viewport_size(size)
-
-
-def _shoot(page: Page, name: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / name), full_page=True)
-
-
 def test_my_account_sets_the_duty_phone_masked_and_signs_out_the_others(
     live: LiveConsole, page: Page
 ) -> None:
@@ -80,7 +51,7 @@ def test_my_account_sets_the_duty_phone_masked_and_signs_out_the_others(
         staff = make_member(s, live.runtime, display_name="Robin Ashdown")
         s.commit()
     api_token = _api_session(live, staff)
-    _sign_in(live, page, staff)
+    sign_in(page, live, staff)
 
     page.get_by_role("link", name="My account").click()
     expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
@@ -98,8 +69,8 @@ def test_my_account_sets_the_duty_phone_masked_and_signs_out_the_others(
     assert "7911 123456" not in html
     assert "7911123456" not in html
     assert_accessible(page)
-    _fits(page)
-    _shoot(page, "account.png")
+    fits(page)
+    shot(page, "account.png")
 
     # A refused form (the new password typed twice differently) is accessible too.
     page.get_by_label("Current password").first.fill(staff.password)
@@ -118,8 +89,8 @@ def test_my_account_sets_the_duty_phone_masked_and_signs_out_the_others(
     expect(page.locator("tr[data-current]")).to_contain_text("This one")
     expect(page.locator("tbody")).to_contain_text("App or API")
     assert_accessible(page)
-    _fits(page)
-    _shoot(page, "sessions.png")
+    fits(page)
+    shot(page, "sessions.png")
     api = live.app.test_client()
     assert api.get("/v1/staff/me", headers=auth_header(api_token)).status_code == 200
     page.get_by_role("button", name="Sign out the others").click()

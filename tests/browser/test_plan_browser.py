@@ -5,53 +5,15 @@ docs/console/."""
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.auth.factories_staff import Staff, code, make_member
+from tests.auth.factories_staff import make_member
 from tests.browser.server import LiveConsole
-from tests.browser.test_sign_in_browser import assert_accessible
-from tests.factories import auth_header, make_survivor
+from tests.browser.steps import assert_accessible, shot, sign_in, survivor_saves
+from tests.factories import make_survivor
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
-PLAN_API = "/v1/survivor/safety-plan"
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, live: LiveConsole, staff: Staff) -> None:
-    assert staff.seed is not None
-    page.goto(live.url + "/console/sign-in")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(staff.password)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code from your authenticator app").fill(
-        code(staff.seed, dt.datetime.now(dt.UTC))
-    )
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
-
-
-def survivor_saves(live: LiveConsole, token: str, changes: dict[str, Any]) -> None:
-    """The survivor's app saves the plan (read, then write with If-Match), behind the page."""
-    app = live.app.test_client()
-    read = app.get(PLAN_API, headers=auth_header(token))
-    assert read.status_code == 200
-    body = read.get_json()
-    sections = copy.deepcopy(body["sections"]) | changes
-    headers = auth_header(token) | {"If-Match": read.headers["ETag"]}
-    saved = app.put(PLAN_API, json={"sections": sections}, headers=headers)
-    assert saved.status_code == 200, saved.get_json()
 
 
 def test_an_advocate_edits_merges_and_compares_the_plan(live: LiveConsole, page: Page) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,15 +14,13 @@ from core.audit import Actor
 from core.ids import new_id
 from messaging.checkins import arrangements, states
 from messaging.checkins.models import CheckinOccurrence
-from tests.auth.factories_staff import Staff, code, make_member
+from tests.auth.factories_staff import Staff, make_member
 from tests.browser.server import LiveConsole
-from tests.browser.test_sign_in_browser import assert_accessible
+from tests.browser.steps import check, sign_in
 from tests.console.records import PDF, png, schedule, share, take_dash, write_entry
 from tests.factories import make_survivor
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 
 def _record(live: LiveConsole) -> tuple[Staff, uuid.UUID]:
@@ -76,47 +73,19 @@ def _record(live: LiveConsole) -> tuple[Staff, uuid.UUID]:
     return staff, sid
 
 
-def _sign_in(page: Page, live: LiveConsole, staff: Staff) -> None:
-    assert staff.seed is not None
-    page.goto(live.url + "/console/sign-in")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(staff.password)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code from your authenticator app").fill(
-        code(staff.seed, dt.datetime.now(dt.UTC))
-    )
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
-
-
-def _check_page(page: Page, shot: str | None = None) -> None:
-    """axe finds nothing; nothing but a table's own scroller is wider than a 320 px screen."""
-    assert_accessible(page)
-    if shot:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / shot), full_page=True)
-    size = page.viewport_size
-    page.set_viewport_size({"width": 320, "height": 640})
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 320, f"{page.url} is {width} px wide at 320 px"
-    assert_accessible(page)
-    assert size is not None
-    page.set_viewport_size(size)
-
-
 def test_an_advocate_takes_a_dash_assessment_and_reads_the_record(
     live: LiveConsole, page: Page
 ) -> None:
     staff, sid = _record(live)
-    _sign_in(page, live, staff)
+    sign_in(page, live, staff)
     record = f"{live.url}/console/survivors/{sid}"
 
     page.goto(record + "/risk")
     expect(page.get_by_role("heading", name="Risk", exact=True)).to_be_visible()
-    _check_page(page)
+    check(page)
     page.get_by_role("link", name="Take the DASH risk checklist").click()
     expect(page.get_by_role("heading", name="Take the DASH risk checklist")).to_be_visible()
-    _check_page(page)
+    check(page)
     # Submitting with nothing answered: the browser itself asks for the first answer.
     page.get_by_role("button", name="Record the assessment").click()
     expect(page.get_by_role("heading", name="Take the DASH risk checklist")).to_be_visible()
@@ -130,14 +99,14 @@ def test_an_advocate_takes_a_dash_assessment_and_reads_the_record(
     expect(page.get_by_text("This result meets a MARAC referral criterion.")).to_be_visible()
     expect(page.get_by_role("heading", name="DASH risk checklist,")).to_be_visible()
     expect(page.get_by_text("Taken together at the clinic.")).to_be_visible()
-    _check_page(page)
+    check(page)
     page.get_by_role("link", name="Back to Risk").click()
     expect(page.get_by_text("Meets a MARAC referral criterion since")).to_be_visible()
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("An advocate, with them")
     expect(rows.first).to_contain_text("High")
-    _check_page(page, "risk.png")
+    check(page, "risk.png")
 
     page.get_by_role("link", name="Journal", exact=True).click()
     expect(page.get_by_role("heading", name="Journal", exact=True)).to_be_visible()
@@ -150,10 +119,10 @@ def test_an_advocate_takes_a_dash_assessment_and_reads_the_record(
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the signed evidence bundle (zip)").click()
     assert download.value.suggested_filename == "journal.zip"
-    _check_page(page, "journal.png")
+    check(page, "journal.png")
 
     page.get_by_role("link", name="Check-ins", exact=True).click()
     expect(page.get_by_role("heading", name="Check-ins", exact=True)).to_be_visible()
     expect(page.get_by_text("Every Mon, Wed, Fri at 19:00")).to_be_visible()
     expect(page.get_by_text("Missed or help: escalated")).to_be_visible()
-    _check_page(page, "checkins.png")
+    check(page, "checkins.png")

@@ -7,17 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import update
 
-from auth.staff.models import StaffSession
 from messaging import conversations as conv
 from tests.auth.factories_staff import Staff, code, make_member
 from tests.browser.server import LiveConsole
-from tests.browser.test_sign_in_browser import assert_accessible
+from tests.browser.steps import check, lapse_step_up, sign_in
 from tests.console.record_worlds import (
     agency,
     agency_reports,
@@ -28,8 +25,6 @@ from tests.console.record_worlds import (
 from tests.factories import make_survivor
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 
 @dataclass
@@ -58,57 +53,21 @@ def _case(live: LiveConsole) -> Case:
     return Case(staff, survivor.id)
 
 
-def _sign_in(page: Page, live: LiveConsole, staff: Staff) -> None:
-    assert staff.seed is not None
-    page.goto(live.url + "/console/sign-in")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(staff.password)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code from your authenticator app").fill(
-        code(staff.seed, dt.datetime.now(dt.UTC))
-    )
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
-
-
-def _lapse_step_up(live: LiveConsole, staff: Staff) -> None:
-    """The code was given 20 minutes ago (the browser cannot wait out the window)."""
-    with live.session() as s:
-        s.execute(
-            update(StaffSession)
-            .where(StaffSession.staff_id == staff.member.id)
-            .values(second_factor_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20))
-        )
-        s.commit()
-
-
-def _check(page: Page, shot: str | None = None) -> None:
-    """axe finds nothing; nothing scrolls sideways at 320 px; the screenshot at desktop width."""
-    assert_accessible(page)
-    page.set_viewport_size({"width": 320, "height": 800})
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 320, f"{page.url} scrolls sideways at 320 px ({width})"
-    page.set_viewport_size({"width": 1280, "height": 900})
-    if shot is not None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / shot), full_page=True)
-
-
 def test_a_message_is_sent_through_step_up_with_a_real_code(live: LiveConsole, page: Page) -> None:
     case = _case(live)
-    _sign_in(page, live, case.staff)
+    sign_in(page, live, case.staff)
     page.goto(case.url(live, "messages"))
     expect(page.get_by_text("Is it OK if I call tomorrow morning?")).to_be_visible()
     expect(page.get_by_text("after 7 days")).to_be_visible()
-    _check(page)
+    check(page)
     typed = "Yes, call at 10. If he is there, just say wrong number."
     page.get_by_label("Message to the survivor").fill(typed)
-    _lapse_step_up(live, case.staff)
+    lapse_step_up(live, case.staff)
     page.get_by_role("button", name="Send").click()
     # Not sent: the form is back with the text as typed and a code field; the conversation hid.
     expect(page.get_by_label("Message to the survivor")).to_have_value(typed)
     expect(page.get_by_text("Is it OK if I call tomorrow morning?")).to_have_count(0)
-    _check(page)
+    check(page)
     assert case.staff.seed is not None
     # The next step's code: the sign-in used this step's, and a code is good once.
     ahead = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
@@ -116,21 +75,21 @@ def test_a_message_is_sent_through_step_up_with_a_real_code(live: LiveConsole, p
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".message.from-staff .body")).to_have_text(typed)
     expect(page.get_by_text("Not delivered yet")).to_be_visible()
-    _check(page, "messages.png")
+    check(page, "messages.png")
     # Lapsed again: the tab asks for a code before it shows anything.
-    _lapse_step_up(live, case.staff)
+    lapse_step_up(live, case.staff)
     page.reload()
     expect(page.get_by_role("button", name="Show the conversation")).to_be_visible()
     expect(page.get_by_text(typed)).to_have_count(0)
-    _check(page)
+    check(page)
 
 
 def test_a_consent_given_in_person_is_recorded(live: LiveConsole, page: Page) -> None:
     case = _case(live)
-    _sign_in(page, live, case.staff)
+    sign_in(page, live, case.staff)
     page.goto(case.url(live, "consents"))
     expect(page.get_by_text("in force", exact=True)).to_be_visible()
-    _check(page)
+    check(page)
     page.get_by_label("Agency", exact=True).select_option(label="Harbour Refuge")
     page.get_by_label("Lantern may tell them whether you are safe, not safe").check()
     page.get_by_label("Lantern may ask them to get in touch with you").check()
@@ -141,14 +100,14 @@ def test_a_consent_given_in_person_is_recorded(live: LiveConsole, page: Page) ->
     pending = page.locator(".card", has_text="Harbour Refuge")
     expect(pending).to_contain_text("waiting for the survivor to confirm it in the app")
     expect(pending).to_contain_text("Refuge to know if she has moved")
-    _check(page, "consents.png")
+    check(page, "consents.png")
 
 
 def test_what_was_shared_is_read(live: LiveConsole, page: Page) -> None:
     case = _case(live)
-    _sign_in(page, live, case.staff)
+    sign_in(page, live, case.staff)
     page.goto(case.url(live, "shared"))
     expect(page.get_by_role("heading", name="What was shared")).to_be_visible()
     expect(page.get_by_text("Released on bail, no contact")).to_be_visible()
     expect(page.get_by_role("cell", name="Custody: released", exact=True)).to_be_visible()
-    _check(page, "shared.png")
+    check(page, "shared.png")

@@ -6,18 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.auth.factories_staff import code, make_member
 from tests.browser.server import LiveConsole
+from tests.browser.steps import assert_accessible
 
 pytestmark = pytest.mark.browser
-
-
-def assert_accessible(page: Page) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_an_advocate_signs_in_and_out_in_chromium(live: LiveConsole, page: Page) -> None:
