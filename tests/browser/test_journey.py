@@ -131,14 +131,7 @@ def test_the_console_works_at_320_pixels(live: LiveConsole, page: Page) -> None:
         s.commit()
     assert staff.seed is not None
     page.set_viewport_size({"width": 320, "height": 640})
-    page.goto(live.url + "/console/sign-in")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(staff.password)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code from your authenticator app").fill(
-        code(staff.seed, dt.datetime.now(dt.UTC))
-    )
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live, staff)
     for path in ("/console/today", "/console/caseload"):
         page.goto(live.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")

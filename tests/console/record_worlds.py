@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auth.access.models import BreakGlassGrant
+from auth.access.models import BreakGlassGrant, CaseloadEntry
 from auth.access.permissions import STEP_UP_WINDOW, SurvivorAccess
 from auth.partners.models import PartnerAgency
 from auth.principals import PartnerPrincipal, SurvivorPrincipal
+from auth.survivors import decoys
 from coordination import consents, disclosures, events
 from coordination.deps import CoordinationDeps
 from coordination.models import Consent
@@ -135,3 +136,17 @@ def audited(s: Session, survivor_id: uuid.UUID, action: str) -> int:
         )
         or 0
     )
+
+
+def decoy_on_caseload(
+    s: Session, survivor_id: uuid.UUID, staff_id: uuid.UUID, clock: FrozenClock
+) -> uuid.UUID:
+    """The survivor's decoy account, put on the advocate's caseload as an attacker with database
+    access might: staff must still never reach it (a decoy is nobody's case)."""
+    decoy = decoys.decoy_account(s, survivor_id)
+    assert decoy is not None
+    s.add(
+        CaseloadEntry(id=new_id(), survivor_id=decoy.id, staff_id=staff_id, assigned_at=clock.now())
+    )
+    s.commit()
+    return decoy.id

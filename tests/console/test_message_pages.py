@@ -10,21 +10,24 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auth.access.models import CaseloadEntry
 from auth.attempts import STAFF_ACCOUNT, STAFF_ACCOUNT_TOTAL
 from auth.authn import CONSOLE_CHANNEL
 from auth.staff.models import StaffSession
 from auth.staff.sessions import account_subject
-from auth.survivors import decoys
 from core.clock import FrozenClock
-from core.ids import new_id
 from core.runtime import Runtime
 from messaging import conversations as conv
 from messaging.models import ConversationMessage, MessageReceipt
 from tests.auth.attempt_probes import count
 from tests.auth.factories_staff import Staff, code, fresh_code, login, make_member, post
 from tests.console.browser import Browser
-from tests.console.record_worlds import audited, break_glass, lapse_step_up, survivor_says
+from tests.console.record_worlds import (
+    audited,
+    break_glass,
+    decoy_on_caseload,
+    lapse_step_up,
+    survivor_says,
+)
 from tests.factories import make_survivor
 from tests.json_client import JsonClient
 
@@ -277,18 +280,11 @@ def test_a_decoy_account_is_nobodys_case(
     browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
 ) -> None:
     sid = _survivor(db_session, runtime, advocate)
-    decoy = decoys.decoy_account(db_session, sid)
-    assert decoy is not None
-    db_session.add(
-        CaseloadEntry(
-            id=new_id(), survivor_id=decoy.id, staff_id=advocate.member.id, assigned_at=clock.now()
-        )
-    )
-    db_session.commit()
+    decoy_id = decoy_on_caseload(db_session, sid, advocate.member.id, clock)
     browser.sign_in(advocate, clock.now())
-    assert browser.get(_page(decoy.id)).status_code == 404
-    assert browser.post(_page(decoy.id), {"body": "hello"}).status_code == 404
-    assert _messages(db_session, decoy.id) == []
+    assert browser.get(_page(decoy_id)).status_code == 404
+    assert browser.post(_page(decoy_id), {"body": "hello"}).status_code == 404
+    assert _messages(db_session, decoy_id) == []
 
 
 def test_break_glass_reads_but_cannot_send(

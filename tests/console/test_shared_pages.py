@@ -6,10 +6,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from auth.access.models import CaseloadEntry
-from auth.survivors import decoys
 from core.clock import FrozenClock
-from core.ids import new_id
 from core.runtime import Runtime
 from tests.auth.factories_staff import Staff, make_member
 from tests.console.browser import Browser
@@ -20,6 +17,7 @@ from tests.console.record_worlds import (
     audited,
     break_glass,
     consent_given,
+    decoy_on_caseload,
 )
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.json_client import JsonClient
@@ -96,16 +94,9 @@ def test_a_decoy_account_is_nobodys_case(
     browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
 ) -> None:
     sid = _survivor(db_session, runtime, advocate)
-    decoy = decoys.decoy_account(db_session, sid)
-    assert decoy is not None
-    db_session.add(
-        CaseloadEntry(
-            id=new_id(), survivor_id=decoy.id, staff_id=advocate.member.id, assigned_at=clock.now()
-        )
-    )
-    db_session.commit()
+    decoy_id = decoy_on_caseload(db_session, sid, advocate.member.id, clock)
     browser.sign_in(advocate, clock.now())
-    assert browser.get(_page(decoy.id)).status_code == 404
+    assert browser.get(_page(decoy_id)).status_code == 404
 
 
 def test_break_glass_reads_it(
