@@ -32,6 +32,7 @@ def test_no_principal_reaches_another_survivors_conversation(
     assert {r.path for r in routes} == {
         "/v1/staff/survivors/<uuid:survivor_id>/messages",
         "/v1/staff/survivors/<uuid:survivor_id>/messages/read",
+        "/v1/staff/survivors/<uuid:survivor_id>/messages/settings",
     }
     violations = []
     for route in routes:
