@@ -14,7 +14,7 @@ from messaging import conversations as conv
 from tests.auth.factories_staff import Staff
 from tests.console.browser import Browser
 from tests.console.record_worlds import audited, survivor_says
-from tests.console.records import share, take_dash, write_entry
+from tests.console.records import PDF, share, take_dash, write_entry
 from tests.factories import make_survivor
 
 
@@ -67,3 +67,33 @@ def test_the_messages_tab_audits_the_settings_it_shows_as_the_api_does(
         as_text=True
     )
     assert audited(db_session, sid, "messages.settings_read") == 1
+
+
+# A JPEG's magic bytes, then a page: ``attachments.sniff`` calls it a photo.
+JPEG_WITH_HTML = b"\xff\xd8\xff\xe0<html><script src=/console/static/console.js></script></html>"
+
+
+def test_a_file_from_the_record_is_never_served_under_the_pages_policy(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    """The journal's files and the export are the survivor's (or anyone's) bytes: they had the
+    console pages' CSP (scripts from Lantern allowed, no sandbox) where ``/v1`` serves the same
+    bytes under the sandboxed policy. nosniff keeps them from being read as HTML today; the
+    policy must not be the next thing to fall if a type is ever added or mis-sniffed."""
+    sid = _survivor(db_session, runtime, advocate)
+    share(db_session, runtime, sid, journal=True)
+    entry = write_entry(db_session, runtime, sid, files=(JPEG_WITH_HTML, PDF))
+    db_session.commit()
+    assert entry.content is not None
+    browser.sign_in(advocate, clock.now())
+    base = f"/console/survivors/{sid}/journal"
+    answers = [browser.get(f"{base}/attachments/{a['id']}") for a in entry.content["attachments"]]
+    answers.append(browser.get(f"{base}/export"))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].headers["Content-Type"] == "image/jpeg"
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        policy = answer.headers["Content-Security-Policy"]
+        assert "sandbox" in policy and "script-src" not in policy, policy
+    page = browser.get(base)
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
