@@ -1,19 +1,34 @@
-"""An attacker's review of the survivor record tabs and account pages (issue 14): what broke,
-kept as tests. A finding not fixed on this branch is a strict xfail naming it."""
+"""An attacker's review of the survivor record tabs and account pages (issue 14), kept as tests:
+the findings (reads audited that were not shown or not audited as ``/v1`` audits them; files
+served under the pages' policy), fixed on this branch, and the probes that found nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
+from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import AuditEvent
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from messaging import conversations as conv
-from tests.auth.factories_staff import Staff
+from safety_plans import plans
+from tests.auth.factories_staff import Staff, make_member
 from tests.console.browser import Browser
-from tests.console.record_worlds import audited, survivor_says
-from tests.console.records import PDF, share, take_dash, write_entry
+from tests.console.html_forms import form_fields
+from tests.console.record_worlds import (
+    agency,
+    agency_reports,
+    alert_shared,
+    audited,
+    consent_given,
+    survivor_says,
+)
+from tests.console.records import PDF, as_survivor, deps, share, take_dash, write_entry
+from tests.console.test_page_matrix import OTHERS
 from tests.factories import make_survivor
 
 
@@ -97,3 +112,121 @@ def test_a_file_from_the_record_is_never_served_under_the_pages_policy(
         assert "script-src" not in policy, policy
     page = browser.get(base)
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def _save_as_survivor(db: Session, runtime: Runtime, sid: uuid.UUID, **texts: str) -> str:
+    """The survivor saves her plan in the app; answers the new version's ETag."""
+    access = as_survivor(sid)
+    rt_deps = deps(runtime)
+    current = plans.get_plan(db, access, runtime.clock, rt_deps)
+    sections = dict(current.sections) | {k: [{"text": v}] for k, v in texts.items()}
+    saved = plans.save_plan(
+        db, access, runtime.clock, rt_deps, if_match=current.etag, sections=sections
+    )
+    db.commit()
+    return saved.etag
+
+
+def test_a_merge_posted_with_another_survivors_version_shows_nothing_of_it(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    """The form's hidden ETag names the version the merge starts from: a version of survivor B
+    (of another advocate) posted on A's page must be neither shown nor audited against A."""
+    mine = _survivor(db_session, runtime, advocate)
+    other_staff = make_member(db_session, runtime, role="advocate")
+    other = _survivor(db_session, runtime, other_staff)
+    their_etag = _save_as_survivor(db_session, runtime, other, notes="B's secret refuge address")
+    _save_as_survivor(db_session, runtime, mine, notes="A's own words")
+    browser.sign_in(advocate, clock.now())
+    fields = form_fields(
+        browser.get(f"/console/survivors/{mine}/plan/edit").get_data(as_text=True), "plan-form"
+    )
+    fields["etag"] = their_etag
+    fields["notes-0-text"] = "typed by the advocate"
+    answer = browser.post(f"/console/survivors/{mine}/plan/edit", fields)
+    assert answer.status_code == 409
+    body = answer.get_data(as_text=True)
+    assert "B&#39;s secret" not in body
+    assert "B's secret" not in body
+    assert "typed by the advocate" in body
+    db_session.expire_all()
+    assert not db_session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_id == uuid.UUID(their_etag[1:-1]))
+    ).all()
+
+
+SHOWN = {"/plan", "/consents", "/shared", "/messages", "/journal"}
+PAYLOAD = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+
+
+def test_survivor_and_agency_strings_are_text_on_every_tab(
+    browser: Browser, advocate: Staff, clock: FrozenClock, db_session: Session, runtime: Runtime
+) -> None:
+    sid = _survivor(db_session, runtime, advocate)
+    _save_as_survivor(db_session, runtime, sid, notes=PAYLOAD, safe_places=PAYLOAD)
+    to = agency(db_session, runtime, name=PAYLOAD)
+    consent = consent_given(db_session, runtime, sid, to)
+    agency_reports(db_session, runtime, sid, to, PAYLOAD)
+    alert_shared(db_session, runtime, consent)
+    survivor_says(db_session, runtime, sid, PAYLOAD)
+    share(db_session, runtime, sid, journal=True)
+    write_entry(db_session, runtime, sid, description=PAYLOAD)
+    db_session.commit()
+    browser.sign_in(advocate, clock.now())
+    assert (
+        browser.post(f"/console/survivors/{sid}/case-label", {"case_label": PAYLOAD}).status_code
+        == 303
+    )
+    base = f"/console/survivors/{sid}"
+    versions = browser.get(f"{base}/plan/versions").get_data(as_text=True)
+    ids = sorted(set(re.findall(r"/plan/versions/([0-9a-f-]{36})", versions)))
+    pages = ["/plan", "/plan/edit", "/plan/versions", "/consents", "/shared", "/messages"]
+    pages += ["/journal", "/risk", "/check-ins"]
+    pages += [f"/plan/diff?old={ids[0]}&new={ids[-1]}"] if len(ids) > 1 else []
+    for tail in pages:
+        answer = browser.get(base + tail)
+        assert answer.status_code == 200, tail
+        body = answer.get_data(as_text=True)
+        assert "<script>alert" not in body, tail
+        assert "<img src=x" not in body, tail
+        if tail in SHOWN:
+            assert "&lt;script&gt;alert(2)" in body, tail
+    caseload = browser.get("/console/caseload").get_data(as_text=True)
+    assert "<script>alert" not in caseload
+
+
+def test_no_record_page_reaches_another_survivors_object_under_this_survivors_address(
+    app: Flask,
+    browser: Browser,
+    advocate: Staff,
+    clock: FrozenClock,
+    db_session: Session,
+    runtime: Runtime,
+) -> None:
+    """The page matrix puts another advocate's survivor in the address with her objects; here
+    the address names my own survivor and the object (version, assessment, attachment,
+    consent) is hers, with forms filled as the page would fill them."""
+    mine = _survivor(db_session, runtime, advocate)
+    share(db_session, runtime, mine, journal=True)
+    my_etag = _save_as_survivor(db_session, runtime, mine, notes="mine")
+    other_staff = make_member(db_session, runtime, role="advocate")
+    values = {name: make(db_session, runtime, other_staff.member) for name, make in OTHERS.items()}
+    values["survivor_id"] = mine
+    db_session.commit()
+    browser.sign_in(advocate, clock.now())
+    form = {"csrf_token": browser.csrf, "etag": my_etag, "confirm": "y"}
+    wrong, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        args = set(rule.arguments)
+        if not rule.endpoint.startswith("console.") or "survivor_id" not in args or len(args) < 2:
+            continue
+        built = rule.build({a: values[a] for a in args})
+        assert built is not None
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            answer = browser.client.open(built[1], method=method, data=form)
+            checked += 1
+            if answer.status_code != 404:
+                wrong.append(f"{method} {rule.rule} -> {answer.status_code}")
+    assert checked >= 4
+    assert not wrong, "\n".join(wrong)
+    assert _save_as_survivor(db_session, runtime, mine, notes="still mine")
