@@ -4,15 +4,19 @@ served under the pages' policy), fixed on this branch, and the probes that found
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from coordination import consents
+from coordination.models import Consent
 from core.audit import AuditEvent
 from core.clock import FrozenClock
+from core.errors import Conflict
 from core.runtime import Runtime
 from messaging import conversations as conv
 from safety_plans import plans
@@ -230,3 +234,57 @@ def test_no_record_page_reaches_another_survivors_object_under_this_survivors_ad
     assert checked >= 4
     assert not wrong, "\n".join(wrong)
     assert _save_as_survivor(db_session, runtime, mine, notes="still mine")
+
+
+def test_a_withdrawal_recorded_while_the_survivor_confirms_is_never_undone(
+    browser: Browser,
+    advocate: Staff,
+    clock: FrozenClock,
+    db_session: Session,
+    runtime: Runtime,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The advocate records the survivor's withdrawal of a consent she is, at that moment,
+    confirming in the app. ``confirm`` read the consent (pending) before the withdrawal was
+    committed and wrote ``active`` over ``revoked``: alerts then flowed to the agency after
+    she said no. (Each session here holds what it read, as each PostgreSQL transaction in
+    READ COMMITTED does; neither locked the row.)"""
+    sid = _survivor(db_session, runtime, advocate)
+    to = agency(db_session, runtime)
+    db_session.commit()
+    browser.sign_in(advocate, clock.now())
+    browser.get(f"/console/survivors/{sid}/consents")
+    ends = (clock.now() + dt.timedelta(days=30)).date().isoformat()
+    fields = {"agency_id": str(to.id), "kinds": "welfare_check", "purpose": "Safety"}
+    fields["ends_on"] = ends
+    assert browser.post(f"/console/survivors/{sid}/consents", fields).status_code == 303
+    db_session.expire_all()
+    pending = db_session.scalars(select(Consent).where(Consent.survivor_id == sid)).one()
+    # The tests' sessions share one connection; what the app's session read stays held as
+    # it was (expire_on_commit off), as a concurrent transaction's read would.
+    with session_factory(expire_on_commit=False) as app_side:
+        held = app_side.get(Consent, pending.id)  # the app's confirm has read it: pending
+        assert held is not None
+        assert held.state == "pending_confirmation"
+        app_side.commit()
+        withdrawn = browser.post(
+            f"/console/survivors/{sid}/consents/{pending.id}/revoke", {"confirm": "y"}
+        )
+        assert withdrawn.status_code == 303
+        try:
+            consents.confirm(
+                app_side,
+                as_survivor(sid),
+                runtime.clock,
+                consent_id=pending.id,
+                receipt_hash=held.receipt_hash,
+            )
+            app_side.commit()
+        except Conflict:
+            app_side.rollback()
+    db_session.expire_all()
+    final = db_session.get(Consent, pending.id)
+    assert final is not None
+    assert final.state == "revoked"
+    now = runtime.clock.now()
+    assert consents.covering_consent(db_session, sid, to.id, "welfare_check", now) is None
