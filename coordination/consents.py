@@ -178,7 +178,10 @@ def record_for_survivor(
 
 
 def _own(session: Session, survivor_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
-    consent = session.get(Consent, consent_id)
+    # Locked and read afresh: a confirmation in the app and a withdrawal recorded by staff at
+    # the same moment must not both act on "pending", or the confirmation writes "active"
+    # over the withdrawal and alerts flow to the agency after the survivor said no.
+    consent = session.get(Consent, consent_id, with_for_update=True, populate_existing=True)
     if consent is None or consent.survivor_id != survivor_id:
         raise NotFound()
     return consent

@@ -26,6 +26,8 @@ _MULTIPART_ALLOWANCE = 64 * 1024
 
 # A JSON API renders nothing: no scripts, frames, forms or plugins, ever.
 CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
+# What the console's own pages and assets are sent as (``console/static`` holds CSS and JS).
+PAGE_TYPES = frozenset({"text/html", "text/css", "text/javascript", "application/javascript"})
 # Console pages: only Lantern's own scripts and styles, no inline code of any kind, forms that
 # post back to Lantern only, never framed. (``data:`` images are the enrolment QR code.)
 PAGE_CSP = (
@@ -136,7 +138,10 @@ def add_headers(response: Response) -> Response:
     h["Pragma"] = "no-cache"
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "no-referrer"
-    h["Content-Security-Policy"] = PAGE_CSP if is_page() else CSP
+    # Only the console's pages and their own assets get the pages' policy: a file it hands over
+    # (a journal photo, the export) is someone's bytes, and gets the API's sandbox.
+    page = is_page() and response.mimetype in PAGE_TYPES
+    h["Content-Security-Policy"] = PAGE_CSP if page else CSP
     h["X-Frame-Options"] = "DENY"
     h["Cross-Origin-Resource-Policy"] = "same-origin"
     h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"

@@ -72,9 +72,15 @@ def _kind_name(kind: str) -> str:
 @bp.get("/survivors/<uuid:survivor_id>/journal", endpoint="journal")
 @allow(CASEWORKER)
 def journal_page(survivor_id: uuid.UUID) -> Response:
-    access = survivor_access(survivor_id, READ)
     s, clock = session(), runtime().clock
-    shared = profile.get_sharing(s, access, clock).journal_shared
+    # While she does not share the journal nothing of it is shown, so the read's access record
+    # is rolled back with its savepoint, as ``/v1``'s 404 rolls it back: her access log never
+    # says it was read.
+    with s.begin_nested() as reached:
+        access = survivor_access(survivor_id, READ)
+        shared = profile.get_sharing(s, access, clock).journal_shared
+        if not shared:
+            reached.rollback()
     entries = journal.list_entries(s, access, clock, _deps()) if shared else []
     return render_tab(
         "journal.html",

@@ -167,6 +167,8 @@ def _conversation(access: SurvivorAccess, after: Position | None) -> dict[str, A
     newest_in = next((m.id for m in page.items if m.from_ == SURVIVOR), None)
     if after is None and newest_in is not None:
         conversation.staff_mark_read(s, access, rt.clock, up_to=newest_in)
+    # Shown with the conversation, and audited as ``GET .../messages/settings`` audits them.
+    survivor_access(access.survivor_id, "messages.settings_read", subject_kind="conversation")
     settings = conversation.staff_get_settings(s, access, rt.clock)
     return {
         "lines": lines,

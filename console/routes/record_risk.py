@@ -82,12 +82,39 @@ def _shared(access: SurvivorAccess) -> bool:
     return profile.get_sharing(session(), access, rt.clock).plan_shared
 
 
+class _Unshared(Exception):
+    def __init__(self, access: SurvivorAccess) -> None:
+        super().__init__("not shared")
+        self.access = access
+
+
+def _reach_shared(
+    survivor_id: uuid.UUID, *, assessment_id: uuid.UUID | None = None
+) -> tuple[SurvivorAccess, bool]:
+    """The record reached for a read, and whether she shares her assessments. While she does
+    not, nothing of them is shown, so the read's access record is rolled back with its
+    savepoint, as ``/v1``'s 404 rolls it back: her access log never says they were read."""
+    try:
+        with session().begin_nested():
+            access = survivor_access(
+                survivor_id,
+                READ,
+                subject_kind="risk_assessment" if assessment_id else None,
+                subject_id=assessment_id,
+            )
+            if not _shared(access):
+                raise _Unshared(access)
+            return access, True
+    except _Unshared as unshared:
+        return unshared.access, False
+
+
 @bp.get("/survivors/<uuid:survivor_id>/risk")
 @allow(CASEWORKER)
 def risk(survivor_id: uuid.UUID) -> Response:
-    access = survivor_access(survivor_id, READ)
+    access, shared = _reach_shared(survivor_id)
     s, clock = session(), runtime().clock
-    context: dict[str, Any] = {"shared": _shared(access), "read_only": _read_only(access)}
+    context: dict[str, Any] = {"shared": shared, "read_only": _read_only(access)}
     if context["shared"]:
         context["history"] = assessments.list_assessments(s, access, clock, _deps())
         context["marac"] = assessments.marac_status(s, access, clock)
@@ -185,11 +212,9 @@ def risk_take(survivor_id: uuid.UUID) -> Response:
 @bp.get("/survivors/<uuid:survivor_id>/risk/assessments/<uuid:assessment_id>")
 @allow(CASEWORKER)
 def risk_assessment(survivor_id: uuid.UUID, assessment_id: uuid.UUID) -> Response:
-    access = survivor_access(
-        survivor_id, READ, subject_kind="risk_assessment", subject_id=assessment_id
-    )
+    access, shared = _reach_shared(survivor_id, assessment_id=assessment_id)
     s, clock = session(), runtime().clock
-    if not _shared(access):
+    if not shared:
         helpers = _helpers()
         return render_tab("risk.html", survivor_id, TAB, principal=me(), shared=False, **helpers)
     view = assessments.get_assessment(s, access, clock, _deps(), assessment_id=assessment_id)
