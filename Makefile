@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export LANTERN_TEST_DATABASE_URL
+# pytest keeps the test modules it rewrites (for its assertion messages) in __pycache__; with
+# PYTHONDONTWRITEBYTECODE set, as on some machines, it would rewrite all of them on every run.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 .PHONY: install migrate dev-keys run worker test test-all test-browser screenshots lint openapi openapi-check readme bench clean prism
 
@@ -42,20 +45,20 @@ worker: migrate
 # The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills, no
 # Prism, no browser, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py).
 test: migrate
-	$(BIN)/python -m pytest --ignore=tests/e2e -m "not prism and not browser"
+	$(PYTEST) --ignore=tests/e2e -m "not prism and not browser"
 
 # The console in a real browser: Playwright driving Debian's Chromium (apt-get install chromium).
 test-browser: migrate
-	$(BIN)/python -m pytest -m browser
+	$(PYTEST) -m browser
 
 # The same browser tests, keeping their screenshots in docs/console/ (shown in the README).
 screenshots: migrate
-	LANTERN_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser
+	LANTERN_SCREENSHOTS=1 $(PYTEST) -m browser
 
 # Everything CI runs: the fast suite with the contract fuzzed deep, the Prism mock of Twilio, the
 # browser tests of the console and the end-to-end drills (real gunicorn, workers, PostgreSQL).
 test-all: migrate prism
-	LANTERN_FUZZ_DEPTH=deep $(BIN)/python -m pytest
+	LANTERN_FUZZ_DEPTH=deep $(PYTEST)
 
 lint: install
 	$(BIN)/ruff check .

@@ -189,10 +189,20 @@ def app(runtime: Runtime) -> Flask:
     registration is most of a test's setup), with this test's runtime swapped in: its clock,
     its rolled-back session, its fakes. A test that must change the app itself takes
     ``fresh_app``."""
-    shape = _shape(runtime.settings)
+    return shared_app(runtime)
+
+
+def shared_app(
+    runtime: Runtime, *, variant: str = "", prepare: Callable[[Flask], Flask] | None = None
+) -> Flask:
+    """The shared app for ``runtime`` (see ``app``), for fixtures that first change the
+    runtime's settings or collaborators (a Twilio gateway, webhook credentials). A ``variant``
+    is an app of its own kind, built once with ``prepare`` (the test routes of tests/api)."""
+    shape = (variant, *_shape(runtime.settings))
     shared = _SHARED_APPS.get(shape)
     if shared is None:
-        shared = _SHARED_APPS[shape] = create_app(runtime.settings, runtime=runtime)
+        built = create_app(runtime.settings, runtime=runtime)
+        shared = _SHARED_APPS[shape] = prepare(built) if prepare else built
         return shared
     shared.extensions["lantern"] = runtime
     register_extensions(shared, runtime)

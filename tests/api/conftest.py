@@ -25,6 +25,7 @@ from api.app import create_app
 from core.runtime import Runtime
 from core.schemas import Schema, integer
 from core.schemas import text as text_field
+from tests.conftest import shared_app
 from tests.json_client import JsonClient
 from web import access
 from web.db import session
@@ -140,8 +141,9 @@ def public_probes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def probe_app(fresh_app: Flask, public_probes: None) -> Flask:
-    return add_probes(fresh_app)
+def probe_app(runtime: Runtime, public_probes: None) -> Flask:
+    """The app with the probes, built once like ``app`` (the probes change nothing per test)."""
+    return shared_app(runtime, variant="probes", prepare=add_probes)
 
 
 @pytest.fixture

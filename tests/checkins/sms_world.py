@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.app import create_app
 from api.wiring import wire
 from auth.staff.models import StaffMember
 from core.clock import FrozenClock
 from core.runtime import Runtime
 from messaging.checkins.models import CheckinOccurrence, Escalation
 from messaging.sms.gateway import TwilioSmsGateway
+from tests.conftest import shared_app
 from tests.factories import auth_header, make_staff, make_survivor
 from tests.json_client import JsonClient
 from tests.messaging.conftest import (
@@ -71,7 +71,7 @@ def twilio_app(runtime: Runtime) -> tuple[JsonClient, FakeTwilioHttp]:
             ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=http
         ),
     )
-    return JsonClient(create_app(runtime.settings, runtime=runtime)), http
+    return JsonClient(shared_app(runtime)), http
 
 
 def build_sms_world(runtime: Runtime, db_session: Session, clock: FrozenClock) -> SmsWorld:

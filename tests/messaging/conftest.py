@@ -17,13 +17,13 @@ from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 
-from api.app import create_app
 from api.registry import job_registry
 from api.wiring import wire
 from core.jobs import JobRegistry
 from core.runtime import Runtime
 from core.worker import Worker
 from messaging.sms.gateway import TwilioSmsGateway
+from tests.conftest import shared_app
 from tests.json_client import JsonClient
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -112,13 +112,13 @@ def twilio_app(sms_settings: Runtime, fake_http: FakeTwilioHttp) -> Flask:
             ACCOUNT_SID, AUTH_TOKEN, messaging_service_sid=SERVICE_SID, http_client=fake_http
         ),
     )
-    return create_app(sms_settings.settings, runtime=sms_settings)
+    return shared_app(sms_settings)
 
 
 @pytest.fixture
 def console_app(sms_settings: Runtime) -> Flask:
     """An app with the console gateway (the default backend)."""
-    return create_app(sms_settings.settings, runtime=sms_settings)
+    return shared_app(sms_settings)
 
 
 RunJobs = Callable[[], int]
