@@ -43,9 +43,10 @@ worker: migrate
 	$(SELF) $(BIN)/lantern worker
 
 # The fast suite: SQLite, and PostgreSQL too with LANTERN_TEST_DATABASE_URL; no e2e drills, no
-# Prism, no browser, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py).
+# Prism, no browser, and the contract fuzzed at a third of CI's depth (tests/fuzzing.py); one
+# pytest worker per core (pytest-xdist), each with databases of its own.
 test: migrate
-	$(PYTEST) --ignore=tests/e2e -m "not prism and not browser"
+	$(PYTEST) -n auto --ignore=tests/e2e -m "not prism and not browser"
 
 # The console in a real browser: Playwright driving Debian's Chromium (apt-get install chromium).
 test-browser: migrate

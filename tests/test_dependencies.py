@@ -78,5 +78,6 @@ def test_tests_and_bench_import_nothing_undeclared() -> None:
     imported = _distributions(_imported(files))
     declared = _declared() | _declared("dev")
     assert imported - declared == set(), "imported by tests or bench but not declared"
-    tools = {"ruff", "mypy", "import-linter"}  # run as commands, never imported
+    # Run as commands or loaded by pytest as a plugin, never imported.
+    tools = {"ruff", "mypy", "import-linter", "pytest-xdist"}
     assert _declared("dev") - imported - tools == set(), "dev dependency never used"
