@@ -79,7 +79,8 @@ def pages(client: ConsoleClient, survivor: SurvivorAccount) -> list[tuple[str, s
     """(name, path) of every page to time: Today, its queue, the caseload, each record tab."""
     http = requests.Session()
     found = [("today", "/console/today"), ("today queue", "/console/today/queue"),
-             ("caseload", "/console/caseload")]  # fmt: skip
+             ("caseload", "/console/caseload"), ("my account", "/console/account"),
+             ("my sessions", "/console/account/sessions")]  # fmt: skip
     record = client.get(http, f"/console/survivors/{survivor.id}")
     if record.status_code == 303:
         record = client.get(http, record.headers["Location"].removeprefix(client.base))
