@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from auth.principals import PendingStaffPrincipal, StaffPrincipal
 from console import session as cookie
-from console.pages import render
+from console.pages import elsewhere, render
 from core.errors import LanternError, NotAuthenticated
 from web import problems
 from web.access import is_page
@@ -47,13 +47,6 @@ def _page(status: int, title: str, detail: str) -> Response:
         return render("error.html", principal=principal, status=status, title=title, detail=detail)
     body = render_template("error.html", status=status, title=title, detail=detail)
     return Response(body, status=status, mimetype="text/html")
-
-
-def elsewhere() -> Response:
-    """The answer to a navigation from another site: a page that leads on to the same address
-    from this one (the browser then sends the Strict cookie), touching no cookie itself."""
-    body = render_template("continue.html", target=request.path)
-    return Response(body, status=200, mimetype="text/html")
 
 
 def not_signed_in(_error: NotAuthenticated) -> Response:

@@ -27,14 +27,18 @@ bp = Blueprint(
 csrf = CSRFProtect()
 
 
+def elsewhere() -> Response:
+    """The answer to a navigation from another site: a page that leads on to the same address
+    from this one (the browser then sends the Strict cookie), touching no cookie itself."""
+    body = render_template("continue.html", target=request.path)
+    return Response(body, status=200, mimetype="text/html")
+
+
 @bp.before_request
 def _arrived_from_elsewhere() -> Response | None:
     # Public pages (sign in, locked) would otherwise write or clear the cookie a cross-site
     # navigation did not bring (``console.session.arrived_from_elsewhere``).
-    if cookie.arrived_from_elsewhere():
-        body = render_template("continue.html", target=request.path)
-        return Response(body, status=200, mimetype="text/html")
-    return None
+    return elsewhere() if cookie.arrived_from_elsewhere() else None
 
 
 @bp.before_request

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Response
 
 from console.pages import me, render
-from console.survivors import labels_for
+from console.survivors import is_placeholder, labels_for
 from web.db import runtime, session
 
 
@@ -42,6 +42,7 @@ def render_tab(
         status=status,
         survivor_id=survivor_id,
         case_label=label,
+        label_set=not is_placeholder(survivor_id, label),
         tabs=TABS,
         active_tab=tab,
         active="caseload",

@@ -26,15 +26,18 @@ COOKIE_NAME = "__Host-lantern"
 PASSIVE_HEADER = "X-Lantern-Passive"
 
 
-def page_authenticator() -> Principal | None:
-    """The principal of the browser's console session; None without one (the page then asks
-    the browser to sign in)."""
+def _principal(*, touch: bool) -> Principal | None:
     token = session.get(SID)
     if not isinstance(token, str):
         return None
     rt = runtime()
-    passive = request.headers.get(PASSIVE_HEADER) == "1"
-    return console_staff(db_session(), rt.clock, rt.settings, token, touch=not passive)
+    return console_staff(db_session(), rt.clock, rt.settings, token, touch=touch)
+
+
+def page_authenticator() -> Principal | None:
+    """The principal of the browser's console session; None without one (the page then asks
+    the browser to sign in)."""
+    return _principal(touch=request.headers.get(PASSIVE_HEADER) != "1")
 
 
 def arrived_from_elsewhere() -> bool:
@@ -52,15 +55,10 @@ def arrived_from_elsewhere() -> bool:
 def live() -> bool:
     """Whether the cookie holds a session that is still live, without counting this request
     as activity (the idle lock of one tab must not sign out another tab still in use)."""
-    token = session.get(SID)
-    if not isinstance(token, str):
-        return False
-    rt = runtime()
     try:
-        console_staff(db_session(), rt.clock, rt.settings, token, touch=False)
+        return _principal(touch=False) is not None
     except NotAuthenticated:
         return False
-    return True
 
 
 def begin(token: str) -> None:

@@ -18,6 +18,10 @@ def placeholder(survivor_id: uuid.UUID) -> str:
     return f"Unlabelled case {str(survivor_id)[:8]}"
 
 
+def is_placeholder(survivor_id: uuid.UUID, name: str) -> bool:
+    return name == placeholder(survivor_id)
+
+
 def labels_for(
     session: Session, staff: StaffPrincipal, vault: Vault, survivor_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:

@@ -7,6 +7,7 @@ The search is posted, not put in the URL: a case label is survivor content.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from flask import Response, redirect, request
@@ -46,6 +47,7 @@ def _rows() -> list[CaseRow]:
     queue = checkins.escalation_queue(
         s, principal, rt.collaborators.need(CheckinDeps), include_resolved=False
     )
+    open_counts = Counter(e.survivor_id for e in queue)
     unread = {u.survivor_id: u.unread for u in messages.staff_unread(s, principal, rt.clock).items}
     last = last_checkins(s, principal, rt.clock, survivor_ids=ids)
     rows = [
@@ -53,7 +55,7 @@ def _rows() -> list[CaseRow]:
             survivor_id=sid,
             label=labels[sid],
             band=bands.get(sid),
-            open_escalations=sum(1 for e in queue if e.survivor_id == sid),
+            open_escalations=open_counts[sid],
             unread=unread.get(sid, 0),
             last_checkin=last.get(sid),
         )
